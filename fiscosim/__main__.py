@@ -1,0 +1,5 @@
+"""Allows ``python -m fiscosim``."""
+
+from fiscosim.cli import main
+
+main()
