@@ -109,10 +109,9 @@ def _verify_rows(suite: CryptoSuite, views: tuple[np.ndarray, ...], start: int, 
 def _close_quietly(segment: SharedMemory | None) -> None:
     if segment is None:
         return
-    try:
+    # BufferError: a view is still alive; the mapping then goes away with the process.
+    with contextlib.suppress(BufferError):
         segment.close()
-    except BufferError:  # a view is still alive; the mapping goes away with the process
-        pass
 
 
 def _forget_segment(segment: SharedMemory) -> None:
@@ -125,10 +124,9 @@ def _forget_segment(segment: SharedMemory) -> None:
         return
     from multiprocessing import resource_tracker
 
-    try:
+    # The tracker is an optimisation of clean-up, never a reason to fail.
+    with contextlib.suppress(Exception):
         resource_tracker.unregister(segment._name, "shared_memory")  # type: ignore[attr-defined]
-    except Exception:  # the tracker is an optimisation of clean-up, never a reason to fail
-        pass
 
 
 class VerifierPool:

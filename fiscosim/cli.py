@@ -1,0 +1,148 @@
+"""The ``fiscosim`` command line: benchmarks and calibration of the verification core.
+
+Commands print a short rich report; ``--json`` makes the last printed line one JSON object that
+scripts can parse. Bad options are one clear line and exit code 2 (click's usage errors).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from fiscosim import __version__
+from fiscosim.crypto.suite import SUITE_NAMES
+
+console = Console(stderr=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fiscosim")
+def main() -> None:
+    """fiscosim: a simulator of FISCO BCOS-style consortium blockchains.
+
+    Until the simulation engine lands, the main job is "fiscosim bench verify": the real
+    batch signature-verification core measured against FISCO BCOS 3.0's 50,000 TPS.
+    """
+
+
+@main.group()
+def bench() -> None:
+    """Measure the real cryptographic core on this machine."""
+
+
+@bench.command("verify")
+@click.option(
+    "--suite",
+    type=click.Choice(SUITE_NAMES),
+    default="secp256k1",
+    show_default=True,
+    help="secp256k1 (FISCO's default) or sm2 (guomi mode).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cores to use [default: every core this process may run on].",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=4096,
+    show_default=True,
+    help="Distinct signatures per verify_batch call.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["processes", "threads"]),
+    default="processes",
+    show_default=True,
+    help="Worker kind of the pool.",
+)
+@click.option(
+    "--backend",
+    default=None,
+    help="Force a backend (sm2: crypto_mb or fallback) [default: fastest available].",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Minimum measuring time of the core.",
+)
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+def bench_verify(
+    suite: str,
+    workers: int | None,
+    batch: int,
+    mode: str,
+    backend: str | None,
+    seconds: float,
+    as_json: bool,
+) -> None:
+    """Verified signatures per second of the batch core against the 50,000 TPS target."""
+    from fiscosim.crypto.throughput import measure_verify
+
+    try:
+        with console.status(f"measuring {suite} verification on {workers or 'all'} cores..."):
+            result = measure_verify(suite, workers, batch, mode, min_seconds=seconds,
+                                    backend=backend)  # fmt: skip
+    except (ValueError, RuntimeError) as error:
+        raise click.UsageError(str(error)) from None
+    table = Table(title=f"fiscosim bench verify — {result.suite}", show_header=True)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row("backend", result.backend)
+    table.add_row("workers × mode", f"{result.workers} × {result.mode}")
+    table.add_row("batch", f"{result.batch:,}")
+    table.add_row("core: verified signatures/s", f"{result.verifications_per_s:,.0f}")
+    table.add_row("single-core native reference/s", f"{result.single_core_per_s:,.0f}")
+    table.add_row("parallel efficiency", f"{result.parallel_efficiency:.3f}")
+    if result.address_overhead is not None:
+        table.add_row("recover → address overhead", f"{result.address_overhead:.1%}")
+    table.add_row("target (FISCO BCOS 3.0)", f"{result.target_per_s:,}/s")
+    table.add_row("ratio to target", f"{result.target_ratio:.2f}×")
+    table.add_row("cores this rate needs for the target", str(result.cores_for_target))
+    table.add_row("machine", f"{result.cpu_model}, {result.cpu_count} cores")
+    console.print(table)
+    if as_json:
+        sys.stdout.write(json.dumps(result.as_dict(), sort_keys=False) + "\n")
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default="hardware-profile.yaml",
+    show_default=True,
+    help="Where to write the profile (written atomically).",
+)
+@click.option("--name", default=None, help="Profile name [default: this host's CPU model].")
+@click.option(
+    "--seconds",
+    type=click.FloatRange(min=0.05),
+    default=0.5,
+    show_default=True,
+    help="Minimum measuring time of each figure.",
+)
+def calibrate(out: str, name: str | None, seconds: float) -> None:
+    """Measure this host's per-core costs and write a hardware profile (YAML)."""
+    from fiscosim.calibrate import calibrate_host, write_profile
+
+    with console.status("calibrating: verification, hashing, msgpack..."):
+        profile = calibrate_host(name=name, min_seconds=seconds)
+    path = write_profile(profile, out)
+    table = Table(title=f"hardware profile {profile['name']!r} → {path}")
+    table.add_column("cost (one core)")
+    table.add_column("µs", justify="right")
+    for key, value in profile["costs_us"].items():
+        table.add_row(key, f"{value:.3f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
