@@ -43,6 +43,12 @@ def signed_batch(suite_name: str, count: int, seed: int = 7, accounts: int = 16)
     return hashes, sig_array.copy(), addresses[owner]
 
 
+@pytest.fixture(params=["secp256k1", "sm2"])
+def suite(request):
+    """Each of FISCO's two crypto suites (both are hard dependencies, so neither skips)."""
+    return get_suite(request.param)
+
+
 @pytest.fixture(scope="session")
 def secp_batch_10007():
     return signed_batch("secp256k1", 10_007)

@@ -147,3 +147,31 @@ def test_a_dead_worker_is_reported_and_the_pool_restarts(secp_batch_10007):
             pool.verify(hashes, signatures)
         ok, recovered = pool.verify(hashes, signatures)
         assert ok.all() and np.array_equal(recovered, senders)
+
+
+SEGMENT_LIFECYCLE = """
+from fiscosim.crypto import get_suite
+from fiscosim.crypto.batch import VerifierPool
+from fiscosim.crypto.throughput import make_corpus
+
+suite = get_suite("secp256k1")
+hashes, signatures, _ = make_corpus(suite, 64)
+for _ in range(3):  # later pools fork after the resource tracker is already running
+    with VerifierPool(suite, 2, min_shard=1) as pool:
+        assert pool.verify(hashes, signatures)[0].all()
+print("done")
+"""
+
+
+def test_pools_one_after_another_leave_no_tracker_errors():
+    # A worker that unregistered the caller's segment made the caller's unlink raise a
+    # KeyError inside multiprocessing's resource tracker, printed to stderr at every close.
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", SEGMENT_LIFECYCLE], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "done"
+    assert "Traceback" not in result.stderr and "leaked" not in result.stderr, result.stderr

@@ -34,7 +34,9 @@ def test_version_and_help():
     assert "bench" in result.output and "calibrate" in result.output
 
 
-@pytest.mark.parametrize(("suite", "workers"), [("secp256k1", "1"), ("secp256k1", "2"), ("sm2", "2")])
+@pytest.mark.parametrize(
+    ("suite", "workers"), [("secp256k1", "1"), ("secp256k1", "2"), ("sm2", "2")]
+)
 def test_bench_verify_json_is_the_last_line(suite, workers):
     result = run(
         "bench", "verify", "--suite", suite, "--workers", workers, "--batch", "96",
@@ -42,7 +44,7 @@ def test_bench_verify_json_is_the_last_line(suite, workers):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
-    assert JSON_KEYS <= report.keys()
+    assert report.keys() >= JSON_KEYS
     assert report["suite"] == suite and report["workers"] == int(workers)
     assert report["batch"] == 96 and report["target_per_s"] == 50_000
     assert report["verifications_per_s"] > 0 and report["single_core_per_s"] > 0

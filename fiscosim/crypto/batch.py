@@ -26,6 +26,7 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
 from typing import Literal
@@ -86,8 +87,7 @@ def _worker_main(conn: Connection, suite: CryptoSuite) -> None:
             if (name, capacity) != attached_to:
                 views = ()  # drop every view of the old mapping before closing it
                 _close_quietly(segment)
-                segment = SharedMemory(name=name)
-                _forget_segment(segment)
+                segment = _attach_segment(name)
                 views = _segment_views(segment.buf, capacity, suite.signature_size)
                 attached_to = (name, capacity)
             _verify_rows(suite, views, start, stop)
@@ -114,19 +114,17 @@ def _close_quietly(segment: SharedMemory | None) -> None:
         segment.close()
 
 
-def _forget_segment(segment: SharedMemory) -> None:
-    """Stops this worker's resource tracker from claiming a segment the caller owns.
+def _attach_segment(name: str) -> SharedMemory:
+    """Attaches to the caller's segment without making this worker responsible for it.
 
-    Python < 3.13 registers every attached segment for clean-up, so a worker exiting would
-    unlink (or warn about) the caller's segment; the caller alone unlinks it.
+    Workers share the caller's resource tracker (:meth:`VerifierPool._start` makes sure it
+    runs before they fork), whose record of segments is a set: a worker's registration on
+    attaching is a no-op there, and the caller's unlink removes the one entry. A worker must
+    not unregister: that would remove the caller's entry and make its unlink fail in the tracker.
     """
     if sys.version_info >= (3, 13):
-        return
-    from multiprocessing import resource_tracker
-
-    # The tracker is an optimisation of clean-up, never a reason to fail.
-    with contextlib.suppress(Exception):
-        resource_tracker.unregister(segment._name, "shared_memory")  # type: ignore[attr-defined]
+        return SharedMemory(name=name, track=False)
+    return SharedMemory(name=name)
 
 
 class VerifierPool:
@@ -170,6 +168,8 @@ class VerifierPool:
         # fork: workers inherit the loaded native libraries and never re-import the caller's
         # __main__ (spawn and forkserver would, breaking scripts without a main guard).
         context = mp.get_context("fork" if sys.platform == "linux" else "spawn")
+        # One tracker for the caller and every worker, whatever ran before (see _attach_segment).
+        resource_tracker.ensure_running()
         for _ in range(helpers):
             parent_end, child_end = context.Pipe()
             process = context.Process(

@@ -1,0 +1,339 @@
+"""A block: its header, the header's hash and signature list, and the transactions it holds.
+
+FISCO.md §2.6 (``bcos-tars-protocol/tars/Block.tars``, ``impl/TarsHashable.h``):
+
+- a header's *data* is ``version, parentInfo, txsRoot, receiptRoot, stateRoot, blockNumber,
+  gasUsed, timestamp, sealer, sealerList, extraData, consensusWeights``, in that order;
+- the **block hash** is the suite's hash of the data; the **signature list** — pairs
+  ``(sealerIndex, signature)`` — travels with the header but is *not* hashed, so signing a
+  header does not change its hash;
+- each signature is a sealer's signature over that hash: in 3.x, the CheckPoint signatures the
+  sealers exchanged after executing the block (FISCO.md §1.5), collected until their weight
+  reaches the quorum.
+
+A block is **committed with enough signatures** when the weights of the distinct sealers that
+signed reach ``Q = W − ⌊(W − 1)/3⌋`` (:func:`fiscosim.chain.config.quorum`). Light nodes and block
+sync check exactly that (:func:`check_signature_list`, FISCO.md §4.2, §9 item 10).
+
+A block carries its transactions in full, or — as a PBFT proposal does — only their hashes
+(``transactionsMetaData``, FISCO.md §2.6); ``txsRoot`` is the Merkle root of the transaction
+hashes either way (:func:`txs_root`).
+
+>>> import numpy as np
+>>> from fiscosim.crypto import get_suite
+>>> suite = get_suite("secp256k1")
+>>> keys = [suite.generate_keypair(np.random.default_rng(i)) for i in range(4)]
+>>> header = BlockHeader(number=1, sealer_list=tuple(public for _, public in keys))
+>>> signatures = tuple(
+...     sign_header(header, suite, index, private) for index, (private, _) in enumerate(keys[:3])
+... )
+>>> check_signature_list(header, signatures, suite)      # 3 of 4 unit weights: Q = 3
+(True, 3)
+>>> check_signature_list(header, signatures[:2], suite)
+(False, 2)
+>>> header.with_signatures(signatures).hash(suite) == header.hash(suite)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from fiscosim.chain.config import NODE_ID_SIZE, quorum
+from fiscosim.chain.encoding import check_field_types, decode_fields, encode_fields
+from fiscosim.chain.receipt import Receipt, receipts_root
+from fiscosim.chain.transaction import ADDRESS_SIZE, SignedTransaction
+from fiscosim.crypto.batch import verify_batch
+from fiscosim.crypto.merkle import HASH_SIZE, WIDTH_V3, ZERO_HASH, Leaves, merkle_root
+
+if TYPE_CHECKING:
+    from fiscosim.crypto.suite import CryptoSuite
+
+__all__ = [
+    "Block",
+    "BlockHeader",
+    "ParentInfo",
+    "SealerSignature",
+    "SignatureList",
+    "check_signature_list",
+    "quorum",
+    "sign_header",
+    "txs_root",
+]
+
+
+class ParentInfo(NamedTuple):
+    """A parent block's number and hash (``ParentInfo.tars``)."""
+
+    number: int
+    hash: bytes
+
+
+class SealerSignature(NamedTuple):
+    """One entry of a header's signature list: who signed (index into ``sealer_list``) and how."""
+
+    sealer_index: int
+    signature: bytes
+
+
+SignatureList = tuple[SealerSignature, ...]
+"""A header's signature list (``BlockHeader.signatureList``), not covered by the block hash."""
+
+_DATA_FIELD_TYPES = (int, list, bytes, bytes, bytes, int, int, int, int, list, bytes, list)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BlockHeader:
+    """A block header: the hashed data in FISCO's field order, then the unhashed signature list."""
+
+    version: int = 0
+    """The block format version (FISCO writes the chain's ``compatibility_version``)."""
+    parent_info: tuple[ParentInfo, ...] = ()
+    """The parent block(s); one entry for a chain, none for the genesis block."""
+    txs_root: bytes = ZERO_HASH
+    """Merkle root of the transaction hashes (:func:`txs_root`)."""
+    receipts_root: bytes = ZERO_HASH
+    """Merkle root of the receipt hashes (:func:`fiscosim.chain.receipt.receipts_root`); set after
+    execution, so a proposal's header (Prepare/Commit) still has the zero hash here."""
+    state_root: bytes = ZERO_HASH
+    """Root of the world state after executing the block; set after execution, like
+    ``receipts_root``."""
+    number: int
+    """The block number (height); the genesis block is 0."""
+    gas_used: int = 0
+    """Gas used by all the block's transactions."""
+    timestamp: int = 0
+    """Milliseconds since the epoch when the leader sealed the block."""
+    sealer: int = 0
+    """Index in ``sealer_list`` of the leader that proposed the block."""
+    sealer_list: tuple[bytes, ...] = ()
+    """The consensus nodes' ids (64-byte public keys) in index order (sorted by id, §1.3)."""
+    extra_data: bytes = b""
+    """Free bytes the sealer may add."""
+    consensus_weights: tuple[int, ...] = ()
+    """Vote weight of each node of ``sealer_list``; empty means weight 1 each."""
+    signature_list: SignatureList = ()
+    """The sealers' signatures over :meth:`hash`; not part of the hash."""
+
+    def __post_init__(self) -> None:
+        for name in ("txs_root", "receipts_root", "state_root"):
+            if len(getattr(self, name)) != HASH_SIZE:
+                raise ValueError(f"{name} is a {HASH_SIZE}-byte hash")
+        if any(len(parent.hash) != HASH_SIZE for parent in self.parent_info):
+            raise ValueError(f"a parent hash is {HASH_SIZE} bytes")
+        if self.number < 0:
+            raise ValueError(f"block number must be non-negative, got {self.number}")
+        if any(len(node_id) != NODE_ID_SIZE for node_id in self.sealer_list):
+            raise ValueError(f"a sealer's node id is {NODE_ID_SIZE} bytes")
+        if any(weight < 1 for weight in self.consensus_weights):
+            raise ValueError(f"vote weights are at least 1, got {self.consensus_weights}")
+        if self.consensus_weights and len(self.consensus_weights) != len(self.sealer_list):
+            raise ValueError(
+                f"{len(self.consensus_weights)} consensus weights for "
+                f"{len(self.sealer_list)} sealers"
+            )
+        if self.sealer_list and not 0 <= self.sealer < len(self.sealer_list):
+            raise ValueError(f"sealer index {self.sealer} is not in the sealer list")
+
+    def weights(self) -> tuple[int, ...]:
+        """The vote weight of each sealer, in index order (1 each when none are recorded)."""
+        return self.consensus_weights or (1,) * len(self.sealer_list)
+
+    def fields(self) -> list:
+        """The hashed data fields, in FISCO's order."""
+        return [
+            self.version,
+            [[parent.number, parent.hash] for parent in self.parent_info],
+            self.txs_root,
+            self.receipts_root,
+            self.state_root,
+            self.number,
+            self.gas_used,
+            self.timestamp,
+            self.sealer,
+            list(self.sealer_list),
+            self.extra_data,
+            list(self.consensus_weights),
+        ]
+
+    def hash(self, suite: CryptoSuite) -> bytes:
+        """The block hash: the suite's hash of the data fields, signature list excluded (§2.6)."""
+        return suite.hash(encode_fields(self.fields()))
+
+    def with_signatures(self, signatures: Sequence[SealerSignature]) -> BlockHeader:
+        """The same header carrying ``signatures`` as its signature list (same hash)."""
+        return replace(self, signature_list=tuple(SealerSignature(*s) for s in signatures))
+
+    def encode(self) -> bytes:
+        """The wire form: ``[data fields, [[sealer index, signature], ...]]``."""
+        return encode_fields(self._wire_fields())
+
+    def _wire_fields(self) -> list:
+        return [self.fields(), [[s.sealer_index, s.signature] for s in self.signature_list]]
+
+    @classmethod
+    def decode(cls, data: bytes) -> BlockHeader:
+        """The header whose :meth:`encode` is ``data``."""
+        return cls._from_wire_fields(decode_fields(data, 2, "block header"))
+
+    @classmethod
+    def _from_wire_fields(cls, wire: list) -> BlockHeader:
+        if not isinstance(wire, list) or len(wire) != 2:
+            raise ValueError("a block header is [data fields, signature list]")
+        data, signatures = wire
+        if not isinstance(data, list) or len(data) != len(_DATA_FIELD_TYPES):
+            raise ValueError(f"a block header has {len(_DATA_FIELD_TYPES)} data fields")
+        check_field_types(data, _DATA_FIELD_TYPES, "block header")
+        (version, parents, txs, receipts, state, number, gas_used, timestamp, sealer, sealers,
+         extra, weights) = data  # fmt: skip
+        for parent in parents:
+            if not isinstance(parent, list) or len(parent) != 2:
+                raise ValueError("a parent info is [number, hash]")
+            check_field_types(parent, (int, bytes), "parent info")
+        check_field_types(sealers, [bytes] * len(sealers), "sealer list")
+        check_field_types(weights, [int] * len(weights), "consensus weights")
+        if not isinstance(signatures, list):
+            raise ValueError("a signature list is an array")
+        for entry in signatures:
+            if not isinstance(entry, list) or len(entry) != 2:
+                raise ValueError("a signature list entry is [sealer index, signature]")
+            check_field_types(entry, (int, bytes), "signature list entry")
+        return cls(
+            version=version,
+            parent_info=tuple(ParentInfo(n, h) for n, h in parents),
+            txs_root=txs,
+            receipts_root=receipts,
+            state_root=state,
+            number=number,
+            gas_used=gas_used,
+            timestamp=timestamp,
+            sealer=sealer,
+            sealer_list=tuple(sealers),
+            extra_data=extra,
+            consensus_weights=tuple(weights),
+            signature_list=tuple(SealerSignature(i, s) for i, s in signatures),
+        )
+
+
+def sign_header(
+    header: BlockHeader, suite: CryptoSuite, sealer_index: int, private_key: bytes
+) -> SealerSignature:
+    """Sealer ``sealer_index``'s signature-list entry for ``header``: its signature of the hash."""
+    return SealerSignature(sealer_index, suite.sign(header.hash(suite), private_key))
+
+
+def check_signature_list(
+    header: BlockHeader, signatures: Sequence[SealerSignature], suite: CryptoSuite
+) -> tuple[bool, int]:
+    """Whether ``signatures`` prove ``header`` was agreed: (weight ≥ quorum, weight counted).
+
+    Each entry must be a valid signature of the header hash *by the sealer it names*: the
+    address recovered from it must be that of ``header.sealer_list[sealer_index]``. Entries with
+    an index outside the list or a signature that fails are not counted; a sealer counts once
+    however many of its signatures are listed. The counted weights are summed and compared with
+    ``quorum(header.weights())`` (FISCO.md §1.3) — a node downloading blocks accepts a block only
+    when this holds (§9 item 10).
+
+    All the signatures are checked in one call of the batch core
+    (:func:`fiscosim.crypto.verify_batch`, in this process), not one recovery at a time.
+    """
+    weights = header.weights()
+    sealers = len(header.sealer_list)
+    # Entries that cannot count are dropped before any crypto: an index outside the list, or a
+    # signature of the wrong length (which the packed batch could not even hold).
+    entries = [
+        (index, signature)
+        for index, signature in signatures
+        if 0 <= index < sealers and len(signature) == suite.signature_size
+    ]
+    if not entries:
+        return False, 0
+    indices = np.array([index for index, _ in entries], dtype=np.int64)
+    digest = np.frombuffer(header.hash(suite), dtype=np.uint8)
+    hashes = np.broadcast_to(digest, (len(entries), HASH_SIZE))
+    packed = np.frombuffer(b"".join(signature for _, signature in entries), dtype=np.uint8)
+    # The expected signer of each entry is the sealer it names: address_of(node id), §3.
+    addresses = [suite.address_of(node_id) for node_id in header.sealer_list]
+    expected = np.frombuffer(b"".join(addresses[i] for i in indices.tolist()), dtype=np.uint8)
+    ok = verify_batch(
+        np.ascontiguousarray(hashes),
+        packed.reshape(len(entries), suite.signature_size),
+        expected.reshape(len(entries), ADDRESS_SIZE),
+        suite=suite,
+        workers=1,
+    )
+    # A sealer counts once, however many valid signatures of its own the list repeats.
+    signed = np.unique(indices[ok])
+    weight = int(sum(weights[index] for index in signed.tolist()))
+    return weight >= quorum(weights), weight
+
+
+def txs_root(tx_hashes: Leaves, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
+    """``txsRoot``: the Merkle root of the transaction hashes in block order (FISCO.md §3).
+
+    ``tx_hashes`` is a list of 32-byte hashes or an n×32 uint8 array (a :class:`TxBatch`'s
+    ``hashes`` column). No transactions give the all-zero hash, as 3.x's ``BlockImpl`` does.
+    """
+    return merkle_root(tx_hashes, suite.hash, width)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A header with the block's body: full transactions or only their hashes, and receipts.
+
+    A proposal carries only transaction hashes (followers fill it from their pools, FISCO.md
+    §2.7); a committed block carries transactions and receipts. When both ``transactions`` and
+    ``tx_hashes`` are given, the transactions are the body, as in ``BlockImpl``.
+    """
+
+    header: BlockHeader
+    transactions: tuple[SignedTransaction, ...] = ()
+    tx_hashes: tuple[bytes, ...] = ()
+    receipts: tuple[Receipt, ...] = ()
+
+    def hash(self, suite: CryptoSuite) -> bytes:
+        """The block hash, which is its header's hash."""
+        return self.header.hash(suite)
+
+    def transaction_hashes(self, suite: CryptoSuite) -> list[bytes]:
+        """The hashes of the body's transactions, in block order."""
+        if self.transactions:
+            return [tx.hash(suite) for tx in self.transactions]
+        return list(self.tx_hashes)
+
+    def compute_txs_root(self, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
+        """The ``txsRoot`` this body gives; a valid block's header holds exactly this value."""
+        return txs_root(self.transaction_hashes(suite), suite, width)
+
+    def compute_receipts_root(self, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
+        """The ``receiptRoot`` this body's receipts give."""
+        return receipts_root(self.receipts, suite, width)
+
+    def encode(self) -> bytes:
+        """The wire form: ``[header, [transactions], [tx hashes], [receipts]]``."""
+        return encode_fields(
+            [
+                self.header._wire_fields(),
+                [[tx.tx.fields(), tx.signature] for tx in self.transactions],
+                list(self.tx_hashes),
+                [receipt.fields() for receipt in self.receipts],
+            ]
+        )
+
+    @classmethod
+    def decode(cls, data: bytes) -> Block:
+        """The block whose :meth:`encode` is ``data``."""
+        header, transactions, hashes, receipts = decode_fields(data, 4, "block")
+        check_field_types([transactions, hashes, receipts], (list, list, list), "block")
+        check_field_types(hashes, [bytes] * len(hashes), "block tx hashes")
+        # The parts are re-encoded one by one, so each is decoded (and checked) by its own class.
+        return cls(
+            BlockHeader._from_wire_fields(header),
+            tuple(SignedTransaction.decode(encode_fields(tx)) for tx in transactions),
+            tuple(hashes),
+            tuple(Receipt.decode(encode_fields(receipt)) for receipt in receipts),
+        )
