@@ -1,0 +1,170 @@
+"""What a protocol core asks its runtime to do: small frozen dataclasses (DESIGN.md rule 1).
+
+The core never sends, sleeps, executes or stores anything itself; every method of
+:class:`~fiscosim.consensus.pbft.PbftCore` returns a list of these, in the order they must be
+carried out, and the runtime reports back through the core's ``on_*`` methods:
+
+======================= ==================================== ==================================
+action                  the runtime does                     and then calls
+======================= ==================================== ==================================
+:class:`Broadcast`      send to every *other* consensus node  (receivers: ``handle``)
+:class:`Send`           send to one consensus node            (receiver: ``handle``)
+:class:`SetTimer`       (re)arm the named timer               ``on_timer(name, now)``
+:class:`CancelTimer`    disarm it                             —
+:class:`VerifyProposal` fill the proposal from the txpool,    ``on_proposal_verified(index,
+                        fetch missing txs (FISCO.md §2.7)     hash, ok, now)``
+:class:`Execute`        execute the block (§2.8)              ``on_executed(index, hash, now)``
+:class:`CommitBlock`    write the block to the ledger (§2.9)  ``on_committed(index, now)``
+:class:`SealRange`      tell the sealer to seal [start, end]  ``propose(proposal, now)``
+:class:`Note`           record it in the trace, or drop it    —
+:class:`ViewChangeNeeded` record it (view change: later)      —
+======================= ==================================== ==================================
+
+Broadcasts never include the sender: the core applies its own votes locally, as FISCO handles
+its own PrePrepare and Prepare locally (FISCO.md §1.5 step 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fiscosim.consensus.messages import PbftMessage, Proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """Send ``message`` to every consensus node but this one (FISCO.md §1.1: sealers only)."""
+
+    message: PbftMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``message`` to the consensus node with index ``dest``."""
+
+    dest: int
+    message: PbftMessage
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    """(Re)start timer ``name`` to fire ``delay_us`` from now; a pending firing is replaced."""
+
+    name: str
+    delay_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    """Disarm timer ``name`` (a no-op when it is not armed)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyProposal:
+    """Check a received proposal against the txpool (FISCO.md §1.5 step 3, §2.7).
+
+    Look every transaction id up in the pool, fetch the missing ones from ``proposal.leader``
+    and verify those; reject if a transaction is already sealed for another block. Answer with
+    ``core.on_proposal_verified(proposal.index, proposal.hash, ok, now)``.
+    """
+
+    proposal: Proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """Execute block ``proposal.index`` (the core issues these one at a time, in index order).
+
+    Answer with ``core.on_executed(proposal.index, executed_hash, now)``, where
+    ``executed_hash`` is the executed header's hash (roots filled in, FISCO.md §2.6).
+    """
+
+    proposal: Proposal
+
+
+@dataclass(frozen=True, slots=True)
+class CommitBlock:
+    """Write block ``index`` to the ledger: it has a stable checkpoint (FISCO.md §1.5 step 8).
+
+    ``signatures`` are the consensus indices of the sealers whose CheckPoints formed the stable
+    checkpoint, ascending: the block header's signature list (§1.2). Issued strictly in index
+    order, one at a time; answer with ``core.on_committed(index, now)``.
+    """
+
+    index: int
+    proposal: Proposal
+    executed_hash: bytes
+    signatures: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SealRange:
+    """This node now leads blocks ``start``..``end`` inclusive: FISCO's ``notifySealer`` (§1.6).
+
+    The sealer seals them when it has transactions (never an empty block, §1.7) and hands each
+    to ``core.propose(proposal, now)``.
+    """
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """The protocol's own words at one step, for traces and teaching; never acted upon.
+
+    ``code`` is a short stable identifier (``"prepare_quorum"``, ``"ignored"``, ...), ``text`` a
+    sentence for a person, ``fields`` the numbers behind it. Field names never use the trace's
+    own keys (``code``, ``text``, ``node``, ``t``, ``event``). A core built with
+    ``notes=False`` emits none. Not hashable (``fields`` is a dict).
+    """
+
+    code: str
+    text: str
+    fields: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChangeNeeded:
+    """The view timer expired with work stuck: FISCO would now move to ``to_view`` (§1.7).
+
+    ``index`` is the lowest block not yet committed, ``reason`` says why. View change itself
+    is a later issue; until then the runtime only records this.
+    """
+
+    to_view: int
+    index: int
+    reason: str
+
+
+Action = (
+    Broadcast
+    | Send
+    | SetTimer
+    | CancelTimer
+    | VerifyProposal
+    | Execute
+    | CommitBlock
+    | SealRange
+    | Note
+    | ViewChangeNeeded
+)
+"""Anything a core's method may return in its list."""
+
+__all__ = [
+    "Action",
+    "Broadcast",
+    "CancelTimer",
+    "CommitBlock",
+    "Execute",
+    "Note",
+    "SealRange",
+    "Send",
+    "SetTimer",
+    "VerifyProposal",
+    "ViewChangeNeeded",
+]

@@ -1,0 +1,307 @@
+"""PBFT's messages (FISCO BCOS 3.x ``bcos-pbft``) and the proposal they agree on.
+
+Four packets make the normal case (FISCO.md §1.1, enum ``PacketType``; §1.5):
+
+========== ============ =========================================================
+packet     packet_type  carries
+========== ============ =========================================================
+PrePrepare 0x00         the leader's :class:`Proposal` (header + transaction *hashes*)
+Prepare    0x01         a vote on the sealed proposal hash
+Commit     0x02         the second vote, after a prepare quorum
+CheckPoint 0x09         a vote on the *executed* block hash, after execution
+========== ============ =========================================================
+
+Every message keeps ``view``, ``index`` (the block number) and ``sender`` (FISCO's
+``generatedFrom``, the sender's consensus index, §1.3), like FISCO's ``BaseMessage`` (§1.2).
+
+Sizes on the wire (DESIGN.md rule 5): ``wire_size()`` is ``len(encode())`` — a msgpack array of
+the message's fields — plus the fixed bytes of what we do not model field by field: FISCO's
+``BaseMessage`` version and timestamp, the signature hash and the 65-byte message signature, the
+``RawMessage`` envelope (:data:`MESSAGE_OVERHEAD`), and for Prepare, Commit and CheckPoint the
+second, proposal signature (:data:`PROPOSAL_SIGNATURE_OVERHEAD`, §1.2); a PrePrepare adds the
+header fields we do not model (:data:`PROPOSAL_HEADER_OVERHEAD`). A PrePrepare carries 32
+bytes per transaction hash (§2.6, §2.7); its size is computed arithmetically, without building
+the hash bytes, so a 1000-transaction block costs no more to size than an empty one.
+
+Hashes here are *modelled*: :func:`proposal_hash` is BLAKE2b over our msgpack encoding of the
+proposal's fields, not FISCO's Tars header hash (§2.6). Hashes only need to be equal when the
+blocks are equal.
+
+>>> import numpy as np
+>>> ids = np.arange(3, dtype=np.int64)
+>>> h = proposal_hash(1, bytes(32), ids, 1_000, 0)
+>>> p = Proposal(1, 0, 0, h, bytes(32), ids, 1_000)
+>>> pre = PrePrepare(0, 1, 0, p)
+>>> pre.kind, pre.packet_type, pre.wire_size() - len(pre.encode())
+('PrePrepare', 0, 160)
+>>> Prepare(0, 1, 2, h).wire_size() - Commit(0, 1, 2, h).wire_size() == 0
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+import msgpack
+import numpy as np
+
+HASH_SIZE = 32
+"""Bytes of a hash (keccak256 / SM3 in FISCO; BLAKE2b-256 in our model)."""
+SIGNATURE_SIZE = 65
+"""A secp256k1 signature r‖s‖v (FISCO.md §3). SM2's is 64 bytes; we charge the larger."""
+TX_HASH_SIZE = 32
+"""Bytes a PrePrepare carries per transaction: its hash (FISCO.md §2.7)."""
+
+_UINT64 = 9  # msgpack uint64: marker + 8 bytes
+_BIN8 = 2  # msgpack bin 8 header (marker + 1 length byte)
+
+MESSAGE_OVERHEAD = 1 + _UINT64 + (_BIN8 + HASH_SIZE) + (_BIN8 + SIGNATURE_SIZE) + 7
+"""Bytes every PBFT message carries beyond the fields we encode (FISCO.md §1.2): the
+``BaseMessage`` version (1) and timestamp (9), the signature hash (2 + 32) and the message
+signature (2 + 65), and the ``RawMessage`` envelope: version, type, an empty envelope signature
+and the payload's length (7). 118 bytes."""
+
+PROPOSAL_SIGNATURE_OVERHEAD = _BIN8 + SIGNATURE_SIZE
+"""Prepare, Commit and CheckPoint also carry ``consensusProposal.signature`` = Sign(proposal
+hash) (FISCO.md §1.2, ``populateFrom(..., _needSign=true)``). 67 bytes."""
+
+PROPOSAL_HEADER_OVERHEAD = 1 + (_BIN8 + HASH_SIZE) + _BIN8 + _BIN8 + 1 + _BIN8
+"""Header fields of a sealed block we do not model one by one (FISCO.md §2.6): version, the
+transactions root, the still-empty receipt and state roots, gasUsed and extraData. 42 bytes.
+The sealer list and consensus weights (64 bytes and a weight per sealer) are not counted: a
+proposal does not know the group's size."""
+
+PBFT_TIMER = "pbft"
+"""Name of PBFT's one view timer (FISCO.md §1.7, ``PBFTTimer``): ``SetTimer(PBFT_TIMER, ...)``.
+
+Timer naming convention: a core's timers are plain lower-case names, unique per core, that the
+runtime passes back verbatim to ``on_timer(name, now)``. The view-change issue may add
+``"checkpoint"`` (FISCO's checkpoint re-broadcast, §1.5)."""
+TIMERS = (PBFT_TIMER,)
+"""Every timer name the PBFT core sets."""
+
+
+def _bin_header(length: int) -> int:
+    """Bytes of the msgpack header in front of a ``bin`` of ``length`` bytes."""
+    if length < 1 << 8:
+        return 2
+    if length < 1 << 16:
+        return 3
+    return 5
+
+
+def tx_hash_bytes(tx_ids: np.ndarray) -> bytes:
+    """The modelled 32-byte hashes of transactions, concatenated: each id big-endian, zero-padded.
+
+    Only :meth:`PrePrepare.encode` needs them; sizes never build them.
+
+    >>> tx_hash_bytes(np.array([1], dtype=np.int64)).hex()[-4:]
+    '0001'
+    """
+    out = np.zeros((len(tx_ids), TX_HASH_SIZE // 8), dtype=">u8")
+    out[:, -1] = tx_ids
+    return out.tobytes()
+
+
+def proposal_hash(
+    index: int, parent_hash: bytes, tx_ids: np.ndarray, timestamp_us: int, leader: int
+) -> bytes:
+    """The modelled hash of a sealed (unexecuted) block: BLAKE2b-256 over its header fields.
+
+    Covers what FISCO's sealed header hash covers that we model (FISCO.md §2.6): number, parent
+    hash, timestamp, sealer, and the transactions (through their ids, standing in for the
+    transactions root). The view is not in it: in FISCO a block header has no view.
+
+    >>> ids = np.array([5, 6], dtype=np.int64)
+    >>> proposal_hash(1, bytes(32), ids, 7, 0) == proposal_hash(1, bytes(32), ids, 7, 0)
+    True
+    >>> proposal_hash(1, bytes(32), ids, 7, 0) == proposal_hash(1, bytes(32), ids, 7, 1)
+    False
+    """
+    header = msgpack.packb([index, parent_hash, timestamp_us, leader], use_bin_type=True)
+    digest = hashlib.blake2b(header, digest_size=HASH_SIZE)
+    digest.update(np.ascontiguousarray(tx_ids, dtype="<i8").tobytes())
+    return digest.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """A sealed, unexecuted block as PBFT sees it (FISCO.md §1.5 step 1, §2.6).
+
+    ``tx_ids`` are the block's transactions by run-wide id (DESIGN.md rule 2): one int64 array,
+    made read-only here (a read-only view; the caller's array is untouched), never one Python
+    object per transaction. ``hash`` is computed by whoever seals the block, normally with
+    :func:`proposal_hash`.
+    """
+
+    index: int
+    view: int
+    leader: int
+    hash: bytes
+    parent_hash: bytes
+    tx_ids: np.ndarray
+    timestamp_us: int
+
+    def __post_init__(self) -> None:
+        if len(self.hash) != HASH_SIZE or len(self.parent_hash) != HASH_SIZE:
+            raise ValueError(f"a proposal's hash and parent hash are {HASH_SIZE} bytes")
+        ids = np.asarray(self.tx_ids)
+        if ids.dtype != np.int64 or ids.ndim != 1:
+            raise ValueError(f"tx_ids must be a 1-D int64 array, got {ids.dtype} {ids.shape}")
+        if ids.flags.writeable:
+            # A view, so freezing it leaves the sealer's own array writable.
+            ids = ids.view()
+            ids.flags.writeable = False
+        object.__setattr__(self, "tx_ids", ids)
+
+    def encoded_size(self) -> int:
+        """Bytes of :meth:`encode`, computed without building the transaction hashes."""
+        tx_bytes = TX_HASH_SIZE * len(self.tx_ids)
+        return len(self._header(b"")) - _BIN8 + _bin_header(tx_bytes) + tx_bytes
+
+    def encode(self) -> bytes:
+        """The msgpack array [index, view, leader, hash, parent hash, timestamp, tx hashes]."""
+        return self._header(tx_hash_bytes(self.tx_ids))
+
+    def _header(self, tx_hashes: bytes) -> bytes:
+        fields = [
+            self.index, self.view, self.leader, self.hash, self.parent_hash,
+            self.timestamp_us, tx_hashes,
+        ]
+        return msgpack.packb(fields, use_bin_type=True)
+
+    def __repr__(self) -> str:
+        # The default repr would print every transaction id.
+        return (
+            f"Proposal(index={self.index}, view={self.view}, leader={self.leader}, "
+            f"hash={self.hash[:4].hex()}…, txs={len(self.tx_ids)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PrePrepare:
+    """The leader's proposal for block ``index`` in ``view`` (FISCO.md §1.5 step 2).
+
+    Sent to every other consensus node; the leader handles its own without verification.
+    """
+
+    view: int
+    index: int
+    sender: int
+    proposal: Proposal
+    kind: ClassVar[str] = "PrePrepare"
+    packet_type: ClassVar[int] = 0x00
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index, sender, proposal]; the proposal is nested."""
+        head = msgpack.packb([self.packet_type, self.view, self.index, self.sender])
+        # A fixarray of 5 differs from one of 4 only in its first byte; splice the proposal in.
+        return bytes([0x95]) + head[1:] + self.proposal.encode()
+
+    def wire_size(self) -> int:
+        """Encoded length + :data:`MESSAGE_OVERHEAD` + :data:`PROPOSAL_HEADER_OVERHEAD`."""
+        head = msgpack.packb([self.packet_type, self.view, self.index, self.sender])
+        return (
+            len(head) + self.proposal.encoded_size() + MESSAGE_OVERHEAD + PROPOSAL_HEADER_OVERHEAD
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"PrePrepare(view={self.view}, index={self.index}, sender={self.sender}, "
+            f"proposal={self.proposal!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Prepare:
+    """A vote for the sealed proposal ``hash`` of block ``index`` (FISCO.md §1.5 step 3)."""
+
+    view: int
+    index: int
+    sender: int
+    hash: bytes
+    kind: ClassVar[str] = "Prepare"
+    packet_type: ClassVar[int] = 0x01
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index, sender, hash]."""
+        return msgpack.packb(
+            [self.packet_type, self.view, self.index, self.sender, self.hash], use_bin_type=True
+        )
+
+    def wire_size(self) -> int:
+        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
+        return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """The second vote for ``hash``, sent once a prepare quorum is seen (FISCO.md §1.5 step 4)."""
+
+    view: int
+    index: int
+    sender: int
+    hash: bytes
+    kind: ClassVar[str] = "Commit"
+    packet_type: ClassVar[int] = 0x02
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index, sender, hash]."""
+        return msgpack.packb(
+            [self.packet_type, self.view, self.index, self.sender, self.hash], use_bin_type=True
+        )
+
+    def wire_size(self) -> int:
+        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
+        return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
+
+
+@dataclass(frozen=True, slots=True)
+class CheckPoint:
+    """A vote for the *executed* block hash of ``index``, after execution (FISCO.md §1.5 step 7).
+
+    Its proposal signature over ``executed_hash`` ends up in the block header's signature list.
+    """
+
+    view: int
+    index: int
+    sender: int
+    executed_hash: bytes
+    kind: ClassVar[str] = "CheckPoint"
+    packet_type: ClassVar[int] = 0x09
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index, sender, executed hash]."""
+        return msgpack.packb(
+            [self.packet_type, self.view, self.index, self.sender, self.executed_hash],
+            use_bin_type=True,
+        )
+
+    def wire_size(self) -> int:
+        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
+        return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
+
+
+PbftMessage = PrePrepare | Prepare | Commit | CheckPoint
+"""Any message :meth:`fiscosim.consensus.pbft.PbftCore.handle` accepts."""
+
+__all__ = [
+    "HASH_SIZE",
+    "MESSAGE_OVERHEAD",
+    "PBFT_TIMER",
+    "PROPOSAL_HEADER_OVERHEAD",
+    "PROPOSAL_SIGNATURE_OVERHEAD",
+    "SIGNATURE_SIZE",
+    "TIMERS",
+    "TX_HASH_SIZE",
+    "CheckPoint",
+    "Commit",
+    "PbftMessage",
+    "PrePrepare",
+    "Prepare",
+    "Proposal",
+    "proposal_hash",
+    "tx_hash_bytes",
+]

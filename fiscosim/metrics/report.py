@@ -1,0 +1,68 @@
+"""The run report printed by ``fiscosim run``: a Caliper-style table and a few key figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def print_report(summary: dict[str, Any], console: Console) -> None:
+    """Prints the Caliper-like table (Succ, Fail, Send Rate, latencies, Throughput) and more."""
+    latency = summary["latency_ms"]
+    caliper = Table(title=f"fiscosim · {summary['scenario']} · seed {summary['seed']}")
+    for column in ("Name", "Succ", "Fail", "Send Rate (TPS)", "Max Latency (ms)",
+                   "Min Latency (ms)", "Avg Latency (ms)", "p99 Latency (ms)", "Throughput (TPS)"):
+        caliper.add_column(column, justify="right" if column != "Name" else "left")
+    caliper.add_row(
+        "transfer",
+        _fmt(summary["txs_committed"]),
+        _fmt(summary["txs_rejected"]),
+        _fmt(summary["send_rate_tps"]),
+        _fmt(latency["max"]),
+        _fmt(latency["min"]),
+        _fmt(latency["mean"]),
+        _fmt(latency["p99"]),
+        _fmt(summary["tps"]),
+    )
+    console.print(caliper)
+
+    details = Table(show_header=False, box=None, pad_edge=False)
+    details.add_column(style="bold")
+    details.add_column()
+    details.add_row("network", f"{summary['nodes']} nodes, {summary['sealers']} sealers, "
+                               f"quorum {summary['quorum']}")
+    details.add_row("blocks", f"{summary['blocks']} committed; interval "
+                              f"{_fmt(summary['block_interval_ms']['mean'])} ms; "
+                              f"{_fmt(summary['txs_per_block']['mean'])} txs/block")
+    details.add_row("latency", f"p50 {_fmt(latency['p50'])} ms, p95 {_fmt(latency['p95'])} ms, "
+                               f"p99 {_fmt(latency['p99'])} ms")
+    if summary["rejected_by_reason"]:
+        details.add_row("rejected", ", ".join(f"{k} {v:,}" for k, v in
+                                              summary["rejected_by_reason"].items()))
+    details.add_row("pending at end", _fmt(summary["txs_pending_at_end"]))
+    messages = summary["messages"]
+    details.add_row("messages", ", ".join(
+        f"{kind} {entry['count']:,} ({entry['bytes'] / 1e6:,.1f} MB)"
+        for kind, entry in messages.items()))
+    cpu = summary["cpu_utilisation"]
+    details.add_row("CPU", ", ".join(f"{name} {u:.0%}" for name, u in cpu.items())
+                    if len(cpu) <= 8 else f"mean {sum(cpu.values()) / len(cpu):.0%}, "
+                    f"max {max(cpu.values()):.0%}")
+    safety = summary["safety"]
+    details.add_row("safety", "ok: no two honest nodes committed different blocks at one height"
+                    if safety["ok"] else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")
+    details.add_row("run", f"{summary['sim_time_s']:,.1f} s simulated in "
+                           f"{summary['wall_time_s']:,.2f} s wall "
+                           f"({_fmt(summary['sim_speed'])}× real time), "
+                           f"{summary['events']:,} events")
+    console.print(details)

@@ -1,0 +1,123 @@
+"""The summary of a run: throughput, latency, blocks, rejections, messages, CPU, speed.
+
+Everything is computed with array operations over the run-wide transaction table. The
+*measured window* is [warm-up, end of workload): TPS counts receipts returned inside it,
+latency covers the transactions submitted inside it that got a receipt (submission to the RPC
+node's commit). Keys with wall-clock values are listed in :data:`WALL_CLOCK_KEYS`; everything
+else is a pure function of the scenario and its seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from fiscosim.node.txpool import REJECT_BY_CODE
+
+WALL_CLOCK_KEYS = ("wall_time_s", "sim_speed")
+"""Summary keys that depend on the host, not on the scenario and seed."""
+
+
+def _ms(values_us: np.ndarray) -> dict[str, float]:
+    if len(values_us) == 0:
+        return {"p50": None, "p95": None, "p99": None, "mean": None, "max": None, "min": None}
+    ms = values_us.astype(np.float64) / 1000.0
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return {
+        "p50": round(float(p50), 3),
+        "p95": round(float(p95), 3),
+        "p99": round(float(p99), 3),
+        "mean": round(float(ms.mean()), 3),
+        "max": round(float(ms.max()), 3),
+        "min": round(float(ms.min()), 3),
+    }
+
+
+def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
+    """The summary dict written to ``summary.json`` (see the module docstring)."""
+    scenario = world.scenario
+    table = world.table
+    start_us = int(scenario.warmup_s * 1_000_000)
+    end_us = world.end_of_workload_us
+    window_s = (end_us - start_us) / 1e6
+
+    submit = table.column("submit_time")
+    receipt = table.column("receipt_time")
+    reasons = table.column("reject_reason")
+    in_window = (submit >= start_us) & (submit < end_us)
+    committed = receipt >= 0
+    receipts_in_window = committed & (receipt >= start_us) & (receipt < end_us)
+    # FISCO's RPC pushes a transaction to the other sealers before its own pool admits it
+    # (FISCO.md §2.2), so a client can be told TxPoolIsFull about a transaction that another
+    # leader then commits. It counts as committed; "rejected" means rejected and never committed.
+    rejected_by_rpc = reasons >= 0
+    rejected = rejected_by_rpc & ~committed
+    latency_us = (receipt - submit)[in_window & committed]
+
+    by_reason: dict[str, int] = {}
+    if rejected.any():
+        counts = np.bincount(reasons[rejected], minlength=len(REJECT_BY_CODE))
+        by_reason = {REJECT_BY_CODE[i].name: int(n) for i, n in enumerate(counts) if n}
+
+    rows = world.blocks.committed_rows()
+    measured_blocks = [row for row in rows if start_us <= row.first_commit_us < end_us]
+    commit_times = np.array([row.first_commit_us for row in rows], dtype=np.int64)
+    intervals = np.diff(commit_times[(commit_times >= start_us) & (commit_times < end_us)])
+    txs_per_block = np.array([row.txs for row in measured_blocks], dtype=np.int64)
+
+    stats = world.network.stats
+    messages = {
+        kind: {"count": int(entry["sent"]), "bytes": int(entry["bytes_sent"])}
+        for kind, entry in sorted(stats.by_kind().items())
+    }
+    sim_time_s = world.env.now / 1e6
+    pools = [node.pool for node in world.nodes]
+    node_rejections: dict[str, int] = {}
+    for pool in pools:
+        for name, n in pool.rejections().items():
+            node_rejections[name] = node_rejections.get(name, 0) + n
+
+    return {
+        "scenario": scenario.name,
+        "scenario_digest": digest,
+        "seed": scenario.seed,
+        "nodes": len(world.nodes),
+        "sealers": len(world.sealers),
+        "quorum": world.quorum,
+        "window_s": window_s,
+        "tps": round(float(receipts_in_window.sum()) / window_s, 3) if window_s > 0 else 0.0,
+        "send_rate_tps": round(float(in_window.sum()) / window_s, 3) if window_s > 0 else 0.0,
+        "latency_ms": _ms(latency_us),
+        "blocks": len(rows),
+        "blocks_in_window": len(measured_blocks),
+        "block_interval_ms": {
+            "mean": round(float(intervals.mean()) / 1000, 3) if len(intervals) else None,
+            "p50": round(float(np.median(intervals)) / 1000, 3) if len(intervals) else None,
+        },
+        "txs_per_block": {
+            "mean": round(float(txs_per_block.mean()), 3) if len(txs_per_block) else None,
+            "max": int(txs_per_block.max()) if len(txs_per_block) else None,
+        },
+        "txs_submitted": int(table.count),
+        "txs_committed": int(committed.sum()),
+        "txs_rejected": int(rejected.sum()),
+        "txs_pending_at_end": int(table.count - committed.sum() - rejected.sum()),
+        "txs_rejected_by_rpc_but_committed": int((rejected_by_rpc & committed).sum()),
+        "rejected_by_reason": by_reason,
+        "txpool_rejections_all_nodes": dict(sorted(node_rejections.items())),
+        "messages": messages,
+        "messages_total": sum(entry["count"] for entry in messages.values()),
+        "bytes_total": sum(entry["bytes"] for entry in messages.values()),
+        "cpu_utilisation": {
+            node.name: round(node.cpu.utilisation(world.env.now), 4) for node in world.nodes
+        },
+        "view_changes_wanted": sum(node.stats.view_changes_wanted for node in world.nodes),
+        "signatures_verified": sum(node.stats.verified for node in world.nodes),
+        "txs_fetched": sum(node.stats.fetched for node in world.nodes),
+        "safety": {"ok": not world.safety.violations, "violations": world.safety.violations[:20]},
+        "sim_time_s": round(sim_time_s, 6),
+        "wall_time_s": round(wall_time_s, 3),
+        "sim_speed": round(sim_time_s / wall_time_s, 3) if wall_time_s > 0 else None,
+        "events": int(world.env.events_processed),
+    }

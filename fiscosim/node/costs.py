@@ -1,0 +1,489 @@
+"""Hardware profiles and the cost model: how many simulated microseconds each piece of work takes.
+
+Simulated time comes from here, never from the wall clock (DESIGN.md rule 3). A
+:class:`HardwareProfile` holds per-core costs in microseconds; a :class:`CostModel` turns a
+profile and the chain's crypto suite (FISCO.md §3: secp256k1 + keccak256, or SM2 + SM3) into
+integer microseconds of **single-core** work for a given amount of work. Splitting that work over
+a node's cores is the CPU model's job (:mod:`fiscosim.node.cpu`), not this module's.
+
+A profile comes from one of three places (:func:`load_profile`):
+
+- a **shipped** profile, by name: ``reference-2core`` (the development machine, measured) and
+  ``server-8core`` (FISCO's recommended 8-core server, FISCO.md §4, derived from it);
+  the derivation of each figure is in ``docs/profiles.md``;
+- a **calibrated** file, by path: the YAML that ``fiscosim calibrate`` writes on a host. It
+  measures verification, hashing and msgpack; the costs it cannot measure (signing, execution,
+  storage) are filled from ``reference-2core`` and the profile lists them in ``filled``;
+- an **inline** mapping in the same format (``costs_us`` plus optional ``name``, ``cores``,
+  ``base``), for experiments: every cost not given comes from ``base`` (``reference-2core``).
+
+>>> model = CostModel(load_profile("reference-2core"), "secp256k1")
+>>> model.verify(0), model.verify(1000) > model.verify(1) > 0, model.cores
+(0, True, 2)
+>>> isinstance(model.hash(4096), int)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+COST_FIELDS: tuple[str, ...] = (
+    "verify_secp256k1",
+    "verify_sm2",
+    "sign_secp256k1",
+    "sign_sm2",
+    "keccak256_per_kb",
+    "sm3_per_kb",
+    "msgpack_encode_per_kb",
+    "msgpack_decode_per_kb",
+    "execute_tx",
+    "storage_commit_per_tx",
+    "storage_commit_per_block",
+)
+"""Every cost of a profile, in microseconds on one core (``*_per_kb``: per KiB of input)."""
+
+CALIBRATED_FIELDS: tuple[str, ...] = (
+    "verify_secp256k1",
+    "verify_sm2",
+    "keccak256_per_kb",
+    "sm3_per_kb",
+    "msgpack_encode_per_kb",
+    "msgpack_decode_per_kb",
+)
+"""The costs ``fiscosim calibrate`` measures (see :mod:`fiscosim.calibrate`)."""
+
+REFERENCE_PROFILE = "reference-2core"
+"""The profile whose figures fill the costs a calibrated or inline profile leaves out."""
+
+SUITES: tuple[str, ...] = ("secp256k1", "sm2")
+
+PROFILE_KEYS: tuple[str, ...] = (
+    "name",
+    "cpu_model",
+    "cores",
+    "source",
+    "notes",
+    "measured",
+    "assumed",
+    "base",
+    "costs_us",
+)
+"""Top-level keys a profile file may hold; ``measured`` is free-form (calibrate's record)."""
+
+KIB = 1024
+_ROUND_DOWN = 1 - 1e-12
+"""Products like 3 × 0.1 land a hair above an integer in floating point; shaving a relative
+1e-12 before rounding up keeps such exact products exact without breaking monotonicity."""
+
+
+@dataclass(frozen=True, slots=True)
+class HardwareProfile:
+    """A host class: its core count and per-core costs in microseconds.
+
+    ``assumed`` names the costs that are documented assumptions rather than measurements;
+    ``filled`` names the costs the profile's source left out, taken from ``filled_from``.
+    """
+
+    name: str
+    cores: int
+    cpu_model: str
+    verify_secp256k1: float
+    verify_sm2: float
+    sign_secp256k1: float
+    sign_sm2: float
+    keccak256_per_kb: float
+    sm3_per_kb: float
+    msgpack_encode_per_kb: float
+    msgpack_decode_per_kb: float
+    execute_tx: float
+    storage_commit_per_tx: float
+    storage_commit_per_block: float
+    source: str = ""
+    notes: str = ""
+    assumed: tuple[str, ...] = ()
+    filled: tuple[str, ...] = ()
+    filled_from: str | None = None
+
+    def costs(self) -> dict[str, float]:
+        """Every cost by name (:data:`COST_FIELDS` order), in microseconds."""
+        return {name: getattr(self, name) for name in COST_FIELDS}
+
+    def replace(self, **changes: Any) -> HardwareProfile:
+        """A copy with some fields changed (costs, ``cores``, ``name``...)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The profile in the file format :func:`load_profile` reads back."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "cpu_model": self.cpu_model,
+            "cores": self.cores,
+            "source": self.source,
+            "notes": self.notes,
+            "assumed": list(self.assumed),
+            "costs_us": self.costs(),
+        }
+        return data
+
+
+class CostModel:
+    """Integer microseconds of single-core work, from a profile and the chain's crypto suite.
+
+    Every method is pure and rounds up to a whole microsecond (a non-zero amount of work never
+    takes zero time); an amount of zero or less costs 0.
+
+    >>> model = CostModel(load_profile("reference-2core"), "sm2")
+    >>> model.verify(2) <= 2 * model.verify(1)
+    True
+    """
+
+    __slots__ = (
+        "_block",
+        "_decode",
+        "_encode",
+        "_execute",
+        "_hash",
+        "_sign",
+        "_store",
+        "_verify",
+        "profile",
+        "suite",
+    )
+
+    def __init__(self, profile: HardwareProfile, suite: str = "secp256k1") -> None:
+        if suite not in SUITES:
+            raise ValueError(f"unknown crypto suite {suite!r} (use one of {', '.join(SUITES)})")
+        self.profile = profile
+        self.suite = suite
+        guomi = suite == "sm2"
+        self._verify = profile.verify_sm2 if guomi else profile.verify_secp256k1
+        self._sign = profile.sign_sm2 if guomi else profile.sign_secp256k1
+        # Per byte, so that a call is one multiplication.
+        self._hash = (profile.sm3_per_kb if guomi else profile.keccak256_per_kb) / KIB
+        self._encode = profile.msgpack_encode_per_kb / KIB
+        self._decode = profile.msgpack_decode_per_kb / KIB
+        self._execute = profile.execute_tx
+        self._store = profile.storage_commit_per_tx
+        self._block = profile.storage_commit_per_block
+
+    def __repr__(self) -> str:
+        return f"CostModel({self.profile.name!r}, {self.suite!r})"
+
+    @property
+    def cores(self) -> int:
+        """The node's core count (the CPU model splits parallel work over them)."""
+        return self.profile.cores
+
+    def verify(self, n: int) -> int:
+        """Verifying ``n`` transaction signatures: recover (or verify) and derive the sender."""
+        return _up(n * self._verify) if n > 0 else 0
+
+    def sign(self, n: int = 1) -> int:
+        """Making ``n`` signatures with the node's key (consensus messages, FISCO.md §1.2)."""
+        return _up(n * self._sign) if n > 0 else 0
+
+    def hash(self, nbytes: int) -> int:
+        """Hashing ``nbytes`` bytes with the suite's hash (keccak256 or SM3)."""
+        return _up(nbytes * self._hash) if nbytes > 0 else 0
+
+    def encode(self, nbytes: int) -> int:
+        """Encoding a message of ``nbytes`` bytes (msgpack)."""
+        return _up(nbytes * self._encode) if nbytes > 0 else 0
+
+    def decode(self, nbytes: int) -> int:
+        """Decoding a message of ``nbytes`` bytes (msgpack)."""
+        return _up(nbytes * self._decode) if nbytes > 0 else 0
+
+    def execute(self, n_txs: int) -> int:
+        """Executing ``n_txs`` transfer-like transactions one after another (FISCO.md §2.8)."""
+        return _up(n_txs * self._execute) if n_txs > 0 else 0
+
+    def storage_commit(self, n_txs: int) -> int:
+        """Committing a block of ``n_txs`` transactions to storage: per block plus per tx.
+
+        A block is written even when it holds no transaction (an empty NewView proposal), so
+        ``storage_commit(0)`` is the per-block cost.
+        """
+        return _up(self._block + max(n_txs, 0) * self._store)
+
+    def with_execute_us(self, us: float) -> CostModel:
+        """The same model with another execution cost per transaction (a scenario override)."""
+        if not (math.isfinite(us) and us >= 0):
+            raise ValueError(f"execution cost must be a finite number >= 0, got {us}")
+        return CostModel(self.profile.replace(execute_tx=float(us)), self.suite)
+
+
+def _up(us: float) -> int:
+    """Rounds a cost up to whole microseconds (never below 0)."""
+    return max(0, math.ceil(us * _ROUND_DOWN))
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+def shipped_profiles() -> list[str]:
+    """Names of the profiles shipped in ``fiscosim/profiles/``.
+
+    >>> {"reference-2core", "server-8core"} <= set(shipped_profiles())
+    True
+    """
+    return sorted(_shipped_names())
+
+
+@functools.cache
+def _shipped_names() -> frozenset[str]:
+    folder = resources.files("fiscosim").joinpath("profiles")
+    if not folder.is_dir():
+        return frozenset()
+    return frozenset(
+        entry.name[: -len(".yaml")] for entry in folder.iterdir() if entry.name.endswith(".yaml")
+    )
+
+
+def load_profile(ref: str | os.PathLike | Mapping | HardwareProfile | Any) -> HardwareProfile:
+    """A hardware profile from a shipped name, a calibrated YAML file's path, or a mapping.
+
+    Also accepts a :class:`HardwareProfile` (returned as is) and an object with
+    ``model_dump()`` (a scenario's inline profile), read as a mapping. A bad reference or file
+    raises ``ValueError`` with one line: ``<where>: <what is wrong> (<the fix>)``.
+
+    >>> load_profile("server-8core").cores
+    8
+    >>> inline = load_profile({"cores": 4, "costs_us": {"execute_tx": 10}})
+    >>> inline.cores, inline.execute_tx, inline.filled_from
+    (4, 10.0, 'reference-2core')
+    """
+    return _load(ref, ())
+
+
+def _load(ref: Any, seen: tuple[str, ...]) -> HardwareProfile:
+    if isinstance(ref, HardwareProfile):
+        return ref
+    if hasattr(ref, "model_dump") and not isinstance(ref, Mapping):
+        ref = ref.model_dump(exclude_none=True)
+    if isinstance(ref, Mapping):
+        return _from_mapping(ref, "inline profile", None, seen)
+    if not isinstance(ref, str | os.PathLike):
+        raise ValueError(
+            f"profile: {type(ref).__name__} is not a profile reference (give a shipped name "
+            f"such as {REFERENCE_PROFILE!r}, the path of a profile YAML, or a mapping)"
+        )
+    text = os.fspath(ref)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if isinstance(ref, str) and text in _shipped_names():
+        _check_cycle(text, text, seen)
+        return _load_shipped(text, seen)
+    path = Path(text).expanduser()
+    if path.is_file():
+        resolved = str(path.resolve())
+        _check_cycle(resolved, text, seen)
+        stat = path.stat()
+        return _load_file(resolved, text, stat.st_mtime_ns, stat.st_size, seen)
+    if path.exists():
+        raise ValueError(f"{text}: not a file (give the path of a profile YAML)")
+    shipped = ", ".join(shipped_profiles())
+    looks_like_name = (
+        isinstance(ref, str)
+        and "/" not in text
+        and os.sep not in text
+        and path.suffix.lower() not in (".yaml", ".yml")
+    )
+    if looks_like_name:
+        close = difflib.get_close_matches(text, shipped_profiles(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(
+            f"unknown profile {text!r} ({hint}use a shipped profile: {shipped}; or the path of "
+            "a YAML written by `fiscosim calibrate`)"
+        )
+    raise ValueError(
+        f"{text}: no such profile file (check the path, write one with `fiscosim calibrate "
+        f"--out {text}`, or use a shipped profile: {shipped})"
+    )
+
+
+def _check_cycle(identity: str, shown: str, seen: tuple[str, ...]) -> None:
+    if identity in seen:
+        raise ValueError(
+            f"{shown}: profile bases form a cycle (point 'base' at a complete profile, "
+            f"such as {REFERENCE_PROFILE!r})"
+        )
+
+
+def _load_shipped(name: str, seen: tuple[str, ...]) -> HardwareProfile:
+    # Shipped files never change while a process runs: parse each once.
+    if not seen:
+        return _load_shipped_cached(name)
+    return _parse_text(_shipped_text(name), f"profiles/{name}.yaml", name, seen)
+
+
+@functools.cache
+def _load_shipped_cached(name: str) -> HardwareProfile:
+    return _parse_text(_shipped_text(name), f"profiles/{name}.yaml", name, ())
+
+
+def _shipped_text(name: str) -> str:
+    return resources.files("fiscosim").joinpath("profiles", f"{name}.yaml").read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=64)
+def _load_file_cached(resolved: str, shown: str, _mtime: int, _size: int) -> HardwareProfile:
+    # Keyed by modification time and size too, so that a rewritten file is read again.
+    return _read_file(resolved, shown, ())
+
+
+def _load_file(
+    resolved: str, shown: str, mtime: int, size: int, seen: tuple[str, ...]
+) -> HardwareProfile:
+    if not seen:
+        return _load_file_cached(resolved, shown, mtime, size)
+    return _read_file(resolved, shown, seen)
+
+
+def _read_file(resolved: str, shown: str, seen: tuple[str, ...]) -> HardwareProfile:
+    try:
+        text = Path(resolved).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"{shown}: cannot read the profile ({error})") from error
+    return _parse_text(text, shown, resolved, seen)
+
+
+def _parse_text(text: str, where: str, key: str, seen: tuple[str, ...]) -> HardwareProfile:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ValueError(f"{where}: YAML error{at}: {problem} (fix the file)") from error
+    if not isinstance(data, Mapping):
+        raise ValueError(
+            f"{where}: the profile is {type(data).__name__}, not a mapping (write it as "
+            "`fiscosim calibrate` does: name, cores, costs_us: {...})"
+        )
+    return _from_mapping(data, where, Path(key).stem if key else None, (*seen, key))
+
+
+def _from_mapping(
+    data: Mapping, where: str, default_name: str | None, seen: tuple[str, ...]
+) -> HardwareProfile:
+    for key in data:
+        if key not in PROFILE_KEYS:
+            raise ValueError(f"{where}: {_unknown(key, PROFILE_KEYS)}")
+    costs_in = data.get("costs_us", {})
+    if costs_in is None:
+        costs_in = {}
+    if not isinstance(costs_in, Mapping):
+        raise ValueError(
+            f"{where}: costs_us: expected a mapping of cost -> µs, got "
+            f"{type(costs_in).__name__} (write e.g. 'costs_us: {{verify_secp256k1: 45.3}}')"
+        )
+    costs: dict[str, float] = {}
+    for key, value in costs_in.items():
+        if key not in COST_FIELDS:
+            raise ValueError(f"{where}: costs_us: {_unknown(key, COST_FIELDS)}")
+        costs[key] = _cost(value, f"{where}: costs_us.{key}")
+    cores = data.get("cores")
+    if cores is not None and (isinstance(cores, bool) or not isinstance(cores, int) or cores < 1):
+        raise ValueError(f"{where}: cores: {cores!r} is not a whole number >= 1 (e.g. cores: 8)")
+    for key in ("name", "cpu_model", "source", "notes", "base"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(
+                f"{where}: {key}: expected text, got {type(value).__name__} (quote it)"
+            )
+    measured = data.get("measured")
+    if measured is not None and not isinstance(measured, Mapping):
+        raise ValueError(f"{where}: measured: expected a mapping (or remove it)")
+    assumed_in = data.get("assumed") or []
+    if not isinstance(assumed_in, list | tuple):
+        raise ValueError(f"{where}: assumed: expected a list of cost names (e.g. [execute_tx])")
+    for key in assumed_in:
+        if key not in COST_FIELDS:
+            raise ValueError(f"{where}: assumed: {_unknown(key, COST_FIELDS)}")
+
+    missing = [name for name in COST_FIELDS if name not in costs]
+    base = None
+    base_name = data.get("base")
+    if missing or cores is None:
+        ref = base_name if base_name is not None else REFERENCE_PROFILE
+        try:
+            base = _load(ref, seen)
+        except ValueError as error:
+            raise ValueError(f"{where}: base: {error}") from error
+    elif base_name is not None:
+        base = _load(base_name, seen)
+    filled = tuple(missing)
+    if base is not None:
+        for name in missing:
+            costs[name] = getattr(base, name)
+    assumed = tuple(
+        name
+        for name in COST_FIELDS
+        if name in assumed_in or (base is not None and name in missing and name in base.assumed)
+    )
+    name = data.get("name") or default_name or (f"{base.name}+inline" if base else "inline")
+    return HardwareProfile(
+        name=name,
+        cores=cores if cores is not None else base.cores,  # type: ignore[union-attr]
+        cpu_model=data.get("cpu_model") or (base.cpu_model if base else "unknown"),
+        source=data.get("source") or _describe_measured(measured, where),
+        notes=data.get("notes") or _describe_backends(measured),
+        assumed=assumed,
+        filled=filled,
+        filled_from=base.name if (base is not None and filled) else None,
+        **costs,
+    )
+
+
+def _cost(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: {value!r} is not a number of microseconds (write e.g. 45.3)")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{where}: {value!r} must be a finite number >= 0 (write e.g. 45.3)")
+    return number
+
+
+def _unknown(key: Any, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {key!r} ({hint}known: {', '.join(known)})"
+
+
+def _describe_measured(measured: Mapping | None, where: str) -> str:
+    if not measured:
+        return where
+    by = measured.get("by", "a measurement")
+    date = measured.get("date")
+    return f"{by}" + (f", {date}" if date else "") + f" ({where})"
+
+
+def _describe_backends(measured: Mapping | None) -> str:
+    backends = (measured or {}).get("backends")
+    if not isinstance(backends, Mapping):
+        return ""
+    return "backends: " + ", ".join(f"{k}={v}" for k, v in backends.items())
+
+
+__all__ = [
+    "CALIBRATED_FIELDS",
+    "COST_FIELDS",
+    "REFERENCE_PROFILE",
+    "CostModel",
+    "HardwareProfile",
+    "load_profile",
+    "shipped_profiles",
+]

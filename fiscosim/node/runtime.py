@@ -1,0 +1,397 @@
+"""The node runtime: carries out what the PBFT core decides, with simulated CPU and network.
+
+It holds no protocol rules (DESIGN.md rule 1): the :class:`~fiscosim.consensus.pbft.PbftCore`
+decides, this module charges the work to the node's :class:`~fiscosim.node.cpu.Cpu` through its
+cost model, sends messages through the :class:`~fiscosim.net.network.Network`, and calls the
+core back when the work is done. The pieces it wires, each modelled on FISCO BCOS 3.x:
+
+- RPC intake (FISCO.md §2.2): push the raw transactions to every other consensus node first,
+  then verify and admit them locally;
+- the txpool (:mod:`fiscosim.node.txpool`) and transaction push receipt (§2.4);
+- the sealer (§2.5): seal when pending ≥ ``tx_count_limit``, or when something is pending and
+  ``min_seal_time`` has passed since this node was told to seal or last sealed; never empty;
+- proposal fill (§2.7): a follower looks a proposal's transaction ids up in its pool and
+  fetches the missing ones from the leader, verifying only those;
+- serial execution (§2.8), the ledger commit and the receipts (§2.9).
+
+Work lanes (FISCO's threads): ``pbft`` — one thread for every consensus message (§1.2);
+``txpool`` — signature checks over all cores; ``sealer``; ``executor`` — serial; ``storage``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fiscosim.consensus import actions as act
+from fiscosim.consensus import messages as msg
+from fiscosim.node.clock import Timer, schedule
+from fiscosim.node.cpu import Cpu
+from fiscosim.node.messages import TxPush, TxsRequest, TxsResponse
+from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool
+
+SIGNATURES_CHECKED = {"PrePrepare": 1, "Prepare": 2, "Commit": 1, "CheckPoint": 2}
+"""Signature verifications per received PBFT message (FISCO.md §1.2: message signature, plus
+the proposal signature for Prepare and CheckPoint)."""
+SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
+"""Signatures per sent PBFT message (message signature, plus the proposal signature for
+Prepare, Commit and CheckPoint)."""
+LOOKUP_US_PER_TX = 0.2
+"""Looking a proposal's transaction hash up in the pool's hash map."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParams:
+    """The chain parameters the runtime needs (validated by the scenario)."""
+
+    tx_count_limit: int = 1000
+    min_seal_time_us: int = 500_000
+    block_limit: int = 1000
+    crypto_mode: str = "modelled"
+
+
+@dataclass
+class NodeStats:
+    """What one node did; the metrics layer sums and reports these."""
+
+    verified: int = 0
+    fetched: int = 0
+    executed_blocks: int = 0
+    view_changes_wanted: int = 0
+    proposals_rejected: int = 0
+
+
+@dataclass
+class Shared:
+    """What every node of a run shares: the clock, the network, the tables and the recorders."""
+
+    env: Any
+    network: Any
+    table: Any
+    params: ChainParams
+    sealer_net_ids: list[int]
+    """Network id of the sealer with each consensus index (nodeID order, FISCO.md §1.3)."""
+    on_commit: Callable[[Node, int, Any, bytes], None]
+    """Called when a node commits block ``index`` (safety checker, metrics)."""
+    on_seal: Callable[[Node, Any], None]
+    verdicts: Callable[[np.ndarray], np.ndarray] | None = None
+    """Real-crypto mode: the host's shared verdicts for transaction ids."""
+    trace: Callable[[str, dict], None] | None = None
+    nodes: list[Node] = field(default_factory=list)
+
+    def nodes_deliver(self, src: int, dst: int, message: Any) -> None:
+        """The network's delivery callback: hands ``message`` to node ``dst``."""
+        self.nodes[dst].receive(src, message)
+
+
+class Node:
+    """One simulated node of a group: a sealer (with a PBFT core) or an observer (none)."""
+
+    def __init__(
+        self,
+        net_id: int,
+        name: str,
+        shared: Shared,
+        cpu: Cpu,
+        costs: Any,
+        pool: TxPool,
+        core: Any | None,
+    ) -> None:
+        self.net_id = net_id
+        self.name = name
+        self.shared = shared
+        self.env = shared.env
+        self.cpu = cpu
+        self.costs = costs
+        self.pool = pool
+        self.core = core
+        self.index = -1 if core is None else core.index
+        self.height = 0
+        self.stats = NodeStats()
+        self.timers: dict[str, Timer] = {}
+        self.proposal_hashes: dict[int, bytes] = {}
+        self._fills: dict[tuple[int, bytes], Any] = {}
+        # sealer state (FISCO.md §2.5)
+        self._seal_next = 0
+        self._seal_end = -1
+        self._last_seal_time = 0
+        self._seal_check_at: int | None = None
+        self._sealing = False
+
+    @property
+    def is_sealer(self) -> bool:
+        return self.core is not None
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _trace(self, event: str, **fields: Any) -> None:
+        trace = self.shared.trace
+        if trace is not None:
+            trace(event, {"node": self.net_id, **fields})
+
+    def start(self) -> None:
+        if self.core is not None:
+            self._apply(self.core.start(self.env.now))
+
+    def _apply(self, actions: list) -> None:
+        for action in actions:
+            kind = type(action)
+            if kind is act.Broadcast:
+                self._send_pbft(action.message, None)
+            elif kind is act.Send:
+                self._send_pbft(action.message, action.dest)
+            elif kind is act.VerifyProposal:
+                self._verify_proposal(action.proposal)
+            elif kind is act.Execute:
+                self._execute(action.proposal)
+            elif kind is act.CommitBlock:
+                self._commit(action)
+            elif kind is act.SealRange:
+                self._notify_seal(action.start, action.end)
+            elif kind is act.SetTimer:
+                self._timer(action.name).set(action.delay_us)
+                self._trace("timer_set", name=action.name, delay_us=action.delay_us)
+            elif kind is act.CancelTimer:
+                timer = self.timers.get(action.name)
+                if timer is not None and timer.armed:
+                    timer.cancel()
+                    self._trace("timer_cancelled", name=action.name)
+            elif kind is act.Note:
+                self._trace("note", code=action.code, text=action.text, **dict(action.fields))
+            elif kind is act.ViewChangeNeeded:
+                self.stats.view_changes_wanted += 1
+            else:  # pragma: no cover - a new action type must be wired here
+                raise TypeError(f"the runtime does not know action {kind.__name__}")
+
+    def _timer(self, name: str) -> Timer:
+        timer = self.timers.get(name)
+        if timer is None:
+            timer = self.timers[name] = Timer(self.env, lambda: self._on_timer(name))
+        return timer
+
+    def _on_timer(self, name: str) -> None:
+        self._trace("timer_fired", name=name)
+        assert self.core is not None
+        self._apply(self.core.on_timer(name, self.env.now))
+
+    # -- PBFT messages -------------------------------------------------------------------------
+    def _send_pbft(self, message: Any, dest: int | None) -> None:
+        size = message.wire_size()
+        work = self.costs.sign(SIGNATURES_MADE.get(message.kind, 1)) + self.costs.encode(size)
+        done = self.cpu.run(self.env.now, work, lane="pbft")
+        shared = self.shared
+        if dest is None:
+            targets = [n for n in shared.sealer_net_ids if n != self.net_id]
+        else:
+            targets = [shared.sealer_net_ids[dest]]
+        schedule(self.env, done, self._transmit, targets, message, size)
+
+    def _transmit(self, targets: list[int], message: Any, size: int) -> None:
+        deliver = self.shared.network.broadcast
+        deliver(self.net_id, targets, message, size, self.shared.nodes_deliver)
+
+    def receive(self, src: int, message: Any) -> None:
+        """Network delivery: charge the handling, then act on the message."""
+        kind = message.kind
+        now = self.env.now
+        if kind == "TxPush":
+            self._receive_push(message)
+        elif kind == "TxsRequest":
+            self._serve_fetch(src, message)
+        elif kind == "TxsResponse":
+            self._receive_fetch(message)
+        elif self.core is not None:
+            size = message.wire_size()
+            work = self.costs.verify(SIGNATURES_CHECKED.get(kind, 1)) + self.costs.decode(size)
+            done = self.cpu.run(now, work, lane="pbft")
+            schedule(self.env, done, self._handle_pbft, message)
+
+    def _handle_pbft(self, message: Any) -> None:
+        assert self.core is not None
+        if type(message) is msg.PrePrepare:
+            self.proposal_hashes[message.index] = message.proposal.hash
+        self._apply(self.core.handle(message, self.env.now))
+
+    # -- transactions: RPC, push, admission ----------------------------------------------------
+    def rpc_submit(self, ids: np.ndarray) -> None:
+        """A client's batch reaches this node's RPC (FISCO.md §2.2): push first, then admit."""
+        payload = int(self.shared.table.size[ids].sum(dtype=np.int64))
+        push = TxPush(ids, payload)
+        targets = [n for n in self.shared.sealer_net_ids if n != self.net_id]
+        if targets:
+            work = self.costs.encode(push.wire_size())
+            done = self.cpu.run(self.env.now, work, lane="rpc")
+            schedule(self.env, done, self.shared.network.broadcast, self.net_id, targets, push,
+                     push.wire_size(), self.shared.nodes_deliver)
+        self._verify_and_admit(ids, payload, from_rpc=True)
+
+    def _receive_push(self, push: TxPush) -> None:
+        self._verify_and_admit(push.ids, push.payload_bytes, from_rpc=False)
+
+    def _signature_verdicts(self, ids: np.ndarray) -> np.ndarray:
+        if self.shared.verdicts is not None:
+            return self.shared.verdicts(ids)
+        return ~self.shared.table.tampered[ids]
+
+    def _verify_and_admit(self, ids: np.ndarray, payload: int, from_rpc: bool) -> None:
+        # Only transactions the pool does not hold yet are decoded and verified.
+        fresh = ids[self.pool.states(ids) == 0]
+        work = self.costs.decode(payload) + self.costs.verify(len(fresh))
+        self.stats.verified += len(fresh)
+        done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
+        schedule(self.env, done, self._admit, ids, from_rpc)
+
+    def _admit(self, ids: np.ndarray, from_rpc: bool) -> None:
+        ok = self._signature_verdicts(ids)
+        admitted, reasons = self.pool.admit(ids, ok, self.height, self.env.now, from_rpc)
+        if from_rpc:
+            rejected = reasons >= 0
+            if rejected.any():
+                table = self.shared.table
+                table.reject_reason[ids[rejected]] = reasons[rejected]
+        if len(admitted):
+            self._trace("admitted", count=len(admitted), rpc=from_rpc)
+            self._maybe_seal()
+
+    # -- sealing (FISCO.md §2.5) ---------------------------------------------------------------
+    def _notify_seal(self, start: int, end: int) -> None:
+        if start != self._seal_end + 1 or self._seal_next <= self._seal_end:
+            # Not a continuation of this node's previous range: the min_seal_time clock restarts
+            # (SealingManager::resetSealingInfo).
+            self._last_seal_time = self.env.now
+        if start > self._seal_end:
+            self._seal_next = start
+        self._seal_end = max(self._seal_end, end)
+        self._trace("seal_notified", start=start, end=end)
+        self._maybe_seal()
+
+    def _maybe_seal(self) -> None:
+        if self._sealing or self._seal_next > self._seal_end or self.pool.pending == 0:
+            return
+        now = self.env.now
+        ready_at = self._last_seal_time + self.shared.params.min_seal_time_us
+        if self.pool.pending >= self.shared.params.tx_count_limit or now >= ready_at:
+            self._seal(now)
+        elif self._seal_check_at is None or self._seal_check_at > ready_at:
+            self._seal_check_at = ready_at
+            schedule(self.env, ready_at, self._seal_check)
+
+    def _seal_check(self) -> None:
+        self._seal_check_at = None
+        self._maybe_seal()
+
+    def _seal(self, now: int) -> None:
+        number = self._seal_next
+        ids = self.pool.take(self.shared.params.tx_count_limit, number, now)
+        if len(ids) == 0:
+            return  # never an empty block (Sealer::submitProposal)
+        self._sealing = True
+        self._seal_next += 1
+        self._last_seal_time = now
+        work = self.costs.hash(32 * len(ids)) + self.costs.encode(64 * len(ids) + 256)
+        done = self.cpu.run(now, work, lane="sealer")
+        schedule(self.env, done, self._propose, number, ids)
+
+    def _propose(self, number: int, ids: np.ndarray) -> None:
+        self._sealing = False
+        assert self.core is not None
+        parent = self.proposal_hashes.get(number - 1, b"\0" * 32)
+        timestamp_us = self.env.now
+        proposal = msg.Proposal(
+            index=number,
+            view=self.core.view,
+            leader=self.index,
+            hash=msg.proposal_hash(number, parent, ids, timestamp_us, self.index),
+            parent_hash=parent,
+            tx_ids=ids,
+            timestamp_us=timestamp_us,
+        )
+        self.proposal_hashes[number] = proposal.hash
+        self.shared.on_seal(self, proposal)
+        self._trace("seal", index=number, txs=len(ids))
+        self._apply(self.core.propose(proposal, self.env.now))
+        self._maybe_seal()
+
+    # -- proposal fill (FISCO.md §2.7) ---------------------------------------------------------
+    def _verify_proposal(self, proposal: Any) -> None:
+        missing = self.pool.missing(proposal.tx_ids)
+        lookup = int(LOOKUP_US_PER_TX * len(proposal.tx_ids)) + 1
+        if len(missing) == 0:
+            done = self.cpu.run(self.env.now, lookup, parallelism=2, lane="verifier")
+            schedule(self.env, done, self._proposal_filled, proposal, True)
+            return
+        self._fills[(proposal.index, proposal.hash)] = proposal
+        request = TxsRequest(proposal.index, proposal.hash, missing)
+        self._trace("fetch", index=proposal.index, missing=len(missing))
+        leader = self.shared.sealer_net_ids[proposal.leader]
+        self.shared.network.send(
+            self.net_id, leader, request, request.wire_size(), self.shared.nodes_deliver
+        )
+
+    def _serve_fetch(self, src: int, request: TxsRequest) -> None:
+        payload = int(self.shared.table.size[request.ids].sum(dtype=np.int64))
+        response = TxsResponse(request.index, request.proposal_hash, request.ids, payload)
+        done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
+        schedule(self.env, done, self.shared.network.send, self.net_id, src, response,
+                 response.wire_size(), self.shared.nodes_deliver)
+
+    def _receive_fetch(self, response: TxsResponse) -> None:
+        proposal = self._fills.pop((response.index, response.proposal_hash), None)
+        if proposal is None:
+            return
+        # Fetched transactions are verified in parallel (tbb::parallel_for, importDownloadedTxs).
+        work = self.costs.decode(response.payload_bytes) + self.costs.verify(len(response.ids))
+        self.stats.verified += len(response.ids)
+        self.stats.fetched += len(response.ids)
+        done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="verifier")
+        schedule(self.env, done, self._fetched_verified, proposal, response.ids)
+
+    def _fetched_verified(self, proposal: Any, ids: np.ndarray) -> None:
+        self._proposal_filled(proposal, bool(self._signature_verdicts(ids).all()))
+
+    def _proposal_filled(self, proposal: Any, ok: bool) -> None:
+        if ok:
+            self.pool.mark_sealed(proposal.tx_ids)
+            self.proposal_hashes[proposal.index] = proposal.hash
+        else:
+            self.stats.proposals_rejected += 1
+        assert self.core is not None
+        self._apply(self.core.on_proposal_verified(proposal.index, proposal.hash, ok, self.env.now))
+
+    # -- execution and commit (FISCO.md §2.8, §2.9) --------------------------------------------
+    def _execute(self, proposal: Any) -> None:
+        work = self.costs.execute(len(proposal.tx_ids)) + self.costs.hash(256)
+        done = self.cpu.run(self.env.now, work, lane="executor")
+        self._trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
+        schedule(self.env, done, self._executed, proposal)
+
+    def _executed(self, proposal: Any) -> None:
+        # The executed header adds the state and receipt roots; every honest node computes the
+        # same ones from the same transactions, so the executed hash derives from the proposal.
+        executed = hashlib.sha256(b"executed" + proposal.hash).digest()
+        self.stats.executed_blocks += 1
+        assert self.core is not None
+        self._apply(self.core.on_executed(proposal.index, executed, self.env.now))
+
+    def _commit(self, action: Any) -> None:
+        proposal = action.proposal
+        work = self.costs.storage_commit(len(proposal.tx_ids))
+        done = self.cpu.run(self.env.now, work, lane="storage")
+        schedule(self.env, done, self._committed, action)
+
+    def _committed(self, action: Any) -> None:
+        proposal = action.proposal
+        ids = proposal.tx_ids
+        self.pool.remove_committed(ids)
+        self.height = action.index
+        self.shared.on_commit(self, action.index, proposal, action.executed_hash)
+        self._trace("commit", index=action.index, txs=len(ids))
+        assert self.core is not None
+        self._apply(self.core.on_committed(action.index, self.env.now))
+        self._maybe_seal()
+
+
+__all__ = ["REJECT_CODES", "ChainParams", "Node", "NodeStats", "Reject", "Shared"]

@@ -1,0 +1,1085 @@
+"""Scenario files: the schema of a run, loading it from YAML, overrides, and one-line errors.
+
+A scenario says everything a run needs: the chain's parameters (FISCO BCOS 3.x defaults), the
+nodes and their hardware, the network, the workload, the seed. It is validated completely
+before anything runs; a mistake is one line that names the file, the field and the fix::
+
+    scenarios/x.yaml: workload.rate_tps: -5 is too small (use a value >= 0)
+    scenarios/x.yaml: wrkload: unknown key 'wrkload' (did you mean 'workload'? known keys: ...)
+
+Every model forbids unknown keys and is frozen (a validated scenario never changes; build a new
+one with :meth:`Scenario.with_overrides`). Defaults are FISCO BCOS 3.x's, each with its
+FISCO.md section in the field's docstring.
+
+>>> s = Scenario.from_dict({"name": "demo", "nodes": {"count": 4}})
+>>> s.sealers, s.chain.tx_count_limit, s.chain.min_seal_time_ms
+(['node0', 'node1', 'node2', 'node3'], 1000, 500)
+>>> s.with_overrides(["workload.rate_tps=20000"]).workload.rate_tps
+20000.0
+>>> len(scenario_digest(s))
+64
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import re
+import types
+from collections.abc import Mapping, Sequence
+from inspect import isclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
+
+from fiscosim.node.costs import REFERENCE_PROFILE, load_profile, shipped_profiles
+
+SCHEMA_HELP = "see scenarios/README.md and fiscosim/scenario.py"
+NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be loaded. ``str()`` is one line:
+    ``<file>: <dotted.field>: <what is wrong> (<the fix>)``.
+
+    >>> str(ScenarioError("s.yaml", "chain.block_limit", "6000 is too large", "use <= 5000"))
+    's.yaml: chain.block_limit: 6000 is too large (use <= 5000)'
+    """
+
+    def __init__(self, source: str, field: str, problem: str, fix: str = "", more: int = 0) -> None:
+        self.source = _one_line(source)
+        self.field = _one_line(field)
+        self.problem = _one_line(problem)
+        self.fix = _one_line(fix)
+        self.more = more
+        """How many further problems the validator found (only the first is described)."""
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = [part for part in (self.source, self.field, self.problem) if part]
+        text = ": ".join(parts)
+        if self.fix:
+            text += f" ({self.fix})"
+        if self.more:
+            text += f" (and {self.more} more)"
+        return text
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class _Invalid(ValueError):
+    """Raised by our validators: a sub-path (relative to the model), the problem and the fix."""
+
+    def __init__(self, where: str | int | tuple, problem: str, fix: str) -> None:
+        if isinstance(where, str):
+            where = tuple(part for part in where.split(".") if part)
+        elif isinstance(where, int):
+            where = (where,)
+        self.where: tuple = where
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem} ({fix})")
+
+
+def _no_bool(value: Any) -> Any:
+    # YAML reads yes/no/true/false as booleans, and pydantic would take True for 1.
+    if isinstance(value, bool):
+        raise _Invalid(
+            (), f"{str(value).lower()} is a yes/no value, not a number", "write a number"
+        )
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_no_bool)]
+Float = Annotated[float, BeforeValidator(_no_bool)]
+
+_MODEL = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
+
+
+# -- chain ------------------------------------------------------------------------------------
+
+
+class ChainConfig(BaseModel):
+    """The chain's parameters; every default is FISCO BCOS 3.x's (FISCO.md §1.3-§1.7, §2.2-§2.5)."""
+
+    model_config = _MODEL
+
+    version: Literal["3.x"] = "3.x"
+    """The FISCO BCOS behaviour modelled: 3.x (two-phase PBFT with checkpoints, FISCO.md §1.5)."""
+    tx_count_limit: Int = Field(1000, ge=1)
+    """Most transactions in a block (genesis ``block_tx_count_limit``, FISCO.md §2.5)."""
+    min_seal_time_ms: Int = Field(500, ge=1, le=600_000)
+    """A leader with pending transactions seals at the latest this long after its last seal
+    (``[consensus] min_seal_time``, 1..600000, FISCO.md §2.5)."""
+    leader_period: Int = Field(1, ge=1)
+    """Consecutive blocks each leader proposes (``consensus_leader_period``, FISCO.md §1.4)."""
+    consensus_timeout_ms: Int = Field(3000, ge=1)
+    """Base view-change timeout, × 1.5 per failed view (FISCO.md §1.7: hard-coded 3000 in 3.x)."""
+    pipeline_size: Int = Field(50, ge=1)
+    """Proposals in flight between committed+1 and the high water mark (``pipeline_size``,
+    FISCO.md §1.6). FISCO requires >= 50; smaller values are allowed here for experiments."""
+    block_limit: Int = Field(1000, ge=1, le=5000)
+    """A transaction is valid while ``cur < blockLimit <= cur + block_limit``; nonces are
+    remembered for this many blocks (``[chain] block_limit``, max 5000, FISCO.md §2.3)."""
+    txpool_limit: Int = Field(15000, ge=1)
+    """Most transactions a txpool holds from RPC (``[txpool] limit``, FISCO.md §2.2)."""
+    tx_expiry_s: Float = Field(600, gt=0)
+    """Pending transactions older than this are dropped (``txs_expiration_time``, FISCO.md §2.2)."""
+    crypto_suite: Literal["secp256k1", "sm2"] = "secp256k1"
+    """secp256k1 + keccak256 (FISCO's default) or SM2 + SM3 (guomi), FISCO.md §3."""
+    crypto_mode: Literal["modelled", "real"] = "modelled"
+    """``modelled``: costs only; ``real``: really signed transactions, really verified
+    (DESIGN.md rule 4)."""
+    execution_us_per_tx: Float | None = Field(None, ge=0)
+    """Execution cost per transaction in µs; None takes the node profile's ``execute_tx``."""
+
+
+# -- nodes -------------------------------------------------------------------------------------
+
+
+class ProfileCosts(BaseModel):
+    """Per-core costs in µs (``*_per_kb``: per KiB); any left out come from the profile's base."""
+
+    model_config = _MODEL
+
+    verify_secp256k1: Float | None = Field(None, ge=0)
+    verify_sm2: Float | None = Field(None, ge=0)
+    sign_secp256k1: Float | None = Field(None, ge=0)
+    sign_sm2: Float | None = Field(None, ge=0)
+    keccak256_per_kb: Float | None = Field(None, ge=0)
+    sm3_per_kb: Float | None = Field(None, ge=0)
+    msgpack_encode_per_kb: Float | None = Field(None, ge=0)
+    msgpack_decode_per_kb: Float | None = Field(None, ge=0)
+    execute_tx: Float | None = Field(None, ge=0)
+    storage_commit_per_tx: Float | None = Field(None, ge=0)
+    storage_commit_per_block: Float | None = Field(None, ge=0)
+
+
+class ProfileSpec(BaseModel):
+    """An inline hardware profile, in the format of a profile file (docs/profiles.md)."""
+
+    model_config = _MODEL
+
+    base: str = REFERENCE_PROFILE
+    """The profile (shipped name or path) whose figures fill what this one leaves out."""
+    name: str | None = None
+    cores: Int | None = Field(None, ge=1)
+    """Cores of the node; None takes the base's."""
+    cpu_model: str | None = None
+    source: str | None = None
+    notes: str | None = None
+    measured: dict[str, Any] | None = None
+    """Free-form record of a measurement (what ``fiscosim calibrate`` writes)."""
+    assumed: list[str] | None = None
+    """Costs that are assumptions rather than measurements."""
+    costs_us: ProfileCosts = ProfileCosts()
+
+
+def _profile_kind(value: Any) -> str:
+    return "~inline" if isinstance(value, Mapping | ProfileSpec) else "~name"
+
+
+ProfileRef = Annotated[
+    Union[Annotated[str, Tag("~name")], Annotated[ProfileSpec, Tag("~inline")]],  # noqa: UP007
+    Discriminator(_profile_kind),
+]
+"""A shipped profile name, the path of a YAML written by ``fiscosim calibrate``, or inline."""
+
+
+class NodeSpec(BaseModel):
+    """One node of the group."""
+
+    model_config = _MODEL
+
+    name: str
+    """Unique; letters, digits, '_', '-', '.', starting with a letter or '_'."""
+    weight: Int = Field(1, ge=1)
+    """Consensus vote weight (genesis ``node.i=<id>:<weight>``, default 1, FISCO.md §1.3)."""
+    role: Literal["sealer", "observer"] = "sealer"
+    """``sealer``: votes in PBFT; ``observer``: syncs and executes blocks, no vote (FISCO.md §4)."""
+    profile: ProfileRef | None = None
+    """This node's hardware; None takes ``nodes.profile``."""
+    region: str | None = None
+    """The node's region, for ``network.topology.kind: regions``."""
+
+    @model_validator(mode="after")
+    def _check_name(self) -> NodeSpec:
+        if not NODE_NAME.match(self.name):
+            raise _Invalid(
+                "name",
+                f"{self.name!r} is not a valid node name",
+                "use letters, digits, '_', '-' or '.', starting with a letter or '_', "
+                "at most 64 characters, e.g. node0",
+            )
+        return self
+
+
+_NodeList = list[NodeSpec]
+
+
+class NodesConfig(BaseModel):
+    """The nodes: ``count`` identical sealers, or a ``list`` of named nodes (exactly one)."""
+
+    model_config = _MODEL
+
+    count: Int | None = Field(None, ge=1)
+    """That many sealers named node0..node{count-1}, weight 1."""
+    profile: ProfileRef = REFERENCE_PROFILE
+    """Every node's hardware unless the node names its own: a shipped profile
+    (reference-2core, server-8core), a path to a YAML written by ``fiscosim calibrate``
+    (relative to the scenario file), or an inline profile."""
+    list: _NodeList | None = None
+    """Named nodes, each with its weight, role, profile and region."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> NodesConfig:
+        if self.count is not None and self.list is not None:
+            raise _Invalid(
+                "count",
+                "both count and list are given",
+                "keep one: count for identical sealers, list for named nodes",
+            )
+        if self.count is None and self.list is None:
+            raise _Invalid(
+                (),
+                "no nodes: neither count nor list is given",
+                "add 'count: 4' or a 'list:' of nodes",
+            )
+        if self.list is not None:
+            if not self.list:
+                raise _Invalid("list", "the list is empty", "list at least one node")
+            first: dict[str, int] = {}
+            for i, spec in enumerate(self.list):
+                if spec.name in first:
+                    raise _Invalid(
+                        ("list", i, "name"),
+                        f"duplicate node name {spec.name!r}, also nodes.list.{first[spec.name]}",
+                        "give every node a unique name",
+                    )
+                first[spec.name] = i
+        return self
+
+    def specs(self) -> list[NodeSpec]:
+        """Every node, in order: the list as given, or node0..node{count-1} (sealers)."""
+        if self.list is not None:
+            return self.list
+        return [NodeSpec(name=f"node{i}") for i in range(self.count or 0)]
+
+
+class GroupConfig(BaseModel):
+    """The group (ledger) the nodes run; sealers and observers come from the nodes' roles."""
+
+    model_config = _MODEL
+
+    id: str = Field("group0", min_length=1)
+    """Group id (``build_chain.sh`` default ``group0``, FISCO.md §4)."""
+    chain_id: str = Field("chain0", min_length=1)
+    """Chain id (default ``chain0``, FISCO.md §4)."""
+
+
+# -- network -----------------------------------------------------------------------------------
+
+NonNegativeMs = Annotated[Float, Field(ge=0)]
+
+
+class TopologyConfig(BaseModel):
+    """Who is connected to whom (FISCO gateways form a full mesh, FISCO.md §4.1)."""
+
+    model_config = _MODEL
+
+    kind: Literal["full_mesh", "random", "regions"] = "full_mesh"
+    """``full_mesh`` (FISCO's), ``random`` (each node >= ``degree`` peers, messages relayed),
+    ``regions`` (a full mesh whose link latencies come from ``latency_ms_matrix``)."""
+    degree: Int | None = Field(None, ge=1)
+    """Peers per node for ``random``; must be below the node count."""
+    regions: dict[str, list[str]] | None = None
+    """Region name -> its node names, for ``regions``; every node in exactly one region. May be
+    left out when every node of ``nodes.list`` has a ``region``."""
+    latency_ms_matrix: dict[str, dict[str, NonNegativeMs]] | None = None
+    """One-way mean latency in ms between regions, for ``regions``: every pair of regions,
+    each region with itself included; one direction is enough, both must then agree."""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> TopologyConfig:
+        if self.kind == "random" and self.degree is None:
+            raise _Invalid(
+                "degree",
+                "a random topology needs a degree",
+                "add e.g. 'degree: 3', the peers per node, below the node count",
+            )
+        if self.kind == "regions":
+            if self.regions is None:
+                raise _Invalid(
+                    "regions",
+                    "a regions topology needs regions",
+                    "map each region to its node names, or give every node of nodes.list a region",
+                )
+            if self.latency_ms_matrix is None:
+                raise _Invalid(
+                    "latency_ms_matrix",
+                    "a regions topology needs latency_ms_matrix",
+                    "give the one-way ms between every pair of regions",
+                )
+        if self.latency_ms_matrix is not None and self.regions is not None:
+            _check_matrix(self.regions, self.latency_ms_matrix)
+        return self
+
+
+def _check_matrix(regions: Mapping[str, Any], matrix: Mapping[str, Mapping[str, float]]) -> None:
+    names = list(regions)
+    for a, row in matrix.items():
+        if a not in regions:
+            raise _Invalid(
+                ("latency_ms_matrix", a),
+                f"unknown region {a!r}",
+                _choices_hint(a, names, "regions"),
+            )
+        for b in row:
+            if b not in regions:
+                raise _Invalid(
+                    ("latency_ms_matrix", a, b),
+                    f"unknown region {b!r}",
+                    _choices_hint(b, names, "regions"),
+                )
+    for i, a in enumerate(names):
+        for b in names[i:]:
+            forward = matrix.get(a, {}).get(b)
+            backward = matrix.get(b, {}).get(a)
+            if forward is None and backward is None:
+                raise _Invalid(
+                    "latency_ms_matrix",
+                    f"no latency between regions {a!r} and {b!r}",
+                    f"add latency_ms_matrix.{a}.{b}: <ms>",
+                )
+            if forward is not None and backward is not None and forward != backward:
+                raise _Invalid(
+                    ("latency_ms_matrix", b, a),
+                    f"{a}->{b} is {forward} ms but {b}->{a} is {backward} ms",
+                    "a link has one latency: give one direction or equal values",
+                )
+
+
+class LatencyConfig(BaseModel):
+    """Each link's one-way latency distribution (for ``regions``: the jitter around the
+    matrix's mean)."""
+
+    model_config = _MODEL
+
+    distribution: Literal["constant", "normal", "lognormal"] = "constant"
+    """``normal`` is truncated at 0; ``lognormal`` is given by its own mean and std."""
+    mean_ms: Float = Field(1.0, ge=0)
+    std_ms: Float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_lognormal(self) -> LatencyConfig:
+        if self.distribution == "lognormal" and self.std_ms > 0 and self.mean_ms == 0:
+            raise _Invalid(
+                "mean_ms",
+                "a lognormal latency with std_ms > 0 needs mean_ms > 0",
+                "set mean_ms above 0, or std_ms to 0",
+            )
+        return self
+
+
+class NetworkConfig(BaseModel):
+    """Topology, latency, bandwidth and loss of the network between the nodes."""
+
+    model_config = _MODEL
+
+    topology: TopologyConfig = TopologyConfig()
+    latency: LatencyConfig = LatencyConfig()
+    bandwidth_mbps: Float = Field(1000, gt=0)
+    """Each node's uplink in megabits per second (messages queue on it)."""
+    loss_rate: Float = Field(0, ge=0, lt=1)
+    """Probability that a message is lost, in [0, 1)."""
+
+
+# -- workload ----------------------------------------------------------------------------------
+
+
+def _targets_kind(value: Any) -> str:
+    return "~list" if isinstance(value, list | tuple) else "~keyword"
+
+
+TargetsRef = Annotated[
+    Union[  # noqa: UP007
+        Annotated[Literal["sealers", "all"], Tag("~keyword")],
+        Annotated[list[str], Tag("~list")],
+    ],
+    Discriminator(_targets_kind),
+]
+
+
+class WorkloadConfig(BaseModel):
+    """Open-loop clients sending transfer transactions to the nodes' RPC (FISCO.md §2.2)."""
+
+    model_config = _MODEL
+
+    clients: Int = Field(1, ge=1)
+    rate_tps: Float = Field(300, ge=0)
+    """Total offered rate over all clients, transactions per simulated second."""
+    arrivals: Literal["constant", "poisson"] = "poisson"
+    targets: TargetsRef = "sealers"
+    """Whose RPC the clients send to, round-robin per client: ``sealers``, ``all`` or a list
+    of node names."""
+    tx_size_bytes: Int = Field(300, ge=64)
+    """Encoded size of a transaction on the wire."""
+    tick_ms: Float = Field(10, gt=0)
+    """Clients emit each tick's arrivals as one batch: a modelling granularity (transactions
+    of a tick share a submit time), not a FISCO parameter."""
+    contract: str = Field("transfer", min_length=1)
+    """The contract model the transactions call."""
+    accounts: Int = Field(1000, ge=1)
+    """Distinct senders."""
+    invalid_fraction: Float = Field(0.0, ge=0, le=1)
+    """Fraction of transactions sent with a corrupted signature (one bit of s flipped). In
+    ``real`` crypto mode they really fail verification; in ``modelled`` mode they are marked
+    invalid and charged the same verification cost. Txpools reject them as InvalidSignature."""
+
+    @model_validator(mode="after")
+    def _check_targets(self) -> WorkloadConfig:
+        if isinstance(self.targets, list) and not self.targets:
+            raise _Invalid(
+                "targets",
+                "the target list is empty",
+                "name at least one node, or use 'sealers' or 'all'",
+            )
+        return self
+
+
+# -- the scenario ------------------------------------------------------------------------------
+
+
+class Scenario(BaseModel):
+    """A complete, validated run description. Load one with :func:`load_scenario`."""
+
+    model_config = _MODEL
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: Int = Field(1, ge=0)
+    """The one seed every random stream is spawned from (DESIGN.md rule 6)."""
+    duration_s: Float = Field(10, gt=0)
+    """Simulated seconds of workload."""
+    warmup_s: Float = Field(2, ge=0)
+    """The first seconds of the workload, excluded from TPS and latency; below duration_s."""
+    drain_s: Float = Field(5, ge=0)
+    """Simulated seconds after the workload stops, for in-flight transactions to commit."""
+    chain: ChainConfig = ChainConfig()
+    nodes: NodesConfig
+    group: GroupConfig = GroupConfig()
+    network: NetworkConfig = NetworkConfig()
+    workload: WorkloadConfig = WorkloadConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _regions_from_nodes(cls, data: Any) -> Any:
+        # kind: regions without a regions map: gather it from the nodes' own region fields.
+        try:
+            topology = data["network"]["topology"]
+            nodes = data["nodes"]["list"]
+            if topology.get("kind") != "regions" or topology.get("regions") is not None:
+                return data
+            if not all(isinstance(n, Mapping) and isinstance(n.get("region"), str) for n in nodes):
+                return data
+        except (KeyError, TypeError, AttributeError):
+            return data
+        regions: dict[str, list[str]] = {}
+        for node in nodes:
+            regions.setdefault(node["region"], []).append(node.get("name"))
+        data = dict(data)
+        network = data["network"] = dict(data["network"])
+        network["topology"] = {**topology, "regions": regions}
+        return data
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> Scenario:
+        if self.warmup_s >= self.duration_s:
+            raise _Invalid(
+                "warmup_s",
+                f"{self.warmup_s} is not below duration_s {self.duration_s}",
+                "make warmup_s smaller or duration_s larger",
+            )
+        if self.workload.tick_ms > self.duration_s * 1000:
+            raise _Invalid(
+                "workload.tick_ms",
+                f"a tick of {self.workload.tick_ms} ms is longer "
+                f"than the {self.duration_s} s workload",
+                "use a tick of a few ms, e.g. 10",
+            )
+        specs = self.nodes.specs()
+        names = [spec.name for spec in specs]
+        where = "nodes.list" if self.nodes.list is not None else "nodes"
+        if not any(spec.role == "sealer" for spec in specs):
+            raise _Invalid(where, "no node is a sealer", "make at least one node role: sealer")
+        self._check_topology(specs, names)
+        if isinstance(self.workload.targets, list):
+            for i, target in enumerate(self.workload.targets):
+                if target not in names:
+                    raise _Invalid(
+                        ("workload", "targets", i),
+                        f"unknown node {target!r}",
+                        _choices_hint(target, names, "nodes"),
+                    )
+        _check_profile(self.nodes.profile, ("nodes", "profile"))
+        if self.nodes.list is not None:
+            for i, spec in enumerate(self.nodes.list):
+                if spec.profile is not None:
+                    _check_profile(spec.profile, ("nodes", "list", i, "profile"))
+        return self
+
+    def _check_topology(self, specs: list[NodeSpec], names: list[str]) -> None:
+        topology = self.network.topology
+        n = len(names)
+        if topology.degree is not None and topology.degree >= n:
+            raise _Invalid(
+                "network.topology.degree",
+                f"degree {topology.degree} is not below the node count {n}",
+                f"use a degree between 1 and {n - 1}, or kind: full_mesh",
+            )
+        if topology.kind == "random" and topology.degree == 1 and n > 2:
+            raise _Invalid(
+                "network.topology.degree",
+                f"degree 1 cannot connect {n} nodes",
+                "use a degree of 2 or more",
+            )
+        if topology.regions is None:
+            return
+        region_of: dict[str, str] = {}
+        for region, members in topology.regions.items():
+            for i, member in enumerate(members):
+                where = ("network", "topology", "regions", region, i)
+                if member not in names:
+                    raise _Invalid(
+                        where, f"unknown node {member!r}", _choices_hint(member, names, "nodes")
+                    )
+                if member in region_of:
+                    raise _Invalid(
+                        where,
+                        f"node {member!r} is also in region {region_of[member]!r}",
+                        "put each node in one region",
+                    )
+                region_of[member] = region
+        for name in names:
+            if name not in region_of:
+                raise _Invalid(
+                    "network.topology.regions",
+                    f"node {name!r} is in no region",
+                    "add it to one region's list",
+                )
+        for i, spec in enumerate(specs):
+            if spec.region is not None and spec.region != region_of[spec.name]:
+                raise _Invalid(
+                    ("nodes", "list", i, "region"),
+                    f"region {spec.region!r} but network.topology.regions puts "
+                    f"{spec.name!r} in {region_of[spec.name]!r}",
+                    "make the two agree, or remove one of them",
+                )
+
+    # -- conveniences ----------------------------------------------------------------------
+
+    @property
+    def node_names(self) -> list[str]:
+        """Every node's name, in order."""
+        return [spec.name for spec in self.nodes.specs()]
+
+    @property
+    def sealers(self) -> list[str]:
+        """Names of the sealers (consensus nodes)."""
+        return [spec.name for spec in self.nodes.specs() if spec.role == "sealer"]
+
+    @property
+    def observers(self) -> list[str]:
+        """Names of the observers."""
+        return [spec.name for spec in self.nodes.specs() if spec.role == "observer"]
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> Scenario:
+        """Validates ``data`` (a mapping as read from YAML); a problem raises ScenarioError."""
+        return _validate(data, source, ())
+
+    def with_overrides(
+        self, overrides: Sequence[str] | Mapping[str, object], source: str | None = None
+    ) -> Scenario:
+        """A new scenario with ``overrides`` applied (same forms as :func:`load_scenario`)."""
+        where = source or f"<scenario {self.name}>"
+        data = self.model_dump(mode="json", exclude_none=True)
+        applied = _apply_overrides(data, overrides, where)
+        return _validate(data, where, applied)
+
+    def dump_yaml(self) -> str:
+        """The scenario as YAML that loads back to an equal scenario."""
+        return yaml.safe_dump(
+            self.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
+        )
+
+
+def _choices_hint(value: Any, choices: Sequence[str], what: str) -> str:
+    close = difflib.get_close_matches(str(value), list(choices), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
+    return f"{hint}known {what}: {shown}"
+
+
+def _check_profile(ref: Any, where: tuple) -> None:
+    try:
+        load_profile(ref)
+    except ValueError as error:
+        problem, fix = _split_fix(str(error))
+        raise _Invalid(where, problem, fix) from None
+
+
+def _split_fix(message: str) -> tuple[str, str]:
+    """'what (fix)' -> ('what', 'fix'), matching the last parenthesis."""
+    if message.endswith(")"):
+        depth = 0
+        for i in range(len(message) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(message[i], 0)
+            if depth == 0:
+                return message[:i].rstrip(), message[i + 1 : -1]
+    return message, SCHEMA_HELP
+
+
+# -- loading -----------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that rejects a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r}, first at line {first + 1}",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_scenario(
+    path: str | Path, overrides: Sequence[str] | Mapping[str, object] = ()
+) -> Scenario:
+    """Reads a scenario YAML file, applies ``overrides`` and validates it.
+
+    ``overrides`` are ``"dotted.field=value"`` strings as ``fiscosim run --set`` takes them
+    (the value is read as YAML, so ``20000`` is a number and ``[a, b]`` a list; ``null``
+    removes an optional field), or a mapping of dotted field -> value. List items are
+    addressed by index: ``nodes.list.0.weight=3``. Relative profile paths are looked up
+    beside the scenario file first. Any problem raises :class:`ScenarioError`.
+    """
+    source = str(path)
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(
+            source, "", "no such file", "check the path; ready scenarios are in scenarios/"
+        ) from None
+    except IsADirectoryError:
+        raise ScenarioError(
+            source, "", "is a folder, not a file", "give the path of a .yaml scenario file"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ScenarioError(
+            source,
+            "",
+            f"not UTF-8 text ({error.reason} at byte {error.start})",
+            "save the file as UTF-8",
+        ) from None
+    except OSError as error:
+        raise ScenarioError(
+            source, "", f"cannot read the file: {error.strerror or error}", "check its permissions"
+        ) from None
+    try:
+        # A SafeLoader subclass: as safe as yaml.safe_load.
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        context = getattr(error, "context", None)
+        context_mark = getattr(error, "context_mark", None)
+        if (
+            context
+            and context_mark is not None
+            and mark is not None
+            and (context_mark.line != mark.line)
+        ):
+            context = f"{context} that starts at line {context_mark.line + 1}"
+        what = f"YAML syntax error: {problem}" + (f", {context}" if context else "")
+        raise ScenarioError(source, where, what, "fix the YAML at that line") from None
+    if data is None:
+        raise ScenarioError(
+            source,
+            "",
+            "the file is empty",
+            "write a scenario with at least 'name:' and 'nodes:', see scenarios/quickstart.yaml",
+        )
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            source,
+            "",
+            f"the top level is {_kind(data)}, not a mapping",
+            "write 'key: value' lines such as 'name: demo', see scenarios/quickstart.yaml",
+        )
+    applied = _apply_overrides(data, overrides, source)
+    _resolve_profile_paths(data, file.parent)
+    return _validate(data, source, applied)
+
+
+def scenario_digest(s: Scenario) -> str:
+    """SHA-256 (hex) of the scenario's canonical JSON: equal scenarios, equal digests."""
+    canonical = json.dumps(
+        s.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _resolve_profile_paths(data: dict, folder: Path) -> None:
+    """Rewrites relative profile paths that exist beside the scenario file to that file."""
+    nodes = data.get("nodes")
+    if not isinstance(nodes, dict):
+        return
+    holders = [nodes]
+    if isinstance(nodes.get("list"), list):
+        holders += [spec for spec in nodes["list"] if isinstance(spec, dict)]
+    shipped = set(shipped_profiles())
+    for holder in holders:
+        for owner, key in ((holder, "profile"), (holder.get("profile"), "base")):
+            if not isinstance(owner, dict):
+                continue
+            ref = owner.get(key)
+            if not isinstance(ref, str) or ref in shipped or Path(ref).is_absolute():
+                continue
+            beside = folder / ref
+            if beside.is_file():
+                owner[key] = str(beside)
+
+
+def _validate(data: Any, source: str, overrides: Sequence[tuple[str, str]]) -> Scenario:
+    if not isinstance(data, Mapping):
+        raise ScenarioError(
+            source,
+            "",
+            f"the scenario is {_kind(data)}, not a mapping",
+            "give a mapping of scenario fields",
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise _to_scenario_error(error, source, overrides) from None
+
+
+# -- turning pydantic's errors into one line ---------------------------------------------------
+
+
+def _to_scenario_error(
+    error: ValidationError, source: str, overrides: Sequence[tuple[str, str]]
+) -> ScenarioError:
+    errors = error.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(
+        part for part in first["loc"] if not (isinstance(part, str) and part.startswith("~"))
+    )
+    ctx = first.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, _Invalid):
+        loc = loc + cause.where
+        problem, fix = cause.problem, cause.fix
+    else:
+        problem, fix = _explain(first, loc)
+    field = ".".join(str(part) for part in loc)
+    for path, text in overrides:
+        if field == path or field.startswith(path + ".") or path.startswith(field + "."):
+            fix = f"{fix}; it was set by --set {text}"
+            break
+    return ScenarioError(source, field or "scenario", problem, fix, more=len(errors) - 1)
+
+
+def _explain(err: Mapping[str, Any], loc: tuple) -> tuple[str, str]:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    value = err.get("input")
+    shown = _show(value)
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        known = list(model.model_fields) if model is not None else []
+        return f"unknown key {loc[-1]!r}", _choices_hint(loc[-1], known, "keys")
+    if kind == "invalid_key":
+        return f"the key {shown} is not text", "keys are names such as 'workload'; quote it"
+    if kind == "missing":
+        return "required field is missing", f"add '{loc[-1] if loc else 'it'}: ...'"
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        close = difflib.get_close_matches(str(value), choices, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{shown} is not allowed", f"{hint}use one of: {', '.join(choices)}"
+    bounds = {
+        "greater_than_equal": ("too small", ">=", "ge"),
+        "greater_than": ("too small", ">", "gt"),
+        "less_than_equal": ("too large", "<=", "le"),
+        "less_than": ("too large", "<", "lt"),
+    }
+    if kind in bounds:
+        what, op, key = bounds[kind]
+        bound = ctx.get(key)
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"{shown} is {what}", f"use a value {op} {bound}"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{shown} is not a whole number", "write an integer, e.g. 4"
+    if kind in ("float_parsing", "float_type"):
+        return f"{shown} is not a number", "write a number, e.g. 2.5"
+    if kind == "finite_number":
+        return f"{shown} is not a finite number", "write a finite number"
+    if kind == "string_type":
+        return f"{shown} is not text", "write a string; quote it if YAML reads it as a number"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return (
+            f"expected a mapping, got {_kind(value)}",
+            "write 'key: value' lines indented under it",
+        )
+    if kind == "list_type":
+        return f"expected a list, got {_kind(value)}", "write a YAML list, e.g. [a, b]"
+    if kind == "string_too_short":
+        return "must not be empty", "write some text"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{shown} is not true or false", "write true or false"
+    return _one_line(err.get("msg", "invalid value")), SCHEMA_HELP
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"text ({_show(value)})"
+    return type(value).__name__
+
+
+# -- the schema as a tree: for overrides and for suggesting keys -------------------------------
+
+
+def _options(annotation: Any) -> list[Any]:
+    """The concrete types an annotation allows (Optional, unions and Annotated unwrapped)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _options(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [option for arg in get_args(annotation) for option in _options(arg)]
+    return [] if annotation is type(None) else [annotation]
+
+
+def _child(annotation: Any, segment: str | int) -> tuple[str, Any]:
+    """How ``segment`` goes one level into ``annotation``: ('field'|'index'|'key', type).
+
+    ('scalar', None) when the annotation is a value, ('unknown', model) when the segment is
+    not a field of the model there.
+    """
+    options = _options(annotation)
+    models = [o for o in options if isclass(o) and issubclass(o, BaseModel)]
+    lists = [get_args(o)[0] for o in options if get_origin(o) is list]
+    dicts = [get_args(o)[1] for o in options if get_origin(o) is dict]
+    text = str(segment)
+    if lists and (isinstance(segment, int) or text.lstrip("-").isdigit()):
+        return "index", lists[0]
+    if models:
+        fields = models[0].model_fields
+        if text in fields:
+            return "field", fields[text].annotation
+        if not dicts:
+            return "unknown", models[0]
+    if dicts:
+        return "key", dicts[0]
+    if lists:
+        return "index-expected", None
+    return "scalar", None
+
+
+def _model_at(path: tuple) -> type[BaseModel] | None:
+    annotation: Any = Scenario
+    for segment in path:
+        how, annotation = _child(annotation, segment)
+        if how in ("unknown", "scalar", "index-expected"):
+            return None
+    models = [o for o in _options(annotation) if isclass(o) and issubclass(o, BaseModel)]
+    return models[0] if models else None
+
+
+def _apply_overrides(
+    data: dict, overrides: Sequence[str] | Mapping[str, object], source: str
+) -> list[tuple[str, str]]:
+    """Applies overrides to ``data`` in place; returns (dotted path, text) of each applied."""
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    items: list[tuple[str, Any, str]] = []
+    if isinstance(overrides, Mapping):
+        for key, value in overrides.items():
+            items.append((str(key).strip(), copy.deepcopy(value), f"{key}={value}"))
+    else:
+        for text in overrides:
+            key, sep, raw = str(text).partition("=")
+            if not sep or not key.strip():
+                raise ScenarioError(
+                    source,
+                    f"--set {text}",
+                    "expected FIELD=VALUE",
+                    "write e.g. --set workload.rate_tps=20000",
+                )
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else ""
+            except yaml.YAMLError as error:
+                problem = getattr(error, "problem", None) or "invalid YAML"
+                raise ScenarioError(
+                    source,
+                    f"--set {text}",
+                    f"the value is not YAML: {problem}",
+                    "quote it, e.g. --set 'name=\"my run\"'",
+                ) from None
+            items.append((key.strip(), value, str(text)))
+    applied = []
+    for key, value, text in items:
+        segments = key.split(".")
+        _set_path(data, segments, value, source, text)
+        applied.append((key, text))
+    return applied
+
+
+def _set_path(data: dict, segments: list[str], value: Any, source: str, text: str) -> None:
+    where = f"--set {text}"
+    annotation: Any = Scenario
+    node: Any = data
+    for depth, segment in enumerate(segments):
+        done = ".".join(segments[:depth])
+        if not segment:
+            raise ScenarioError(
+                source,
+                where,
+                "empty field name in the path",
+                "write dotted names such as workload.rate_tps",
+            )
+        how, next_annotation = _child(annotation, segment)
+        if how == "unknown":
+            known = list(next_annotation.model_fields)
+            raise ScenarioError(
+                source,
+                where,
+                f"unknown field {segment!r}",
+                _choices_hint(segment, known, f"fields of {done or 'a scenario'}"),
+            )
+        if how == "scalar":
+            raise ScenarioError(
+                source, where, f"{done} is a value, not a section", f"set {done} itself"
+            )
+        if how == "index-expected":
+            raise ScenarioError(
+                source,
+                where,
+                f"{done} is a list: {segment!r} is not an index",
+                f"write {done}.0.<field> for its first item",
+            )
+        last = depth == len(segments) - 1
+        if how == "index":
+            if not isinstance(node, list):
+                raise ScenarioError(
+                    source,
+                    where,
+                    f"{done} is not a list in this scenario",
+                    f"give {done} as a list first",
+                )
+            index = int(segment)
+            if not -len(node) <= index < len(node):
+                raise ScenarioError(
+                    source,
+                    where,
+                    f"{done} has no item {index}: it has {len(node)}",
+                    f"use an index 0..{len(node) - 1}",
+                )
+            if last:
+                node[index] = value
+                return
+            node = node[index]
+        else:
+            if not isinstance(node, dict):
+                raise ScenarioError(
+                    source,
+                    where,
+                    f"{done} is {_kind(node)}, not a section",
+                    f"set {done} to a mapping first",
+                )
+            if last:
+                node[segment] = value
+                return
+            child = node.get(segment)
+            if child is None:
+                child_how, _ = _child(next_annotation, segments[depth + 1])
+                if child_how == "index":
+                    raise ScenarioError(
+                        source,
+                        where,
+                        f"{'.'.join(segments[: depth + 1])} is not in this scenario",
+                        "add the list to the file first",
+                    )
+                child = node[segment] = {}
+            node = child
+        annotation = next_annotation
+
+
+__all__ = [
+    "ChainConfig",
+    "GroupConfig",
+    "LatencyConfig",
+    "NetworkConfig",
+    "NodeSpec",
+    "NodesConfig",
+    "ProfileCosts",
+    "ProfileSpec",
+    "Scenario",
+    "ScenarioError",
+    "TopologyConfig",
+    "WorkloadConfig",
+    "load_scenario",
+    "scenario_digest",
+]

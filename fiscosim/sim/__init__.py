@@ -1,0 +1,6 @@
+"""Layer 4: building the world from a scenario, running it, and the host-side services of a run.
+
+Among those services is real-crypto mode's shared verdict table
+(:mod:`fiscosim.sim.verdicts`): each distinct transaction is really verified once per run and
+its verdict shared by every simulated node (DESIGN.md rule 4).
+"""

@@ -1,0 +1,254 @@
+"""Builds the world of a run from a validated scenario: nodes, network, clients, recorders.
+
+One seed drives every random choice (DESIGN.md rule 6): a ``numpy.random.SeedSequence`` from
+the scenario's seed is spawned into independent streams, always in the same order — node ids,
+the network, the clients (one stream each), and one reserved for faults — so adding a client
+does not change the network's draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+
+from fiscosim.chain.config import quorum
+from fiscosim.consensus.pbft import PbftCore
+from fiscosim.metrics.blocks import BlockLog
+from fiscosim.net.latency import LatencyModel
+from fiscosim.net.network import Network
+from fiscosim.net.topology import build_topology
+from fiscosim.node.costs import CostModel, load_profile
+from fiscosim.node.cpu import Cpu
+from fiscosim.node.runtime import ChainParams, Node, Shared
+from fiscosim.node.txpool import TxPool
+from fiscosim.workload.clients import OpenLoopClient
+from fiscosim.workload.table import TxTable
+
+US = 1_000_000
+
+
+class CountingEnvironment(simpy.Environment):
+    """A simpy environment that counts the events it processes (reported as ``events``)."""
+
+    def __init__(self) -> None:
+        super().__init__(initial_time=0)
+        self.events_processed = 0
+
+    def step(self) -> None:
+        self.events_processed += 1
+        super().step()
+
+
+@dataclass
+class SafetyChecker:
+    """No two honest nodes commit different blocks at one height, ever (DESIGN.md rule 7)."""
+
+    committed: dict[int, tuple[bytes, str]] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+
+    def check(self, node: str, number: int, executed_hash: bytes) -> None:
+        first = self.committed.setdefault(number, (executed_hash, node))
+        if first[0] != executed_hash:
+            self.violations.append(
+                f"block {number}: {node} committed {executed_hash.hex()[:16]}, "
+                f"{first[1]} committed {first[0].hex()[:16]}"
+            )
+
+
+@dataclass
+class World:
+    """Everything a run holds; :class:`~fiscosim.sim.simulation.Simulation` drives it."""
+
+    scenario: Any
+    env: CountingEnvironment
+    network: Network
+    table: TxTable
+    nodes: list[Node]
+    sealers: list[Node]
+    clients: list[OpenLoopClient]
+    blocks: BlockLog
+    safety: SafetyChecker
+    quorum: int
+    tick_us: int
+    end_of_workload_us: int
+    end_us: int
+    trace: Callable[[str, dict], None] | None = None
+    real: Any = None
+    """Real-crypto mode: the corpus and the shared verifier (:mod:`fiscosim.sim.realcrypto`)."""
+
+    def client_loop(self):
+        """One simpy process ticks every client; each tick's batch goes to one RPC node."""
+        env, table, nodes = self.env, self.table, self.nodes
+        heights = lambda target: nodes[target].height  # noqa: E731 - a tiny closure
+        while env.now < self.end_of_workload_us:
+            yield env.timeout(self.tick_us)
+            now = env.now
+            for client in self.clients:
+                count = client.arrivals_in(self.tick_us)
+                if count:
+                    target, ids = client.emit(now, count, table, heights)
+                    nodes[target].rpc_submit(ids)
+
+
+def build_world(
+    scenario: Any,
+    trace_factory: Callable[[simpy.Environment], Callable[[str, dict], None]] | None = None,
+    real: Any = None,
+) -> World:
+    """Builds nodes, network and clients for ``scenario`` (a validated Scenario)."""
+    env = CountingEnvironment()
+    trace = trace_factory(env) if trace_factory is not None else None
+    root = np.random.SeedSequence(scenario.seed)
+    ids_seq, net_seq, clients_seq, _faults_seq = root.spawn(4)
+
+    specs = scenario.nodes.specs()
+    names = [spec.name for spec in specs]
+    count = len(specs)
+    chain = scenario.chain
+
+    # Node ids are 64-byte public keys; the consensus index is the position in nodeID order.
+    id_rng = np.random.default_rng(ids_seq)
+    node_ids = [id_rng.bytes(64) for _ in specs]
+    sealer_positions = [i for i, spec in enumerate(specs) if spec.role == "sealer"]
+    ordered = sorted(sealer_positions, key=lambda i: node_ids[i])
+    weights = [specs[i].weight for i in ordered]
+    consensus_index = {position: index for index, position in enumerate(ordered)}
+
+    network = _build_network(scenario, env, count, names, net_seq, trace)
+    table = TxTable(capacity=max(1024, int(scenario.workload.rate_tps * scenario.duration_s * 1.2)))
+    blocks = BlockLog(honest_sealers=len(ordered))
+    safety = SafetyChecker()
+    params = ChainParams(
+        tx_count_limit=chain.tx_count_limit,
+        min_seal_time_us=int(chain.min_seal_time_ms * 1000),
+        block_limit=chain.block_limit,
+        crypto_mode=chain.crypto_mode,
+    )
+
+    def on_seal(node: Node, proposal: Any) -> None:
+        blocks.sealed(proposal.index, proposal.view, proposal.leader, len(proposal.tx_ids),
+                      env.now)
+
+    def on_commit(node: Node, number: int, proposal: Any, executed_hash: bytes) -> None:
+        safety.check(node.name, number, executed_hash)
+        blocks.committed(number, executed_hash, env.now)
+        ids = proposal.tx_ids
+        first = table.commit_block[ids] < 0
+        table.commit_block[ids[first]] = number
+        mine = ids[(table.rpc_node[ids] == node.net_id) & (table.receipt_time[ids] < 0)]
+        # The RPC node returns the receipt once its own ledger committed (FISCO.md §2.9).
+        table.receipt_time[mine] = env.now
+
+    shared = Shared(
+        env=env,
+        network=network,
+        table=table,
+        params=params,
+        sealer_net_ids=list(ordered),
+        on_commit=on_commit,
+        on_seal=on_seal,
+        verdicts=None if real is None else real.verdicts_for(table),
+        trace=trace,
+    )
+    default_profile = scenario.nodes.profile
+    nodes: list[Node] = []
+    for position, spec in enumerate(specs):
+        profile = load_profile(spec.profile if spec.profile is not None else default_profile)
+        costs = CostModel(profile, chain.crypto_suite)
+        if chain.execution_us_per_tx is not None:
+            costs = costs.with_execute_us(chain.execution_us_per_tx)
+        core = None
+        if spec.role == "sealer":
+            core = PbftCore(
+                index=consensus_index[position],
+                weights=weights,
+                leader_period=chain.leader_period,
+                pipeline_size=chain.pipeline_size,
+                timeout_us=int(chain.consensus_timeout_ms * 1000),
+                notes=trace is not None,
+            )
+        pool = TxPool(
+            table,
+            limit=chain.txpool_limit,
+            block_limit=chain.block_limit,
+            expiry_us=int(chain.tx_expiry_s * US),
+        )
+        nodes.append(Node(position, spec.name, shared, Cpu(costs.cores), costs, pool, core))
+    shared.nodes = nodes
+
+    workload = scenario.workload
+    targets = _targets(workload.targets, specs, names)
+    client_seqs = clients_seq.spawn(workload.clients)
+    clients = [
+        OpenLoopClient(
+            index=i,
+            rate_tps=workload.rate_tps / workload.clients,
+            arrivals=workload.arrivals,
+            targets=targets,
+            tx_size=workload.tx_size_bytes,
+            accounts=workload.accounts,
+            rng=np.random.default_rng(client_seqs[i]),
+            invalid_fraction=workload.invalid_fraction,
+            corpus=real,
+        )
+        for i in range(workload.clients)
+    ]
+    end_of_workload = int(scenario.duration_s * US)
+    return World(
+        scenario=scenario,
+        env=env,
+        network=network,
+        table=table,
+        nodes=nodes,
+        sealers=[nodes[i] for i in ordered],
+        clients=clients,
+        blocks=blocks,
+        safety=safety,
+        quorum=quorum(weights),
+        tick_us=max(1, int(workload.tick_ms * 1000)),
+        end_of_workload_us=end_of_workload,
+        end_us=end_of_workload + int(scenario.drain_s * US),
+        trace=trace,
+        real=real,
+    )
+
+
+def _targets(targets: Any, specs: list, names: list[str]) -> list[int]:
+    if targets == "all":
+        return list(range(len(specs)))
+    if targets == "sealers":
+        return [i for i, spec in enumerate(specs) if spec.role == "sealer"]
+    return [names.index(name) for name in targets]
+
+
+def _build_network(scenario: Any, env: simpy.Environment, count: int, names: list[str],
+                   seed_seq: np.random.SeedSequence, trace: Any) -> Network:
+    net = scenario.network
+    topo_seq, links_seq = seed_seq.spawn(2)
+    latency = LatencyModel(net.latency.distribution, net.latency.mean_ms, net.latency.std_ms)
+    topology = net.topology
+    regions = None
+    if topology.regions is not None:
+        regions = {region: [names.index(n) for n in members]
+                   for region, members in topology.regions.items()}
+    graph = build_topology(
+        topology.kind,
+        count,
+        latency=latency,
+        degree=topology.degree,
+        regions=regions,
+        latency_ms_matrix=topology.latency_ms_matrix,
+        rng=np.random.default_rng(topo_seq),
+    )
+    return Network(
+        env,
+        graph,
+        bandwidth_bps=net.bandwidth_mbps * 1e6,
+        loss_rate=net.loss_rate,
+        seed_seq=links_seq,
+        tracer=trace,
+    )

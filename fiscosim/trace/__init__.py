@@ -1,0 +1,5 @@
+"""Layer 4: the structured event trace of a run (JSON lines), for narration and teaching."""
+
+from fiscosim.trace.recorder import TraceRecorder
+
+__all__ = ["TraceRecorder"]

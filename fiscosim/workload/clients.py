@@ -1,0 +1,96 @@
+"""Open-loop clients: they submit transactions at a rate, whatever the chain does with them.
+
+Each client has its own random stream (spawned from the scenario's seed, DESIGN.md rule 6).
+Time is cut into ticks (``workload.tick_ms``): the arrivals of one tick — a Poisson draw, or a
+constant rate with the fractional remainder carried over — are allocated ids in the run-wide
+:class:`~fiscosim.workload.table.TxTable` and sent together to one node's RPC, the client's
+targets taken in turn. The tick is a modelling granularity: a transaction's submit time is the
+moment its batch is sent, so latencies do not include the wait inside the tick.
+
+A transaction's ``block_limit`` is the target node's block number + 500, as FISCO's SDKs set
+it (FISCO.md §2.1); its nonce is fresh (``nonce_owner`` = itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from fiscosim.workload.table import TxTable
+
+SDK_BLOCK_LIMIT_RANGE = 500
+"""``BLOCK_LIMIT_RANGE`` of the Java and C++ SDKs (FISCO.md §2.1)."""
+
+Submit = Callable[[int, np.ndarray], None]
+"""``submit(target, ids)``: hands a batch of new transaction ids to node ``target``'s RPC."""
+
+
+class OpenLoopClient:
+    """One client: its rate, arrival process, targets and random stream."""
+
+    def __init__(
+        self,
+        index: int,
+        rate_tps: float,
+        arrivals: str,
+        targets: Sequence[int],
+        tx_size: int,
+        accounts: int,
+        rng: np.random.Generator,
+        invalid_fraction: float = 0.0,
+        corpus: Any = None,
+    ) -> None:
+        if not targets:
+            raise ValueError("a client needs at least one target node")
+        self.index = index
+        self.rate_tps = rate_tps
+        self.arrivals = arrivals
+        self.targets = list(targets)
+        self.tx_size = tx_size
+        self.accounts = accounts
+        self.rng = rng
+        self.invalid_fraction = invalid_fraction
+        self.corpus = corpus
+        """Real-crypto mode: transaction id i is row i of this signed corpus."""
+        self._carry = 0.0
+        self._sent = 0
+
+    def arrivals_in(self, tick_us: int) -> int:
+        """How many transactions arrive in the next tick."""
+        expected = self.rate_tps * tick_us / 1e6
+        if self.arrivals == "poisson":
+            return int(self.rng.poisson(expected))
+        self._carry += expected
+        count = int(self._carry)
+        self._carry -= count
+        return count
+
+    def emit(self, now: int, count: int, table: TxTable, height_of: Callable[[int], int]) -> tuple[
+        int, np.ndarray
+    ]:
+        """Allocates ``count`` transactions sent at ``now``; returns (target node, ids)."""
+        target = self.targets[(self.index + self._sent) % len(self.targets)]
+        self._sent += 1
+        ids = table.allocate(count)
+        table.submit_time[ids] = now
+        if self.corpus is not None:
+            if ids[-1] >= len(self.corpus.sizes):
+                raise RuntimeError(
+                    f"the signed corpus has {len(self.corpus.sizes):,} transactions and the run "
+                    "needs more; this is a bug in corpus_size_for, please report it"
+                )
+            table.size[ids] = self.corpus.sizes[ids]
+            table.sender[ids] = self.corpus.senders[ids]
+            table.corpus_row[ids] = ids
+        else:
+            table.size[ids] = self.tx_size
+            table.sender[ids] = self.rng.integers(0, self.accounts, size=count, dtype=np.int32)
+        table.nonce[ids] = self.rng.integers(0, 2**63 - 1, size=count, dtype=np.int64)
+        table.nonce_owner[ids] = ids
+        table.block_limit[ids] = height_of(target) + SDK_BLOCK_LIMIT_RANGE
+        table.rpc_node[ids] = target
+        if self.invalid_fraction > 0:
+            table.tampered[ids] = self.rng.random(count) < self.invalid_fraction
+        return target, ids

@@ -1,0 +1,787 @@
+"""The PBFT core (fiscosim.consensus) driven without simpy: single cores fed by hand, and a tiny
+in-memory network of cores that plays the runtime's part with FIFO or seeded-random delivery.
+
+FISCO.md §1.3 (weighted quorum), §1.4 (leader formula), §1.5 (four rounds, serial execution,
+ordered commit), §1.6 (pipeline), §1.7 (timer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import deque
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fiscosim.consensus import (
+    PBFT_TIMER,
+    Broadcast,
+    CancelTimer,
+    CheckPoint,
+    Commit,
+    CommitBlock,
+    Execute,
+    Note,
+    PbftCore,
+    Prepare,
+    PrePrepare,
+    Proposal,
+    SealRange,
+    Send,
+    SetTimer,
+    VerifyProposal,
+    ViewChangeNeeded,
+    proposal_hash,
+)
+from fiscosim.consensus.messages import (
+    MESSAGE_OVERHEAD,
+    PROPOSAL_HEADER_OVERHEAD,
+    PROPOSAL_SIGNATURE_OVERHEAD,
+)
+from fiscosim.consensus.pbft import receive_slack
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def make_proposal(index: int, leader: int, txs: int = 3, parent: bytes = bytes(32),
+                  view: int = 0, salt: int = 0) -> Proposal:
+    ids = np.arange(index * 10 + salt * 1000, index * 10 + salt * 1000 + txs, dtype=np.int64)
+    timestamp = index * 1000
+    digest = proposal_hash(index, parent, ids, timestamp, leader)
+    return Proposal(index, view, leader, digest, parent, ids, timestamp)
+
+
+def executed_hash(proposal: Proposal) -> bytes:
+    return hashlib.sha256(b"executed" + proposal.hash).digest()
+
+
+def of(acts: list, kind: type) -> list:
+    return [a for a in acts if type(a) is kind]
+
+
+def codes(acts: list) -> list[str]:
+    return [a.code for a in acts if type(a) is Note]
+
+
+def ignored(acts: list) -> list[str]:
+    return [a.fields["reason"] for a in acts if type(a) is Note and a.code == "ignored"]
+
+
+def sent(acts: list, kind: type) -> list:
+    return [a.message for a in acts if type(a) is Broadcast and type(a.message) is kind]
+
+
+def to_commit_quorum(core: PbftCore, proposal: Proposal, voters: list[int]) -> list:
+    """Feeds ``core`` the PrePrepare, the verification and Prepares and Commits from voters."""
+    acts = core.handle(PrePrepare(0, proposal.index, proposal.leader, proposal), 0)
+    acts += core.on_proposal_verified(proposal.index, proposal.hash, True, 0)
+    for v in voters:
+        acts += core.handle(Prepare(0, proposal.index, v, proposal.hash), 0)
+    for v in voters:
+        acts += core.handle(Commit(0, proposal.index, v, proposal.hash), 0)
+    return acts
+
+
+# -- the in-memory runtime ----------------------------------------------------------------------
+
+
+class Harness:
+    """N cores wired together; events are delivered FIFO or in a seeded-random order.
+
+    Plays the runtime: VerifyProposal → on_proposal_verified(ok=True); Execute → on_executed
+    with a hash derived from the proposal; CommitBlock → on_committed; SealRange → propose
+    blocks of a few txs (only up to ``blocks``). Silent nodes are crashed from the start: their
+    cores never see anything and send nothing. Checks the invariants as it goes.
+    """
+
+    def __init__(self, weights: list[int], *, leader_period: int = 1, pipeline_size: int = 50,
+                 seed: int | None = None, blocks: int = 20, silent: tuple[int, ...] = (),
+                 duplicate: bool = False, notes: bool = True, hold_execution: bool = False):
+        self.n = len(weights)
+        self.cores = [
+            PbftCore(i, weights, leader_period=leader_period, pipeline_size=pipeline_size,
+                     notes=notes)
+            for i in range(self.n)
+        ]
+        self.pipeline_size = pipeline_size
+        self.rng = random.Random(seed) if seed is not None else None
+        self.pending: deque | list = [] if self.rng else deque()
+        self.blocks = blocks
+        self.silent = set(silent)
+        self.duplicate = duplicate
+        self.hold_execution = hold_execution
+        self.held: list = []
+        self.actions: list[list] = [[] for _ in range(self.n)]
+        self.proposed: dict[int, Proposal] = {}
+        self.chain: dict[int, tuple[bytes, bytes]] = {}  # what the first committer wrote
+        self.commits: list[list[tuple[int, bytes, bytes, tuple[int, ...]]]] = [
+            [] for _ in range(self.n)
+        ]
+        self.executions: list[list[int]] = [[] for _ in range(self.n)]
+        self.executing: list[int | None] = [None] * self.n
+        self.committing: list[int | None] = [None] * self.n
+        self.timers: list[int | None] = [None] * self.n
+        self.seal_ranges: list[tuple[int, int, int, int, int]] = []  # node, start, end, exec, comm
+        self.view_changes: list[tuple[int, ViewChangeNeeded]] = []
+        self.max_ahead = 0
+        self.steps = 0
+
+    # wiring
+    def start(self) -> Harness:
+        for i, core in enumerate(self.cores):
+            self.apply(i, core.start(0))
+        return self
+
+    def post(self, event: tuple) -> None:
+        self.pending.append(event)
+        if self.duplicate and event[0] == "msg":
+            self.pending.append(event)
+
+    def apply(self, node: int, acts: list) -> None:
+        if node in self.silent:
+            return
+        core = self.cores[node]
+        for a in acts:
+            self.actions[node].append(a)
+            kind = type(a)
+            if kind is Broadcast:
+                message = a.message
+                assert message.sender == node
+                if type(message) is PrePrepare:
+                    ahead = message.index - core.committed_index
+                    assert ahead <= self.pipeline_size, "pipeline bound broken"
+                    self.max_ahead = max(self.max_ahead, ahead)
+                for dest in range(self.n):
+                    if dest != node:
+                        self.post(("msg", dest, message))
+            elif kind is Send:
+                self.post(("msg", a.dest, a.message))
+            elif kind is VerifyProposal:
+                assert a.proposal.leader != node, "a leader never verifies its own proposal"
+                self.post(("verified", node, a.proposal))
+            elif kind is Execute:
+                index = a.proposal.index
+                assert self.executing[node] is None, "two executions in flight"
+                assert index == (self.executions[node] or [0])[-1] + 1, "execution out of order"
+                self.executing[node] = index
+                self.executions[node].append(index)
+                event = ("executed", node, a.proposal)
+                (self.held if self.hold_execution else self.pending).append(event)
+            elif kind is CommitBlock:
+                assert self.committing[node] is None, "two ledger commits in flight"
+                last = self.commits[node][-1][0] if self.commits[node] else 0
+                assert a.index == last + 1, "ledger commit out of order"
+                assert a.index <= (self.executions[node] or [0])[-1], "commit before execution"
+                weight = sum(core.weights[s] for s in a.signatures)
+                assert weight >= core.quorum
+                record = (a.proposal.hash, a.executed_hash)
+                assert self.chain.setdefault(a.index, record) == record, "SAFETY VIOLATION"
+                self.commits[node].append((a.index, *record, a.signatures))
+                self.committing[node] = a.index
+                self.post(("committed", node, a.index))
+            elif kind is SealRange:
+                assert a.end < core.high_water_mark
+                self.seal_ranges.append(
+                    (node, a.start, a.end, core.executed_index, core.committed_index)
+                )
+                self.post(("seal", node, a.start, a.end))
+            elif kind is SetTimer:
+                assert a.name == PBFT_TIMER
+                self.timers[node] = a.delay_us
+            elif kind is CancelTimer:
+                self.timers[node] = None
+            elif kind is ViewChangeNeeded:
+                self.view_changes.append((node, a))
+            else:
+                assert kind is Note
+        assert core.timer_armed == (self.timers[node] is not None)
+
+    def step(self) -> None:
+        if self.rng is not None:
+            i = self.rng.randrange(len(self.pending))
+            self.pending[i], self.pending[-1] = self.pending[-1], self.pending[i]
+            event = self.pending.pop()
+        else:
+            event = self.pending.popleft()
+        self.steps += 1
+        what, node = event[0], event[1]
+        if node in self.silent:
+            return
+        core = self.cores[node]
+        if what == "msg":
+            self.apply(node, core.handle(event[2], 0))
+        elif what == "verified":
+            p = event[2]
+            self.apply(node, core.on_proposal_verified(p.index, p.hash, True, 0))
+        elif what == "executed":
+            p = event[2]
+            self.executing[node] = None
+            self.apply(node, core.on_executed(p.index, executed_hash(p), 0))
+        elif what == "committed":
+            self.committing[node] = None
+            self.apply(node, core.on_committed(event[2], 0))
+        elif what == "seal":
+            if event[2] > self.blocks:
+                return  # out of transactions: FISCO never seals an empty block
+            if event[2] > 1 and event[2] - 1 not in self.proposed:
+                # A sealer seals in order: an earlier range of ours is still on its way.
+                self.post(event)
+                return
+            for index in range(event[2], min(event[3], self.blocks) + 1):
+                parent = self.proposed[index - 1].hash if index > 1 else bytes(32)
+                proposal = make_proposal(index, node, parent=parent)
+                self.proposed[index] = proposal
+                self.apply(node, core.propose(proposal, 0))
+
+    def run(self, max_steps: int = 2_000_000) -> Harness:
+        while self.pending:
+            self.step()
+            assert self.steps < max_steps
+        return self
+
+    def release(self) -> Harness:
+        """Stops holding executions: the held results are delivered."""
+        self.hold_execution = False
+        self.pending.extend(self.held)
+        self.held.clear()
+        return self
+
+    def fire_timers(self) -> None:
+        for node, delay in enumerate(self.timers):
+            if delay is not None and node not in self.silent:
+                self.timers[node] = None
+                self.apply(node, self.cores[node].on_timer(PBFT_TIMER, 0))
+
+    # views
+    def alive(self) -> list[int]:
+        return [i for i in range(self.n) if i not in self.silent]
+
+    def committed(self, node: int) -> list[int]:
+        return [c[0] for c in self.commits[node]]
+
+    def notes(self, node: int) -> list[Note]:
+        return of(self.actions[node], Note)
+
+    def assert_all_committed(self, blocks: int) -> None:
+        first = [c[:3] for c in self.commits[self.alive()[0]]]
+        for node in self.alive():
+            assert self.committed(node) == list(range(1, blocks + 1)), node
+            assert self.cores[node].committed_index == blocks
+            # Same blocks, same executed hashes; the signer sets may differ between nodes.
+            assert [c[:3] for c in self.commits[node]] == first
+
+
+# -- quorum and leaders -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "q", "f"), [(4, 3, 1), (7, 5, 2), (10, 7, 3), (1, 1, 0)])
+def test_quorum_unit_weights(n: int, q: int, f: int) -> None:
+    core = PbftCore(0, [1] * n)
+    assert (core.n, core.quorum, core.max_faulty) == (n, q, f)
+
+
+def test_quorum_weighted() -> None:
+    core = PbftCore(0, [3, 1, 1, 1])
+    assert (core.quorum, core.max_faulty) == (5, 1)
+
+
+@pytest.mark.parametrize(
+    ("silent", "expect"),
+    [
+        ((2, 3), []),  # heavy node + one light = 4 < 5: not enough
+        ((0,), []),  # three light nodes = 3 < 5: not enough
+        ((3,), [1, 2]),  # heavy + two light = 5: enough, until silent node 3 leads block 3
+    ],
+)
+def test_weighted_quorum_in_a_run(silent: tuple[int, ...], expect: list[int]) -> None:
+    h = Harness([3, 1, 1, 1], silent=silent, blocks=10).start().run()
+    for node in h.alive():
+        assert h.committed(node) == expect
+
+
+def test_leader_formula() -> None:
+    core = PbftCore(0, [1] * 4, leader_period=2, view=1)
+    assert [core.leader_of(i, view=0) for i in range(1, 9)] == [0, 1, 1, 2, 2, 3, 3, 0]
+    assert [core.leader_of(i) for i in range(1, 5)] == [1, 2, 2, 3]  # own view 1
+    assert core.is_leader(7) and not core.is_leader(8)  # (7 // 2 + 1) % 4 == 0
+    assert PbftCore(0, [1] * 10).leader_of(1234) == 1234 % 10
+
+
+@pytest.mark.parametrize("leader_period", [1, 2, 3])
+def test_leader_rotation_in_a_run(leader_period: int) -> None:
+    h = Harness([1] * 4, leader_period=leader_period, blocks=20).start().run()
+    h.assert_all_committed(20)
+    for index, proposal in h.proposed.items():
+        assert proposal.leader == (index // leader_period) % 4
+    ranges = sorted((start, end) for _, start, end, _, _ in h.seal_ranges)
+    covered = [i for start, end in ranges for i in range(start, end + 1)]
+    assert covered == sorted(set(covered)), "an index was handed out twice"
+    assert covered[: 20] == list(range(1, 21))
+    for node, start, end, _, _ in h.seal_ranges:
+        assert all(h.cores[node].leader_of(i) == node for i in range(start, end + 1))
+        assert start // leader_period == end // leader_period  # one leader period at most
+    if leader_period == 2:
+        assert ranges[:3] == [(1, 1), (2, 3), (4, 5)]
+
+
+# -- the normal case under FIFO and random delivery ---------------------------------------------
+
+
+@pytest.mark.parametrize("n", [4, 7, 10])
+def test_twenty_blocks_fifo(n: int) -> None:
+    h = Harness([1] * n, blocks=20).start().run()
+    h.assert_all_committed(20)
+    for node in range(n):
+        assert h.executions[node] == list(range(1, 21))
+        assert h.cores[node].executed_index == 20
+        assert all(len(sigs) >= h.cores[node].quorum for *_, sigs in h.commits[node])
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize(("weights", "leader_period"), [([1] * 4, 1), ([1] * 7, 2),
+                                                        ([3, 1, 1, 1, 2], 3)])
+def test_twenty_blocks_random_delivery(seed: int, weights: list[int], leader_period: int) -> None:
+    h = Harness(weights, leader_period=leader_period, seed=seed, blocks=20).start().run()
+    h.assert_all_committed(20)
+    hashes = {tuple((c[1], c[2]) for c in h.commits[node]) for node in range(len(weights))}
+    assert len(hashes) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.sampled_from([4, 5, 7]),
+    leader_period=st.sampled_from([1, 2, 3]),
+    pipeline_size=st.sampled_from([2, 3, 50]),
+    duplicate=st.booleans(),
+)
+def test_random_delivery_property(seed: int, n: int, leader_period: int, pipeline_size: int,
+                                  duplicate: bool) -> None:
+    """Any delivery order: every node commits 1..12 in order, all with the same hashes."""
+    h = Harness([1] * n, leader_period=leader_period, pipeline_size=pipeline_size, seed=seed,
+                blocks=12, duplicate=duplicate).start().run()
+    h.assert_all_committed(12)
+    assert h.max_ahead <= pipeline_size
+    for node in range(n):
+        assert h.timers[node] is None  # idle at the end: the timer is cancelled
+
+
+def test_duplicates_change_nothing_in_a_run() -> None:
+    plain = Harness([1] * 4, seed=3, blocks=20).start().run()
+    doubled = Harness([1] * 4, seed=3, blocks=20, duplicate=True).start().run()
+    doubled.assert_all_committed(20)
+    assert doubled.chain == plain.chain
+    assert "duplicate" in ignored(doubled.actions[0])
+
+
+def test_duplicate_vote_changes_nothing() -> None:
+    for notes in (True, False):
+        core = PbftCore(0, [1] * 4, notes=notes)
+        p = make_proposal(1, leader=1)
+        core.handle(PrePrepare(0, 1, 1, p), 0)
+        core.on_proposal_verified(1, p.hash, True, 0)
+        assert core.handle(Prepare(0, 1, 2, p.hash), 0) == []
+        again = core.handle(Prepare(0, 1, 2, p.hash), 0)
+        assert [type(a) for a in again] == ([Note] if notes else [])
+        assert ignored(again) == (["duplicate"] if notes else [])
+        # own vote + node 2 = 2 < 3; node 3 completes the quorum exactly once
+        acts = core.handle(Prepare(0, 1, 3, p.hash), 0)
+        assert len(sent(acts, Commit)) == 1
+        assert sent(core.handle(Prepare(0, 1, 3, p.hash), 0), Commit) == []
+
+
+def test_votes_before_preprepare_still_count() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=1)
+    early: list = []
+    for v in (1, 2, 3):
+        early += core.handle(Prepare(0, 1, v, p.hash), 0)
+        early += core.handle(Commit(0, 1, v, p.hash), 0)
+        early += core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
+    assert of(early, Broadcast) == [] and of(early, Execute) == []
+    acts = core.handle(PrePrepare(0, 1, 1, p), 0)
+    assert of(acts, VerifyProposal) == [VerifyProposal(p)]
+    acts = core.on_proposal_verified(1, p.hash, True, 0)
+    # Prepare, then at once the prepare quorum → Commit, the commit quorum → Execute.
+    assert [type(a.message) for a in of(acts, Broadcast)] == [Prepare, Commit]
+    assert of(acts, Execute) == [Execute(p)]
+    assert "prepare_quorum" in codes(acts) and "commit_quorum" in codes(acts)
+    acts = core.on_executed(1, executed_hash(p), 0)
+    assert sent(acts, CheckPoint) == [CheckPoint(0, 1, 0, executed_hash(p))]
+    commit = of(acts, CommitBlock)
+    assert commit == [CommitBlock(1, p, executed_hash(p), (0, 1, 2, 3))]
+    acts = core.on_committed(1, 0)
+    assert core.committed_index == 1 and "committed" in codes(acts)
+
+
+def test_quorum_notes_name_the_voters() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=1)
+    acts = to_commit_quorum(core, p, [3, 1])
+    note = next(a for a in acts if type(a) is Note and a.code == "prepare_quorum")
+    assert note.fields["voters"] == (0, 1, 3)
+    assert (note.fields["weight"], note.fields["quorum"], note.fields["index"]) == (3, 3, 1)
+    assert "nodes 0,1,3" in note.text and "weight 3/3" in note.text
+
+
+# -- PrePrepare checks --------------------------------------------------------------------------
+
+
+def test_preprepare_from_wrong_leader_is_ignored() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=2)
+    acts = core.handle(PrePrepare(0, 1, 2, p), 0)
+    assert ignored(acts) == ["wrong_leader"]
+    assert of(acts, VerifyProposal) == []
+    assert not core.timer_armed
+
+
+def test_stale_preprepare_is_ignored() -> None:
+    core = PbftCore(0, [1] * 4, committed_index=5)
+    acts = core.handle(PrePrepare(0, 5, 1, make_proposal(5, leader=1)), 0)
+    assert ignored(acts) == ["stale"]
+    acts = core.handle(PrePrepare(0, 3, 3, make_proposal(3, leader=3)), 0)
+    assert ignored(acts) == ["stale"]
+    assert ignored(core.handle(Prepare(0, 5, 1, bytes(32)), 0)) == ["stale"]
+
+
+def test_preprepare_beyond_the_window_is_ignored() -> None:
+    core = PbftCore(0, [1] * 4, pipeline_size=3)
+    # The receive side only bounds memory (pbft.py, receive_slack): a lagging node keeps
+    # every message it will need.
+    slack = receive_slack(3)
+    inside = make_proposal(slack, leader=slack % 4)
+    assert of(core.handle(PrePrepare(0, slack, slack % 4, inside), 0), VerifyProposal)
+    far = slack + 1
+    beyond = make_proposal(far, leader=far % 4)
+    acts = core.handle(PrePrepare(0, far, far % 4, beyond), 0)
+    assert ignored(acts) == ["out_of_window"] and of(acts, VerifyProposal) == []
+    assert ignored(core.handle(Prepare(0, far, 1, beyond.hash), 0)) == ["out_of_window"]
+    # The sealing side is strict: the leader may not propose at or above the high water mark.
+    leader = PbftCore(0, [1] * 4, pipeline_size=3)
+    assert leader.high_water_mark == 4
+    acts = leader.propose(make_proposal(4, leader=0), 0)
+    assert ignored(acts) == ["out_of_window"] and of(acts, Broadcast) == []
+
+
+def test_conflicting_and_duplicate_preprepare_are_ignored() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=1)
+    other = make_proposal(1, leader=1, salt=1)
+    assert of(core.handle(PrePrepare(0, 1, 1, p), 0), VerifyProposal)
+    acts = core.handle(PrePrepare(0, 1, 1, other), 0)
+    assert ignored(acts) == ["conflicting"] and of(acts, VerifyProposal) == []
+    assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["duplicate"]
+    # Votes for the other hash never complete our block.
+    for v in (1, 2, 3):
+        core.handle(Prepare(0, 1, v, other.hash), 0)
+    acts = core.on_proposal_verified(1, p.hash, True, 0)
+    assert sent(acts, Commit) == []
+
+
+def test_views_other_than_ours_are_ignored() -> None:
+    core = PbftCore(0, [1] * 4, view=1)
+    p = make_proposal(1, leader=2, view=2)
+    assert ignored(core.handle(PrePrepare(2, 1, 3, p), 0)) == ["future_view"]
+    assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["stale_view"]
+    assert ignored(core.handle(Commit(0, 1, 1, p.hash), 0)) == ["stale_view"]
+    # CheckPoints are counted whatever their view: the executed hash does not depend on it.
+    assert core.handle(CheckPoint(0, 1, 1, bytes(32)), 0) == []
+
+
+def test_malformed_and_unknown_senders_are_ignored() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(2, leader=1)
+    assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["malformed"]
+    assert ignored(core.handle(Prepare(0, 1, 9, p.hash), 0)) == ["unknown_sender"]
+    assert ignored(core.handle(object(), 0)) == ["unknown_message"]
+
+
+def test_verification_result_for_nothing_is_ignored() -> None:
+    core = PbftCore(0, [1] * 4)
+    assert ignored(core.on_proposal_verified(1, bytes(32), True, 0)) == ["unexpected"]
+    assert ignored(core.on_executed(1, bytes(32), 0)) == ["unexpected"]
+    assert ignored(core.on_committed(1, 0)) == ["unexpected"]
+
+
+# -- leader, sealing and the pipeline -----------------------------------------------------------
+
+
+def test_start_notifies_only_the_first_leader() -> None:
+    acts = [PbftCore(i, [1] * 4).start(0) for i in range(4)]
+    assert of(acts[1], SealRange) == [SealRange(1, 1)]
+    assert all(of(acts[i], SealRange) == [] for i in (0, 2, 3))
+    assert of(PbftCore(2, [1] * 4, leader_period=2).start(0), SealRange) == []
+    assert of(PbftCore(0, [1] * 4, leader_period=2).start(0), SealRange) == [SealRange(1, 1)]
+    restarted = PbftCore(3, [1] * 4, committed_index=6, leader_period=2)
+    assert of(restarted.start(0), SealRange) == [SealRange(7, 7)]
+
+
+def test_leader_proposes_without_verifying_its_own_proposal() -> None:
+    core = PbftCore(1, [1] * 4)
+    core.start(0)
+    p = make_proposal(1, leader=1)
+    acts = core.propose(p, 0)
+    assert [type(a.message) for a in of(acts, Broadcast)] == [PrePrepare, Prepare]
+    assert of(acts, VerifyProposal) == []
+    assert sent(acts, PrePrepare)[0].proposal is p
+    assert codes(acts)[0] == "proposal_sent"
+    assert ignored(PbftCore(0, [1] * 4).propose(p, 0)) == ["not_leader"]
+    assert ignored(core.propose(p, 0)) == ["duplicate"]
+
+
+def test_next_leader_is_notified_at_commit_quorum_before_execution() -> None:
+    h = Harness([1] * 4, blocks=20, hold_execution=True).start().run()
+    # Nothing executed (all held), yet the leaders of blocks 2 and 3 were told to seal.
+    notified = {start: (node, executed) for node, start, _, executed, _ in h.seal_ranges}
+    assert notified[2] == (2, 0) and notified[3] == (3, 0)
+    assert all(h.executions[node] == [1] for node in range(4))
+    h.release().run()
+    h.assert_all_committed(20)
+
+
+def test_commit_quorum_triggers_seal_range_on_the_spot() -> None:
+    core = PbftCore(2, [1] * 4)
+    acts = to_commit_quorum(core, make_proposal(1, leader=1), [1, 3])
+    position = {type(a) if type(a) is not Note else a.code: i for i, a in enumerate(acts)}
+    # commit quorum, then the next leader's SealRange, then (and only then) execution starts
+    assert position["commit_quorum"] < position[SealRange] < position[Execute]
+    assert of(acts, SealRange) == [SealRange(2, 2)] and core.executed_index == 0
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_pipeline_bound_holds(seed: int | None) -> None:
+    h = Harness([1] * 4, pipeline_size=3, blocks=20, hold_execution=True, seed=seed)
+    h.start().run()
+    # Blocks 1..3 are in flight; block 4's leader (node 0) waits for room.
+    assert sorted(h.proposed) == [1, 2, 3]
+    assert "window_full" in codes(h.actions[0])
+    assert not any(start == 4 for _, start, *_ in h.seal_ranges)
+    assert h.max_ahead == 3
+    h.release().run()
+    h.assert_all_committed(20)
+    assert h.max_ahead == 3  # never more than pipeline_size ahead of the proposer's commits
+    starts = sorted(start for _, start, *_ in h.seal_ranges)
+    assert starts[:20] == list(range(1, 21))  # every turn handed out exactly once
+
+
+def test_leader_period_range_is_cut_at_the_high_water_mark() -> None:
+    h = Harness([1] * 4, leader_period=2, pipeline_size=2, blocks=9, hold_execution=True)
+    h.start().run()
+    assert (1, 2, 2) in [(n, s, e) for n, s, e, _, _ in h.seal_ranges]  # not [2, 3]
+    h.release().run()
+    h.assert_all_committed(9)
+    ranges = [(n, s, e) for n, s, e, _, _ in h.seal_ranges]
+    assert (1, 3, 3) in ranges  # the rest of node 1's period, once block 1 committed
+
+
+def test_execution_in_order_when_commit_quorums_complete_out_of_order() -> None:
+    core = PbftCore(0, [1] * 4, pipeline_size=3)
+    p1 = make_proposal(1, leader=1)
+    p2 = make_proposal(2, leader=2, parent=p1.hash)
+    acts = to_commit_quorum(core, p2, [2, 3])
+    assert "commit_quorum" in codes(acts) and of(acts, Execute) == []
+    acts = to_commit_quorum(core, p1, [1, 2])
+    assert of(acts, Execute) == [Execute(p1)]
+    acts = core.on_executed(1, executed_hash(p1), 0)
+    assert of(acts, Execute) == [Execute(p2)]  # started as soon as block 1 finished
+    assert ignored(core.on_executed(1, executed_hash(p1), 0)) == ["unexpected"]
+
+
+def test_ledger_commit_is_strictly_in_order() -> None:
+    core = PbftCore(0, [1] * 4)
+    p1 = make_proposal(1, leader=1)
+    p2 = make_proposal(2, leader=2, parent=p1.hash)
+    to_commit_quorum(core, p1, [1, 2, 3])
+    to_commit_quorum(core, p2, [1, 2, 3])
+    core.on_executed(1, executed_hash(p1), 0)
+    acts = core.on_executed(2, executed_hash(p2), 0)
+    for v in (1, 2):  # block 2's stable checkpoint first
+        acts += core.handle(CheckPoint(0, 2, v, executed_hash(p2)), 0)
+    assert of(acts, CommitBlock) == []
+    assert "stable_checkpoint" in codes(acts)
+    acts = []
+    for v in (3, 2):
+        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p1)), 0)
+    assert of(acts, CommitBlock) == [CommitBlock(1, p1, executed_hash(p1), (0, 2, 3))]
+    assert of(core.handle(CheckPoint(0, 1, 1, executed_hash(p1)), 0), CommitBlock) == []
+    acts = core.on_committed(1, 0)
+    assert of(acts, CommitBlock) == [CommitBlock(2, p2, executed_hash(p2), (0, 1, 2))]
+
+
+def test_checkpoint_quorum_on_another_hash_commits_nothing() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=1)
+    to_commit_quorum(core, p, [1, 2, 3])
+    core.on_executed(1, b"\x01" * 32, 0)  # our execution disagrees with everyone else's
+    acts = []
+    for v in (1, 2, 3):
+        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
+    assert of(acts, CommitBlock) == []
+    assert "checkpoint_mismatch" in codes(acts)
+
+
+# -- faults and the timer -----------------------------------------------------------------------
+
+
+def test_one_of_four_silent_still_commits() -> None:
+    h = Harness([1] * 4, silent=(0,), blocks=20).start().run()
+    for node in h.alive():
+        # Node 0 leads block 4: with no view change yet the chain waits there.
+        assert h.committed(node) == [1, 2, 3]
+        assert h.timers[node] is None  # nothing in flight, nothing to time out
+
+
+def test_two_of_four_silent_nothing_commits_and_the_timer_fires() -> None:
+    h = Harness([1] * 4, silent=(2, 3), blocks=20).start().run()
+    assert all(h.committed(node) == [] for node in (0, 1))
+    assert h.timers[0] == h.timers[1] == 3_000_000
+    h.fire_timers()
+    assert sorted(node for node, _ in h.view_changes) == [0, 1]
+    assert all(vc == ViewChangeNeeded(1, 1, "timeout") for _, vc in h.view_changes)
+    assert all("timeout" in codes(h.actions[node]) for node in (0, 1))
+    assert h.cores[0].view == 0  # view change itself comes later
+
+
+def test_timer_is_set_while_in_flight_and_cancelled_when_idle() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=1)
+    acts = core.handle(PrePrepare(0, 1, 1, p), 0)
+    assert of(acts, SetTimer) == [SetTimer(PBFT_TIMER, 3_000_000)] and "timer_set" in codes(acts)
+    acts = core.on_proposal_verified(1, p.hash, True, 0)
+    assert of(acts, SetTimer)  # restarted on progress
+    to_commit_quorum(core, p, [1, 2, 3])
+    core.on_executed(1, executed_hash(p), 0)
+    acts = []
+    for v in (1, 2):
+        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
+    assert core.timer_armed
+    acts = core.on_committed(1, 0)
+    assert of(acts, CancelTimer) == [CancelTimer(PBFT_TIMER)] and not core.timer_armed
+    assert "timer_cancelled" in codes(acts)
+    assert ignored(core.on_timer(PBFT_TIMER, 0)) == ["stale_timer"]
+
+
+def test_timer_in_a_run_ends_cancelled() -> None:
+    h = Harness([1] * 4, seed=5, blocks=3).start().run()
+    for node in range(4):
+        timer_actions = [a for a in h.actions[node] if type(a) in (SetTimer, CancelTimer)]
+        assert timer_actions and type(timer_actions[-1]) is CancelTimer
+        assert not h.cores[node].timer_armed
+
+
+def test_timeout_while_executing_just_restarts_the_timer() -> None:
+    core = PbftCore(0, [1] * 4)
+    acts = to_commit_quorum(core, make_proposal(1, leader=1), [1, 2, 3])
+    assert of(acts, Execute)
+    acts = core.on_timer(PBFT_TIMER, 0)
+    assert of(acts, ViewChangeNeeded) == [] and of(acts, SetTimer)
+    assert codes(acts) == ["timeout_extended"] and core.timer_armed
+
+
+def test_rejected_proposal_sends_nothing_and_times_out() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=1)
+    core.handle(PrePrepare(0, 1, 1, p), 0)
+    acts = core.on_proposal_verified(1, p.hash, False, 0)
+    assert codes(acts) == ["proposal_rejected"] and of(acts, Broadcast) == []
+    assert core.timer_armed
+    acts = core.on_timer(PBFT_TIMER, 0)
+    assert of(acts, ViewChangeNeeded) == [ViewChangeNeeded(1, 1, "timeout")]
+
+
+def test_pool_size_arms_and_cancels_the_timer() -> None:
+    core = PbftCore(0, [1] * 4)
+    assert of(core.on_pool_size(5, 0), SetTimer) and core.timer_armed
+    assert core.on_pool_size(5, 0) == []
+    assert of(core.on_pool_size(0, 0), CancelTimer) and not core.timer_armed
+
+
+# -- notes, messages and sizes ------------------------------------------------------------------
+
+
+def test_notes_off_emit_no_notes() -> None:
+    on = Harness([1] * 4, seed=9, blocks=20).start().run()
+    off = Harness([1] * 4, seed=9, blocks=20, notes=False).start().run()
+    off.assert_all_committed(20)
+    assert off.chain == on.chain
+    assert all(of(acts, Note) == [] for acts in off.actions)
+    assert all(of(acts, Note) for acts in on.actions)
+    quiet = PbftCore(0, [1] * 4, notes=False)
+    assert quiet.handle(PrePrepare(0, 1, 2, make_proposal(1, leader=2)), 0) == []
+
+
+def test_notes_cover_the_steps_of_a_block() -> None:
+    h = Harness([1] * 4, blocks=2).start().run()
+    leader, follower = set(codes(h.actions[1])), set(codes(h.actions[0]))
+    for code in ("proposal_sent", "prepare_quorum", "commit_quorum", "execute",
+                 "checkpoint_sent", "stable_checkpoint", "ledger_commit", "committed",
+                 "seal_notified", "timer_set", "timer_cancelled"):
+        assert code in leader, code
+    assert {"proposal_received", "proposal_verified"} <= follower
+    reserved = {"code", "text", "node", "t", "event"}
+    assert all(not reserved & set(n.fields) for acts in h.actions for n in of(acts, Note))
+
+
+def test_preprepare_grows_by_32_bytes_per_tx() -> None:
+    sizes = [PrePrepare(0, 1, 1, make_proposal(1, leader=1, txs=t)).wire_size()
+             for t in (10, 11, 12, 1000, 2047, 2048)]
+    assert sizes[1] - sizes[0] == sizes[2] - sizes[1] == 32
+    assert sizes[4] - sizes[3] == 32 * 1047
+    assert sizes[5] - sizes[4] == 32 + 2  # 65,536 bytes of hashes: the bin header grows 3 → 5
+    for t in (0, 1, 7, 8, 300, 2100):
+        pre = PrePrepare(3, 1, 1, make_proposal(1, leader=1, txs=t))
+        assert pre.wire_size() == len(pre.encode()) + MESSAGE_OVERHEAD + PROPOSAL_HEADER_OVERHEAD
+        assert pre.wire_size() == pre.wire_size()
+
+
+def test_vote_sizes_and_kinds() -> None:
+    digest = b"\x07" * 32
+    for cls, kind, packet in ((Prepare, "Prepare", 1), (Commit, "Commit", 2),
+                              (CheckPoint, "CheckPoint", 9)):
+        message = cls(0, 12, 3, digest)
+        assert (message.kind, message.packet_type) == (kind, packet)
+        assert message.wire_size() == (
+            len(message.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
+        )
+        assert 200 < message.wire_size() < 260
+    assert (PrePrepare.kind, PrePrepare.packet_type) == ("PrePrepare", 0)
+
+
+def test_proposal_tx_ids_are_read_only_and_not_copied_per_tx() -> None:
+    ids = np.arange(5, dtype=np.int64)
+    p = Proposal(1, 0, 1, proposal_hash(1, bytes(32), ids, 0, 1), bytes(32), ids, 0)
+    assert not p.tx_ids.flags.writeable and ids.flags.writeable
+    assert np.shares_memory(p.tx_ids, ids)
+    with pytest.raises(ValueError):
+        p.tx_ids[0] = 7
+    with pytest.raises(ValueError):
+        Proposal(1, 0, 1, b"short", bytes(32), ids, 0)
+    with pytest.raises(ValueError):
+        Proposal(1, 0, 1, bytes(32), bytes(32), ids.astype(np.int32), 0)
+    assert "txs=5" in repr(p)
+
+
+def test_proposal_hash_covers_the_transactions() -> None:
+    ids = np.arange(4, dtype=np.int64)
+    base = proposal_hash(1, bytes(32), ids, 5, 0)
+    assert len(base) == 32
+    assert base != proposal_hash(1, bytes(32), ids[::-1].copy(), 5, 0)
+    assert base != proposal_hash(2, bytes(32), ids, 5, 0)
+    assert base == proposal_hash(1, bytes(32), ids.copy(), 5, 0)
+
+
+def test_constructor_validates() -> None:
+    with pytest.raises(ValueError):
+        PbftCore(4, [1] * 4)
+    with pytest.raises(ValueError):
+        PbftCore(0, [1, 0, 1])
+    with pytest.raises(ValueError):
+        PbftCore(0, [1] * 4, leader_period=0)
+    with pytest.raises(ValueError):
+        PbftCore(0, [1] * 4, pipeline_size=0)
+    core = PbftCore(0, [1] * 4, timeout_us=1000)
+    assert (core.timeout_us, core.change_cycle, core.view, core.committed_index) == (1000, 0, 0, 0)

@@ -1,0 +1,139 @@
+"""The txpool's FISCO admission rules, pending queue, sealing and removal (FISCO.md §2.2–2.5)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool, TxState
+from fiscosim.workload.table import TxTable
+
+
+def table_with(n: int, block_limit: int = 500, submit: int = 0) -> tuple[TxTable, np.ndarray]:
+    table = TxTable()
+    ids = table.allocate(n)
+    table.submit_time[ids] = submit
+    table.size[ids] = 300
+    table.nonce_owner[ids] = ids
+    table.block_limit[ids] = block_limit
+    return table, ids
+
+
+def admit(pool: TxPool, ids, ok=None, height=0, now=0, rpc=True):
+    ok = np.ones(len(ids), bool) if ok is None else ok
+    return pool.admit(ids, ok, height, now, rpc)
+
+
+def reason_names(reasons):
+    return [None if r < 0 else list(Reject)[r].name for r in reasons]
+
+
+def test_admits_and_rejects_duplicates():
+    table, ids = table_with(5)
+    pool = TxPool(table)
+    admitted, reasons = admit(pool, ids)
+    assert list(admitted) == list(ids) and (reasons < 0).all()
+    assert pool.pending == 5 and len(pool) == 5
+    admitted, reasons = admit(pool, ids[:2], rpc=False)
+    assert len(admitted) == 0
+    assert reason_names(reasons) == ["AlreadyInTxPool"] * 2
+    assert pool.rejections() == {"AlreadyInTxPool": 2}
+
+
+def test_invalid_signatures_are_rejected_by_name():
+    table, ids = table_with(4)
+    pool = TxPool(table)
+    ok = np.array([True, False, True, False])
+    admitted, reasons = admit(pool, ids, ok)
+    assert list(admitted) == [0, 2]
+    assert reason_names(reasons) == [None, "InvalidSignature", None, "InvalidSignature"]
+    assert pool.states(ids).tolist() == [1, 4, 1, 4]
+
+
+def test_block_limit_window():
+    # valid iff height < blockLimit <= height + block_limit (FISCO.md §2.3)
+    table, ids = table_with(4)
+    table.block_limit[ids] = [10, 11, 1010, 1011]
+    pool = TxPool(table, block_limit=1000)
+    _, reasons = admit(pool, ids, height=10)
+    assert reason_names(reasons) == ["BlockLimitCheckFail", None, None, "BlockLimitCheckFail"]
+
+
+def test_nonce_replay_in_pool_and_recent_blocks():
+    table, ids = table_with(4)
+    pool = TxPool(table, block_limit=1000)
+    admit(pool, ids[:1])
+    table.nonce_owner[ids[1]] = ids[0]  # same nonce as a pooled tx
+    _, reasons = admit(pool, ids[1:2])
+    assert reason_names(reasons) == ["NonceCheckFail"]
+    # once the owner is committed in a recent block, a replay still fails...
+    pool.remove_committed(ids[:1])
+    table.commit_block[ids[0]] = 5
+    table.nonce_owner[ids[2]] = ids[0]
+    _, reasons = admit(pool, ids[2:3], height=5)
+    assert reason_names(reasons) == ["NonceCheckFail"]
+    # ...and passes once that block left the block_limit window
+    table.nonce_owner[ids[3]] = ids[0]
+    table.block_limit[ids[3]] = 2000
+    _, reasons = admit(pool, ids[3:4], height=1005)
+    assert reason_names(reasons) == [None]
+
+
+def test_committed_transactions_are_already_in_chain():
+    table, ids = table_with(2)
+    pool = TxPool(table)
+    admit(pool, ids)
+    pool.remove_committed(ids)
+    assert len(pool) == 0
+    _, reasons = admit(pool, ids, rpc=False)
+    assert reason_names(reasons) == ["TxAlreadyInChain"] * 2
+
+
+def test_pool_limit_applies_to_rpc_only():
+    table, ids = table_with(10)
+    pool = TxPool(table, limit=6)
+    admitted, reasons = admit(pool, ids[:8])
+    assert len(admitted) == 6
+    assert reason_names(reasons)[6:] == ["TxPoolIsFull"] * 2
+    admitted, _ = admit(pool, ids[8:], rpc=False)  # P2P pushes are exempt (checkPoolLimit)
+    assert len(admitted) == 2 and len(pool) == 8
+
+
+def test_take_is_fifo_limited_and_skips_sealed_elsewhere():
+    table, ids = table_with(10)
+    pool = TxPool(table)
+    admit(pool, ids[:6])
+    admit(pool, ids[6:])
+    pool.mark_sealed(ids[2:4])  # in another leader's proposal
+    taken = pool.take(5, next_block=1, now=0)
+    assert taken.tolist() == [0, 1, 4, 5, 6]
+    assert pool.take(100, next_block=1, now=0).tolist() == [7, 8, 9]
+    assert pool.pending == 0 and pool.sealed == 10
+    assert len(pool.take(100, next_block=1, now=0)) == 0
+
+
+def test_take_drops_expired_and_out_of_window():
+    table, ids = table_with(3, block_limit=500)
+    table.submit_time[ids[0]] = -700_000_000
+    table.block_limit[ids[1]] = 3
+    pool = TxPool(table, expiry_us=600_000_000)
+    admit(pool, ids, height=0)
+    taken = pool.take(10, next_block=4, now=0)
+    assert taken.tolist() == [2]
+    assert pool.rejections() == {"BlockLimitCheckFail": 1, "TransactionPoolTimeout": 1}
+    assert pool.pending == 0
+
+
+def test_missing_and_mark_sealed_imports():
+    table, ids = table_with(6)
+    pool = TxPool(table)
+    admit(pool, ids[:3])
+    assert pool.missing(ids).tolist() == [3, 4, 5]
+    pool.mark_sealed(ids)
+    assert pool.pending == 0 and pool.sealed == 6
+    assert (pool.states(ids) == TxState.SEALED).all()
+
+
+@pytest.mark.parametrize("reason", list(Reject))
+def test_every_reason_has_a_code(reason):
+    assert list(Reject)[REJECT_CODES[reason]] is reason
