@@ -23,3 +23,11 @@ def test_busy_cores_delay_work_and_utilisation_counts_it():
     assert cpu.run(0, 1000, parallelism=2) == 500
     assert cpu.run(0, 10) == 510
     assert abs(cpu.utilisation(2000) - (1000 + 10) / 4000) < 1e-9
+
+
+def test_parallel_work_flows_around_a_busy_core():
+    # a work-stealing pool: a long serial task on one core does not hold the others back
+    cpu = Cpu(4)
+    assert cpu.run(0, 10_000) == 10_000  # e.g. executing a block on one core
+    assert cpu.run(0, 300, parallelism=4) == 100  # the other three share it
+    assert cpu.run(0, 30_000, parallelism=4) == 10_075  # ...until the long task is done too

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from fiscosim.node.messages import BatchFacts
 from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool, TxState
 from fiscosim.workload.table import TxTable
 
@@ -19,9 +20,10 @@ def table_with(n: int, block_limit: int = 500, submit: int = 0) -> tuple[TxTable
     return table, ids
 
 
-def admit(pool: TxPool, ids, ok=None, height=0, now=0, rpc=True):
+def admit(pool: TxPool, ids, ok=None, height=0, now=0, rpc=True, facts=None):
     ok = np.ones(len(ids), bool) if ok is None else ok
-    return pool.admit(ids, ok, height, now, rpc)
+    admitted, reasons = pool.admit(ids, ok, height, now, rpc, facts)
+    return admitted, np.full(len(ids), -1, np.int16) if reasons is None else reasons
 
 
 def reason_names(reasons):
@@ -137,3 +139,42 @@ def test_missing_and_mark_sealed_imports():
 @pytest.mark.parametrize("reason", list(Reject))
 def test_every_reason_has_a_code(reason):
     assert list(Reject)[REJECT_CODES[reason]] is reason
+
+
+def facts_of(table: TxTable, ids: np.ndarray) -> BatchFacts:
+    limits = table.block_limit[ids]
+    clean = not table.tampered[ids].any() and bool((table.nonce_owner[ids] == ids).all())
+    return BatchFacts(int(ids[0]), len(ids), clean, int(limits.min()), int(limits.max()))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_batch_facts_shortcut_changes_no_outcome(seed):
+    # The same random stream of batches, admitted with and without BatchFacts, must leave
+    # the two pools in identical states with identical verdicts.
+    rng = np.random.default_rng(seed)
+    table = TxTable()
+    pools = [TxPool(table, limit=60, block_limit=50), TxPool(table, limit=60, block_limit=50)]
+    for step in range(30):
+        n = int(rng.integers(1, 12))
+        ids = table.allocate(n)
+        table.nonce_owner[ids] = ids
+        if rng.random() < 0.2 and table.count > n:
+            table.nonce_owner[ids[0]] = int(rng.integers(0, ids[0]))
+        table.tampered[ids] = rng.random(n) < 0.05
+        table.block_limit[ids] = rng.integers(step, step + 60, size=n)
+        facts = facts_of(table, ids)
+        height = step
+        resend = ids if rng.random() < 0.2 else None
+        take = int(rng.integers(1, 10)) if rng.random() < 0.3 else 0
+        for pool, use_facts in zip(pools, (False, True), strict=True):
+            ok = None if facts.clean else ~table.tampered[ids]
+            got = pool.admit(ids, ok, height, 0, bool(step % 2), facts if use_facts else None)
+            pool.last = (got[0].tolist(), None if got[1] is None else got[1].tolist())
+            if resend is not None:
+                pool.admit(resend, None, height, 0, False, facts if use_facts else None)
+            if take:
+                pool.take(take, step + 1, 0)
+        assert pools[0].last[0] == pools[1].last[0]
+        assert np.array_equal(pools[0].state, pools[1].state)
+        assert (pools[0].pending, pools[0].sealed) == (pools[1].pending, pools[1].sealed)
+        assert np.array_equal(pools[0].rejected, pools[1].rejected)

@@ -1,8 +1,9 @@
 """A node's CPU: cores that work is charged to in simulated microseconds (DESIGN.md rule 3).
 
 Work never reads the wall clock: its duration comes from the node's cost model. A task of
-``work_us`` spread over ``parallelism`` threads runs ``work_us / parallelism`` on each of the
-``parallelism`` cores that are free soonest; it finishes when the last of them does. A *lane*
+``work_us`` spread over ``parallelism`` threads is shared among the ``parallelism`` cores that
+are free soonest so that they finish together (a work-stealing pool): a core still busy with a
+long serial task takes less of it, or none. A *lane*
 is a sequence of tasks that run one after another, like a single worker thread in FISCO (all
 PBFT messages of a node go through one queue and one thread, FISCO.md §1.2; execution is
 serial, §2.8): a lane's next task starts no earlier than its previous one finished.
@@ -46,16 +47,35 @@ class Cpu:
             if lane is not None:
                 self._lanes[lane] = start
             return start
-        threads = max(1, min(parallelism, self.cores))
-        share = math.ceil(work_us / threads)
         busy = self._busy_until
+        if parallelism == 1:
+            core = busy.index(min(busy))
+            free = busy[core]
+            done = (start if start > free else free) + work_us
+            busy[core] = done
+            self.busy_us += work_us
+            if lane is not None:
+                self._lanes[lane] = done
+            return done
+        threads = max(1, min(parallelism, self.cores))
+        # Water-filling: the work goes to the `threads` cores free soonest and is shared so
+        # that they all finish together, as a work-stealing pool (FISCO uses TBB) would do;
+        # a core still busy with a long task simply takes a smaller share, or none.
         order = sorted(range(self.cores), key=busy.__getitem__)[:threads]
-        done = start
-        for core in order:
-            end = max(start, busy[core]) + share
-            busy[core] = end
-            done = max(done, end)
-        self.busy_us += share * threads
+        free = [max(start, busy[core]) for core in order]
+        used = 1
+        total = work_us + free[0]
+        finish = total
+        while used < threads:
+            if finish <= free[used]:
+                break
+            total += free[used]
+            used += 1
+            finish = total / used
+        done = math.ceil(finish)
+        for core in order[:used]:
+            busy[core] = done
+        self.busy_us += work_us
         if lane is not None:
             self._lanes[lane] = done
         return done

@@ -19,11 +19,31 @@ MESSAGE_OVERHEAD = 24
 
 
 @dataclass(frozen=True, slots=True)
+class BatchFacts:
+    """What is true of every transaction of one client batch, worked out once at the RPC node.
+
+    A simulator shortcut, not part of the packet: it lets each of the (up to 99) receivers of
+    a push admit an ordinary batch with a few scalar checks instead of a dozen array passes.
+    The txpool still applies every rule; it only skips the per-row work when these facts and
+    its own state show that no row can fail.
+    """
+
+    first: int
+    """ids are ``first .. first + count − 1`` (a client batch is contiguous)."""
+    count: int
+    clean: bool
+    """No tampered transaction and no reused nonce in the batch."""
+    limit_lo: int
+    limit_hi: int
+
+
+@dataclass(frozen=True, slots=True)
 class TxPush:
     """Raw transactions an RPC node pushes to every consensus node (§2.4)."""
 
     ids: np.ndarray
     payload_bytes: int
+    facts: BatchFacts | None = None
     kind = "TxPush"
 
     def wire_size(self) -> int:
@@ -55,3 +75,22 @@ class TxsResponse:
 
     def wire_size(self) -> int:
         return MESSAGE_OVERHEAD + 32 + self.payload_bytes + PER_TX_FRAMING * len(self.ids)
+
+
+class Envelope:
+    """A PBFT message on its way, with its size worked out once by the sender.
+
+    A broadcast hands the same envelope to every receiver, so 99 receivers of a 100-node vote
+    do not each re-encode the message to learn its size. ``kind`` is the message's, which is
+    what the network counts and the trace shows.
+    """
+
+    __slots__ = ("kind", "message", "size")
+
+    def __init__(self, message: object, size: int) -> None:
+        self.message = message
+        self.size = size
+        self.kind = message.kind  # type: ignore[attr-defined]
+
+    def wire_size(self) -> int:
+        return self.size

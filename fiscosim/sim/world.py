@@ -25,7 +25,7 @@ from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.runtime import ChainParams, Node, Shared
 from fiscosim.node.txpool import TxPool
-from fiscosim.workload.clients import OpenLoopClient
+from fiscosim.workload.clients import OpenLoopClient, emit_tick
 from fiscosim.workload.table import TxTable
 
 US = 1_000_000
@@ -81,17 +81,13 @@ class World:
     """Real-crypto mode: the corpus and the shared verifier (:mod:`fiscosim.sim.realcrypto`)."""
 
     def client_loop(self):
-        """One simpy process ticks every client; each tick's batch goes to one RPC node."""
+        """One simpy process ticks every client; a tick sends one batch per target node."""
         env, table, nodes = self.env, self.table, self.nodes
         heights = lambda target: nodes[target].height  # noqa: E731 - a tiny closure
         while env.now < self.end_of_workload_us:
             yield env.timeout(self.tick_us)
-            now = env.now
-            for client in self.clients:
-                count = client.arrivals_in(self.tick_us)
-                if count:
-                    target, ids = client.emit(now, count, table, heights)
-                    nodes[target].rpc_submit(ids)
+            for target, ids in emit_tick(self.clients, self.tick_us, env.now, table, heights):
+                nodes[target].rpc_submit(ids)
 
 
 def build_world(

@@ -4,7 +4,8 @@ Each client has its own random stream (spawned from the scenario's seed, DESIGN.
 Time is cut into ticks (``workload.tick_ms``): the arrivals of one tick — a Poisson draw, or a
 constant rate with the fractional remainder carried over — are allocated ids in the run-wide
 :class:`~fiscosim.workload.table.TxTable` and sent together to one node's RPC, the client's
-targets taken in turn. The tick is a modelling granularity: a transaction's submit time is the
+targets taken in turn (clients sending to the same node in one tick share a batch,
+:func:`emit_tick`). The tick is a modelling granularity: a transaction's submit time is the
 moment its batch is sent, so latencies do not include the wait inside the tick.
 
 A transaction's ``block_limit`` is the target node's block number + 500, as FISCO's SDKs set
@@ -56,6 +57,7 @@ class OpenLoopClient:
         """Real-crypto mode: transaction id i is row i of this signed corpus."""
         self._carry = 0.0
         self._sent = 0
+        self._last_target = -1
 
     def arrivals_in(self, tick_us: int) -> int:
         """How many transactions arrive in the next tick."""
@@ -67,13 +69,15 @@ class OpenLoopClient:
         self._carry -= count
         return count
 
-    def emit(self, now: int, count: int, table: TxTable, height_of: Callable[[int], int]) -> tuple[
-        int, np.ndarray
-    ]:
-        """Allocates ``count`` transactions sent at ``now``; returns (target node, ids)."""
+    def next_target(self) -> int:
+        """The node this client's next batch goes to (its targets in turn)."""
         target = self.targets[(self.index + self._sent) % len(self.targets)]
         self._sent += 1
-        ids = table.allocate(count)
+        return target
+
+    def fill(self, ids: np.ndarray, now: int, table: TxTable, height: int) -> None:
+        """Writes this client's transactions ``ids`` (already allocated) into the table."""
+        count = len(ids)
         table.submit_time[ids] = now
         if self.corpus is not None:
             if ids[-1] >= len(self.corpus.sizes):
@@ -89,8 +93,39 @@ class OpenLoopClient:
             table.sender[ids] = self.rng.integers(0, self.accounts, size=count, dtype=np.int32)
         table.nonce[ids] = self.rng.integers(0, 2**63 - 1, size=count, dtype=np.int64)
         table.nonce_owner[ids] = ids
-        table.block_limit[ids] = height_of(target) + SDK_BLOCK_LIMIT_RANGE
-        table.rpc_node[ids] = target
+        table.block_limit[ids] = height + SDK_BLOCK_LIMIT_RANGE
+        table.rpc_node[ids] = self._last_target
         if self.invalid_fraction > 0:
             table.tampered[ids] = self.rng.random(count) < self.invalid_fraction
-        return target, ids
+
+
+def emit_tick(
+    clients: Sequence[OpenLoopClient],
+    tick_us: int,
+    now: int,
+    table: TxTable,
+    height_of: Callable[[int], int],
+) -> list[tuple[int, np.ndarray]]:
+    """One tick of every client: ``[(target node, ids)]``, one batch per target node.
+
+    Clients whose batches go to the same node in this tick share one batch (their ids are
+    allocated together, each client filling its own slice): it is one arrival at that node's
+    RPC either way, and one push instead of several.
+    """
+    groups: dict[int, list[tuple[OpenLoopClient, int]]] = {}
+    for client in clients:
+        count = client.arrivals_in(tick_us)
+        if count:
+            target = client.next_target()
+            client._last_target = target
+            groups.setdefault(target, []).append((client, count))
+    batches = []
+    for target, members in groups.items():
+        ids = table.allocate(sum(count for _, count in members))
+        height = height_of(target)
+        offset = 0
+        for client, count in members:
+            client.fill(ids[offset : offset + count], now, table, height)
+            offset += count
+        batches.append((target, ids))
+    return batches
