@@ -383,7 +383,7 @@ def test_clock_advance_gives_the_same_result_as_one_event_per_arrival(monkeypatc
 def test_partition_drops_across_groups_and_heal_restores():
     env, net = make(full_mesh(4, constant(10.0)))
     log = Log(env)
-    net.partition([[0, 1], [2]])  # 3 is in no group: a group of its own... with the others
+    net.partition([[0, 1], [2]])  # 3 is in no group: it joins the group of unlisted nodes
     for dst in (1, 2, 3):
         net.send(0, dst, dst, 10, log.deliver, log.drop)
     net.send(2, 3, "23", 10, log.deliver, log.drop)

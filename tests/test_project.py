@@ -18,7 +18,7 @@ def _readme_commands() -> list[str]:
 def test_readme_has_the_two_setup_commands():
     commands = _readme_commands()
     assert len(commands) == 2
-    assert commands[0].endswith("fiscosim bench verify")
+    assert commands[0].endswith("fiscosim run")
     assert commands[1].endswith("pytest")
 
 

@@ -119,5 +119,9 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "sim_time_s": round(sim_time_s, 6),
         "wall_time_s": round(wall_time_s, 3),
         "sim_speed": round(sim_time_s / wall_time_s, 3) if wall_time_s > 0 else None,
-        "events": int(world.env.events_processed),
+        # simpy's events plus the network's deliveries and drops, which it runs from its own
+        # queue (fiscosim/net/network.py) rather than as one simpy event each
+        "events": int(world.env.events_processed)
+        + int(stats.totals()["delivered"])
+        + int(stats.totals()["dropped"]),
     }

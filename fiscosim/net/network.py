@@ -47,9 +47,12 @@ one deque per directed link and a heap holding only each busy link's head, keyed
 (arrival time, scheduling order), and merges it into simpy with one "wake" event at the earliest
 arrival. When a wake fires, the network delivers everything due and, as long as no other simpy
 event is due first, moves the clock on to the next arrival itself (it sets ``env._now`` and
-reads ``env._queue``, simpy 4 internals, so it needs a plain ``simpy.Environment``). Messages
-due at the same microsecond are delivered in the order they were scheduled, i.e. send order.
-With ``fifo_links=False`` each message has its own heap entry.
+reads ``env._queue``, simpy 4 internals: any ``simpy.Environment`` or subclass that keeps
+them, not a ``RealtimeEnvironment``). So ``env.step`` runs far fewer times than messages are
+delivered; :meth:`NetworkStats.totals` counts those. Messages due at the same microsecond are
+delivered together, in the order they were scheduled (send order); another simpy event due at
+that microsecond runs before or after the whole batch, deterministically, and one due earlier
+always runs first. With ``fifo_links=False`` each message has its own heap entry.
 
 **Compression.** FISCO zstd-compresses payloads above 1024 bytes (FISCO.md §4.1). The network
 charges the payload size it is given; pass ``compress`` (payload size -> compressed size,
@@ -146,18 +149,38 @@ class NetworkStats:
 class _Link:
     """One directed link: its latency and loss streams and the messages travelling on it.
 
-    With FIFO links the messages in ``queue`` (packet slots) arrive in queue order, so only
-    the head needs a place in the network's heap (see :meth:`Network._drain`).
+    With FIFO links the messages in ``queue`` arrive in queue order, so only the head needs a
+    place in the network's heap (see :meth:`Network._drain`).
     """
 
-    __slots__ = ("index", "last_arrival", "latency", "loss", "queue")
+    __slots__ = ("last_arrival", "latency", "loss", "queue")
 
-    def __init__(self, index: int, latency: Callable[[], int] | None) -> None:
-        self.index = index
+    def __init__(self, latency: Callable[[], int] | None) -> None:
         self.latency = latency
         self.loss: Callable[[], float] | None = None
         self.last_arrival = 0
-        self.queue: deque[int] = deque()
+        self.queue: deque[_Packet] = deque()
+
+
+class _Packet:
+    """One copy of a message in flight, on its current hop.
+
+    What every copy of a broadcast shares — ``(src, message, size, wire, kind, counters,
+    on_deliver, on_drop, sent_at)`` — is one tuple, ``sent``, built once per broadcast.
+    """
+
+    __slots__ = ("arrival", "dst", "fate", "hop", "ident", "path", "sent", "seq")
+
+    def __init__(self, sent: tuple, dst: int, ident: int, path: tuple[int, ...] | None) -> None:
+        self.sent = sent
+        self.dst = dst
+        self.ident = ident
+        self.path = path
+        self.hop = 0
+        # None: deliver; LOSS: lost on this hop; any other reason: dropped before leaving.
+        self.fate: str | None = None
+        self.arrival = 0
+        self.seq = 0
 
 
 class _Wake(simpy.Event):
@@ -242,31 +265,13 @@ class Network:
         self._routes: dict[tuple[int, int], tuple[int, ...] | None] = {}
         self._next_hop: dict[int, list[int]] = {}
         self._next_id = 0
-        # Messages in flight live in columns indexed by a reusable slot number, not in one
-        # object each: a burst of 10,000 copies then creates no objects for the garbage
-        # collector to track (its full passes over long-lived objects were half the run time).
-        # A copy's slot holds: what the copies of its send share (a tuple, see _start), its
-        # destination, its send id, its relay path (None: direct), the hop it is on, its fate
-        # (None: deliver; LOSS: lost on this hop; another reason: dropped before leaving),
-        # its arrival time and its scheduling order (for ties at one arrival time).
-        self._p_sent: list[tuple | None] = []
-        self._p_dst: list[int] = []
-        self._p_ident: list[int] = []
-        self._p_path: list[tuple[int, ...] | None] = []
-        self._p_hop: list[int] = []
-        self._p_fate: list[str | None] = []
-        self._p_arrival: list[int] = []
-        self._p_order: list[int] = []
-        self._free_slots: list[int] = []
-        # The delivery queue: a heap of (arrival, order, key) merged into simpy, where key is a
-        # link's index (its head is due) or, for unordered links, -1 - the slot of a copy.
-        self._heap: list[tuple[int, int, int]] = []
+        # The delivery queue: a heap of (arrival, seq, link head or packet) merged into simpy.
+        self._heap: list[tuple[int, int, Any]] = []
         self._seq = 0
         self._wakes: list[int] = []
         self._wake_callbacks = [self._wake]
         self._draining = False
-        self._links: list[_Link] = []
-        self._local = self._new_link(None)  # self-sends and drops decided at send time
+        self._local = _Link(None)  # sends to oneself, and drops decided at send time
         # Faults (all empty: the fast path checks one flag).
         self._down: set[int] = set()
         self._group: list[int] | None = None
@@ -419,17 +424,12 @@ class Network:
                 toward[node] = min(u for u in self._adjacent[node] if distance[u] == d - 1)
         return toward
 
-    def _new_link(self, latency: Callable[[], int] | None) -> _Link:
-        link = _Link(len(self._links), latency)
-        self._links.append(link)
-        return link
-
     def _link(self, u: int, v: int) -> _Link:
         """The directed link u→v, its latency stream created on first use."""
         link = self._out[u].get(v)
         if link is None:
             model = self._adjacent[u][v]
-            link = self._out[u][v] = self._new_link(model.stream(self._rng(u, v, 0)).__next__)
+            link = self._out[u][v] = _Link(model.stream(self._rng(u, v, 0)).__next__)
         return link
 
     def _rng(self, u: int, v: int, purpose: int) -> np.random.Generator:
@@ -457,30 +457,6 @@ class Network:
         counters[_BYTES_SENT] += copies * wire
         return (src, message, size, wire, kind, counters, on_deliver, on_drop, self.env._now)
 
-    def _slot(self, sent: tuple, dst: int, ident: int, path: tuple[int, ...] | None,
-              fate: str | None) -> int:
-        """A slot for one copy in flight (arrival and order are set when it is queued)."""
-        free = self._free_slots
-        if free:
-            slot = free.pop()
-            self._p_sent[slot] = sent
-            self._p_dst[slot] = dst
-            self._p_ident[slot] = ident
-            self._p_path[slot] = path
-            self._p_hop[slot] = 0
-            self._p_fate[slot] = fate
-            return slot
-        slot = len(self._p_sent)
-        self._p_sent.append(sent)
-        self._p_dst.append(dst)
-        self._p_ident.append(ident)
-        self._p_path.append(path)
-        self._p_hop.append(0)
-        self._p_fate.append(fate)
-        self._p_arrival.append(0)
-        self._p_order.append(0)
-        return slot
-
     def send(
         self,
         src: int,
@@ -496,7 +472,29 @@ class Network:
         message)`` (if given) when it is dropped. Sending to oneself delivers at the current
         time, without the uplink or any draw.
         """
-        self.broadcast(src, (dst,), message, size, on_deliver, on_drop)
+        sent = self._start(src, message, size, on_deliver, on_drop, 1)
+        link = self._out[src].get(dst)
+        if link is None or self._faulty or self._extra_delay is not None:
+            self._send_copy(sent, dst)
+            return
+        # The fast path: a direct link used before, no faults. The same steps as _depart.
+        now = sent[_AT]
+        wire = sent[_WIRE]
+        stats = self.stats
+        stats.node_bytes_sent[src] += wire
+        stats.node_messages_sent[src] += 1
+        ident = self._next_id
+        self._next_id = ident + 1
+        packet = _Packet(sent, dst, ident, None)
+        free = self._uplink_free_at[src]
+        departure = (now if now > free else free) + -(-(wire * 8_000_000) // self._bandwidth[src])
+        self._uplink_free_at[src] = departure
+        if self._loss and self._loss_draw(link, src, dst) < self._loss:
+            packet.fate = LOSS
+        self._enqueue(link, packet, departure + link.latency())
+        if self.tracer is not None:
+            self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
+                                 "bytes": wire, "id": ident, "depart": departure, "hops": 1})
 
     def broadcast(
         self,
@@ -510,10 +508,10 @@ class Network:
         """Sends ``message`` to each of ``dsts`` in order: the copies queue on ``src``'s uplink
         one after the other (no multicast: FISCO unicasts over its full mesh).
 
-        Exactly the same as calling :meth:`send` for each destination in turn.
+        Exactly the same as calling :meth:`send` for each destination in turn, only faster.
         """
         sent = self._start(src, message, size, on_deliver, on_drop, len(dsts))
-        if self._faulty or self._extra_delay is not None or not self.fifo_links:
+        if self._faulty or self._extra_delay is not None:
             for dst in dsts:
                 self._send_copy(sent, dst)
             return
@@ -527,52 +525,39 @@ class Network:
             free = now
         loss = self._loss
         tracer = self.tracer
+        fifo = self.fifo_links
         heap = self._heap
-        free_slots = self._free_slots
-        p_sent, p_dst, p_ident = self._p_sent, self._p_dst, self._p_ident
-        p_path, p_hop, p_fate = self._p_path, self._p_hop, self._p_fate
-        p_arrival, p_order = self._p_arrival, self._p_order
         direct = 0
         for dst in dsts:
             link = out.get(dst)
-            if link is None:
-                # A first use, a relay or a self-send: the general path, with the uplink's
-                # state handed over and back.
+            if link is None or not fifo:
+                # A first use, a relay, a self-send or unordered links: the general path, with
+                # the uplink's state handed over and back.
                 free_at[src] = free
                 self._send_copy(sent, dst)
                 free = free_at[src]
                 continue
-            # _slot, _depart and _enqueue inlined: this loop carries nearly all the traffic.
+            # _depart and _enqueue inlined: this loop carries most of a PBFT run's traffic.
             free += tx
             direct += 1
             ident = self._next_id
             self._next_id = ident + 1
-            fate = LOSS if loss and self._loss_draw(link, src, dst) < loss else None
+            packet = _Packet(sent, dst, ident, None)
+            if loss and self._loss_draw(link, src, dst) < loss:
+                packet.fate = LOSS
             arrival = free + link.latency()
             if arrival < link.last_arrival:
                 arrival = link.last_arrival
             else:
                 link.last_arrival = arrival
-            order = self._seq
-            self._seq = order + 1
-            if free_slots:
-                slot = free_slots.pop()
-                p_sent[slot] = sent
-                p_dst[slot] = dst
-                p_ident[slot] = ident
-                p_path[slot] = None
-                p_hop[slot] = 0
-                p_fate[slot] = fate
-                p_arrival[slot] = arrival
-                p_order[slot] = order
-            else:
-                slot = self._slot(sent, dst, ident, None, fate)
-                p_arrival[slot] = arrival
-                p_order[slot] = order
+            seq = self._seq
+            self._seq = seq + 1
+            packet.arrival = arrival
+            packet.seq = seq
             waiting = link.queue
-            waiting.append(slot)
+            waiting.append(packet)
             if len(waiting) == 1:
-                heappush(heap, (arrival, order, link.index))
+                heappush(heap, (arrival, seq, link))
             if tracer is not None:
                 tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
                                 "bytes": wire, "id": ident, "depart": free, "hops": 1})
@@ -587,40 +572,38 @@ class Network:
                 self._add_wake(heap[0][0])
 
     def _send_copy(self, sent: tuple, dst: int) -> None:
-        """Sends one copy (already counted) in every case the fast path leaves: a link's first
-        use, a relay, a fault, a self-send, an extra delay, unordered links."""
+        """Sends one copy (already counted) in every case the fast paths leave: a link's first
+        use, a relay, a fault, a self-send, an extra delay."""
         src = sent[_SRC]
         now = sent[_AT]
         ident = self._next_id
         self._next_id = ident + 1
         path = None if src == dst else self.route(src, dst)
-        fate = None
+        packet = _Packet(sent, dst, ident, path if path is not None and len(path) > 2 else None)
         if src in self._down:
-            fate = "src_down"
+            packet.fate = "src_down"
         elif src != dst and path is None:
-            fate = "no_route"
-        slot = self._slot(sent, dst, ident, path if path is not None and len(path) > 2 else None,
-                          fate)
-        if fate is not None or src == dst:
+            packet.fate = "no_route"
+        if packet.fate is not None or src == dst:
             # It never uses the uplink: it is delivered or dropped now, in send order.
-            self._enqueue(self._local, slot, now)
+            self._enqueue(self._local, packet, now)
             departure, hops = now, 0
         else:
             assert path is not None
-            departure = self._depart(slot, src, path[1], now)
+            departure = self._depart(packet, src, path[1], now)
             hops = len(path) - 1
         if self.tracer is not None:
             self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND],
                                  "size": sent[_SIZE], "bytes": sent[_WIRE], "id": ident,
                                  "depart": departure, "hops": hops})
 
-    def _depart(self, slot: int, u: int, v: int, now: int) -> int:
-        """Puts copy ``slot`` on u's uplink toward neighbour v and schedules its arrival at v.
+    def _depart(self, packet: _Packet, u: int, v: int, now: int) -> int:
+        """Puts ``packet`` on u's uplink toward neighbour v and schedules its arrival at v.
 
         Returns its departure time (when its last bit has left u).
         """
         link = self._link(u, v)
-        wire = self._p_sent[slot][_WIRE]  # type: ignore[index]
+        wire = packet.sent[_WIRE]
         stats = self.stats
         stats.node_bytes_sent[u] += wire
         stats.node_messages_sent[u] += 1
@@ -631,32 +614,30 @@ class Network:
         arrival = departure + link.latency()
         if self._extra_delay is not None:
             arrival += self._extra_delay[u]
-        lost = self._loss and self._loss_draw(link, u, v) < self._loss
-        self._p_fate[slot] = LOSS if lost else None
-        self._enqueue(link, slot, arrival)
+        packet.fate = LOSS if self._loss and self._loss_draw(link, u, v) < self._loss else None
+        self._enqueue(link, packet, arrival)
         return departure
 
     # -- the delivery queue ----------------------------------------------------------------
-    def _enqueue(self, link: _Link, slot: int, arrival: int) -> None:
-        """Schedules copy ``slot``'s arrival over ``link`` (FIFO-clamped when links keep
-        order; the local link's arrivals are "now", in order by nature)."""
-        order = self._seq
-        self._seq = order + 1
-        self._p_order[slot] = order
-        if self.fifo_links or link is self._local:
+    def _enqueue(self, link: _Link, packet: _Packet, arrival: int) -> None:
+        """Schedules ``packet``'s arrival over ``link`` (FIFO-clamped when links keep order)."""
+        seq = self._seq
+        self._seq = seq + 1
+        packet.seq = seq
+        if self.fifo_links:
             if arrival < link.last_arrival:
                 arrival = link.last_arrival
             else:
                 link.last_arrival = arrival
-            self._p_arrival[slot] = arrival
-            waiting = link.queue
-            waiting.append(slot)
-            if len(waiting) > 1:
+            packet.arrival = arrival
+            queue = link.queue
+            queue.append(packet)
+            if len(queue) > 1:
                 return  # behind the head, which already holds the link's place in the heap
-            heappush(self._heap, (arrival, order, link.index))
+            heappush(self._heap, (arrival, seq, link))
         else:
-            self._p_arrival[slot] = arrival
-            heappush(self._heap, (arrival, order, -1 - slot))
+            packet.arrival = arrival
+            heappush(self._heap, (arrival, seq, packet))
         if not self._draining:
             wakes = self._wakes
             if not wakes or arrival < wakes[0]:
@@ -684,8 +665,6 @@ class Network:
         env = self.env
         heap = self._heap
         queue = env._queue
-        links = self._links
-        p_arrival, p_order = self._p_arrival, self._p_order
         self._draining = True
         try:
             while heap:
@@ -695,19 +674,19 @@ class Network:
                     if (queue and queue[0][0] <= at) or not ADVANCE_CLOCK:
                         break  # another simpy event comes first (or at the same time)
                     env._now = at
-                key = entry[2]
-                if key >= 0:
-                    waiting = links[key].queue
-                    slot = waiting.popleft()
+                item = entry[2]
+                if item.__class__ is _Link:
+                    waiting = item.queue
+                    packet = waiting.popleft()
                     if waiting:
                         head = waiting[0]
-                        heapreplace(heap, (p_arrival[head], p_order[head], key))
+                        heapreplace(heap, (head.arrival, head.seq, item))
                     else:
                         heappop(heap)
                 else:
-                    slot = -1 - key
+                    packet = item
                     heappop(heap)
-                self._arrive(slot)
+                self._arrive(packet)
         finally:
             # Also after an exception in a callback, so a resumed run still delivers the rest.
             self._draining = False
@@ -718,57 +697,47 @@ class Network:
                     self._add_wake(at)
 
     # -- arrival ---------------------------------------------------------------------------
-    def _arrive(self, slot: int) -> None:
-        """Copy ``slot`` reaches the end of its current hop (the clock reads its arrival)."""
-        fate = self._p_fate[slot]
+    def _arrive(self, packet: _Packet) -> None:
+        """``packet`` reaches the end of its current hop (the clock reads its arrival)."""
+        fate = packet.fate
         if fate is not None and fate is not LOSS:
-            self._drop(slot, fate)  # it never left its sender
+            self._drop(packet, fate)  # it never left its sender
             return
         if self._faulty:
-            reason = self._fault_reason(slot)
+            reason = self._fault_reason(packet)
             if reason is not None:
-                self._drop(slot, reason)
+                self._drop(packet, reason)
                 return
         if fate is LOSS:
-            self._drop(slot, LOSS)
+            self._drop(packet, LOSS)
             return
-        path = self._p_path[slot]
-        if path is not None:
-            hop = self._p_hop[slot] + 1
-            if hop + 1 < len(path):
-                # A relay: forward on its own uplink toward the next hop.
-                self._p_hop[slot] = hop
-                self._depart(slot, path[hop], path[hop + 1], self.env._now)
-                return
-        sent = self._p_sent[slot]
-        dst = self._p_dst[slot]
-        ident = self._p_ident[slot]
-        # Free the slot before the callback, which may send (and reuse it) at once.
-        self._p_sent[slot] = None
-        self._free_slots.append(slot)
-        src, message, size, wire, kind, counters, on_deliver, _, sent_at = sent  # type: ignore[misc]
+        path = packet.path
+        if path is not None and packet.hop + 2 < len(path):
+            # A relay: forward on its own uplink toward the next hop.
+            packet.hop += 1
+            self._depart(packet, path[packet.hop], path[packet.hop + 1], self.env._now)
+            return
+        src, message, size, wire, kind, counters, on_deliver, _, sent_at = packet.sent
         counters[_DELIVERED] += 1
         counters[_BYTES_DELIVERED] += wire
         if self.tracer is not None:
-            self.tracer("deliver", {"node": dst, "src": src, "kind": kind, "size": size,
-                                    "id": ident, "sent": sent_at})
-        on_deliver(src, dst, message)
+            self.tracer("deliver", {"node": packet.dst, "src": src, "kind": kind, "size": size,
+                                    "id": packet.ident, "sent": sent_at})
+        on_deliver(src, packet.dst, message)
 
-    def _fault_reason(self, slot: int) -> str | None:
-        src = self._p_sent[slot][_SRC]  # type: ignore[index]
-        dst = self._p_dst[slot]
-        path = self._p_path[slot]
+    def _fault_reason(self, packet: _Packet) -> str | None:
+        src = packet.sent[_SRC]
+        path = packet.path
         if path is None:
-            u, v = src, dst
+            u, v = src, packet.dst
         else:
-            hop = self._p_hop[slot]
-            u, v = path[hop], path[hop + 1]
+            u, v = path[packet.hop], path[packet.hop + 1]
         down = self._down
         if down:
             if src in down:
                 return "src_down"
             if v in down:
-                return "dst_down" if v == dst else "relay_down"
+                return "dst_down" if v == packet.dst else "relay_down"
             if u in down:
                 return "relay_down"
         group = self._group
@@ -778,21 +747,17 @@ class Network:
             return "link_cut"
         return None
 
-    def _drop(self, slot: int, reason: str) -> None:
-        sent = self._p_sent[slot]
-        dst = self._p_dst[slot]
-        path = self._p_path[slot]
-        at = dst if path is None else path[self._p_hop[slot] + 1]
-        ident = self._p_ident[slot]
-        self._p_sent[slot] = None
-        self._free_slots.append(slot)
-        src, message, size, wire, kind, counters, _, on_drop, sent_at = sent  # type: ignore[misc]
+    def _drop(self, packet: _Packet, reason: str) -> None:
+        src, message, size, wire, kind, counters, _, on_drop, sent_at = packet.sent
         counters[_DROPPED] += 1
         counters[_BYTES_DROPPED] += wire
         reasons = self.stats.drop_reasons
         reasons[reason] = reasons.get(reason, 0) + 1
         if self.tracer is not None:
-            self.tracer("drop", {"node": dst, "src": src, "kind": kind, "size": size,
-                                 "id": ident, "sent": sent_at, "reason": reason, "at": at})
+            path = packet.path
+            at = packet.dst if path is None else path[packet.hop + 1]
+            self.tracer("drop", {"node": packet.dst, "src": src, "kind": kind, "size": size,
+                                 "id": packet.ident, "sent": sent_at, "reason": reason,
+                                 "at": at})
         if on_drop is not None:
-            on_drop(src, dst, message)
+            on_drop(src, packet.dst, message)
