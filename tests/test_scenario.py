@@ -194,11 +194,12 @@ def test_override_lists_and_null():
         QUICKSTART,
         [
             "nodes.count=null",
-            "nodes.list=[{name: x}, {name: y, role: observer}]",
+            "nodes.list=[{name: x}, {name: y}, {name: z, role: observer}]",
             "workload.targets=[x, y]",
         ],
     )
-    assert scenario.node_names == ["x", "y"] and scenario.workload.targets == ["x", "y"]
+    assert scenario.node_names == ["x", "y", "z"] and scenario.workload.targets == ["x", "y"]
+    assert scenario.observers == ["z"]
 
 
 def test_with_overrides_on_a_validated_scenario():
