@@ -214,8 +214,28 @@ class PrePrepare:
         )
 
 
+class _Vote:
+    """What Prepare, Commit and CheckPoint share: [packet type, view, index, sender, hash]."""
+
+    __slots__ = ()
+
+    def _voted(self) -> bytes:
+        return self.hash  # type: ignore[attr-defined]
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index, sender, the hash voted for]."""
+        return msgpack.packb(
+            [self.packet_type, self.view, self.index, self.sender, self._voted()],  # type: ignore[attr-defined]
+            use_bin_type=True,
+        )
+
+    def wire_size(self) -> int:
+        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
+        return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
+
+
 @dataclass(frozen=True, slots=True)
-class Prepare:
+class Prepare(_Vote):
     """A vote for the sealed proposal ``hash`` of block ``index`` (FISCO.md §1.5 step 3)."""
 
     view: int
@@ -225,19 +245,9 @@ class Prepare:
     kind: ClassVar[str] = "Prepare"
     packet_type: ClassVar[int] = 0x01
 
-    def encode(self) -> bytes:
-        """msgpack [packet type, view, index, sender, hash]."""
-        return msgpack.packb(
-            [self.packet_type, self.view, self.index, self.sender, self.hash], use_bin_type=True
-        )
-
-    def wire_size(self) -> int:
-        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
-        return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
-
 
 @dataclass(frozen=True, slots=True)
-class Commit:
+class Commit(_Vote):
     """The second vote for ``hash``, sent once a prepare quorum is seen (FISCO.md §1.5 step 4)."""
 
     view: int
@@ -247,19 +257,9 @@ class Commit:
     kind: ClassVar[str] = "Commit"
     packet_type: ClassVar[int] = 0x02
 
-    def encode(self) -> bytes:
-        """msgpack [packet type, view, index, sender, hash]."""
-        return msgpack.packb(
-            [self.packet_type, self.view, self.index, self.sender, self.hash], use_bin_type=True
-        )
-
-    def wire_size(self) -> int:
-        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
-        return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
-
 
 @dataclass(frozen=True, slots=True)
-class CheckPoint:
+class CheckPoint(_Vote):
     """A vote for the *executed* block hash of ``index``, after execution (FISCO.md §1.5 step 7).
 
     Its proposal signature over ``executed_hash`` ends up in the block header's signature list.
@@ -272,16 +272,8 @@ class CheckPoint:
     kind: ClassVar[str] = "CheckPoint"
     packet_type: ClassVar[int] = 0x09
 
-    def encode(self) -> bytes:
-        """msgpack [packet type, view, index, sender, executed hash]."""
-        return msgpack.packb(
-            [self.packet_type, self.view, self.index, self.sender, self.executed_hash],
-            use_bin_type=True,
-        )
-
-    def wire_size(self) -> int:
-        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
-        return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
+    def _voted(self) -> bytes:
+        return self.executed_hash
 
 
 PbftMessage = PrePrepare | Prepare | Commit | CheckPoint
