@@ -28,6 +28,7 @@ import hashlib
 import json
 import re
 import types
+import typing
 from collections.abc import Mapping, Sequence
 from inspect import isclass
 from pathlib import Path
@@ -216,6 +217,8 @@ class NodeSpec(BaseModel):
     """This node's hardware; None takes ``nodes.profile``."""
     region: str | None = None
     """The node's region, for ``network.topology.kind: regions``."""
+    bandwidth_mbps: Float | None = Field(None, gt=0)
+    """This node's uplink in Mbit/s; None takes ``network.bandwidth_mbps``."""
 
     @model_validator(mode="after")
     def _check_name(self) -> NodeSpec:
@@ -404,7 +407,8 @@ class NetworkConfig(BaseModel):
     topology: TopologyConfig = TopologyConfig()
     latency: LatencyConfig = LatencyConfig()
     bandwidth_mbps: Float = Field(1000, gt=0)
-    """Each node's uplink in megabits per second (messages queue on it)."""
+    """Each node's uplink in megabits per second (messages queue on it); a node of
+    ``nodes.list`` may set its own ``bandwidth_mbps``."""
     loss_rate: Float = Field(0, ge=0, lt=1)
     """Probability that a message is lost, in [0, 1)."""
 
@@ -471,7 +475,9 @@ class Scenario(BaseModel):
     model_config = _MODEL
 
     name: str = Field(min_length=1)
+    """The scenario's name, shown in reports and written to summary.json."""
     description: str = ""
+    """One line on what the scenario models."""
     seed: Int = Field(1, ge=0)
     """The one seed every random stream is spawned from (DESIGN.md rule 6)."""
     duration_s: Float = Field(10, gt=0)
@@ -1095,3 +1101,72 @@ __all__ = [
     "load_scenario",
     "scenario_digest",
 ]
+
+
+def field_reference() -> str:
+    """Every scenario field with its type, default and meaning, as a Markdown document.
+
+    ``docs/scenario-reference.md`` is this text; a test keeps the two equal, so the reference
+    a user reads is the schema the loader applies.
+    """
+    lines = [
+        "# Scenario fields",
+        "",
+        "Generated from the schema (`fiscosim.scenario.field_reference()`); a test keeps it",
+        "current. Every field is optional unless marked *required*; unknown keys are errors.",
+        "Override any field with `--set dotted.path=value`.",
+        "",
+    ]
+
+    def type_name(annotation: Any) -> str:
+        origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+        if origin is typing.Annotated:
+            return type_name(args[0])
+        if origin is typing.Literal:
+            return " or ".join(f"`{arg}`" for arg in args)
+        if origin in (typing.Union, types.UnionType):
+            return " or ".join(type_name(arg) for arg in args if arg is not type(None))
+        if origin is list:
+            return f"list of {type_name(args[0])}"
+        if origin is dict:
+            return f"map of {type_name(args[0])} to {type_name(args[1])}"
+        names = {"ProfileSpec": "inline profile", "NodeSpec": "node (below)"}
+        name = getattr(annotation, "__name__", str(annotation))
+        return names.get(name, name)
+
+    def walk(model: type[BaseModel], prefix: str, title: str) -> None:
+        rows: list[str] = []
+        nested: list[tuple[type[BaseModel], str, str]] = []
+        for name, info in model.model_fields.items():
+            path = f"{prefix}{name}"
+            annotation = info.annotation
+            child = annotation if isinstance(annotation, type) and issubclass(
+                annotation, BaseModel) else None
+            if info.is_required():
+                default = "*required*"
+            elif child is not None:
+                default = "(section)"
+            else:
+                default = f"`{info.default!r}`" if info.default is not None else "none"
+            doc = info.description or ""
+            if not doc and child is not None and child.__doc__:
+                doc = child.__doc__.strip().split("\n\n")[0]
+            doc = " ".join(doc.split()).replace("|", "\\|")
+            rows.append(f"| `{path}` | {type_name(annotation)} | {default} | {doc} |")
+            if child is not None:
+                nested.append((child, f"{path}.", path))
+        intro = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
+        lines.extend([f"## {title}", "", intro, "",
+                      "| field | type | default | meaning |", "|---|---|---|---|", *rows, ""])
+        for child, child_prefix, child_title in nested:
+            walk(child, child_prefix, child_title)
+
+    walk(Scenario, "", "scenario")
+    lines.extend(["## nodes.list items", "", "| field | type | default | meaning |",
+                  "|---|---|---|---|"])
+    for name, info in NodeSpec.model_fields.items():
+        default = "*required*" if info.is_required() else (
+            f"`{info.default!r}`" if info.default is not None else "none")
+        doc = " ".join((info.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `{name}` | {type_name(info.annotation)} | {default} | {doc} |")
+    return "\n".join(lines) + "\n"

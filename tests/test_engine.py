@@ -148,3 +148,12 @@ def test_tampered_transactions_are_rejected_and_counted(mode, tmp_path, monkeypa
         # the host verified each distinct transaction once, shared by every node
         assert verifier.verified == table.count
         assert verifier.reused > 0
+
+
+def test_a_slow_uplink_slows_its_node_only():
+    # node a's uplink at 1 Mbit/s: its pushes and votes crawl, the other three form a quorum
+    nodes = "[{name: a, bandwidth_mbps: 1}, {name: b}, {name: c}, {name: d}]"
+    result = run(f"nodes={{list: {nodes}}}", "workload.targets=[b, c, d]", "duration_s=3")
+    assert result.summary["safety"]["ok"] and result.summary["txs_pending_at_end"] == 0
+    network = result.world.network
+    assert network.tx_time(0, 1000) > 100 * network.tx_time(1, 1000)

@@ -401,3 +401,14 @@ def test_shipped_quickstart_is_valid_yaml_with_comments():
     text = QUICKSTART.read_text()
     assert text.lstrip().startswith("#")
     assert yaml.safe_load(text)["name"] == "quickstart"
+
+
+def test_the_field_reference_document_is_current():
+    from fiscosim.scenario import field_reference
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "scenario-reference.md"
+    assert path.read_text() == field_reference(), (
+        "docs/scenario-reference.md is stale: regenerate it with python -c "
+        "\"from fiscosim.scenario import field_reference; print(field_reference(), end='')\" "
+        "> docs/scenario-reference.md"
+    )

@@ -243,7 +243,9 @@ def _build_network(scenario: Any, env: simpy.Environment, count: int, names: lis
     return Network(
         env,
         graph,
-        bandwidth_bps=net.bandwidth_mbps * 1e6,
+        bandwidth_bps=[
+            (spec.bandwidth_mbps or net.bandwidth_mbps) * 1e6 for spec in scenario.nodes.specs()
+        ],
         loss_rate=net.loss_rate,
         seed_seq=links_seq,
         tracer=trace,
