@@ -69,19 +69,26 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
         click.echo(f"error: {error}", err=True)
         sys.exit(2)
     total = simulation.scenario.duration_s + simulation.scenario.drain_s
-    if quiet or total < 5:
-        result = simulation.run(trace=trace)
-    else:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    try:
+        if quiet or total < 5:
+            result = simulation.run(trace=trace)
+        else:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        with Progress(TextColumn("simulating"), BarColumn(),
-                      TextColumn("{task.completed:.1f}/{task.total:.1f} s simulated"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
-            task = bar.add_task("run", total=total)
-            result = simulation.run(
-                trace=trace, progress=lambda done, _total: bar.update(task, completed=done))
-    if out is not None:
-        result.write(out)
+            with Progress(TextColumn("simulating"), BarColumn(),
+                          TextColumn("{task.completed:.1f}/{task.total:.1f} s simulated"),
+                          TimeElapsedColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("run", total=total)
+                result = simulation.run(
+                    trace=trace, progress=lambda done, _total: bar.update(task, completed=done))
+        if out is not None:
+            result.write(out)
+    except OSError as error:
+        # A trace or result folder that cannot be written: one line, and (the writers being
+        # atomic) no partial files left behind.
+        click.echo(f"error: cannot write {error.filename or out or trace}: "
+                   f"{error.strerror or error} (choose a writable --out/--trace path)", err=True)
+        sys.exit(2)
     if not quiet:
         # A pipe or a file gets the whole table on 140 columns rather than a wrapped 80.
         report = console if console.is_terminal else Console(width=140)

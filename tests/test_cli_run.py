@@ -109,3 +109,13 @@ def test_corpus_command_signs_once_and_reuses(tmp_path, monkeypatch):
     stamp = files[0].stat().st_mtime_ns
     assert run("corpus", "--count", "200", "--accounts", "20").exit_code == 0
     assert [f.stat().st_mtime_ns for f in tmp_path.glob("corpus-*.npz")] == [stamp]
+
+
+def test_an_unwritable_out_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = subprocess.run(
+        [sys.executable, "-m", "fiscosim", "run", "--quiet", "--out", str(blocker / "sub"),
+         *SHORT], capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
