@@ -466,6 +466,51 @@ class WorkloadConfig(BaseModel):
         return self
 
 
+class FaultSpec(BaseModel):
+    """One fault at a simulated time, optionally undone at ``until_s``.
+
+    ``crash``/``restart`` (``nodes``), ``partition`` (``groups``; nodes in no group form one
+    more) / ``heal``, ``loss`` (network-wide ``rate``), ``delay`` (``nodes``' outgoing
+    messages take ``delay_ms`` more), ``slow`` (``nodes``' CPUs take ``factor`` × as long).
+    """
+
+    model_config = _MODEL
+
+    at_s: Float = Field(ge=0)
+    """When, in simulated seconds from the start."""
+    kind: Literal["crash", "restart", "partition", "heal", "loss", "delay", "slow"]
+    nodes: list[str] = []
+    """The nodes it hits (crash, restart, delay, slow)."""
+    groups: list[list[str]] | None = None
+    """The sides of a partition."""
+    rate: Float | None = Field(None, ge=0, lt=1)
+    """Message loss probability (loss)."""
+    delay_ms: Float | None = Field(None, ge=0)
+    """Extra delay of every message the nodes send (delay)."""
+    factor: Float | None = Field(None, gt=0)
+    """CPU slowdown factor (slow)."""
+    until_s: Float | None = None
+    """Undo the fault then: restart, heal, loss 0, no delay, factor 1. None: it stays."""
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> FaultSpec:
+        needs = {"crash": "nodes", "restart": "nodes", "delay": "nodes", "slow": "nodes",
+                 "partition": "groups", "loss": "rate"}
+        need = needs.get(self.kind)
+        if need and not getattr(self, need):
+            raise _Invalid(need, f"a {self.kind} fault needs {need}",
+                           f"give the {need} it applies to")
+        extra = {"delay": "delay_ms", "slow": "factor"}.get(self.kind)
+        if extra and getattr(self, extra) is None:
+            raise _Invalid(extra, f"a {self.kind} fault needs {extra}", f"set {extra}")
+        if self.until_s is not None and self.until_s <= self.at_s:
+            raise _Invalid("until_s", f"{self.until_s} is not after at_s {self.at_s}",
+                           "undo the fault after it starts, or leave until_s out")
+        if self.until_s is not None and self.kind in ("restart", "heal"):
+            raise _Invalid("until_s", f"a {self.kind} cannot be undone", "leave until_s out")
+        return self
+
+
 # -- the scenario ------------------------------------------------------------------------------
 
 
@@ -491,6 +536,8 @@ class Scenario(BaseModel):
     group: GroupConfig = GroupConfig()
     network: NetworkConfig = NetworkConfig()
     workload: WorkloadConfig = WorkloadConfig()
+    faults: list[FaultSpec] = []
+    """Faults injected during the run, in any order (docs/scenario-reference.md: FaultSpec)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -542,6 +589,12 @@ class Scenario(BaseModel):
                         f"unknown node {target!r}",
                         _choices_hint(target, names, "nodes"),
                     )
+        for i, fault in enumerate(self.faults):
+            named = list(fault.nodes) + [n for group in fault.groups or [] for n in group]
+            for name in named:
+                if name not in names:
+                    raise _Invalid(("faults", i), f"unknown node {name!r}",
+                                   _choices_hint(name, names, "nodes"))
         observers = {spec.name for spec in specs if spec.role == "observer"}
         targets = self.workload.targets
         sent_to = names if targets == "all" else [] if targets == "sealers" else targets
@@ -1155,6 +1208,19 @@ def field_reference() -> str:
             rows.append(f"| `{path}` | {type_name(annotation)} | {default} | {doc} |")
             if child is not None:
                 nested.append((child, f"{path}.", path))
+            bare = annotation
+            while typing.get_origin(bare) is typing.Annotated:
+                bare = typing.get_args(bare)[0]
+            options = (bare,) if typing.get_origin(bare) is list else (
+                typing.get_args(bare) or ())
+            for arg in options:
+                while typing.get_origin(arg) is typing.Annotated:
+                    arg = typing.get_args(arg)[0]
+                listed = typing.get_origin(arg) is list
+                for item in typing.get_args(arg) if listed else (arg,):
+                    if isinstance(item, type) and issubclass(item, BaseModel):
+                        section = f"{path} items" if listed else f"{path} (inline form)"
+                        nested.append((item, "", section))
         intro = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
         lines.extend([f"## {title}", "", intro, "",
                       "| field | type | default | meaning |", "|---|---|---|---|", *rows, ""])
@@ -1162,11 +1228,4 @@ def field_reference() -> str:
             walk(child, child_prefix, child_title)
 
     walk(Scenario, "", "scenario")
-    lines.extend(["## nodes.list items", "", "| field | type | default | meaning |",
-                  "|---|---|---|---|"])
-    for name, info in NodeSpec.model_fields.items():
-        default = "*required*" if info.is_required() else (
-            f"`{info.default!r}`" if info.default is not None else "none")
-        doc = " ".join((info.description or "").split()).replace("|", "\\|")
-        lines.append(f"| `{name}` | {type_name(info.annotation)} | {default} | {doc} |")
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ else is a pure function of the scenario and its seed.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,18 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
     intervals = np.diff(commit_times[(commit_times >= start_us) & (commit_times < end_us)])
     txs_per_block = np.array([row.txs for row in measured_blocks], dtype=np.int64)
 
+    # Liveness: the longest time without a new block while transactions were waiting. Gaps
+    # are measured between first commits; the time after the last block counts when
+    # transactions were still pending at the end.
+    stall_points = [0, *commit_times.tolist()]
+    pending_at_end = int(table.count - committed.sum() - rejected.sum())
+    if pending_at_end:
+        stall_points.append(int(world.env.now))
+    first_submit = int(submit.min()) if len(submit) else 0
+    gaps = [b - max(a, first_submit) for a, b in itertools.pairwise(stall_points)
+            if b > first_submit]
+    max_stall_s = round(max(gaps) / 1e6, 6) if gaps else 0.0
+
     stats = world.network.stats
     messages = {
         kind: {"count": int(entry["sent"]), "bytes": int(entry["bytes_sent"])}
@@ -102,7 +115,7 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "txs_submitted": int(table.count),
         "txs_committed": int(committed.sum()),
         "txs_rejected": int(rejected.sum()),
-        "txs_pending_at_end": int(table.count - committed.sum() - rejected.sum()),
+        "txs_pending_at_end": pending_at_end,
         "txs_rejected_by_rpc_but_committed": int((rejected_by_rpc & committed).sum()),
         "rejected_by_reason": by_reason,
         "txpool_rejections_all_nodes": dict(sorted(node_rejections.items())),
@@ -113,6 +126,8 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
             node.name: round(node.cpu.utilisation(world.env.now), 4) for node in world.nodes
         },
         "view_changes_wanted": sum(node.stats.view_changes_wanted for node in world.nodes),
+        "max_stall_s": max_stall_s,
+        "faults": list(world.fault_log),
         "signatures_verified": sum(node.stats.verified for node in world.nodes),
         "txs_fetched": sum(node.stats.fetched for node in world.nodes),
         "safety": {"ok": not world.safety.violations, "violations": world.safety.violations[:20]},

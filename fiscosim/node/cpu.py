@@ -20,7 +20,7 @@ import math
 class Cpu:
     """``cores`` cores with per-core busy-until times, lanes, and busy-time accounting."""
 
-    __slots__ = ("_busy_until", "_lanes", "busy_us", "cores")
+    __slots__ = ("_busy_until", "_lanes", "busy_us", "cores", "slowdown")
 
     def __init__(self, cores: int) -> None:
         if cores < 1:
@@ -30,6 +30,13 @@ class Cpu:
         self._lanes: dict[str, int] = {}
         self.busy_us = 0
         """Core-microseconds of work charged so far (utilisation = busy / (cores × time))."""
+        self.slowdown = 1.0
+        """Every task takes this many times its cost (a slow node, a fault)."""
+
+    def reset(self, now: int) -> None:
+        """Drops queued work (a crashed process): every core and lane is free from ``now``."""
+        self._busy_until = [now] * self.cores
+        self._lanes = {}
 
     def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
         """Charges ``work_us`` of single-core work; returns the simulated time it is done.
@@ -41,6 +48,8 @@ class Cpu:
         1200
         """
         start = now
+        if self.slowdown != 1.0:
+            work_us = math.ceil(work_us * self.slowdown)
         if lane is not None:
             start = max(start, self._lanes.get(lane, 0))
         if work_us <= 0:

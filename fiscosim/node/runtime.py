@@ -114,7 +114,12 @@ class Node:
         self.stats = NodeStats()
         self.timers: dict[str, Timer] = {}
         self.proposal_hashes: dict[int, bytes] = {}
+        self.up = True
+        self._epoch = 0
+        self._core_factory: Any = None
+        """Builds this node's core again after a crash: ``factory(committed_index)``."""
         self._receive_costs: dict[tuple[str, int], int] = {}
+        self._reported_pending = False
         self._fills: dict[tuple[int, bytes], Any] = {}
         # sealer state (FISCO.md §2.5)
         self._seal_next = 0
@@ -133,9 +138,55 @@ class Node:
         if trace is not None:
             trace(event, {"node": self.net_id, **fields})
 
+    def _later(self, at_us: int, fn: Any, *args: Any) -> None:
+        """Calls ``fn(*args)`` at ``at_us`` unless this node crashes before then.
+
+        Work in progress is in memory: a crash loses it (the epoch changes).
+        """
+        schedule(self.env, at_us, self._if_alive, self._epoch, fn, args)
+
+    def _if_alive(self, epoch: int, fn: Any, args: tuple) -> None:
+        if epoch == self._epoch:
+            fn(*args)
+
     def start(self) -> None:
         if self.core is not None:
             self._apply(self.core.start(self.env.now))
+
+    # -- crash and restart (faults) ------------------------------------------------------------
+    def crash(self) -> None:
+        """The process dies: in-memory work, timers, pool and consensus state are lost.
+
+        The ledger (committed blocks, ``height``) survives on disk. The network drops what is
+        sent to or by a down node.
+        """
+        if not self.up:
+            return
+        self.up = False
+        self._epoch += 1
+        for timer in self.timers.values():
+            timer.cancel()
+        self.shared.network.set_node_up(self.net_id, False)
+        self._trace("crash", height=self.height)
+
+    def restart(self) -> None:
+        """The process starts again from its ledger: an empty pool, a fresh PBFT core that
+        recovers the current view from its peers (FISCO.md §1.7 Recover)."""
+        if self.up:
+            return
+        self.up = True
+        self._epoch += 1
+        self.shared.network.set_node_up(self.net_id, True)
+        self.pool = self.pool.fresh()
+        self.cpu.reset(self.env.now)
+        self._fills.clear()
+        self._seal_next, self._seal_end, self._sealing = 0, -1, False
+        self._seal_check_at = None
+        self._reported_pending = False
+        if self._core_factory is not None:
+            self.core = self._core_factory(self.height)
+        self._trace("restart", height=self.height)
+        self.start()
 
     def _apply(self, actions: list) -> None:
         for action in actions:
@@ -174,9 +225,23 @@ class Node:
         return timer
 
     def _on_timer(self, name: str) -> None:
+        if not self.up:
+            return
         self._trace("timer_fired", name=name)
         assert self.core is not None
         self._apply(self.core.on_timer(name, self.env.now))
+
+    def _report_pool(self) -> None:
+        """Tells the core whether transactions are pending (``setTxsSize``, FISCO.md §1.7).
+
+        FISCO's txpool reports its size every 100 ms and the view timer runs while it is not
+        empty, so a crashed leader is noticed even when no proposal arrives. Only the changes
+        between empty and not empty matter to the core, so only those are reported.
+        """
+        pending = self.pool.pending > 0
+        if self.core is not None and pending != self._reported_pending:
+            self._reported_pending = pending
+            self._apply(self.core.on_pool_size(self.pool.pending, self.env.now))
 
     # -- PBFT messages -------------------------------------------------------------------------
     def _send_pbft(self, message: Any, dest: int | None) -> None:
@@ -188,7 +253,7 @@ class Node:
             targets = [n for n in shared.sealer_net_ids if n != self.net_id]
         else:
             targets = [shared.sealer_net_ids[dest]]
-        schedule(self.env, done, self._transmit, targets, Envelope(message, size), size)
+        self._later(done, self._transmit, targets, Envelope(message, size), size)
 
     def _transmit(self, targets: list[int], message: Any, size: int) -> None:
         deliver = self.shared.network.broadcast
@@ -196,6 +261,8 @@ class Node:
 
     def receive(self, src: int, message: Any) -> None:
         """Network delivery: charge the handling, then act on the message."""
+        if not self.up:
+            return
         kind = message.kind
         now = self.env.now
         if kind == "TxPush":
@@ -220,12 +287,16 @@ class Node:
             # per message (half of a 100-node run's events).
             actions = self.core.handle(message, now)
             if actions:
-                schedule(self.env, done, self._apply, actions)
+                self._later(done, self._apply, actions)
 
     # -- transactions: RPC, push, admission ----------------------------------------------------
     def rpc_submit(self, ids: np.ndarray) -> None:
         """A client's batch reaches this node's RPC (FISCO.md §2.2): push first, then admit."""
         table = self.shared.table
+        if not self.up:
+            # The SDK's connection fails: the client learns at once, nothing is submitted.
+            table.reject_reason[ids] = REJECT_CODES[Reject.RpcUnreachable]
+            return
         payload = int(table.size[ids].sum(dtype=np.int64))
         limits = table.block_limit[ids]
         facts = BatchFacts(
@@ -240,7 +311,7 @@ class Node:
         if targets:
             work = self.costs.encode(push.wire_size())
             done = self.cpu.run(self.env.now, work, lane="rpc")
-            schedule(self.env, done, self.shared.network.broadcast, self.net_id, targets, push,
+            self._later(done, self.shared.network.broadcast, self.net_id, targets, push,
                      push.wire_size(), self.shared.nodes_deliver)
         self._verify_and_admit(ids, payload, True, facts)
 
@@ -262,7 +333,7 @@ class Node:
         work = self.costs.decode(payload) + self.costs.verify(fresh)
         self.stats.verified += fresh
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
-        schedule(self.env, done, self._admit, ids, from_rpc, facts)
+        self._later(done, self._admit, ids, from_rpc, facts)
 
     def _admit(self, ids: np.ndarray, from_rpc: bool, facts: Any = None) -> None:
         ok = self._signature_verdicts(ids, facts)
@@ -274,6 +345,7 @@ class Node:
                 table.reject_reason[ids[rejected]] = reasons[rejected]
         if len(admitted):
             self._trace("admitted", count=len(admitted), rpc=from_rpc)
+            self._report_pool()
             self._maybe_seal()
 
     # -- sealing (FISCO.md §2.5) ---------------------------------------------------------------
@@ -297,7 +369,7 @@ class Node:
             self._seal(now)
         elif self._seal_check_at is None or self._seal_check_at > ready_at:
             self._seal_check_at = ready_at
-            schedule(self.env, ready_at, self._seal_check)
+            self._later(ready_at, self._seal_check)
 
     def _seal_check(self) -> None:
         self._seal_check_at = None
@@ -313,7 +385,7 @@ class Node:
         self._last_seal_time = now
         work = self.costs.hash(32 * len(ids)) + self.costs.encode(64 * len(ids) + 256)
         done = self.cpu.run(now, work, lane="sealer")
-        schedule(self.env, done, self._propose, number, ids)
+        self._later(done, self._propose, number, ids)
 
     def _propose(self, number: int, ids: np.ndarray) -> None:
         self._sealing = False
@@ -341,7 +413,7 @@ class Node:
         lookup = int(LOOKUP_US_PER_TX * len(proposal.tx_ids)) + 1
         if len(missing) == 0:
             done = self.cpu.run(self.env.now, lookup, parallelism=2, lane="verifier")
-            schedule(self.env, done, self._proposal_filled, proposal, True)
+            self._later(done, self._proposal_filled, proposal, True)
             return
         self._fills[(proposal.index, proposal.hash)] = proposal
         request = TxsRequest(proposal.index, proposal.hash, missing)
@@ -355,7 +427,7 @@ class Node:
         payload = int(self.shared.table.size[request.ids].sum(dtype=np.int64))
         response = TxsResponse(request.index, request.proposal_hash, request.ids, payload)
         done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
-        schedule(self.env, done, self.shared.network.send, self.net_id, src, response,
+        self._later(done, self.shared.network.send, self.net_id, src, response,
                  response.wire_size(), self.shared.nodes_deliver)
 
     def _receive_fetch(self, response: TxsResponse) -> None:
@@ -367,7 +439,7 @@ class Node:
         self.stats.verified += len(response.ids)
         self.stats.fetched += len(response.ids)
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="verifier")
-        schedule(self.env, done, self._fetched_verified, proposal, response.ids)
+        self._later(done, self._fetched_verified, proposal, response.ids)
 
     def _fetched_verified(self, proposal: Any, ids: np.ndarray) -> None:
         verdicts = self._signature_verdicts(ids)
@@ -377,6 +449,7 @@ class Node:
         if ok:
             self.pool.mark_sealed(proposal.tx_ids)
             self.proposal_hashes[proposal.index] = proposal.hash
+            self._report_pool()
         else:
             self.stats.proposals_rejected += 1
         assert self.core is not None
@@ -387,7 +460,7 @@ class Node:
         work = self.costs.execute(len(proposal.tx_ids)) + self.costs.hash(256)
         done = self.cpu.run(self.env.now, work, lane="executor")
         self._trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
-        schedule(self.env, done, self._executed, proposal)
+        self._later(done, self._executed, proposal)
 
     def _executed(self, proposal: Any) -> None:
         # The executed header adds the state and receipt roots; every honest node computes the
@@ -401,7 +474,7 @@ class Node:
         proposal = action.proposal
         work = self.costs.storage_commit(len(proposal.tx_ids))
         done = self.cpu.run(self.env.now, work, lane="storage")
-        schedule(self.env, done, self._committed, action)
+        self._later(done, self._committed, action)
 
     def _committed(self, action: Any) -> None:
         proposal = action.proposal
@@ -412,6 +485,7 @@ class Node:
         self._trace("commit", index=action.index, txs=len(ids))
         assert self.core is not None
         self._apply(self.core.on_committed(action.index, self.env.now))
+        self._report_pool()
         self._maybe_seal()
 
 

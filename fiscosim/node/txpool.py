@@ -44,6 +44,8 @@ class Reject(IntEnum):
     InvalidGroupId = 10007
     InvalidSignature = 10008
     TransactionPoolTimeout = 10010
+    RpcUnreachable = -1
+    """Not a FISCO status: the client's SDK could not reach the RPC node (it was down)."""
 
 
 # Plain ints for the hot paths: an IntEnum member lookup goes through the enum metaclass and
@@ -77,6 +79,11 @@ class TxPool:
         self.sealed = 0
         self.rejected = np.zeros(len(Reject), dtype=np.int64)
         """Rejections counted by reason (index: position in :class:`Reject`)."""
+
+    def fresh(self) -> TxPool:
+        """An empty pool with the same settings (a restarted node's: the pool is in memory)."""
+        return TxPool(self.table, limit=self.limit, block_limit=self.block_limit,
+                      expiry_us=self.expiry_us)
 
     # -- sizes ---------------------------------------------------------------------------------
     def __len__(self) -> int:

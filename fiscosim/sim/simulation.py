@@ -153,9 +153,12 @@ class Simulation:
 
 
 def _drive(world: World, progress: Callable[[float, float], None] | None) -> None:
+    from fiscosim.faults import schedule_faults
+
     env = world.env
     for node in world.nodes:
         node.start()
+    schedule_faults(world)
     env.process(world.client_loop())
     end = world.end_us
     if progress is None:

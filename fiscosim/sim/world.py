@@ -79,6 +79,8 @@ class World:
     trace: Callable[[str, dict], None] | None = None
     real: Any = None
     """Real-crypto mode: the corpus and the shared verifier (:mod:`fiscosim.sim.realcrypto`)."""
+    fault_log: list = field(default_factory=list)
+    """The faults applied so far: ``{"t_s", "fault"}``."""
 
     def client_loop(self):
         """One simpy process ticks every client; a tick sends one batch per target node."""
@@ -173,7 +175,11 @@ def build_world(
             block_limit=chain.block_limit,
             expiry_us=int(chain.tx_expiry_s * US),
         )
-        nodes.append(Node(position, spec.name, shared, Cpu(costs.cores), costs, pool, core))
+        node = Node(position, spec.name, shared, Cpu(costs.cores), costs, pool, core)
+        if core is not None:
+            node._core_factory = _core_factory(consensus_index[position], weights, chain,
+                                               trace is not None)
+        nodes.append(node)
     shared.nodes = nodes
 
     workload = scenario.workload
@@ -211,6 +217,23 @@ def build_world(
         trace=trace,
         real=real,
     )
+
+
+def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> Any:
+    """Builds a sealer's PBFT core again after a restart, from its ledger's height."""
+
+    def build(committed_index: int) -> PbftCore:
+        return PbftCore(
+            index=index,
+            weights=weights,
+            leader_period=chain.leader_period,
+            pipeline_size=chain.pipeline_size,
+            timeout_us=int(chain.consensus_timeout_ms * 1000),
+            committed_index=committed_index,
+            notes=notes,
+        )
+
+    return build
 
 
 def _targets(targets: Any, specs: list, names: list[str]) -> list[int]:

@@ -1,0 +1,93 @@
+"""Carries out a scenario's ``faults:`` at their simulated times (and undoes them at ``until_s``).
+
+Each fault acts through a hook of the layer that owns the behaviour: the network
+(:meth:`~fiscosim.net.network.Network.partition`, ``heal``, ``loss_rate``,
+``set_extra_delay``) or the node (:meth:`~fiscosim.node.runtime.Node.crash`, ``restart``, its
+CPU's ``slowdown``). Every fault applied is written to the world's fault log (reported in the
+summary) and, with tracing on, to the trace as a ``fault`` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fiscosim.node.clock import schedule
+
+US = 1_000_000
+
+
+def schedule_faults(world: Any) -> None:
+    """Schedules every fault of ``world.scenario`` (in the order given; ties keep that order)."""
+    names = [node.name for node in world.nodes]
+    for fault in world.scenario.faults:
+        targets = [names.index(name) for name in fault.nodes]
+        start, undo = _actions(world, fault, targets, names)
+        _at(world, fault.at_s, start, _describe(fault))
+        if fault.until_s is not None and undo is not None:
+            _at(world, fault.until_s, undo, f"undo {_describe(fault)}")
+
+
+def _at(world: Any, at_s: float, action: Callable[[], None], text: str) -> None:
+    def fire() -> None:
+        action()
+        world.fault_log.append({"t_s": world.env.now / US, "fault": text})
+        if world.trace is not None:
+            world.trace("fault", {"node": -1, "text": text})
+
+    schedule(world.env, round(at_s * US), fire)
+
+
+def _describe(fault: Any) -> str:
+    parts = [fault.kind]
+    if fault.nodes:
+        parts.append(",".join(fault.nodes))
+    if fault.groups:
+        parts.append(" | ".join(",".join(group) for group in fault.groups))
+    for field in ("rate", "delay_ms", "factor"):
+        value = getattr(fault, field)
+        if value is not None:
+            parts.append(f"{field}={value}")
+    return " ".join(parts)
+
+
+def _actions(
+    world: Any, fault: Any, targets: list[int], names: list[str]
+) -> tuple[Callable[[], None], Callable[[], None] | None]:
+    network, nodes = world.network, world.nodes
+    kind = fault.kind
+
+    def each(act: Callable[[int], Any]) -> Callable[[], None]:
+        def run() -> None:
+            for i in targets:
+                act(i)
+
+        return run
+
+    if kind == "crash":
+        return each(lambda i: nodes[i].crash()), each(lambda i: nodes[i].restart())
+    if kind == "restart":
+        return each(lambda i: nodes[i].restart()), None
+    if kind == "partition":
+        groups = [[names.index(name) for name in group] for group in fault.groups]
+        return lambda: network.partition(groups), network.heal
+    if kind == "heal":
+        return network.heal, None
+    if kind == "loss":
+        before = network.loss_rate
+
+        def lose() -> None:
+            network.loss_rate = fault.rate
+
+        def stop() -> None:
+            network.loss_rate = before
+
+        return lose, stop
+    if kind == "delay":
+        delay = round(fault.delay_ms * 1000)
+        return (each(lambda i: network.set_extra_delay(i, delay)),
+                each(lambda i: network.set_extra_delay(i, 0)))
+    if kind == "slow":
+        return (each(lambda i: setattr(nodes[i].cpu, "slowdown", fault.factor)),
+                each(lambda i: setattr(nodes[i].cpu, "slowdown", 1.0)))
+    raise ValueError(f"unknown fault kind {kind!r}")
