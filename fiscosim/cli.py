@@ -153,6 +153,63 @@ def corpus(scenario: str | None, suite: str | None, count: int | None, accounts:
                   f"{default_cache_dir()} ({elapsed:.1f} s)")
 
 
+@main.command()
+@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Random fault schedules to run (seeds SEED, SEED+1, ...).")
+@click.option("--nodes", type=click.IntRange(min=4), default=4, show_default=True,
+              help="Sealers per run (at most f = (n-1)//3 of them faulty).")
+@click.option("--duration", type=click.FloatRange(min=4), default=20.0, show_default=True,
+              help="Simulated seconds per run; faults heal by half of it.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="First seed.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes [default: every core].")
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
+def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
+         as_json: bool) -> None:
+    """Run random fault schedules; report every seed that breaks safety or liveness.
+
+    Exit code 1 when any run fails, 3 when any run breaks safety.
+    """
+    import os
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from fiscosim.sim.fuzz import fuzz as fuzz_runs
+
+    workers = workers or len(os.sched_getaffinity(0))
+    started = time.perf_counter()
+    with Progress(TextColumn("fuzzing"), BarColumn(), MofNCompleteColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("fuzz", total=runs)
+        outcomes = fuzz_runs(runs, nodes, duration, seed, workers,
+                             progress=lambda done: bar.update(task, completed=done))
+    elapsed = time.perf_counter() - started
+    unsafe = [o for o in outcomes if not o.safe]
+    stuck = [o for o in outcomes if o.safe and not o.live]
+    table = Table(title=f"fiscosim fuzz: {runs} runs of {nodes} sealers, {duration:g} s each")
+    for column in ("seed", "result", "blocks", "max stall (s)", "faults"):
+        table.add_column(column)
+    for outcome in (unsafe + stuck)[:30]:
+        table.add_row(str(outcome.seed), "SAFETY VIOLATED" if not outcome.safe else "no liveness",
+                      str(outcome.blocks), f"{outcome.max_stall_s:.2f}",
+                      "; ".join(f"{f['kind']}@{f['at_s']}" for f in outcome.faults))
+    if unsafe or stuck:
+        console.print(table)
+    console.print(f"{runs} runs in {elapsed:.1f} s on {workers} workers: {len(unsafe)} unsafe, "
+                  f"{len(stuck)} without liveness after the faults healed")
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "runs": runs, "nodes": nodes, "duration_s": duration, "wall_s": round(elapsed, 2),
+            "workers": workers, "unsafe_seeds": [o.seed for o in unsafe],
+            "stuck_seeds": [o.seed for o in stuck]}) + "\n")
+    if unsafe:
+        sys.exit(3)
+    if stuck:
+        sys.exit(1)
+
+
 @main.group()
 def bench() -> None:
     """Measure the real cryptographic core on this machine."""

@@ -86,3 +86,24 @@ def test_bad_faults_are_one_line_errors(faults, message):
         load_scenario(QUICKSTART, [f"faults={faults}"])
     text = str(error.value)
     assert message in text and "\n" not in text
+
+
+def test_the_safety_checker_can_fail():
+    from fiscosim.sim.world import SafetyChecker
+
+    checker = SafetyChecker()
+    checker.check("node0", 7, b"\x01" * 32)
+    checker.check("node1", 7, b"\x01" * 32)
+    assert checker.violations == []
+    checker.check("node2", 7, b"\x02" * 32)
+    assert len(checker.violations) == 1 and "block 7" in checker.violations[0]
+
+
+def test_fuzz_is_reproducible_and_worker_count_free():
+    from fiscosim.sim.fuzz import fuzz
+
+    one = fuzz(3, nodes=4, duration_s=6, first_seed=11, workers=1)
+    two = fuzz(3, nodes=4, duration_s=6, first_seed=11, workers=2)
+    assert one == two
+    assert all(outcome.safe for outcome in one)
+    assert [o.seed for o in one] == [11, 12, 13]

@@ -178,3 +178,13 @@ def test_batch_facts_shortcut_changes_no_outcome(seed):
         assert np.array_equal(pools[0].state, pools[1].state)
         assert (pools[0].pending, pools[0].sealed) == (pools[1].pending, pools[1].sealed)
         assert np.array_equal(pools[0].rejected, pools[1].rejected)
+
+
+def test_unseal_returns_an_abandoned_proposal_to_the_front():
+    table, ids = table_with(6)
+    pool = TxPool(table)
+    admit(pool, ids)
+    first = pool.take(3, next_block=1, now=0)
+    pool.unseal(np.concatenate([first, ids[5:]]))  # ids[5] is pending: left alone
+    assert pool.pending == 6 and pool.sealed == 0
+    assert pool.take(6, next_block=1, now=0).tolist() == [0, 1, 2, 3, 4, 5]

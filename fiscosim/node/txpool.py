@@ -279,6 +279,18 @@ class TxPool:
         self.pending -= was_pending
         self.sealed += new
 
+    def unseal(self, ids: np.ndarray) -> None:
+        """Puts an abandoned proposal's transactions back to pending (FISCO.md §2.7: "on view
+        change/failed proposal they are reset to unsealed"), at the front of the queue so they
+        are sealed first. Transactions already committed or never held are left alone."""
+        self._ensure(ids)
+        back = ids[self.state[ids] == SEALED]
+        if len(back):
+            self.state[back] = PENDING
+            self.sealed -= len(back)
+            self.pending += len(back)
+            self._queue.insert(0, back)
+
     def remove_committed(self, ids: np.ndarray) -> None:
         """Removes a committed block's transactions (``batchRemoveSealedTxs``, §2.9)."""
         self._ensure(ids)
