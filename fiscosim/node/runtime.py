@@ -136,7 +136,9 @@ class Node:
     def _trace(self, event: str, **fields: Any) -> None:
         trace = self.shared.trace
         if trace is not None:
-            trace(event, {"node": self.net_id, **fields})
+            # `node` is the network position (the scenario's node order); `sealer` is the
+            # consensus index (nodeID order, FISCO.md §1.3) that the PBFT core's texts use.
+            trace(event, {"node": self.net_id, "sealer": self.index, **fields})
 
     def _later(self, at_us: int, fn: Any, *args: Any) -> None:
         """Calls ``fn(*args)`` at ``at_us`` unless this node crashes before then.
