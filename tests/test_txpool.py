@@ -188,3 +188,16 @@ def test_unseal_returns_an_abandoned_proposal_to_the_front():
     pool.unseal(np.concatenate([first, ids[5:]]))  # ids[5] is pending: left alone
     assert pool.pending == 6 and pool.sealed == 0
     assert pool.take(6, next_block=1, now=0).tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_an_id_in_two_queue_chunks_is_taken_once():
+    # accepted from another leader's proposal (mark_sealed), then unsealed by a view change:
+    # the id is now both in its first chunk and at the front of the queue
+    table, ids = table_with(4)
+    pool = TxPool(table)
+    admit(pool, ids)
+    pool.mark_sealed(ids[:2])
+    pool.unseal(ids[:2])
+    taken = pool.take(10, next_block=1, now=0)
+    assert sorted(taken.tolist()) == [0, 1, 2, 3] and len(taken) == 4
+    assert pool.pending == 0 and pool.sealed == 4

@@ -1,13 +1,16 @@
 """Consensus protocol cores as sans-I/O state machines (DESIGN.md rule 1): messages in, actions out.
 
-- :mod:`fiscosim.consensus.messages` — PBFT's packets (PrePrepare, Prepare, Commit, CheckPoint)
-  and the :class:`~fiscosim.consensus.messages.Proposal` they agree on, with their msgpack
-  encodings and sizes on the wire (FISCO.md §1.1, §1.2);
+- :mod:`fiscosim.consensus.messages` — PBFT's packets (PrePrepare, Prepare, Commit, CheckPoint;
+  ViewChange, NewView, RecoverRequest, RecoverResponse) and the
+  :class:`~fiscosim.consensus.messages.Proposal` they agree on, with their msgpack encodings
+  and sizes on the wire (FISCO.md §1.1, §1.2);
 - :mod:`fiscosim.consensus.actions` — what a core asks its runtime to do (broadcast, timers,
-  verify a proposal, execute, commit, seal, notes for the trace);
+  verify a proposal, unseal an abandoned one, execute, commit, seal, notes for the trace);
 - :mod:`fiscosim.consensus.pbft` — :class:`~fiscosim.consensus.pbft.PbftCore`, FISCO BCOS 3.x
-  PBFT in the normal case: weighted quorums, the leader formula, the 50-block pipeline, serial
-  execution and the checkpoint after it (FISCO.md §1.3–§1.7, §9). View change comes later.
+  PBFT: weighted quorums, the leader formula, the 50-block pipeline, serial execution and the
+  checkpoint after it, and the failure handling — view timer with back-off, view change, fast
+  view change, NewView re-proposals, checkpoint re-broadcast, recovery (FISCO.md §1.3–§1.7,
+  §9).
 
 Nothing here imports simpy, reads a clock or touches the network; ``docs/pbft.md`` explains the
 protocol for teaching.
@@ -23,22 +26,31 @@ from fiscosim.consensus.actions import (
     SealRange,
     Send,
     SetTimer,
+    Unseal,
     VerifyProposal,
     ViewChangeNeeded,
 )
 from fiscosim.consensus.messages import (
+    CHECKPOINT_TIMER,
     PBFT_TIMER,
     CheckPoint,
     Commit,
+    NewView,
     PbftMessage,
     Prepare,
+    PreparedProof,
     PrePrepare,
     Proposal,
+    RecoverRequest,
+    RecoverResponse,
+    ViewChange,
+    empty_proposal,
     proposal_hash,
 )
 from fiscosim.consensus.pbft import PbftCore
 
 __all__ = [
+    "CHECKPOINT_TIMER",
     "PBFT_TIMER",
     "Action",
     "Broadcast",
@@ -47,16 +59,23 @@ __all__ = [
     "Commit",
     "CommitBlock",
     "Execute",
+    "NewView",
     "Note",
     "PbftCore",
     "PbftMessage",
     "PrePrepare",
     "Prepare",
+    "PreparedProof",
     "Proposal",
+    "RecoverRequest",
+    "RecoverResponse",
     "SealRange",
     "Send",
     "SetTimer",
+    "Unseal",
     "VerifyProposal",
+    "ViewChange",
     "ViewChangeNeeded",
+    "empty_proposal",
     "proposal_hash",
 ]

@@ -13,15 +13,21 @@ action                  the runtime does                     and then calls
 :class:`CancelTimer`    disarm it                             —
 :class:`VerifyProposal` fill the proposal from the txpool,    ``on_proposal_verified(index,
                         fetch missing txs (FISCO.md §2.7)     hash, ok, now)``
+:class:`Unseal`         put the proposal's txs back to        —
+                        pending (§2.7)
 :class:`Execute`        execute the block (§2.8)              ``on_executed(index, hash, now)``
 :class:`CommitBlock`    write the block to the ledger (§2.9)  ``on_committed(index, now)``
 :class:`SealRange`      tell the sealer to seal [start, end]  ``propose(proposal, now)``
 :class:`Note`           record it in the trace, or drop it    —
-:class:`ViewChangeNeeded` record it (view change: later)      —
+:class:`ViewChangeNeeded` record it: a view change started   —
 ======================= ==================================== ==================================
 
 Broadcasts never include the sender: the core applies its own votes locally, as FISCO handles
 its own PrePrepare and Prepare locally (FISCO.md §1.5 step 2).
+
+The runtime also reports what the core cannot see: ``on_pool_size(pending, now)`` (the
+txpool's pending count, which keeps the view timer running, §1.7) and
+``on_leader_unreachable(now)`` (the leader is disconnected or ≥ 50 blocks behind, §1.7, §7).
 """
 
 from __future__ import annotations
@@ -67,9 +73,29 @@ class CancelTimer:
 class VerifyProposal:
     """Check a received proposal against the txpool (FISCO.md §1.5 step 3, §2.7).
 
-    Look every transaction id up in the pool, fetch the missing ones from ``proposal.leader``
-    and verify those; reject if a transaction is already sealed for another block. Answer with
+    Look every transaction id up in the pool, fetch the missing ones from ``fetch_from`` (a
+    consensus index; ``None`` means ``proposal.leader``) and verify those; reject if a
+    transaction is already sealed for another block. Answer with
     ``core.on_proposal_verified(proposal.index, proposal.hash, ok, now)``.
+
+    ``fetch_from`` is set for a NewView's re-proposal: its original leader may be the node that
+    failed, so the transactions come from a node that precommitted it (FISCO requests the
+    missing data from that node, ``requestPrecommitData``, §1.7).
+    """
+
+    proposal: Proposal
+    fetch_from: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unseal:
+    """The node gave ``proposal`` up: its transactions are no longer sealed (FISCO.md §2.7).
+
+    Emitted when a view change abandons a proposal this node accepted (or whose verification
+    was under way and then succeeded) and the NewView does not re-propose it, and when
+    :meth:`~fiscosim.consensus.pbft.PbftCore.propose` refuses a sealed block. The runtime puts
+    the transactions back to pending so a later leader can seal them
+    (``asyncResetTxsFlag(block, false)``).
     """
 
     proposal: Proposal
@@ -106,7 +132,9 @@ class SealRange:
     """This node now leads blocks ``start``..``end`` inclusive: FISCO's ``notifySealer`` (§1.6).
 
     The sealer seals them when it has transactions (never an empty block, §1.7) and hands each
-    to ``core.propose(proposal, now)``.
+    to ``core.propose(proposal, now)``. After a view change a range may start at or below the
+    end of an earlier one: the sealer drops its earlier range and starts at ``start`` (FISCO's
+    ``notifyResetSealing`` + ``reNotifySealer``).
     """
 
     start: int
@@ -130,10 +158,11 @@ class Note:
 
 @dataclass(frozen=True, slots=True)
 class ViewChangeNeeded:
-    """The view timer expired with work stuck: FISCO would now move to ``to_view`` (§1.7).
+    """A view change to ``to_view`` started: this node broadcast its ViewChange (§1.7).
 
-    ``index`` is the lowest block not yet committed, ``reason`` says why. View change itself
-    is a later issue; until then the runtime only records this.
+    ``index`` is the lowest block not yet committed, ``reason`` says why: ``"timeout"``,
+    ``"fast_view_change"`` (f + 1 others are ahead) or ``"leader_unreachable"``. Information
+    only; the runtime records it.
     """
 
     to_view: int
@@ -147,6 +176,7 @@ Action = (
     | SetTimer
     | CancelTimer
     | VerifyProposal
+    | Unseal
     | Execute
     | CommitBlock
     | SealRange
@@ -165,6 +195,7 @@ __all__ = [
     "SealRange",
     "Send",
     "SetTimer",
+    "Unseal",
     "VerifyProposal",
     "ViewChangeNeeded",
 ]

@@ -1,15 +1,22 @@
 """PBFT's messages (FISCO BCOS 3.x ``bcos-pbft``) and the proposal they agree on.
 
-Four packets make the normal case (FISCO.md §1.1, enum ``PacketType``; §1.5):
+Four packets make the normal case (FISCO.md §1.1, enum ``PacketType``; §1.5), four more the
+failure handling (§1.7):
 
-========== ============ =========================================================
-packet     packet_type  carries
-========== ============ =========================================================
-PrePrepare 0x00         the leader's :class:`Proposal` (header + transaction *hashes*)
-Prepare    0x01         a vote on the sealed proposal hash
-Commit     0x02         the second vote, after a prepare quorum
-CheckPoint 0x09         a vote on the *executed* block hash, after execution
-========== ============ =========================================================
+=============== ============ ====================================================
+packet          packet_type  carries
+=============== ============ ====================================================
+PrePrepare      0x00         the leader's :class:`Proposal` (header + transaction *hashes*)
+Prepare         0x01         a vote on the sealed proposal hash
+Commit          0x02         the second vote, after a prepare quorum
+ViewChange      0x03         "move to view v": committed index and hash, and a
+                             :class:`PreparedProof` per precommitted, uncommitted block
+NewView         0x04         the new leader's proof (the ViewChanges) and its
+                             re-proposals (PrePrepares) of every prepared index
+CheckPoint      0x09         a vote on the *executed* block hash, after execution
+RecoverRequest  0x0a         a (re)started node asks for the others' view
+RecoverResponse 0x0b         a node's view and committed index
+=============== ============ ====================================================
 
 Every message keeps ``view``, ``index`` (the block number) and ``sender`` (FISCO's
 ``generatedFrom``, the sender's consensus index, §1.3), like FISCO's ``BaseMessage`` (§1.2).
@@ -22,6 +29,12 @@ second, proposal signature (:data:`PROPOSAL_SIGNATURE_OVERHEAD`, §1.2); a PrePr
 header fields we do not model (:data:`PROPOSAL_HEADER_OVERHEAD`). A PrePrepare carries 32
 bytes per transaction hash (§2.6, §2.7); its size is computed arithmetically, without building
 the hash bytes, so a 1000-transaction block costs no more to size than an empty one.
+
+A ViewChange's prepared proofs carry the proposal's transaction ids, where FISCO sends
+precommitted proposals *without data* (``preCommitCachesWithoutData``) and lets a node that
+lacks the data fetch it (PreparedProposalRequest, 0x07/0x08). The ids are only int64 handles
+here, and the size stays honest: each proof is charged 32 bytes per transaction hash (as a
+PrePrepare) plus the signature proof, 67 bytes (2 + 65) per voter (§1.2 ``PBFTRawProposal``).
 
 Hashes here are *modelled*: :func:`proposal_hash` is BLAKE2b over our msgpack encoding of the
 proposal's fields, not FISCO's Tars header hash (§2.6). Hashes only need to be equal when the
@@ -77,10 +90,20 @@ PBFT_TIMER = "pbft"
 """Name of PBFT's one view timer (FISCO.md §1.7, ``PBFTTimer``): ``SetTimer(PBFT_TIMER, ...)``.
 
 Timer naming convention: a core's timers are plain lower-case names, unique per core, that the
-runtime passes back verbatim to ``on_timer(name, now)``. The view-change issue may add
-``"checkpoint"`` (FISCO's checkpoint re-broadcast, §1.5)."""
-TIMERS = (PBFT_TIMER,)
+runtime passes back verbatim to ``on_timer(name, now)``."""
+CHECKPOINT_TIMER = "checkpoint"
+"""Name of the checkpoint re-broadcast timer (FISCO.md §1.5, ``checkPointResendTimer``)."""
+TIMERS = (PBFT_TIMER, CHECKPOINT_TIMER)
 """Every timer name the PBFT core sets."""
+
+
+def _array_header(length: int) -> bytes:
+    """The msgpack header of an array of ``length`` elements."""
+    if length < 16:
+        return bytes([0x90 | length])
+    if length < 1 << 16:
+        return b"\xdc" + length.to_bytes(2, "big")
+    return b"\xdd" + length.to_bytes(4, "big")
 
 
 def _bin_header(length: int) -> int:
@@ -276,10 +299,223 @@ class CheckPoint(_Vote):
         return self.executed_hash
 
 
-PbftMessage = PrePrepare | Prepare | Commit | CheckPoint
+EMPTY_TX_IDS = np.empty(0, dtype=np.int64)
+EMPTY_TX_IDS.flags.writeable = False
+"""The transactions of an empty proposal: what a NewView puts at an unprepared index (§1.7)."""
+
+
+def empty_proposal(index: int, view: int, leader: int, parent_hash: bytes) -> Proposal:
+    """The empty proposal a NewView re-proposes at a gap (FISCO ``generateEmptyProposal``, §1.7).
+
+    Deterministic in its arguments (timestamp 0), so every receiver of the NewView can check
+    it: no transactions, hash by :func:`proposal_hash`.
+
+    >>> p = empty_proposal(5, 2, 1, bytes(32))
+    >>> len(p.tx_ids), p.hash == proposal_hash(5, bytes(32), EMPTY_TX_IDS, 0, 1)
+    (0, True)
+    """
+    digest = proposal_hash(index, parent_hash, EMPTY_TX_IDS, 0, leader)
+    return Proposal(index, view, leader, digest, parent_hash, EMPTY_TX_IDS, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedProof:
+    """Proof that ``proposal`` reached the prepare quorum for block ``index`` in ``view``.
+
+    FISCO's precommit: the proposal and the proposal signatures of the Prepares that formed the
+    quorum (``PBFTCache::intoPrecommit/setSignatureList``, FISCO.md §1.2). ``voters`` are the
+    consensus indices of those Prepares' senders; their weight must reach Q (§1.7
+    ``checkPrecommitWeight``). Not a packet: it travels inside a :class:`ViewChange`.
+    """
+
+    index: int
+    view: int
+    proposal: Proposal
+    voters: tuple[int, ...]
+
+    def _head(self) -> bytes:
+        return msgpack.packb([self.index, self.view, list(self.voters)])
+
+    def encode(self) -> bytes:
+        """msgpack [index, view, voters, proposal]; the proposal is nested."""
+        # A fixarray of 4 differs from one of 3 only in its first byte; splice the proposal in.
+        return bytes([0x94]) + self._head()[1:] + self.proposal.encode()
+
+    def encoded_size(self) -> int:
+        """Bytes of :meth:`encode`, without building the transaction hashes."""
+        return len(self._head()) + self.proposal.encoded_size()
+
+    def overhead(self) -> int:
+        """What it weighs beyond :meth:`encode`: the unmodelled header fields and one
+        proposal signature (:data:`PROPOSAL_SIGNATURE_OVERHEAD`) per voter."""
+        return PROPOSAL_HEADER_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD * len(self.voters)
+
+    def __repr__(self) -> str:
+        return (
+            f"PreparedProof(index={self.index}, view={self.view}, "
+            f"proposal={self.proposal!r}, voters={self.voters})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ViewChange:
+    """"Move to ``view``": sent on a timeout or a fast view change (FISCO.md §1.7).
+
+    ``index`` and ``committed_hash`` are the sender's committed block (its ledger hash; zeros
+    when unknown), ``prepared`` a :class:`PreparedProof` for every block the sender precommitted
+    but has not committed, ascending by index. Signed at the envelope level (§1.2).
+    """
+
+    view: int
+    index: int
+    sender: int
+    committed_hash: bytes
+    prepared: tuple[PreparedProof, ...]
+    kind: ClassVar[str] = "ViewChange"
+    packet_type: ClassVar[int] = 0x03
+
+    def _head(self) -> bytes:
+        return msgpack.packb(
+            [self.packet_type, self.view, self.index, self.sender, self.committed_hash],
+            use_bin_type=True,
+        )
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index, sender, committed hash, [proofs]]."""
+        proofs = b"".join(proof.encode() for proof in self.prepared)
+        return bytes([0x96]) + self._head()[1:] + _array_header(len(self.prepared)) + proofs
+
+    def encoded_size(self) -> int:
+        """Bytes of :meth:`encode`, without building the transaction hashes."""
+        return (
+            len(self._head()) + len(_array_header(len(self.prepared)))
+            + sum(proof.encoded_size() for proof in self.prepared)
+        )
+
+    def wire_size(self) -> int:
+        """Encoded length + :data:`MESSAGE_OVERHEAD` + each proof's header and signatures."""
+        return (
+            self.encoded_size() + MESSAGE_OVERHEAD
+            + sum(proof.overhead() for proof in self.prepared)
+        )
+
+    def signature_count(self) -> int:
+        """Signatures a receiver verifies: the message's and every proof's voters' (§1.2)."""
+        return 1 + sum(len(proof.voters) for proof in self.prepared)
+
+    def __repr__(self) -> str:
+        return (
+            f"ViewChange(view={self.view}, index={self.index}, sender={self.sender}, "
+            f"prepared={[proof.index for proof in self.prepared]})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewView:
+    """The leader of ``view`` starts it (FISCO.md §1.7, ``checkAndTryIntoNewView``).
+
+    ``view_changes``: the ViewChanges for ``view`` it collected (weight ≥ Q), by sender;
+    ``pre_prepares``: its re-proposal of every index from the highest committed index among
+    them + 1 to the highest prepared index, the highest-view prepared proposal at each index,
+    an empty proposal at a gap (``generatePrePrepareMsg``).
+    """
+
+    view: int
+    sender: int
+    view_changes: tuple[ViewChange, ...]
+    pre_prepares: tuple[PrePrepare, ...]
+    kind: ClassVar[str] = "NewView"
+    packet_type: ClassVar[int] = 0x04
+
+    def _head(self) -> bytes:
+        return msgpack.packb([self.packet_type, self.view, self.sender])
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, sender, [view changes], [pre-prepares]]."""
+        return (
+            bytes([0x95]) + self._head()[1:]
+            + _array_header(len(self.view_changes))
+            + b"".join(vc.encode() for vc in self.view_changes)
+            + _array_header(len(self.pre_prepares))
+            + b"".join(pre.encode() for pre in self.pre_prepares)
+        )
+
+    def wire_size(self) -> int:
+        """Encoded head + every nested message's own wire size + :data:`MESSAGE_OVERHEAD`.
+
+        The nested ViewChanges keep their signatures (the receivers check them); the nested
+        PrePrepares are charged as sent alone.
+        """
+        return (
+            len(self._head()) + len(_array_header(len(self.view_changes)))
+            + len(_array_header(len(self.pre_prepares))) + MESSAGE_OVERHEAD
+            + sum(vc.wire_size() for vc in self.view_changes)
+            + sum(pre.wire_size() for pre in self.pre_prepares)
+        )
+
+    def signature_count(self) -> int:
+        """Signatures a receiver verifies: its own and every nested ViewChange's (§1.7)."""
+        return 1 + sum(vc.signature_count() for vc in self.view_changes)
+
+    def __repr__(self) -> str:
+        return (
+            f"NewView(view={self.view}, sender={self.sender}, "
+            f"view_changes={[vc.sender for vc in self.view_changes]}, "
+            f"pre_prepares={[pre.index for pre in self.pre_prepares]})"
+        )
+
+
+class _Status:
+    """What RecoverRequest and RecoverResponse share: [packet type, view, index, sender]."""
+
+    __slots__ = ()
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index (committed), sender]."""
+        return msgpack.packb(
+            [self.packet_type, self.view, self.index, self.sender]  # type: ignore[attr-defined]
+        )
+
+    def wire_size(self) -> int:
+        """Encoded length + :data:`MESSAGE_OVERHEAD` (a signed ``PBFTMessage``, §1.2)."""
+        return len(self.encode()) + MESSAGE_OVERHEAD
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverRequest(_Status):
+    """A (re)started node asks every consensus node for its view (FISCO.md §1.7)."""
+
+    view: int
+    index: int
+    sender: int
+    kind: ClassVar[str] = "RecoverRequest"
+    packet_type: ClassVar[int] = 0x0A
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverResponse(_Status):
+    """A node's ``view`` and committed ``index`` (FISCO.md §1.7, ``sendRecoverResponse``).
+
+    Sent to a RecoverRequest's sender, and by a node that has not timed out to the sender of a
+    ViewChange; a node adopts a view reported by weight ≥ Q (``checkAndTryToRecover``).
+    """
+
+    view: int
+    index: int
+    sender: int
+    kind: ClassVar[str] = "RecoverResponse"
+    packet_type: ClassVar[int] = 0x0B
+
+
+PbftMessage = (
+    PrePrepare | Prepare | Commit | CheckPoint | ViewChange | NewView | RecoverRequest
+    | RecoverResponse
+)
 """Any message :meth:`fiscosim.consensus.pbft.PbftCore.handle` accepts."""
 
 __all__ = [
+    "CHECKPOINT_TIMER",
+    "EMPTY_TX_IDS",
     "HASH_SIZE",
     "MESSAGE_OVERHEAD",
     "PBFT_TIMER",
@@ -290,10 +526,16 @@ __all__ = [
     "TX_HASH_SIZE",
     "CheckPoint",
     "Commit",
+    "NewView",
     "PbftMessage",
     "PrePrepare",
     "Prepare",
+    "PreparedProof",
     "Proposal",
+    "RecoverRequest",
+    "RecoverResponse",
+    "ViewChange",
+    "empty_proposal",
     "proposal_hash",
     "tx_hash_bytes",
 ]

@@ -71,8 +71,11 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
     # are measured between first commits; the time after the last block counts when
     # transactions were still pending at the end.
     stall_points = [0, *commit_times.tolist()]
+    on_chain = table.column("commit_block") >= 0
     pending_at_end = int(table.count - committed.sum() - rejected.sum())
-    if pending_at_end:
+    # Waiting for the chain, not for a receipt: a transaction whose RPC node crashed may be on
+    # the chain without its client ever hearing of it.
+    if (~on_chain & ~rejected).any():
         stall_points.append(int(world.env.now))
     first_submit = int(submit.min()) if len(submit) else 0
     gaps = [b - max(a, first_submit) for a, b in itertools.pairwise(stall_points)
@@ -116,6 +119,7 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "txs_committed": int(committed.sum()),
         "txs_rejected": int(rejected.sum()),
         "txs_pending_at_end": pending_at_end,
+        "txs_committed_without_receipt": int((on_chain & ~committed).sum()),
         "txs_rejected_by_rpc_but_committed": int((rejected_by_rpc & committed).sum()),
         "rejected_by_reason": by_reason,
         "txpool_rejections_all_nodes": dict(sorted(node_rejections.items())),

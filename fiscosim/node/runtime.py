@@ -120,6 +120,7 @@ class Node:
         """Builds this node's core again after a crash: ``factory(committed_index)``."""
         self._receive_costs: dict[tuple[str, int], int] = {}
         self._reported_pending = False
+        self._leader_checked: tuple[int, int] | None = None
         self._fills: dict[tuple[int, bytes], Any] = {}
         # sealer state (FISCO.md §2.5)
         self._seal_next = 0
@@ -170,6 +171,29 @@ class Node:
             timer.cancel()
         self.shared.network.set_node_up(self.net_id, False)
         self._trace("crash", height=self.height)
+        for peer in self.shared.nodes:
+            peer.check_leader()
+
+    def check_leader(self) -> None:
+        """Starts a view change at once if the leader this node waits for is disconnected.
+
+        FISCO's gateway knows when a peer's session drops; PBFT then triggers a view change
+        without waiting for its timer (``tryTriggerFastViewChange``, FISCO.md §1.7). A crashed
+        process closes its connections, so its peers know at once; a partition is not seen
+        this way (only the timer finds it). Asked once per (leader, target view).
+        """
+        core = self.core
+        if core is None or not self.up:
+            return
+        leader = core.current_leader
+        key = (leader, core.to_view)
+        if key == self._leader_checked:
+            return
+        self._leader_checked = key
+        network_id = self.shared.sealer_net_ids[leader]
+        if network_id != self.net_id and not self.shared.network.is_up(network_id):
+            self._apply(core.on_leader_unreachable(self.env.now))
+            self.check_leader()  # the next leader may be down too
 
     def restart(self) -> None:
         """The process starts again from its ledger: an empty pool, a fresh PBFT core that
@@ -198,7 +222,11 @@ class Node:
             elif kind is act.Send:
                 self._send_pbft(action.message, action.dest)
             elif kind is act.VerifyProposal:
-                self._verify_proposal(action.proposal)
+                self._verify_proposal(action.proposal, action.fetch_from)
+            elif kind is act.Unseal:
+                self.pool.unseal(action.proposal.tx_ids)
+                self._report_pool()
+                self._maybe_seal()
             elif kind is act.Execute:
                 self._execute(action.proposal)
             elif kind is act.CommitBlock:
@@ -276,10 +304,16 @@ class Node:
         elif self.core is not None:
             size = message.size
             message = message.message
-            work = self._receive_costs.get((kind, size))
-            if work is None:
-                work = self.costs.verify(SIGNATURES_CHECKED.get(kind, 1)) + self.costs.decode(size)
-                self._receive_costs[(kind, size)] = work
+            counted = getattr(message, "signature_count", None)
+            if counted is not None:
+                # ViewChange and NewView carry signature proofs: their count varies.
+                work = self.costs.verify(counted()) + self.costs.decode(size)
+            else:
+                work = self._receive_costs.get((kind, size))
+                if work is None:
+                    signatures = SIGNATURES_CHECKED.get(kind, 1)
+                    work = self.costs.verify(signatures) + self.costs.decode(size)
+                    self._receive_costs[(kind, size)] = work
             done = self.cpu.run(now, work, lane="pbft")
             if type(message) is msg.PrePrepare:
                 self.proposal_hashes[message.index] = message.proposal.hash
@@ -290,6 +324,8 @@ class Node:
             actions = self.core.handle(message, now)
             if actions:
                 self._later(done, self._apply, actions)
+                if kind in ("ViewChange", "NewView"):
+                    self._later(done, self.check_leader)
 
     # -- transactions: RPC, push, admission ----------------------------------------------------
     def rpc_submit(self, ids: np.ndarray) -> None:
@@ -352,13 +388,15 @@ class Node:
 
     # -- sealing (FISCO.md §2.5) ---------------------------------------------------------------
     def _notify_seal(self, start: int, end: int) -> None:
-        if start != self._seal_end + 1 or self._seal_next <= self._seal_end:
+        continues = start == self._seal_end + 1 and self._seal_next > self._seal_end
+        if not continues:
             # Not a continuation of this node's previous range: the min_seal_time clock restarts
-            # (SealingManager::resetSealingInfo).
+            # (SealingManager::resetSealingInfo). After a view change a range may also start at
+            # or below the old one's end: the old range is dropped (reset, then renotify).
             self._last_seal_time = self.env.now
-        if start > self._seal_end:
+        if start <= self._seal_end or start > self._seal_next or continues:
             self._seal_next = start
-        self._seal_end = max(self._seal_end, end)
+        self._seal_end = end
         self._trace("seal_notified", start=start, end=end)
         self._maybe_seal()
 
@@ -410,7 +448,7 @@ class Node:
         self._maybe_seal()
 
     # -- proposal fill (FISCO.md §2.7) ---------------------------------------------------------
-    def _verify_proposal(self, proposal: Any) -> None:
+    def _verify_proposal(self, proposal: Any, fetch_from: int | None = None) -> None:
         missing = self.pool.missing(proposal.tx_ids)
         lookup = int(LOOKUP_US_PER_TX * len(proposal.tx_ids)) + 1
         if len(missing) == 0:
@@ -420,7 +458,8 @@ class Node:
         self._fills[(proposal.index, proposal.hash)] = proposal
         request = TxsRequest(proposal.index, proposal.hash, missing)
         self._trace("fetch", index=proposal.index, missing=len(missing))
-        leader = self.shared.sealer_net_ids[proposal.leader]
+        source = proposal.leader if fetch_from is None else fetch_from
+        leader = self.shared.sealer_net_ids[source]
         self.shared.network.send(
             self.net_id, leader, request, request.wire_size(), self.shared.nodes_deliver
         )
@@ -487,6 +526,7 @@ class Node:
         self._trace("commit", index=action.index, txs=len(ids))
         assert self.core is not None
         self._apply(self.core.on_committed(action.index, self.env.now))
+        self.check_leader()
         self._report_pool()
         self._maybe_seal()
 

@@ -241,15 +241,16 @@ class TxPool:
                 live = live[~dropped]
             need = limit - count
             if len(live) > need:
-                taken.append(live[:need])
-                self._queue[0] = live[need:]
-                count = limit
-                break
+                live, rest = live[:need], live[need:]
+                self._queue[0] = rest
+            else:
+                self._queue.pop(0)
+            # Sealed at once: an id can sit in two chunks (unsealed back to the front while
+            # its first chunk still holds it), and must not be taken twice.
+            self.state[live] = SEALED
             taken.append(live)
             count += len(live)
-            self._queue.pop(0)
         ids = np.concatenate(taken) if taken else np.zeros(0, dtype=np.int64)
-        self.state[ids] = SEALED
         self.pending -= len(ids)
         self.sealed += len(ids)
         return ids

@@ -231,6 +231,7 @@ def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> An
             timeout_us=int(chain.consensus_timeout_ms * 1000),
             committed_index=committed_index,
             notes=notes,
+            recovering=True,
         )
 
     return build
