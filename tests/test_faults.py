@@ -1,7 +1,8 @@
 """Fault injection: crashes and restarts, partitions, loss, delay and slow nodes.
 
-View change is not in the core yet, so a crashed leader stalls the chain; these tests check
-what holds in every case — safety, the fault log, the stall being measured — not recovery.
+Block sync is not modelled yet, so a node that falls behind stays behind; these tests check
+what holds in every case — safety, the fault log, the stall being measured — and recovery
+where view change alone gives it (a crashed leader).
 """
 
 from __future__ import annotations
@@ -50,17 +51,36 @@ def test_slow_node_takes_longer():
     "faults",
     [
         "[{at_s: 2, kind: crash, nodes: [node2], until_s: 4}]",
+        "[{at_s: 1, kind: crash, nodes: [node0]}, {at_s: 2, kind: restart, nodes: [node0]}]",
         "[{at_s: 2, kind: partition, groups: [[node0, node1]], until_s: 3}]",
         "[{at_s: 2, kind: loss, rate: 0.2, until_s: 4}]",
-        "[{at_s: 1, kind: crash, nodes: [node0]}, {at_s: 2, kind: restart, nodes: [node0]}]",
     ],
-    ids=["crash-restart", "partition-heal", "loss", "crash-then-restart"],
+    ids=["crash-restart", "crash-then-restart", "partition-heal", "loss"],
 )
-def test_faults_never_break_safety_and_stalls_are_measured(faults):
+def test_faults_never_break_safety(faults):
+    assert run(faults).summary["safety"]["ok"]
+
+
+def test_a_crashed_leader_is_replaced_at_once():
+    # Its peers see its connections close and change view without waiting for the 3 s
+    # timer (FISCO.md §1.7): the chain never stalls longer than about a block interval.
+    summary = run("[{at_s: 1, kind: crash, nodes: [node2]}]").summary
+    assert summary["safety"]["ok"] and summary["blocks"] >= 10
+    assert summary["max_stall_s"] < 1.0
+    assert summary["view_changes_wanted"] > 0
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "[{at_s: 2, kind: partition, groups: [[node0, node1]], until_s: 3}]",
+        "[{at_s: 2, kind: loss, rate: 0.5, until_s: 4}]",
+    ],
+    ids=["partition-heal", "loss"],
+)
+def test_stalls_are_measured(faults):
+    # Nothing tells the nodes about a partition or lost messages: only the 3 s timer does.
     summary = run(faults).summary
-    assert summary["safety"]["ok"], summary["safety"]
-    # Until view change lands a lost leader stalls the chain; after it, recovery still
-    # takes at least the 3 s consensus timeout. Either way the stall is reported.
     assert summary["max_stall_s"] >= 1.0
     assert summary["max_stall_s"] > run("[]").summary["max_stall_s"]
 
