@@ -127,3 +127,11 @@ def test_fuzz_is_reproducible_and_worker_count_free():
     assert one == two
     assert all(outcome.safe for outcome in one)
     assert [o.seed for o in one] == [11, 12, 13]
+
+
+def test_shipped_leader_scenarios_recover_as_documented():
+    # docs/faults.md: a crashed leader is replaced at once; a cut-off one after the 3 s timer
+    crash = Simulation.from_file(REPO_ROOT / "scenarios" / "leader-crash.yaml").run().summary
+    assert crash["safety"]["ok"] and crash["max_stall_s"] < 0.6
+    cut = Simulation.from_file(REPO_ROOT / "scenarios" / "leader-partition.yaml").run().summary
+    assert cut["safety"]["ok"] and 3.0 <= cut["max_stall_s"] <= 3.0 * 1.1
