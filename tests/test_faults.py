@@ -135,3 +135,22 @@ def test_shipped_leader_scenarios_recover_as_documented():
     assert crash["safety"]["ok"] and crash["max_stall_s"] < 0.6
     cut = Simulation.from_file(REPO_ROOT / "scenarios" / "leader-partition.yaml").run().summary
     assert cut["safety"]["ok"] and 3.0 <= cut["max_stall_s"] <= 3.0 * 1.1
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        "[{at_s: 2, kind: crash, nodes: [node2], until_s: 4}]",
+        "[{at_s: 2, kind: partition, groups: [[node2]], until_s: 5}]",
+    ],
+    ids=["restarted", "cut-off"],
+)
+def test_a_node_left_behind_catches_up_by_block_sync(faults):
+    # FISCO.md §7: it learns from peers' CheckPoints that it is behind, fetches the blocks,
+    # checks their signature lists, executes and commits them, then rejoins consensus.
+    result = run(faults, "nodes.count=7", "duration_s=10")
+    summary, nodes = result.summary, result.world.nodes
+    assert summary["safety"]["ok"]
+    assert len({node.height for node in nodes}) == 1  # everyone at the same height
+    assert summary["txs_committed_without_receipt"] == 0  # its clients got their receipts
+    assert summary["txs_pending_at_end"] == 0

@@ -94,3 +94,32 @@ class Envelope:
 
     def wire_size(self) -> int:
         return self.size
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRequest:
+    """Ask a peer for committed blocks ``first..last`` (FISCO.md §7 ``BlockRequestPacket``)."""
+
+    first: int
+    last: int
+    kind = "BlockRequest"
+
+    def wire_size(self) -> int:
+        return MESSAGE_OVERHEAD + 16
+
+
+SYNCED_HEADER_BYTES = 400
+"""A committed block's header with its signature list, roughly (FISCO.md §2.6)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockResponse:
+    """Committed blocks: ``(number, proposal, executed hash, signers)`` each, in order, with
+    the bytes of their transactions (``BlockResponsePacket``)."""
+
+    blocks: tuple
+    payload_bytes: int
+    kind = "BlockResponse"
+
+    def wire_size(self) -> int:
+        return MESSAGE_OVERHEAD + SYNCED_HEADER_BYTES * len(self.blocks) + self.payload_bytes

@@ -31,7 +31,15 @@ from fiscosim.consensus import actions as act
 from fiscosim.consensus import messages as msg
 from fiscosim.node.clock import Timer, schedule
 from fiscosim.node.cpu import Cpu
-from fiscosim.node.messages import BatchFacts, Envelope, TxPush, TxsRequest, TxsResponse
+from fiscosim.node.messages import (
+    BatchFacts,
+    BlockRequest,
+    BlockResponse,
+    Envelope,
+    TxPush,
+    TxsRequest,
+    TxsResponse,
+)
 from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool
 
 SIGNATURES_CHECKED = {"PrePrepare": 1, "Prepare": 2, "Commit": 1, "CheckPoint": 2}
@@ -41,6 +49,11 @@ SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
 """Signatures per sent PBFT message (message signature, plus the proposal signature for
 Prepare, Commit and CheckPoint)."""
 LOOKUP_US_PER_TX = 0.2
+SYNC_SHARD_BLOCKS = 8
+"""Blocks per sync request (``MAX_REQUEST_BLOCKS_COUNT``, FISCO.md §7)."""
+SYNC_STALL_US = 1_000_000
+"""A node is behind when peers are ≥ 2 blocks ahead and its own ledger has not moved for this
+long: in normal pipelining a node trails its peers' checkpoints by a block or so, briefly."""
 """Looking a proposal's transaction hash up in the pool's hash map."""
 
 
@@ -121,6 +134,14 @@ class Node:
         self._receive_costs: dict[tuple[str, int], int] = {}
         self._reported_pending = False
         self._leader_checked: tuple[int, int] | None = None
+        # block sync (FISCO.md §7): the ledger it serves, what peers are known to have
+        self.ledger: dict[int, tuple[Any, bytes, tuple[int, ...]]] = {}
+        self.known_height = 0
+        self._best_peer = -1
+        self._last_commit_at = 0
+        self._syncing = False
+        self._recent: dict[int, list] = {}
+        """PBFT messages for blocks above the ledger, kept to hand to a core rebuilt by sync."""
         self._fills: dict[tuple[int, bytes], Any] = {}
         # sealer state (FISCO.md §2.5)
         self._seal_next = 0
@@ -301,6 +322,10 @@ class Node:
             self._serve_fetch(src, message)
         elif kind == "TxsResponse":
             self._receive_fetch(message)
+        elif kind == "BlockRequest":
+            self._serve_blocks(src, message)
+        elif kind == "BlockResponse":
+            self._receive_blocks(message)
         elif self.core is not None:
             size = message.size
             message = message.message
@@ -315,8 +340,20 @@ class Node:
                     work = self.costs.verify(signatures) + self.costs.decode(size)
                     self._receive_costs[(kind, size)] = work
             done = self.cpu.run(now, work, lane="pbft")
+            if kind != "ViewChange" and kind != "NewView" and message.index > self.height:
+                recent = self._recent.get(message.index)
+                if recent is None:
+                    recent = self._recent[message.index] = []
+                recent.append(message)
             if type(message) is msg.PrePrepare:
                 self.proposal_hashes[message.index] = message.proposal.hash
+            elif kind == "CheckPoint" or kind == "ViewChange":
+                # A CheckPoint for i: the sender executed i (so committed i − 1 at least); a
+                # ViewChange carries its sender's committed index.
+                seen = message.index - 1 if kind == "CheckPoint" else message.index
+                if seen > self.known_height:
+                    self.known_height, self._best_peer = seen, src
+                self._maybe_sync()
             # The core takes the message now and its actions happen when the PBFT thread has
             # handled it (`done`). The thread is FIFO, so the core sees messages in the order
             # the thread would; most votes produce no action at all, and this saves an event
@@ -519,9 +556,14 @@ class Node:
 
     def _committed(self, action: Any) -> None:
         proposal = action.proposal
+        if action.index <= self.height:
+            return  # block sync already wrote it
         ids = proposal.tx_ids
         self.pool.remove_committed(ids)
         self.height = action.index
+        self.ledger[action.index] = (proposal, action.executed_hash, action.signatures)
+        self._last_commit_at = self.env.now
+        self._recent.pop(action.index, None)
         self.shared.on_commit(self, action.index, proposal, action.executed_hash)
         self._trace("commit", index=action.index, txs=len(ids))
         assert self.core is not None
@@ -529,6 +571,89 @@ class Node:
         self.check_leader()
         self._report_pool()
         self._maybe_seal()
+
+
+    # -- block sync (FISCO.md §7) -------------------------------------------------------------
+    def _maybe_sync(self) -> None:
+        if (
+            self._syncing
+            or self.known_height < self.height + 2
+            or self.env.now - self._last_commit_at < SYNC_STALL_US
+            or self._best_peer < 0
+        ):
+            return
+        self._syncing = True
+        last = min(self.known_height, self.height + SYNC_SHARD_BLOCKS)
+        request = BlockRequest(self.height + 1, last)
+        self._trace("sync_request", first=request.first, last=last, peer=self._best_peer)
+        self.shared.network.send(self.net_id, self._best_peer, request, request.wire_size(),
+                                 self.shared.nodes_deliver, self._sync_lost)
+
+    def _sync_lost(self, src: int, dst: int, message: Any) -> None:
+        self._syncing = False
+
+    def _serve_blocks(self, src: int, request: BlockRequest) -> None:
+        blocks = tuple(
+            (number, *self.ledger[number])
+            for number in range(request.first, request.last + 1)
+            if number in self.ledger
+        )
+        table = self.shared.table
+        payload = sum(int(table.size[block[1].tx_ids].sum(dtype=np.int64)) for block in blocks)
+        response = BlockResponse(blocks, payload)
+        done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
+        self._later(done, self.shared.network.send, self.net_id, src, response,
+                    response.wire_size(), self.shared.nodes_deliver, self._sync_lost)
+
+    def _receive_blocks(self, response: BlockResponse) -> None:
+        """Checks each block's signature list, executes it and commits it, in order; then the
+        PBFT core starts again from the new height and recovers the view (FISCO.md §7:
+        blocks are re-executed, the signature list must reach the quorum, then committed)."""
+        blocks = [b for b in response.blocks if b[0] > self.height]
+        if not blocks:
+            self._syncing = False
+            return
+        txs = sum(len(block[1].tx_ids) for block in blocks)
+        work = (self.costs.decode(response.payload_bytes)
+                + sum(self.costs.verify(len(block[3])) for block in blocks)
+                + self.costs.execute(txs) + sum(self.costs.storage_commit(len(block[1].tx_ids))
+                                                for block in blocks))
+        done = self.cpu.run(self.env.now, work, lane="sync")
+        self._later(done, self._apply_synced, blocks)
+
+    def _apply_synced(self, blocks: list) -> None:
+        self._syncing = False
+        for number, proposal, executed_hash, signers in blocks:
+            if number != self.height + 1:
+                break
+            self.pool.remove_committed(proposal.tx_ids)
+            self.height = number
+            self.ledger[number] = (proposal, executed_hash, signers)
+            self.proposal_hashes[number] = proposal.hash
+            self.shared.on_commit(self, number, proposal, executed_hash)
+            self._trace("synced", index=number, txs=len(proposal.tx_ids))
+        self._last_commit_at = self.env.now
+        if self._core_factory is not None:
+            # The old core's state is behind the ledger now; a fresh one recovers the view.
+            self._epoch += 1
+            for timer in self.timers.values():
+                timer.cancel()
+            self._fills.clear()
+            self._seal_next, self._seal_end, self._sealing = 0, -1, False
+            self._seal_check_at = None
+            self._reported_pending = False
+            self._leader_checked = None
+            self.core = self._core_factory(self.height)
+            self.start()
+            # What the old core had heard of the blocks above the new height, the new one
+            # hears again (duplicates are harmless to it).
+            for number in sorted(self._recent):
+                if number <= self.height:
+                    del self._recent[number]
+                    continue
+                for message in self._recent[number]:
+                    self._apply(self.core.handle(message, self.env.now))
+        self._maybe_sync()
 
 
 __all__ = ["REJECT_CODES", "ChainParams", "Node", "NodeStats", "Reject", "Shared"]
