@@ -49,12 +49,14 @@ SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
 """Signatures per sent PBFT message (message signature, plus the proposal signature for
 Prepare, Commit and CheckPoint)."""
 LOOKUP_US_PER_TX = 0.2
+"""Looking a proposal's transaction hash up in the pool's hash map."""
 SYNC_SHARD_BLOCKS = 8
 """Blocks per sync request (``MAX_REQUEST_BLOCKS_COUNT``, FISCO.md §7)."""
+SYNC_TIMEOUT_US = 1_600_000
+"""A sync request unanswered this long is given up and retried (200 ms × 8 blocks, §7)."""
 SYNC_STALL_US = 1_000_000
-"""A node is behind when peers are ≥ 2 blocks ahead and its own ledger has not moved for this
-long: in normal pipelining a node trails its peers' checkpoints by a block or so, briefly."""
-"""Looking a proposal's transaction hash up in the pool's hash map."""
+"""A node is behind when a peer is known to be ahead and its own ledger has not moved for this
+long: in normal pipelining a node trails its peers' checkpoints by a block, briefly."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,7 @@ class Node:
         self._best_peer = -1
         self._last_commit_at = 0
         self._syncing = False
+        self._sync_attempt = 0
         self._recent: dict[int, list] = {}
         """PBFT messages for blocks above the ledger, kept to hand to a core rebuilt by sync."""
         self._fills: dict[tuple[int, bytes], Any] = {}
@@ -577,12 +580,15 @@ class Node:
     def _maybe_sync(self) -> None:
         if (
             self._syncing
-            or self.known_height < self.height + 2
+            or self.known_height < self.height + 1
             or self.env.now - self._last_commit_at < SYNC_STALL_US
             or self._best_peer < 0
         ):
             return
         self._syncing = True
+        self._sync_attempt += 1
+        # FISCO gives a download 200 ms per block (1,600 ms for a shard of 8): then retries.
+        self._later(self.env.now + SYNC_TIMEOUT_US, self._sync_timeout, self._sync_attempt)
         last = min(self.known_height, self.height + SYNC_SHARD_BLOCKS)
         request = BlockRequest(self.height + 1, last)
         self._trace("sync_request", first=request.first, last=last, peer=self._best_peer)
@@ -591,6 +597,11 @@ class Node:
 
     def _sync_lost(self, src: int, dst: int, message: Any) -> None:
         self._syncing = False
+
+    def _sync_timeout(self, attempt: int) -> None:
+        if self._syncing and attempt == self._sync_attempt:
+            self._syncing = False
+            self._maybe_sync()
 
     def _serve_blocks(self, src: int, request: BlockRequest) -> None:
         blocks = tuple(
@@ -602,8 +613,9 @@ class Node:
         payload = sum(int(table.size[block[1].tx_ids].sum(dtype=np.int64)) for block in blocks)
         response = BlockResponse(blocks, payload)
         done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
+        requester = self.shared.nodes[src]
         self._later(done, self.shared.network.send, self.net_id, src, response,
-                    response.wire_size(), self.shared.nodes_deliver, self._sync_lost)
+                    response.wire_size(), self.shared.nodes_deliver, requester._sync_lost)
 
     def _receive_blocks(self, response: BlockResponse) -> None:
         """Checks each block's signature list, executes it and commits it, in order; then the
