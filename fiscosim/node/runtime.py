@@ -225,18 +225,26 @@ class Node:
         if self.up:
             return
         self.up = True
-        self._epoch += 1
         self.shared.network.set_node_up(self.net_id, True)
         self.pool = self.pool.fresh()
         self.cpu.reset(self.env.now)
+        self._rebuild_core()
+        self._trace("restart", height=self.height)
+        self.start()
+
+    def _rebuild_core(self) -> None:
+        """A fresh PBFT core at the ledger's height (recovering the view), and everything the
+        old one had under way forgotten: sealing, proposal fills, timers, reports."""
+        self._epoch += 1
+        for timer in self.timers.values():
+            timer.cancel()
         self._fills.clear()
         self._seal_next, self._seal_end, self._sealing = 0, -1, False
         self._seal_check_at = None
         self._reported_pending = False
+        self._leader_checked = None
         if self._core_factory is not None:
             self.core = self._core_factory(self.height)
-        self._trace("restart", height=self.height)
-        self.start()
 
     def _apply(self, actions: list) -> None:
         for action in actions:
@@ -647,15 +655,7 @@ class Node:
         self._last_commit_at = self.env.now
         if self._core_factory is not None:
             # The old core's state is behind the ledger now; a fresh one recovers the view.
-            self._epoch += 1
-            for timer in self.timers.values():
-                timer.cancel()
-            self._fills.clear()
-            self._seal_next, self._seal_end, self._sealing = 0, -1, False
-            self._seal_check_at = None
-            self._reported_pending = False
-            self._leader_checked = None
-            self.core = self._core_factory(self.height)
+            self._rebuild_core()
             self.start()
             # What the old core had heard of the blocks above the new height, the new one
             # hears again (duplicates are harmless to it).

@@ -161,14 +161,8 @@ def build_world(
             costs = costs.with_execute_us(chain.execution_us_per_tx)
         core = None
         if spec.role == "sealer":
-            core = PbftCore(
-                index=consensus_index[position],
-                weights=weights,
-                leader_period=chain.leader_period,
-                pipeline_size=chain.pipeline_size,
-                timeout_us=int(chain.consensus_timeout_ms * 1000),
-                notes=trace is not None,
-            )
+            factory = _core_factory(consensus_index[position], weights, chain, trace is not None)
+            core = factory(0, recovering=False)
         pool = TxPool(
             table,
             limit=chain.txpool_limit,
@@ -177,8 +171,7 @@ def build_world(
         )
         node = Node(position, spec.name, shared, Cpu(costs.cores), costs, pool, core)
         if core is not None:
-            node._core_factory = _core_factory(consensus_index[position], weights, chain,
-                                               trace is not None)
+            node._core_factory = factory  # a restart or a block sync builds the core again
         nodes.append(node)
     shared.nodes = nodes
 
@@ -220,9 +213,10 @@ def build_world(
 
 
 def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> Any:
-    """Builds a sealer's PBFT core again after a restart, from its ledger's height."""
+    """Builds a sealer's PBFT core: at the start, and again after a restart or a block sync,
+    from its ledger's height, recovering the current view from its peers."""
 
-    def build(committed_index: int) -> PbftCore:
+    def build(committed_index: int, recovering: bool = True) -> PbftCore:
         return PbftCore(
             index=index,
             weights=weights,
@@ -231,7 +225,7 @@ def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> An
             timeout_us=int(chain.consensus_timeout_ms * 1000),
             committed_index=committed_index,
             notes=notes,
-            recovering=True,
+            recovering=recovering,
         )
 
     return build
