@@ -53,7 +53,8 @@ class RealCrypto:
             batch = corpus.batch(table.corpus_row[ids], ids, table.submit_time[ids])
             mask = table.tampered[ids]
             if mask.any():
-                # Seeded by the ids, so a transaction is tampered the same way whoever asks.
+                # Seeded by the run's seed and the batch, so runs repeat exactly; the first
+                # verdict for a transaction is the one every node shares.
                 rng = np.random.default_rng([self.tamper_seed, int(ids[0]), len(ids)])
                 batch = tamper_rows(batch, mask, rng)
             return verifier.verdicts(batch)
