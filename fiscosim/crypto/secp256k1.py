@@ -18,6 +18,7 @@ from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
 from fiscosim.crypto.hashing import keccak256
+from fiscosim.crypto.suite import check_hash, recover_one
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 """Order of the secp256k1 group."""
@@ -50,7 +51,7 @@ class Secp256k1Suite:
 
     def sign(self, msg_hash: bytes, private_key: bytes) -> bytes:
         """Deterministic (RFC 6979) recoverable signature r‖s‖v of a 32-byte hash."""
-        _check_hash(msg_hash)
+        check_hash(msg_hash)
         return PrivateKey(private_key).sign_recoverable(msg_hash, hasher=None)
 
     def address_of(self, public_key: bytes) -> bytes:
@@ -61,18 +62,7 @@ class Secp256k1Suite:
 
     def recover_address(self, msg_hash: bytes, signature: bytes) -> bytes | None:
         """The signer's address, or None when the signature does not recover a key."""
-        _check_hash(msg_hash)
-        ok = np.zeros(1, dtype=bool)
-        addr = np.zeros((1, 20), dtype=np.uint8)
-        if len(signature) != SIGNATURE_SIZE:
-            return None
-        self.verify_shard(
-            np.frombuffer(msg_hash, dtype=np.uint8).reshape(1, 32),
-            np.frombuffer(signature, dtype=np.uint8).reshape(1, SIGNATURE_SIZE),
-            ok,
-            addr,
-        )
-        return addr[0].tobytes() if ok[0] else None
+        return recover_one(self, msg_hash, signature)
 
     def verify_shard(
         self,
@@ -135,6 +125,3 @@ def _addresses(public_keys: bytearray, count: int) -> np.ndarray:
     return np.frombuffer(digests, dtype=np.uint8).reshape(count, 32)[:, 12:]
 
 
-def _check_hash(msg_hash: bytes) -> None:
-    if len(msg_hash) != 32:
-        raise ValueError(f"message hash must be 32 bytes, got {len(msg_hash)}")

@@ -53,6 +53,7 @@ import numpy as np
 
 from fiscosim.crypto import cryptomb
 from fiscosim.crypto.sm3 import sm3, sm3_rows
+from fiscosim.crypto.suite import check_hash, recover_one
 
 SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
 SM2_A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
@@ -194,7 +195,7 @@ class Sm2Suite:
         The nonce is random (as in FISCO's ``SM2Crypto``), so two signatures of the same hash
         differ; both verify.
         """
-        _check_hash(msg_hash)
+        check_hash(msg_hash)
         key, public = _signing_key(bytes(private_key))
         r, s = _der_decode(key.sign(bytes(msg_hash), _fallback().algorithm))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big") + public
@@ -207,18 +208,7 @@ class Sm2Suite:
 
     def recover_address(self, msg_hash: bytes, signature: bytes) -> bytes | None:
         """The embedded key's address if r‖s verifies against it, else None."""
-        _check_hash(msg_hash)
-        if len(signature) != SIGNATURE_SIZE:
-            return None
-        ok = np.zeros(1, dtype=bool)
-        addr = np.zeros((1, 20), dtype=np.uint8)
-        self.verify_shard(
-            np.frombuffer(msg_hash, dtype=np.uint8).reshape(1, 32),
-            np.frombuffer(signature, dtype=np.uint8).reshape(1, SIGNATURE_SIZE),
-            ok,
-            addr,
-        )
-        return addr[0].tobytes() if ok[0] else None
+        return recover_one(self, msg_hash, signature)
 
     def verify_shard(
         self,
@@ -306,9 +296,6 @@ def _on_curve(public_key: bytes) -> bool:
     return (y * y - (x * x * x + SM2_A * x + SM2_B)) % SM2_P == 0
 
 
-def _check_hash(msg_hash: bytes) -> None:
-    if len(msg_hash) != 32:
-        raise ValueError(f"message hash must be 32 bytes, got {len(msg_hash)}")
 
 
 # --- the fallback: tongsuopy, imported on first use -------------------------------------------

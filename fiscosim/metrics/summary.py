@@ -83,6 +83,8 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
     max_stall_s = round(max(gaps) / 1e6, 6) if gaps else 0.0
 
     stats = world.network.stats
+    totals = stats.totals()
+    network_events = int(totals["delivered"]) + int(totals["dropped"])
     messages = {
         kind: {"count": int(entry["sent"]), "bytes": int(entry["bytes_sent"])}
         for kind, entry in sorted(stats.by_kind().items())
@@ -140,7 +142,5 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "sim_speed": round(sim_time_s / wall_time_s, 3) if wall_time_s > 0 else None,
         # simpy's events plus the network's deliveries and drops, which it runs from its own
         # queue (fiscosim/net/network.py) rather than as one simpy event each
-        "events": int(world.env.events_processed)
-        + int(stats.totals()["delivered"])
-        + int(stats.totals()["dropped"]),
+        "events": int(world.env.events_processed) + network_events,
     }
