@@ -29,6 +29,7 @@ from fiscosim.consensus import (
     CheckPoint,
     Commit,
     CommitBlock,
+    CommittedProposalRequest,
     Execute,
     NewView,
     Note,
@@ -333,7 +334,11 @@ def test_old_view_messages_are_ignored_during_a_view_change() -> None:
     assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["in_view_change"]
     assert ignored(core.handle(Prepare(0, 1, 2, p.hash), 0)) == ["in_view_change"]
     assert ignored(core.handle(Commit(0, 1, 2, p.hash), 0)) == ["in_view_change"]
-    assert core.handle(CheckPoint(0, 1, 2, ZERO), 0) == []  # counted: no view in a checkpoint
+    # Counted (no view in a checkpoint), and in a view change any CheckPoint for a block we
+    # have not committed makes us ask for its committed proposal (shouldRequestCheckPoint).
+    acts = core.handle(CheckPoint(0, 1, 2, ZERO), 0)
+    assert [(a.dest, a.message) for a in of(acts, Send)] == [
+        (2, CommittedProposalRequest(core.view, 1, 0))]
     acts = core.propose(make_proposal(4, leader=0), 0)
     assert ignored(acts) == ["in_view_change"] and len(of(acts, Unseal)) == 1
     # A later view's messages are kept for when we get there.

@@ -1,7 +1,7 @@
 """PBFT's messages (FISCO BCOS 3.x ``bcos-pbft``) and the proposal they agree on.
 
-Four packets make the normal case (FISCO.md §1.1, enum ``PacketType``; §1.5), four more the
-failure handling (§1.7):
+Four packets make the normal case (FISCO.md §1.1, enum ``PacketType``; §1.5), six more the
+failure handling (§1.5 committed-proposal fetch, §1.7):
 
 =============== ============ ====================================================
 packet          packet_type  carries
@@ -13,6 +13,8 @@ ViewChange      0x03         "move to view v": committed index and hash, and a
                              :class:`PreparedProof` per precommitted, uncommitted block
 NewView         0x04         the new leader's proof (the ViewChanges) and its
                              re-proposals (PrePrepares) of every prepared index
+CommittedProp.. 0x05/0x06    request: "send me block i's committed proposal"; response:
+                             the proposal and the Commit quorum's voters
 CheckPoint      0x09         a vote on the *executed* block hash, after execution
 RecoverRequest  0x0a         a (re)started node asks for the others' view
 RecoverResponse 0x0b         a node's view and committed index
@@ -507,9 +509,66 @@ class RecoverResponse(_Status):
     packet_type: ClassVar[int] = 0x0B
 
 
+@dataclass(frozen=True, slots=True)
+class CommittedProposalRequest(_Status):
+    """"Send me block ``index``'s committed proposal" (FISCO.md §1.5, 0x05).
+
+    Sent to the senders of CheckPoints of weight ≥ f + 1 for a block this node has not
+    precommitted (``shouldRequestCheckPoint``): at least one honest node executed it, so it was
+    committed by consensus, and this node cannot execute it without the proposal.
+    """
+
+    view: int
+    index: int
+    sender: int
+    kind: ClassVar[str] = "CommittedProposalRequest"
+    packet_type: ClassVar[int] = 0x05
+
+
+@dataclass(frozen=True, slots=True)
+class CommittedProposalResponse:
+    """Block ``index``'s committed proposal and its proof (FISCO.md §1.5, 0x06).
+
+    ``proof`` is a :class:`PreparedProof` whose ``view`` is the view of the Commit quorum and
+    whose ``voters`` are that quorum's senders (their weight must reach Q): a Commit quorum
+    decides a block, so the receiver may execute it without taking part in its votes.
+    """
+
+    view: int
+    index: int
+    sender: int
+    proof: PreparedProof
+    kind: ClassVar[str] = "CommittedProposalResponse"
+    packet_type: ClassVar[int] = 0x06
+
+    def _head(self) -> bytes:
+        return msgpack.packb([self.packet_type, self.view, self.index, self.sender])
+
+    def encode(self) -> bytes:
+        """msgpack [packet type, view, index, sender, proof]."""
+        return bytes([0x95]) + self._head()[1:] + self.proof.encode()
+
+    def wire_size(self) -> int:
+        """Encoded length + :data:`MESSAGE_OVERHEAD` + the proof's header and signatures."""
+        return (
+            len(self._head()) + self.proof.encoded_size() + MESSAGE_OVERHEAD
+            + self.proof.overhead()
+        )
+
+    def signature_count(self) -> int:
+        """Signatures a receiver verifies: the message's and the Commit voters' (§1.2)."""
+        return 1 + len(self.proof.voters)
+
+    def __repr__(self) -> str:
+        return (
+            f"CommittedProposalResponse(view={self.view}, index={self.index}, "
+            f"sender={self.sender}, voters={self.proof.voters})"
+        )
+
+
 PbftMessage = (
     PrePrepare | Prepare | Commit | CheckPoint | ViewChange | NewView | RecoverRequest
-    | RecoverResponse
+    | RecoverResponse | CommittedProposalRequest | CommittedProposalResponse
 )
 """Any message :meth:`fiscosim.consensus.pbft.PbftCore.handle` accepts."""
 
@@ -526,6 +585,8 @@ __all__ = [
     "TX_HASH_SIZE",
     "CheckPoint",
     "Commit",
+    "CommittedProposalRequest",
+    "CommittedProposalResponse",
     "NewView",
     "PbftMessage",
     "PrePrepare",

@@ -163,6 +163,8 @@ from fiscosim.consensus.messages import (
     PBFT_TIMER,
     CheckPoint,
     Commit,
+    CommittedProposalRequest,
+    CommittedProposalResponse,
     NewView,
     Prepare,
     PreparedProof,
@@ -203,10 +205,14 @@ class _Slot:
     """Everything this node knows about one block index above its committed index."""
 
     __slots__ = (
+        "asked",
         "checkpoints",
         "commit_quorum",
+        "commit_view",
+        "commit_voters",
         "commits",
         "executed_hash",
+        "fetched",
         "index",
         "precommitted",
         "prepares",
@@ -233,6 +239,12 @@ class _Slot:
         self.proof: Proposal | None = None
         self.proof_view = -1
         self.proof_votes: _Votes | None = None
+        # The Commit quorum, kept to answer a CommittedProposalRequest (§1.5).
+        self.commit_view = -1
+        self.commit_voters: tuple[int, ...] = ()
+        # Committed-proposal fetch: nodes asked, and whether the proposal came that way.
+        self.asked: set[int] | None = None
+        self.fetched = False
 
 
 def receive_slack(pipeline_size: int) -> int:
@@ -616,6 +628,10 @@ class PbftCore:
             return self._on_recover_request(message)
         if kind is RecoverResponse:
             return self._on_recover_response(message)
+        if kind is CommittedProposalRequest:
+            return self._on_committed_proposal_request(message)
+        if kind is CommittedProposalResponse:
+            return self._on_committed_proposal_response(message)
         acts: list[Action] = []
         self._ignore(acts, kind.__name__, getattr(message, "index", -1), "unknown_message",
                      f"{kind.__name__} is not a PBFT message this core handles")
@@ -639,6 +655,9 @@ class PbftCore:
                 return acts
             self._ignore(acts, "verification", index, "unexpected",
                          f"no proposal {_short(hash)} for block {index} awaits verification")
+            return acts
+        if slot.fetched:
+            self._fetched_verified(slot, ok, acts)
             return acts
         if not ok:
             slot.state = _REJECTED
@@ -693,8 +712,11 @@ class PbftCore:
         self._progressed = True
         self._check_stable(slot, acts)
         self._try_execute(acts)
-        # FISCO restarts the checkpoint timer when an execution finishes (onProposalApplySuccess).
-        self._checkpoint_timer(acts, restart=True)
+        # FISCO restarts the checkpoint timer when an execution finishes (onProposalApplySuccess);
+        # we only start it, so it measures how long the oldest unstable block has waited: with
+        # a restart per execution a block that cannot become stable is never re-broadcast while
+        # later blocks execute (module docstring, deviations).
+        self._checkpoint_timer(acts, restart=False)
         self._end(acts)
         return acts
 
@@ -867,7 +889,11 @@ class PbftCore:
         slot = self._slot(message.index)
         executed_hash = message.executed_hash
         if not self._counted(slot.checkpoints, executed_hash, message, acts):
+            if not slot.commit_quorum:
+                self._maybe_fetch(slot, executed_hash, acts, message.sender, resent=True)
             return acts
+        if not slot.commit_quorum:
+            self._maybe_fetch(slot, executed_hash, acts, message.sender, resent=False)
         if slot.stable is None and slot.executed_hash is not None:
             if executed_hash == slot.executed_hash:
                 self._check_stable(slot, acts)
@@ -1045,6 +1071,187 @@ class PbftCore:
         if view > self._view or self._live_view is None or self._recovering:
             self._adopt_view(view, self._recover_index[view], acts)
         return acts
+
+    # -- committed-proposal fetch (FISCO.md §1.5) ----------------------------------------------
+    def _maybe_fetch(self, slot: _Slot, executed_hash: bytes, acts: list[Action], sender: int,
+                     resent: bool) -> None:
+        """``shouldRequestCheckPoint``: ask CheckPoint senders for a block's committed proposal.
+
+        FISCO asks when CheckPoints of weight ≥ f + 1 agree on an executed hash for a block this
+        node has not precommitted, or on any CheckPoint while it is in a view change. At least
+        one of f + 1 is honest and executed the block, so it was committed by consensus;
+        without its proposal this node could never execute it, and with fewer than Q nodes
+        executing it no stable checkpoint (and so no block sync) would form.
+
+        A precommitted node waits for its Commit quorum (FISCO: "wait for generating local
+        checkPoint"). Deviation: a CheckPoint *re-broadcast* (``resent``: its sender found no
+        stable checkpoint for ``checkpoint_timeout``) makes it ask too. A lost Commit otherwise
+        leaves it without the quorum while later blocks keep its view timer from firing, until
+        the pipeline fills 50 blocks later (fuzz seed 253). Each sender is asked once per
+        CheckPoint it sends.
+        """
+        if slot.fetched and slot.state != _REJECTED:
+            return
+        votes = slot.checkpoints[executed_hash]
+        if self._live_view is not None:  # not in a view change (FISCO: m_config->timeout())
+            if votes.weight <= self._max_faulty:
+                return
+            if slot.precommitted and not resent:
+                return
+        asked = slot.asked
+        if asked is None:
+            asked = slot.asked = set()
+        if resent:
+            targets = [sender]
+        else:
+            targets = sorted(v for v in votes.voters if v != self._index and v not in asked)
+        if not targets:
+            return
+        asked.update(targets)
+        if self._notes:
+            acts.append(Note(
+                "committed_proposal_requested",
+                f"CheckPoints of weight {votes.weight} for block {slot.index} ("
+                + ("re-broadcast" if resent else "in a view change" if votes.weight <=
+                   self._max_faulty else f"> f = {self._max_faulty}, not precommitted")
+                + f"): asking nodes {','.join(map(str, targets))} for its committed proposal",
+                {"index": slot.index, "view": self._view, "weight": votes.weight,
+                 "dests": tuple(targets), "executed_hash": executed_hash},
+            ))
+        request = CommittedProposalRequest(self._view, slot.index, self._index)
+        for dest in targets:
+            acts.append(Send(dest, request))
+
+    def _on_committed_proposal_request(self, message: CommittedProposalRequest) -> list[Action]:
+        """``onReceiveCommittedProposalRequest``: answer with the proposal and its Commit quorum."""
+        acts: list[Action] = []
+        sender = message.sender
+        index = message.index
+        if not 0 <= sender < self._n or sender == self._index:
+            self._ignore(acts, "CommittedProposalRequest", index, "unknown_sender",
+                         f"CommittedProposalRequest from node {sender}, not another consensus "
+                         "node", sender=sender)
+            return acts
+        slot = self._slots.get(index)
+        if slot is None or not slot.commit_quorum or not slot.commit_voters:
+            # A block already in our ledger is served by block sync (§7), not by the core.
+            self._ignore(acts, "CommittedProposalRequest", index, "not_committed_here",
+                         f"node {sender} asks for block {index}'s committed proposal: we hold "
+                         "none with a Commit quorum"
+                         + (" (it is in our ledger: block sync serves it)"
+                            if index <= self._committed else ""), sender=sender)
+            return acts
+        proof = PreparedProof(index, slot.commit_view, slot.proposal, slot.commit_voters)
+        if self._notes:
+            acts.append(Note(
+                "committed_proposal_sent",
+                f"sending block {index}'s committed proposal ({_short(slot.proposal.hash)}, "
+                f"Commit quorum of view {slot.commit_view}) to node {sender}",
+                {"index": index, "view": self._view, "dest": sender,
+                 "hash": slot.proposal.hash},
+            ))
+        acts.append(Send(sender, CommittedProposalResponse(self._view, index, self._index, proof)))
+        return acts
+
+    def _on_committed_proposal_response(self, message: CommittedProposalResponse
+                                        ) -> list[Action]:
+        """A committed proposal we asked for: check its Commit proof, then fill and execute it."""
+        acts: list[Action] = []
+        what = "CommittedProposalResponse"
+        if not self._checked_index(message, acts, what, self._committed):
+            return acts
+        index = message.index
+        slot = self._slots.get(index)
+        if slot is None or slot.asked is None or message.sender not in slot.asked:
+            self._ignore(acts, what, index, "unexpected",
+                         f"{what} for block {index} from node {message.sender}: not asked",
+                         sender=message.sender)
+            return acts
+        if slot.commit_quorum or (slot.fetched and slot.state != _REJECTED):
+            self._ignore(acts, what, index, "duplicate",
+                         f"{what} for block {index} from node {message.sender}: we have it",
+                         sender=message.sender)
+            return acts
+        proof = message.proof
+        proposal = proof.proposal
+        bad = self._bad_commit_proof(message)
+        if bad is not None:
+            self._ignore(acts, what, index, "bad_proof",
+                         f"{what} for block {index} from node {message.sender}: {bad}",
+                         sender=message.sender)
+            return acts
+        held = slot.proposal
+        if held is not None and held.hash == proposal.hash and slot.state == _ACCEPTED:
+            slot.fetched = True
+            slot.commit_view, slot.commit_voters = proof.view, proof.voters
+            self._fetched_verified(slot, True, acts)
+            return acts
+        if held is not None:
+            # Our proposal for this index is not the committed one (an equivocating leader).
+            if slot.state == _ACCEPTED:
+                self._unseal(held, acts, f"block {index} was committed with another proposal")
+            elif slot.state == _VERIFYING:
+                self._abandoned[(index, held.hash)] = held
+        else:
+            self._active += 1
+        slot.proposal = proposal
+        slot.state = _VERIFYING
+        slot.fetched = True
+        slot.commit_view, slot.commit_voters = proof.view, proof.voters  # to answer others
+        if self._notes:
+            acts.append(Note(
+                "committed_proposal_received",
+                f"block {index}'s committed proposal ({_short(proposal.hash)}, Commit quorum "
+                f"{','.join(map(str, proof.voters))} in view {proof.view}) from node "
+                f"{message.sender}: verifying",
+                {"index": index, "view": self._view, "hash": proposal.hash,
+                 "voters": proof.voters, "sender": message.sender},
+            ))
+        acts.append(VerifyProposal(proposal, message.sender))
+        return acts
+
+    def _bad_commit_proof(self, message: CommittedProposalResponse) -> str | None:
+        proof = message.proof
+        if proof.index != message.index or proof.proposal.index != message.index:
+            return f"its proof is for block {proof.index} (proposal {proof.proposal.index})"
+        weight = 0
+        seen: set[int] = set()
+        for voter in proof.voters:
+            if not 0 <= voter < self._n or voter in seen:
+                return f"its proof names voters {proof.voters}"
+            seen.add(voter)
+            weight += self._weights[voter]
+        if weight < self._quorum:
+            return f"its proof has Commit weight {weight} < Q = {self._quorum}"
+        return None
+
+    def _fetched_verified(self, slot: _Slot, ok: bool, acts: list[Action]) -> None:
+        """A fetched committed proposal is filled: it is committed by consensus here too."""
+        index = slot.index
+        if not ok:
+            slot.state = _REJECTED
+            slot.fetched = False  # the next re-broadcast CheckPoint asks again
+            if self._notes:
+                acts.append(Note(
+                    "proposal_rejected",
+                    f"fetched proposal {_short(slot.proposal.hash)} for block {index} failed "
+                    "verification",
+                    {"index": index, "view": self._view, "hash": slot.proposal.hash},
+                ))
+            return
+        slot.state = _ACCEPTED
+        slot.commit_quorum = True
+        self._progressed = True
+        if self._notes:
+            acts.append(Note(
+                "committed_proposal_accepted",
+                f"block {index}'s committed proposal {_short(slot.proposal.hash)} is filled: "
+                "committed by consensus",
+                {"index": index, "view": self._view, "hash": slot.proposal.hash},
+            ))
+        self._try_notify(index + 1, acts)
+        self._try_execute(acts)
+        self._end(acts)
 
     # -- checks ---------------------------------------------------------------------------------
     def _checked_index(self, message: Any, acts: list[Action], what: str, low: int) -> bool:
@@ -1271,6 +1478,8 @@ class PbftCore:
         if votes is None or votes.weight < self._quorum:
             return
         slot.commit_quorum = True
+        slot.commit_view = self._view
+        slot.commit_voters = tuple(sorted(votes.voters))
         self._progressed = True
         if self._notes:
             acts.append(self._quorum_note("commit_quorum", "commit", slot, votes,
@@ -1572,7 +1781,7 @@ class PbftCore:
                 slot.prepares = {k: v for k, v in slot.prepares.items() if k[0] >= view}
             if slot.commits:
                 slot.commits = {k: v for k, v in slot.commits.items() if k[0] >= view}
-            if slot.state == _EMPTY or slot.commit_quorum or index <= final_up_to:
+            if slot.state == _EMPTY or slot.commit_quorum or slot.fetched or index <= final_up_to:
                 continue
             if keep is not None:
                 pre = keep.get(index)
@@ -1616,7 +1825,8 @@ class PbftCore:
         if slot.state != _EMPTY:
             held = slot.proposal
             if held.hash != proposal.hash:
-                # Only a block at its commit quorum keeps its proposal against a NewView, and
+                # Only a block at its commit quorum (or fetched with its proof) keeps its
+                # proposal against a NewView, and
                 # PBFT's quorum intersection says the NewView re-proposes exactly that block.
                 self._ignore(acts, "NewView", index, "conflicting",
                              f"NewView re-proposes {_short(proposal.hash)} for block {index}, "

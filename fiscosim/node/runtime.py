@@ -48,6 +48,11 @@ the proposal signature for Prepare and CheckPoint)."""
 SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
 """Signatures per sent PBFT message (message signature, plus the proposal signature for
 Prepare, Commit and CheckPoint)."""
+_NOT_REPLAYED = frozenset(
+    ("ViewChange", "NewView", "CommittedProposalRequest", "CommittedProposalResponse")
+)
+"""Messages a core rebuilt after block sync is not handed again: they answer or ask about a
+moment that has passed (the recent PrePrepares, votes and CheckPoints are replayed)."""
 LOOKUP_US_PER_TX = 0.2
 """Looking a proposal's transaction hash up in the pool's hash map."""
 SYNC_SHARD_BLOCKS = 8
@@ -351,7 +356,7 @@ class Node:
                     work = self.costs.verify(signatures) + self.costs.decode(size)
                     self._receive_costs[(kind, size)] = work
             done = self.cpu.run(now, work, lane="pbft")
-            if kind != "ViewChange" and kind != "NewView" and message.index > self.height:
+            if kind not in _NOT_REPLAYED and message.index > self.height:
                 recent = self._recent.get(message.index)
                 if recent is None:
                     recent = self._recent[message.index] = []
