@@ -47,8 +47,9 @@ Rules and where they come from:
   too: a stable checkpoint waits for every earlier block to be committed.
 - **The view timer** (§1.7) runs only while there is work: proposals in flight, transactions
   pending in the txpool (:meth:`PbftCore.on_pool_size`, FISCO's ``setUnSealedTxsSize``) or a
-  view change under way. It is restarted on progress (proposal accepted, precommit, commit
-  quorum, execution finished, block committed) and cancelled when idle. Its delay is
+  view change under way. It is restarted on progress of the lowest block not in the ledger
+  (proposal accepted, precommit, commit quorum, execution finished; any block committed) and
+  cancelled when idle. Its delay is
   ``timeout × 1.5^change_cycle`` with the cycle capped (``PBFTTimer``). When it fires while an
   execution or a ledger commit is under way it is just restarted (``onTimeout``); otherwise the
   node starts a view change (``triggerTimeout``).
@@ -80,6 +81,12 @@ Rules and where they come from:
 - **Checkpoint re-broadcast** (§1.5): while an executed block has no stable checkpoint, a
   second timer (``"checkpoint"``, ``checkpoint_timeout``, default 3 s) re-broadcasts this node's
   CheckPoints when it fires (``tryToResendCheckPoint``).
+- **Committed-proposal fetch** (§1.5, ``shouldRequestCheckPoint``): CheckPoints of weight
+  ≥ f + 1 on one executed hash for a block this node has not precommitted (any CheckPoint
+  during a view change) → CommittedProposalRequest to their senders; a node holding the block
+  at its Commit quorum answers with the proposal and the quorum's voters; the receiver checks
+  the voters' weight ≥ Q, fills the proposal through the txpool and executes it without
+  voting. A proposal it held for that index (from an equivocating leader) is unsealed.
 - **Recovery** (§1.7): a (re)started node broadcasts a RecoverRequest; every node answers with
   a RecoverResponse (its view and committed index); the node adopts a view reported by weight
   ≥ Q (``checkAndTryToRecover``). It seals nothing until then.
@@ -129,12 +136,23 @@ Deviations from FISCO, each deliberate:
 - Recovery adopts view 0 too (FISCO's ``checkAndTryToRecover`` skips view 0: its chains reach
   view 1 at start-up, every node broadcasting a ViewChange when it starts). Our chains start in
   view 0 with no view change; a restarted node asks with a RecoverRequest.
+- The view timer restarts on progress of the lowest block not in the ledger only, where FISCO
+  restarts it on any proposal's progress. Under message loss a block can stall (its Commits
+  lost at the nodes that precommitted it) while later blocks keep committing by consensus;
+  with FISCO's rule the timer then never fires until the 50-block pipeline is full (fuzz seed
+  312: 25 s at 2 blocks/s). Later blocks cannot reach the ledger before the lowest one.
+- The checkpoint timer (re-broadcast) is started, not restarted, when an execution finishes:
+  it measures how long the oldest unstable block has waited. FISCO restarts it per execution
+  (``onProposalApplySuccess``), so a block that cannot become stable is not re-broadcast while
+  later blocks execute.
+- A precommitted node also asks for a committed proposal when a CheckPoint for it is
+  re-broadcast (FISCO waits for its own Commit quorum; a lost Commit leaves it waiting).
 - ``change_cycle`` is capped at :data:`MAX_CHANGE_CYCLE` = 10 (FISCO.md §1.7); recent FISCO
   sources cap it at 3 (``PBFTTimer.h``, FIB-135): ``max_change_cycle`` sets it.
-- Not modelled yet: system proposals that stall the pipeline (§1.6), the f+1 checkpoint fetch
-  of a committed proposal (CommittedProposalRequest, §1.5) and block sync (§7). A node that
-  missed the commit quorum of a block the others committed to the ledger cannot commit it: it
-  needs that fetch or block sync.
+- Not modelled: system proposals that stall the pipeline (§1.6). Block sync (§7) lives in the
+  runtime (:mod:`fiscosim.node.runtime`); the committed-proposal fetch (§1.5) is answered by
+  the core from blocks at their Commit quorum, not from the ledger: a block already in the
+  responder's ledger has a stable checkpoint, and block sync serves it.
 """
 
 from __future__ import annotations
@@ -604,7 +622,7 @@ class PbftCore:
                  "txs": len(proposal.tx_ids), "hash": proposal.hash},
             ))
         acts.append(Broadcast(PrePrepare(self._view, index, self._index, proposal)))
-        self._progressed = True
+        self._progress(index)
         self._send_prepare(slot, acts)
         self._end(acts)
         return acts
@@ -685,7 +703,7 @@ class PbftCore:
                 f"proposal {_short(hash)} for block {index} verified: sending Prepare",
                 {"index": index, "view": self._view, "hash": hash},
             ))
-        self._progressed = True
+        self._progress(index)
         self._send_prepare(slot, acts)
         self._end(acts)
         return acts
@@ -709,7 +727,7 @@ class PbftCore:
             ))
         acts.append(Broadcast(CheckPoint(self._view, index, self._index, executed_hash)))
         self._add_vote(slot.checkpoints, executed_hash, self._index)
-        self._progressed = True
+        self._progress(index)
         self._check_stable(slot, acts)
         self._try_execute(acts)
         # FISCO restarts the checkpoint timer when an execution finishes (onProposalApplySuccess);
@@ -1241,7 +1259,7 @@ class PbftCore:
             return
         slot.state = _ACCEPTED
         slot.commit_quorum = True
-        self._progressed = True
+        self._progress(index)
         if self._notes:
             acts.append(Note(
                 "committed_proposal_accepted",
@@ -1463,7 +1481,7 @@ class PbftCore:
         slot.proof = slot.proposal
         slot.proof_view = self._view
         slot.proof_votes = votes
-        self._progressed = True
+        self._progress(slot.index)
         if self._notes:
             acts.append(self._quorum_note("prepare_quorum", "prepare", slot, votes,
                                           "sending Commit"))
@@ -1480,7 +1498,7 @@ class PbftCore:
         slot.commit_quorum = True
         slot.commit_view = self._view
         slot.commit_voters = tuple(sorted(votes.voters))
-        self._progressed = True
+        self._progress(slot.index)
         if self._notes:
             acts.append(self._quorum_note("commit_quorum", "commit", slot, votes,
                                           "committed by consensus"))
@@ -1990,6 +2008,12 @@ class PbftCore:
         elif self._checkpoint_armed:
             self._checkpoint_armed = False
             acts.append(CancelTimer(CHECKPOINT_TIMER))
+
+    def _progress(self, index: int) -> None:
+        """A step on block ``index`` restarts the view timer only for the lowest block not in
+        the ledger: later blocks cannot be committed before it (module docstring)."""
+        if index <= self._committed + 1:
+            self._progressed = True
 
     def _end(self, acts: list[Action]) -> None:
         """After a step: restart the view timer if it made progress, or cancel it when idle."""

@@ -53,6 +53,11 @@ _NOT_REPLAYED = frozenset(
 )
 """Messages a core rebuilt after block sync is not handed again: they answer or ask about a
 moment that has passed (the recent PrePrepares, votes and CheckPoints are replayed)."""
+FILL_RETRY_US = 1_000_000
+FILL_RETRIES = 10
+"""A proposal's missing transactions are asked for again after 1 s, at most 10 times (an
+assumption: FISCO's txpool fetch gives up on a timeout and the proposal then fails
+verification; asking again keeps a lost message from costing a view change)."""
 LOOKUP_US_PER_TX = 0.2
 """Looking a proposal's transaction hash up in the pool's hash map."""
 SYNC_SHARD_BLOCKS = 8
@@ -508,14 +513,26 @@ class Node:
             done = self.cpu.run(self.env.now, lookup, parallelism=2, lane="verifier")
             self._later(done, self._proposal_filled, proposal, True)
             return
-        self._fills[(proposal.index, proposal.hash)] = proposal
+        key = (proposal.index, proposal.hash)
+        self._fills[key] = proposal
         request = TxsRequest(proposal.index, proposal.hash, missing)
         self._trace("fetch", index=proposal.index, missing=len(missing))
         source = proposal.leader if fetch_from is None else fetch_from
-        leader = self.shared.sealer_net_ids[source]
+        self._send_fill(key, self.shared.sealer_net_ids[source], request, FILL_RETRIES)
+
+    def _send_fill(self, key: tuple[int, bytes], dest: int, request: TxsRequest,
+                   retries: int) -> None:
+        """Sends a fill request and, unless answered within :data:`FILL_RETRY_US`, again: a
+        lost request or answer would otherwise leave the proposal unverified for good."""
+        if key not in self._fills or request.index <= self.height:
+            self._fills.pop(key, None)
+            return
         self.shared.network.send(
-            self.net_id, leader, request, request.wire_size(), self.shared.nodes_deliver
+            self.net_id, dest, request, request.wire_size(), self.shared.nodes_deliver
         )
+        if retries > 0:
+            self._later(self.env.now + FILL_RETRY_US, self._send_fill, key, dest, request,
+                        retries - 1)
 
     def _serve_fetch(self, src: int, request: TxsRequest) -> None:
         payload = int(self.shared.table.size[request.ids].sum(dtype=np.int64))
