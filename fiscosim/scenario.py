@@ -471,14 +471,17 @@ class FaultSpec(BaseModel):
 
     ``crash``/``restart`` (``nodes``), ``partition`` (``groups``; nodes in no group form one
     more) / ``heal``, ``loss`` (network-wide ``rate``), ``delay`` (``nodes``' outgoing
-    messages take ``delay_ms`` more), ``slow`` (``nodes``' CPUs take ``factor`` × as long).
+    messages take ``delay_ms`` more), ``slow`` (``nodes``' CPUs take ``factor`` × as long),
+    ``byzantine`` (``nodes`` misbehave as ``behaviour`` says: silent, equivocate,
+    withhold_votes, wrong_votes, forge_signatures, forge_txs, reorder; docs/faults.md). A node
+    named in a byzantine fault is not honest: the safety checker leaves its chain out.
     """
 
     model_config = _MODEL
 
     at_s: Float = Field(ge=0)
     """When, in simulated seconds from the start."""
-    kind: Literal["crash", "restart", "partition", "heal", "loss", "delay", "slow"]
+    kind: Literal["crash", "restart", "partition", "heal", "loss", "delay", "slow", "byzantine"]
     nodes: list[str] = []
     """The nodes it hits (crash, restart, delay, slow)."""
     groups: list[list[str]] | None = None
@@ -489,18 +492,26 @@ class FaultSpec(BaseModel):
     """Extra delay of every message the nodes send (delay)."""
     factor: Float | None = Field(None, gt=0)
     """CPU slowdown factor (slow)."""
+    behaviour: Literal["silent", "equivocate", "withhold_votes", "wrong_votes",
+                       "forge_signatures", "forge_txs", "reorder"] | None = None
+    """What a byzantine node does (byzantine): silent (sends no PrePrepare or NewView),
+    equivocate (as leader, two proposals to two halves; colluding votes follow), withhold_votes
+    (no Prepare, Commit or CheckPoint), wrong_votes (votes for a hash no proposal has),
+    forge_signatures (invalid signatures on its PBFT messages), forge_txs (invalid signatures
+    on the transactions it pushes or serves), reorder (each PBFT message held a random
+    0..delay_ms, 50 by default)."""
     until_s: Float | None = None
     """Undo the fault then: restart, heal, loss 0, no delay, factor 1. None: it stays."""
 
     @model_validator(mode="after")
     def _check_kind(self) -> FaultSpec:
         needs = {"crash": "nodes", "restart": "nodes", "delay": "nodes", "slow": "nodes",
-                 "partition": "groups", "loss": "rate"}
+                 "partition": "groups", "loss": "rate", "byzantine": "nodes"}
         need = needs.get(self.kind)
         if need and not getattr(self, need):
             raise _Invalid(need, f"a {self.kind} fault needs {need}",
                            f"give the {need} it applies to")
-        extra = {"delay": "delay_ms", "slow": "factor"}.get(self.kind)
+        extra = {"delay": "delay_ms", "slow": "factor", "byzantine": "behaviour"}.get(self.kind)
         if extra and getattr(self, extra) is None:
             raise _Invalid(extra, f"a {self.kind} fault needs {extra}", f"set {extra}")
         if self.until_s is not None and self.until_s <= self.at_s:
@@ -538,6 +549,11 @@ class Scenario(BaseModel):
     workload: WorkloadConfig = WorkloadConfig()
     faults: list[FaultSpec] = []
     """Faults injected during the run, in any order (docs/scenario-reference.md: FaultSpec)."""
+
+    def byzantine_nodes(self) -> set[str]:
+        """The nodes named in a byzantine fault: not honest for the safety checker."""
+        return {name for fault in self.faults if fault.kind == "byzantine"
+                for name in fault.nodes}
 
     @model_validator(mode="before")
     @classmethod
@@ -595,6 +611,13 @@ class Scenario(BaseModel):
                 if name not in names:
                     raise _Invalid(("faults", i), f"unknown node {name!r}",
                                    _choices_hint(name, names, "nodes"))
+            if fault.kind == "byzantine":
+                roles = {spec.name: spec.role for spec in specs}
+                for name in fault.nodes:
+                    if roles[name] != "sealer":
+                        raise _Invalid(("faults", i, "nodes"),
+                                       f"{name!r} is an observer and runs no PBFT",
+                                       "make a sealer byzantine")
         observers = {spec.name for spec in specs if spec.role == "observer"}
         targets = self.workload.targets
         sent_to = names if targets == "all" else [] if targets == "sealers" else targets

@@ -1,8 +1,8 @@
 """Fault injection: crashes and restarts, partitions, loss, delay and slow nodes.
 
-Block sync is not modelled yet, so a node that falls behind stays behind; these tests check
-what holds in every case — safety, the fault log, the stall being measured — and recovery
-where view change alone gives it (a crashed leader).
+These tests check what holds in every case — safety, the fault log, the stall being measured —
+and recovery: by view change (a crashed or cut-off leader), by block sync (a node that fell
+behind) and by the committed-proposal fetch. Byzantine faults are in test_byzantine.py.
 """
 
 from __future__ import annotations

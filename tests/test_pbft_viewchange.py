@@ -47,6 +47,7 @@ from fiscosim.consensus import (
     VerifyProposal,
     ViewChange,
     ViewChangeNeeded,
+    ViewEntered,
     empty_proposal,
 )
 from fiscosim.consensus.messages import (
@@ -142,7 +143,7 @@ class Net:
             elif kind is Unseal:
                 self.unsealed.append((node, a.proposal))
             else:
-                assert kind in (Note, ViewChangeNeeded), kind
+                assert kind in (Note, ViewChangeNeeded, ViewEntered), kind
         assert core.timer_armed == (PBFT_TIMER in self.timers[node])
         assert core.checkpoint_timer_armed == (CHECKPOINT_TIMER in self.timers[node])
 

@@ -30,6 +30,7 @@ from fiscosim.consensus.actions import (
     Unseal,
     VerifyProposal,
     ViewChangeNeeded,
+    ViewEntered,
 )
 from fiscosim.consensus.messages import (
     CHECKPOINT_TIMER,
@@ -81,6 +82,7 @@ __all__ = [
     "VerifyProposal",
     "ViewChange",
     "ViewChangeNeeded",
+    "ViewEntered",
     "empty_proposal",
     "proposal_hash",
 ]

@@ -170,6 +170,18 @@ class ViewChangeNeeded:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ViewEntered:
+    """This node acts in ``view`` again after a view change or a recovery (§1.7).
+
+    Emitted when a NewView is accepted or a quorum of RecoverResponses is adopted (also when
+    that is the view the node had left). Information only: the runtime times view changes.
+    """
+
+    view: int
+    index: int
+
+
 Action = (
     Broadcast
     | Send
@@ -182,6 +194,7 @@ Action = (
     | SealRange
     | Note
     | ViewChangeNeeded
+    | ViewEntered
 )
 """Anything a core's method may return in its list."""
 
@@ -198,4 +211,5 @@ __all__ = [
     "Unseal",
     "VerifyProposal",
     "ViewChangeNeeded",
+    "ViewEntered",
 ]

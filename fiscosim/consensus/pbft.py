@@ -174,6 +174,7 @@ from fiscosim.consensus.actions import (
     Unseal,
     VerifyProposal,
     ViewChangeNeeded,
+    ViewEntered,
 )
 from fiscosim.consensus.messages import (
     CHECKPOINT_TIMER,
@@ -1789,6 +1790,7 @@ class PbftCore:
         self._live_view = view
         self._change_cycle = 0
         self._recovering = False
+        acts.append(ViewEntered(view, self._committed + 1))
         for stale in [v for v in self._recover_votes if v <= view]:
             del self._recover_votes[stale]
             self._recover_index.pop(stale, None)
@@ -1903,6 +1905,7 @@ class PbftCore:
             self._live_view = view
             self._change_cycle = 0
             self._recovering = False
+            acts.append(ViewEntered(view, self._committed + 1))
             self._recover_votes.clear()
             self._recover_index.clear()
             self._prune_view_changes()

@@ -3,8 +3,9 @@
 Each fault acts through a hook of the layer that owns the behaviour: the network
 (:meth:`~fiscosim.net.network.Network.partition`, ``heal``, ``loss_rate``,
 ``set_extra_delay``) or the node (:meth:`~fiscosim.node.runtime.Node.crash`, ``restart``, its
-CPU's ``slowdown``). Every fault applied is written to the world's fault log (reported in the
-summary) and, with tracing on, to the trace as a ``fault`` event.
+CPU's ``slowdown``, :meth:`~fiscosim.node.runtime.Node.set_byzantine` for the behaviours of
+:mod:`fiscosim.faults.byzantine`). Every fault applied is written to the world's fault log
+(reported in the summary) and, with tracing on, to the trace as a ``fault`` event.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fiscosim.faults import byzantine
 from fiscosim.node.clock import schedule
 
 US = 1_000_000
@@ -44,7 +46,7 @@ def _describe(fault: Any) -> str:
         parts.append(",".join(fault.nodes))
     if fault.groups:
         parts.append(" | ".join(",".join(group) for group in fault.groups))
-    for field in ("rate", "delay_ms", "factor"):
+    for field in ("behaviour", "rate", "delay_ms", "factor"):
         value = getattr(fault, field)
         if value is not None:
             parts.append(f"{field}={value}")
@@ -87,6 +89,12 @@ def _actions(
         delay = round(fault.delay_ms * 1000)
         return (each(lambda i: network.set_extra_delay(i, delay)),
                 each(lambda i: network.set_extra_delay(i, 0)))
+    if kind == "byzantine":
+        behaviour = fault.behaviour
+        delay = round((fault.delay_ms if fault.delay_ms is not None
+                       else byzantine.DEFAULT_REORDER_MS) * 1000)
+        return (each(lambda i: nodes[i].set_byzantine(behaviour, True, delay)),
+                each(lambda i: nodes[i].set_byzantine(behaviour, False)))
     if kind == "slow":
         return (each(lambda i: setattr(nodes[i].cpu, "slowdown", fault.factor)),
                 each(lambda i: setattr(nodes[i].cpu, "slowdown", 1.0)))

@@ -58,6 +58,19 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
     details.add_row("CPU", ", ".join(f"{name} {u:.0%}" for name, u in cpu.items())
                     if len(cpu) <= 8 else f"mean {sum(cpu.values()) / len(cpu):.0%}, "
                     f"max {max(cpu.values()):.0%}")
+    views = summary["view_changes"]
+    if views["node_view_changes"]:
+        details.add_row("view changes", f"reached view {views['final_view']}; "
+                        f"{views['node_view_changes']} node view changes, mean "
+                        f"{_fmt(views['mean_s'])} s, max {_fmt(views['max_s'])} s; "
+                        f"longest stall {_fmt(summary['max_stall_s'])} s")
+    byzantine = summary["byzantine"]
+    if byzantine["nodes"]:
+        details.add_row("byzantine", f"{', '.join(byzantine['nodes'])}: "
+                        f"{byzantine['equivocations']:,} equivocations, "
+                        f"{byzantine['messages_withheld']:,} messages withheld; caught "
+                        f"{byzantine['forged_messages_rejected']:,} forged messages, "
+                        f"{byzantine['forged_txs_rejected']:,} forged transactions")
     safety = summary["safety"]
     details.add_row("safety", "ok: no two honest nodes committed different blocks at one height"
                     if safety["ok"] else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")

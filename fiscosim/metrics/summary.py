@@ -132,15 +132,46 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
             node.name: round(node.cpu.utilisation(world.env.now), 4) for node in world.nodes
         },
         "view_changes_wanted": sum(node.stats.view_changes_wanted for node in world.nodes),
+        "view_changes": _view_changes(world),
         "max_stall_s": max_stall_s,
         "faults": list(world.fault_log),
         "signatures_verified": sum(node.stats.verified for node in world.nodes),
         "txs_fetched": sum(node.stats.fetched for node in world.nodes),
         "safety": {"ok": not world.safety.violations, "violations": world.safety.violations[:20]},
+        "byzantine": _byzantine(world),
         "sim_time_s": round(sim_time_s, 6),
         "wall_time_s": round(wall_time_s, 3),
         "sim_speed": round(sim_time_s / wall_time_s, 3) if wall_time_s > 0 else None,
         # simpy's events plus the network's deliveries and drops, which it runs from its own
         # queue (fiscosim/net/network.py) rather than as one simpy event each
         "events": int(world.env.events_processed) + network_events,
+    }
+
+
+def _view_changes(world: Any) -> dict:
+    """How many views the honest sealers went through, and how long their view changes took
+    (each node's: from its ViewChange to entering the new view)."""
+    dishonest = world.scenario.byzantine_nodes()
+    honest = [node for node in world.sealers if node.name not in dishonest]
+    durations = np.array([d for node in honest for d in node.stats.view_change_us],
+                         dtype=np.float64) / 1e6
+    return {
+        "final_view": max((node.core.view for node in honest if node.core is not None),
+                          default=0),
+        "node_view_changes": len(durations),
+        "mean_s": round(float(durations.mean()), 6) if len(durations) else None,
+        "max_s": round(float(durations.max()), 6) if len(durations) else None,
+    }
+
+
+def _byzantine(world: Any) -> dict:
+    """Who misbehaved and what the honest nodes caught (fiscosim.faults.byzantine)."""
+    dishonest = world.scenario.byzantine_nodes()
+    nodes = world.nodes
+    return {
+        "nodes": sorted(dishonest),
+        "equivocations": sum(node.stats.equivocations for node in nodes),
+        "messages_withheld": sum(node.stats.byzantine_dropped for node in nodes),
+        "forged_messages_rejected": sum(node.stats.forged_messages_rejected for node in nodes),
+        "forged_txs_rejected": sum(node.stats.forged_txs_rejected for node in nodes),
     }

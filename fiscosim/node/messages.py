@@ -44,6 +44,8 @@ class TxPush:
     ids: np.ndarray
     payload_bytes: int
     facts: BatchFacts | None = None
+    forged: bool = False
+    """Sent by a byzantine node with invalid signatures (:mod:`fiscosim.faults.byzantine`)."""
     kind = "TxPush"
 
     def wire_size(self) -> int:
@@ -71,6 +73,8 @@ class TxsResponse:
     proposal_hash: bytes
     ids: np.ndarray
     payload_bytes: int
+    forged: bool = False
+    """Sent by a byzantine node with invalid signatures."""
     kind = "TxsResponse"
 
     def wire_size(self) -> int:
@@ -85,12 +89,14 @@ class Envelope:
     what the network counts and the trace shows.
     """
 
-    __slots__ = ("kind", "message", "size")
+    __slots__ = ("forged", "kind", "message", "size")
 
-    def __init__(self, message: object, size: int) -> None:
+    def __init__(self, message: object, size: int, forged: bool = False) -> None:
         self.message = message
         self.size = size
         self.kind = message.kind  # type: ignore[attr-defined]
+        self.forged = forged
+        """A byzantine sender's invalid signature: the receiver's check fails."""
 
     def wire_size(self) -> int:
         return self.size

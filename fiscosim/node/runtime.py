@@ -29,6 +29,7 @@ import numpy as np
 
 from fiscosim.consensus import actions as act
 from fiscosim.consensus import messages as msg
+from fiscosim.faults import byzantine
 from fiscosim.node.clock import Timer, schedule
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.messages import (
@@ -88,6 +89,16 @@ class NodeStats:
     executed_blocks: int = 0
     view_changes_wanted: int = 0
     proposals_rejected: int = 0
+    view_change_us: list[int] = field(default_factory=list)
+    """How long each of this node's view changes took (ViewChange sent → view entered)."""
+    forged_messages_rejected: int = 0
+    """PBFT messages dropped because their signature failed verification."""
+    forged_txs_rejected: int = 0
+    """Transactions from a peer rejected because their signature failed verification."""
+    byzantine_dropped: int = 0
+    """Messages this (byzantine) node's runtime withheld from its core's output."""
+    equivocations: int = 0
+    """Second proposals this (byzantine) node sent for an index it leads."""
 
 
 @dataclass
@@ -107,6 +118,12 @@ class Shared:
     """Real-crypto mode: the host's shared verdicts for transaction ids."""
     trace: Callable[[str, dict], None] | None = None
     nodes: list[Node] = field(default_factory=list)
+    coalition: Any = None
+    """The equivocating nodes' shared state (:class:`fiscosim.faults.byzantine.Coalition`)."""
+    sealer_index: dict[int, int] = field(default_factory=dict)
+    """Consensus index of each sealer's network id (the inverse of ``sealer_net_ids``)."""
+    forged_verdicts: Callable[[np.ndarray], np.ndarray] | None = None
+    """Verdicts for transactions a ``forge_txs`` node sends (:mod:`fiscosim.faults.byzantine`)."""
 
     def nodes_deliver(self, src: int, dst: int, message: Any) -> None:
         """The network's delivery callback: hands ``message`` to node ``dst``."""
@@ -156,6 +173,11 @@ class Node:
         self._recent: dict[int, list] = {}
         """PBFT messages for blocks above the ledger, kept to hand to a core rebuilt by sync."""
         self._fills: dict[tuple[int, bytes], Any] = {}
+        self._view_change_since: int | None = None
+        # byzantine behaviour (fiscosim.faults.byzantine): the active ones, their random stream
+        self.byzantine: frozenset[str] = frozenset()
+        self.byzantine_rng: np.random.Generator | None = None
+        self.byzantine_delay_us = 0
         # sealer state (FISCO.md §2.5)
         self._seal_next = 0
         self._seal_end = -1
@@ -287,6 +309,12 @@ class Node:
                 self._trace("note", code=action.code, text=action.text, **dict(action.fields))
             elif kind is act.ViewChangeNeeded:
                 self.stats.view_changes_wanted += 1
+                if self._view_change_since is None:
+                    self._view_change_since = self.env.now
+            elif kind is act.ViewEntered:
+                if self._view_change_since is not None:
+                    self.stats.view_change_us.append(self.env.now - self._view_change_since)
+                    self._view_change_since = None
             else:  # pragma: no cover - a new action type must be wired here
                 raise TypeError(f"the runtime does not know action {kind.__name__}")
 
@@ -317,6 +345,9 @@ class Node:
 
     # -- PBFT messages -------------------------------------------------------------------------
     def _send_pbft(self, message: Any, dest: int | None) -> None:
+        if self.byzantine:
+            byzantine.send(self, message, dest)
+            return
         size = message.wire_size()
         work = self.costs.sign(SIGNATURES_MADE.get(message.kind, 1)) + self.costs.encode(size)
         done = self.cpu.run(self.env.now, work, lane="pbft")
@@ -326,6 +357,40 @@ class Node:
         else:
             targets = [shared.sealer_net_ids[dest]]
         self._later(done, self._transmit, targets, Envelope(message, size), size)
+
+    def pbft_dests(self, dest: int | None) -> list[int]:
+        """Network ids a PBFT message goes to: consensus node ``dest``, or every other sealer."""
+        if dest is None:
+            return [n for n in self.shared.sealer_net_ids if n != self.net_id]
+        return [self.shared.sealer_net_ids[dest]]
+
+    def emit(self, message: Any, targets: list[int], forged: bool = False,
+             delay_us: int = 0) -> None:
+        """Signs, encodes and sends a PBFT message to ``targets`` (network ids), ``delay_us``
+        after the PBFT thread is done; ``forged``: its signature is invalid. The byzantine
+        runtime's way out (:mod:`fiscosim.faults.byzantine`)."""
+        if not targets:
+            return
+        size = message.wire_size()
+        work = self.costs.sign(SIGNATURES_MADE.get(message.kind, 1)) + self.costs.encode(size)
+        done = self.cpu.run(self.env.now, work, lane="pbft")
+        self._later(done + delay_us, self._transmit, targets, Envelope(message, size, forged),
+                    size)
+
+    def set_byzantine(self, behaviour: str, on: bool, delay_us: int = 0) -> None:
+        """Starts or stops one byzantine behaviour of this node (the fault injector's hook)."""
+        active = set(self.byzantine)
+        if on:
+            active.add(behaviour)
+            if behaviour == "reorder":
+                self.byzantine_delay_us = delay_us
+        else:
+            active.discard(behaviour)
+        self.byzantine = frozenset(active)
+        coalition = self.shared.coalition
+        if coalition is not None and behaviour == "equivocate" and self.index >= 0:
+            (coalition.members.add if on else coalition.members.discard)(self.index)
+        self._trace("byzantine", behaviour=behaviour, on=on)
 
     def _transmit(self, targets: list[int], message: Any, size: int) -> None:
         deliver = self.shared.network.broadcast
@@ -349,6 +414,7 @@ class Node:
             self._receive_blocks(message)
         elif self.core is not None:
             size = message.size
+            forged = message.forged
             message = message.message
             counted = getattr(message, "signature_count", None)
             if counted is not None:
@@ -361,6 +427,11 @@ class Node:
                     work = self.costs.verify(signatures) + self.costs.decode(size)
                     self._receive_costs[(kind, size)] = work
             done = self.cpu.run(now, work, lane="pbft")
+            if forged:
+                # The signature check fails: dropped before the core sees it (FISCO.md §1.2).
+                self.stats.forged_messages_rejected += 1
+                self._trace("forged_rejected", kind=kind, src=src)
+                return
             if kind not in _NOT_REPLAYED and message.index > self.height:
                 recent = self._recent.get(message.index)
                 if recent is None:
@@ -402,7 +473,8 @@ class Node:
             limit_lo=int(limits.min()),
             limit_hi=int(limits.max()),
         ) if len(ids) and int(ids[-1]) - int(ids[0]) == len(ids) - 1 else None
-        push = TxPush(ids, payload, facts)
+        forged = "forge_txs" in self.byzantine
+        push = TxPush(ids, payload, None if forged else facts, forged)
         targets = [n for n in self.shared.sealer_net_ids if n != self.net_id]
         if targets:
             work = self.costs.encode(push.wire_size())
@@ -412,7 +484,27 @@ class Node:
         self._verify_and_admit(ids, payload, True, facts)
 
     def _receive_push(self, push: TxPush) -> None:
+        if push.forged:
+            fresh = self.pool.fresh_count(push.ids, None)
+            work = self.costs.decode(push.payload_bytes) + self.costs.verify(fresh)
+            self.stats.verified += fresh
+            done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
+            self._later(done, self._admit_forged, push.ids)
+            return
         self._verify_and_admit(push.ids, push.payload_bytes, False, push.facts)
+
+    def _admit_forged(self, ids: np.ndarray) -> None:
+        """Transactions whose signatures a byzantine peer forged: the verdicts decide (a
+        transaction this pool holds already is a duplicate and is not verified again)."""
+        assert self.shared.forged_verdicts is not None
+        ok = self.shared.forged_verdicts(ids)
+        admitted, reasons = self.pool.admit(ids, ok, self.height, self.env.now, False, None)
+        if reasons is not None:
+            self.stats.forged_txs_rejected += int(
+                (reasons == REJECT_CODES[Reject.InvalidSignature]).sum())
+        if len(admitted):
+            self._report_pool()
+            self._maybe_seal()
 
     def _signature_verdicts(self, ids: np.ndarray, facts: Any = None) -> np.ndarray | None:
         """Verdicts per row; None when all are valid (modelled mode, a clean batch)."""
@@ -536,7 +628,8 @@ class Node:
 
     def _serve_fetch(self, src: int, request: TxsRequest) -> None:
         payload = int(self.shared.table.size[request.ids].sum(dtype=np.int64))
-        response = TxsResponse(request.index, request.proposal_hash, request.ids, payload)
+        response = TxsResponse(request.index, request.proposal_hash, request.ids, payload,
+                               "forge_txs" in self.byzantine)
         done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
         self._later(done, self.shared.network.send, self.net_id, src, response,
                  response.wire_size(), self.shared.nodes_deliver)
@@ -550,10 +643,15 @@ class Node:
         self.stats.verified += len(response.ids)
         self.stats.fetched += len(response.ids)
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="verifier")
-        self._later(done, self._fetched_verified, proposal, response.ids)
+        self._later(done, self._fetched_verified, proposal, response.ids, response.forged)
 
-    def _fetched_verified(self, proposal: Any, ids: np.ndarray) -> None:
-        verdicts = self._signature_verdicts(ids)
+    def _fetched_verified(self, proposal: Any, ids: np.ndarray, forged: bool = False) -> None:
+        if forged:
+            assert self.shared.forged_verdicts is not None
+            verdicts = self.shared.forged_verdicts(ids)
+            self.stats.forged_txs_rejected += int((~verdicts).sum())
+        else:
+            verdicts = self._signature_verdicts(ids)
         self._proposal_filled(proposal, verdicts is None or bool(verdicts.all()))
 
     def _proposal_filled(self, proposal: Any, ok: bool) -> None:

@@ -17,6 +17,7 @@ import simpy
 
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
+from fiscosim.faults.byzantine import Coalition, forged_verdicts
 from fiscosim.metrics.blocks import BlockLog
 from fiscosim.net.latency import LatencyModel
 from fiscosim.net.network import Network
@@ -101,7 +102,7 @@ def build_world(
     env = CountingEnvironment()
     trace = trace_factory(env) if trace_factory is not None else None
     root = np.random.SeedSequence(scenario.seed)
-    ids_seq, net_seq, clients_seq, _faults_seq = root.spawn(4)
+    ids_seq, net_seq, clients_seq, faults_seq = root.spawn(4)
 
     specs = scenario.nodes.specs()
     names = [spec.name for spec in specs]
@@ -118,7 +119,8 @@ def build_world(
 
     network = _build_network(scenario, env, count, names, net_seq, trace)
     table = TxTable(capacity=max(1024, int(scenario.workload.rate_tps * scenario.duration_s * 1.2)))
-    blocks = BlockLog(honest_sealers=len(ordered))
+    dishonest = scenario.byzantine_nodes()
+    blocks = BlockLog(honest_sealers=sum(1 for i in ordered if names[i] not in dishonest))
     safety = SafetyChecker()
     params = ChainParams(
         tx_count_limit=chain.tx_count_limit,
@@ -132,8 +134,9 @@ def build_world(
                       env.now)
 
     def on_commit(node: Node, number: int, proposal: Any, executed_hash: bytes) -> None:
-        safety.check(node.name, number, executed_hash)
-        blocks.committed(number, executed_hash, env.now)
+        if node.name not in dishonest:  # a byzantine node's chain proves nothing
+            safety.check(node.name, number, executed_hash)
+            blocks.committed(number, executed_hash, env.now)
         ids = proposal.tx_ids
         first = table.commit_block[ids] < 0
         table.commit_block[ids[first]] = number
@@ -151,7 +154,11 @@ def build_world(
         on_seal=on_seal,
         verdicts=None if real is None else real.verdicts_for(table),
         trace=trace,
+        coalition=Coalition(len(ordered)),
+        sealer_index={net_id: index for index, net_id in enumerate(ordered)},
+        forged_verdicts=forged_verdicts(real, table, scenario.seed),
     )
+    byzantine_seqs = faults_seq.spawn(len(specs))
     default_profile = scenario.nodes.profile
     nodes: list[Node] = []
     for position, spec in enumerate(specs):
@@ -170,6 +177,8 @@ def build_world(
             expiry_us=int(chain.tx_expiry_s * US),
         )
         node = Node(position, spec.name, shared, Cpu(costs.cores), costs, pool, core)
+        if spec.name in dishonest:
+            node.byzantine_rng = np.random.default_rng(byzantine_seqs[position])
         if core is not None:
             node._core_factory = factory  # a restart or a block sync builds the core again
         nodes.append(node)

@@ -788,8 +788,12 @@ def tamper(batch: TxBatch, fraction: float, rng: np.random.Generator) -> tuple[T
     return tamper_rows(batch, mask, rng), mask
 
 
-def tamper_rows(batch: TxBatch, mask: np.ndarray, rng: np.random.Generator) -> TxBatch:
+def tamper_rows(batch: TxBatch, mask: np.ndarray, rng: np.random.Generator | None,
+                bits: np.ndarray | None = None) -> TxBatch:
     """A copy of ``batch`` where each ``mask`` row has one random bit of its signature's s flipped.
+
+    ``bits`` (one per masked row, 0..255) chooses the bits instead of ``rng``, so a caller can
+    make a row's tampered copy always the same one.
 
     The hash (what the txpool dedupes on) stays, the signature no longer proves the sender:
     secp256k1 recovery yields another key, SM2 verification fails. Payloads, if the batch has
@@ -801,7 +805,11 @@ def tamper_rows(batch: TxBatch, mask: np.ndarray, rng: np.random.Generator) -> T
     if mask.shape != (len(batch),):
         raise ValueError(f"mask of shape {mask.shape} for {len(batch)} rows")
     rows = np.flatnonzero(mask)
-    bits = rng.integers(0, 256, size=len(rows))
+    if bits is None:
+        assert rng is not None, "give rng or bits"
+        bits = rng.integers(0, 256, size=len(rows))
+    elif len(bits) != len(rows):
+        raise ValueError(f"{len(bits)} bits for {len(rows)} tampered rows")
     columns = S_OFFSET + bits // 8
     flips = (1 << (bits % 8)).astype(np.uint8)
     signatures = batch.signatures.copy()

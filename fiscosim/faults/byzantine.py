@@ -1,0 +1,221 @@
+"""Byzantine behaviour: what a faulty node's runtime does to the messages its honest core sends.
+
+A byzantine node keeps an honest :class:`~fiscosim.consensus.pbft.PbftCore` (it follows the
+protocol as far as it is told to) and its runtime rewrites, drops, delays or forges what that
+core sends, which is how real attacks on PBFT look from the wire. The behaviours
+(``faults: - kind: byzantine``, :data:`BEHAVIOURS`):
+
+==================  ===========================================================================
+silent              sends no PrePrepare and no NewView: a leader that does not lead
+equivocate          as leader, sends two different proposals for one index to the two halves
+                    of the honest nodes; every equivocating node's Prepare, Commit and
+                    CheckPoint to a node of the second half names the second proposal
+withhold_votes      sends no Prepare, Commit or CheckPoint
+wrong_votes         its Prepare, Commit and CheckPoint name a hash that no proposal has
+forge_signatures    every PBFT message it sends carries an invalid signature
+forge_txs           the transactions it pushes or serves to peers carry invalid signatures
+reorder             each PBFT message it sends waits a random 0..``delay_ms`` before leaving
+==================  ===========================================================================
+
+Equivocation needs colluders to break safety: with f + 1 equivocating nodes of n = 3f + 1, a
+byzantine leader's two proposals each gather Q = 2f + 1 Prepares, Commits and CheckPoints
+(f + 1 byzantine plus the f honest nodes of that half), and the halves commit different blocks
+at one height, which the safety checker reports. With f or fewer, neither half reaches Q, and
+the honest nodes change view or fetch the committed proposal (FISCO.md §1.5, §1.7).
+
+Forged signatures are caught where an honest node verifies: a PBFT message's signature when it
+arrives (the verification is charged; the message is dropped and counted), a transaction's at
+admission or proposal fill (in real-crypto mode by the real batch core, on tampered copies of
+the signed corpus rows). Consensus messages are not really signed in any mode: their
+verification is modelled (costs and verdict), transactions' is real in real-crypto mode.
+
+The honest nodes are the nodes never named in a byzantine fault: the safety checker compares
+only their chains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fiscosim.consensus.messages import (
+    CheckPoint,
+    Commit,
+    Prepare,
+    PrePrepare,
+    Proposal,
+    proposal_hash,
+)
+
+BEHAVIOURS = (
+    "silent",
+    "equivocate",
+    "withhold_votes",
+    "wrong_votes",
+    "forge_signatures",
+    "forge_txs",
+    "reorder",
+)
+"""What ``faults: - kind: byzantine, behaviour: ...`` accepts (the module docstring)."""
+
+DEFAULT_REORDER_MS = 50.0
+"""The longest hold of a ``reorder`` node's message when its fault gives no ``delay_ms``."""
+
+_VOTES = (Prepare, Commit, CheckPoint)
+_LEADER_MESSAGES = ("PrePrepare", "NewView")
+
+
+def executed_hash_of(proposal_digest: bytes) -> bytes:
+    """The executed header hash every honest node computes for a proposal (the runtime's)."""
+    return hashlib.sha256(b"executed" + proposal_digest).digest()
+
+
+def wrong_hash(digest: bytes) -> bytes:
+    """A hash no proposal has, derived from the one a vote should name."""
+    return hashlib.sha256(b"wrong" + digest).digest()
+
+
+def second_proposal(proposal: Proposal) -> Proposal:
+    """The equivocating leader's other proposal for the same index: the same transactions in
+    reverse order, one µs later, so another block (another hash, another execution)."""
+    ids = proposal.tx_ids[::-1].copy()
+    timestamp = proposal.timestamp_us + 1
+    digest = proposal_hash(proposal.index, proposal.parent_hash, ids, timestamp, proposal.leader)
+    return Proposal(proposal.index, proposal.view, proposal.leader, digest, proposal.parent_hash,
+                    ids, timestamp)
+
+
+@dataclass
+class Coalition:
+    """What the equivocating nodes of a run share (they collude).
+
+    ``members``: the consensus indices that equivocate now; ``second``: per block index, the
+    (first, second) proposal hash of an equivocation and their executed hashes.
+    """
+
+    n: int
+    members: set[int] = field(default_factory=set)
+    second: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
+
+    def second_half(self, dest: int) -> bool:
+        """Whether consensus node ``dest`` is in the honest half that gets the second proposal:
+        the upper half of the honest nodes by index (colluders get the first)."""
+        if dest in self.members:
+            return False
+        honest = [i for i in range(self.n) if i not in self.members]
+        return honest.index(dest) >= (len(honest) + 1) // 2
+
+    def record(self, first: Proposal, second: Proposal) -> None:
+        swap = self.second.setdefault(first.index, {})
+        swap[first.hash] = second.hash
+        swap[executed_hash_of(first.hash)] = executed_hash_of(second.hash)
+
+
+def send(node: Any, message: Any, dest: int | None) -> None:
+    """Sends ``message`` (from ``node``'s core; ``dest`` None = to every sealer) as ``node``'s
+    byzantine behaviours dictate."""
+    behaviours = node.byzantine
+    kind = message.kind
+    if "silent" in behaviours and kind in _LEADER_MESSAGES:
+        node.stats.byzantine_dropped += 1
+        return
+    is_vote = type(message) in _VOTES
+    if is_vote and "withhold_votes" in behaviours:
+        node.stats.byzantine_dropped += 1
+        return
+    if is_vote and "wrong_votes" in behaviours:
+        message = _with_hash(message, wrong_hash(_voted(message)))
+    forged = "forge_signatures" in behaviours
+    delay = 0
+    if "reorder" in behaviours:
+        delay = int(node.byzantine_rng.integers(0, node.byzantine_delay_us + 1))
+    dests = node.pbft_dests(dest)
+    if "equivocate" in behaviours:
+        coalition = node.shared.coalition
+        if type(message) is PrePrepare and message.sender == message.proposal.leader:
+            second = second_proposal(message.proposal)
+            coalition.record(message.proposal, second)
+            node.stats.equivocations += 1
+            split = _split(node, dests)
+            node.emit(message, split[0], forged, delay)
+            node.emit(PrePrepare(message.view, message.index, message.sender, second), split[1],
+                      forged, delay)
+            return
+        swap = coalition.second.get(message.index) if is_vote else None
+        if swap is not None:
+            replacement = swap.get(_voted(message))
+            if replacement is not None:
+                split = _split(node, dests)
+                node.emit(message, split[0], forged, delay)
+                node.emit(_with_hash(message, replacement), split[1], forged, delay)
+                return
+    node.emit(message, dests, forged, delay)
+
+
+def _split(node: Any, dests: list[int]) -> tuple[list[int], list[int]]:
+    coalition = node.shared.coalition
+    index_of = node.shared.sealer_index
+    first: list[int] = []
+    second: list[int] = []
+    for net_id in dests:
+        (second if coalition.second_half(index_of[net_id]) else first).append(net_id)
+    return first, second
+
+
+def _voted(message: Any) -> bytes:
+    return message.executed_hash if type(message) is CheckPoint else message.hash
+
+
+def _with_hash(message: Any, digest: bytes) -> Any:
+    if type(message) is CheckPoint:
+        return CheckPoint(message.view, message.index, message.sender, digest)
+    return type(message)(message.view, message.index, message.sender, digest)
+
+
+def forged_verdicts(real: Any, table: Any, seed: int) -> Any:
+    """The verdict function for transactions a ``forge_txs`` node sends: all invalid when
+    modelled; in real-crypto mode, the verdicts of the real core on forged copies.
+
+    Transaction ``i``'s forged copy is always the same (bit ``forged_bit(i, seed)`` of its
+    signature's s flipped), so a verifier of its own, keyed by ``i`` like the run's shared one
+    (:mod:`fiscosim.sim.verdicts`), verifies each forged copy once for every node.
+    """
+    if real is None:
+        return lambda ids: np.zeros(len(ids), dtype=bool)
+    from fiscosim.sim.verdicts import SharedVerifier
+    from fiscosim.workload.corpus import tamper_rows
+
+    verifier = SharedVerifier(real.verifier.suite, real.corpus.accounts,
+                              workers=real.verifier.workers)
+
+    def verdicts(ids: np.ndarray) -> np.ndarray:
+        batch = real.corpus.batch(table.corpus_row[ids], ids, table.submit_time[ids])
+        forged = tamper_rows(batch, np.ones(len(ids), dtype=bool), None,
+                             bits=forged_bit(ids, seed))
+        return verifier.verdicts(forged)
+
+    return verdicts
+
+
+def forged_bit(ids: np.ndarray, seed: int) -> np.ndarray:
+    """Which bit (0..255) of s a forger flips in transaction ``ids``' signatures: a fixed
+    function of the id and the run's seed (a multiplicative hash's top byte)."""
+    mixed = (np.asarray(ids, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+             + np.uint64(seed % 2**64))
+    return (mixed >> np.uint64(56)).astype(np.int64)
+
+
+__all__ = [
+    "BEHAVIOURS",
+    "DEFAULT_REORDER_MS",
+    "Coalition",
+    "executed_hash_of",
+    "forged_bit",
+    "forged_verdicts",
+    "second_proposal",
+    "send",
+    "wrong_hash",
+]
