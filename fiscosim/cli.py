@@ -164,9 +164,11 @@ def corpus(scenario: str | None, suite: str | None, count: int | None, accounts:
               help="First seed.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes [default: every core].")
+@click.option("--byzantine", is_flag=True,
+              help="Faulty nodes may also be byzantine (equivocate, stay silent, forge, ...).")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
 def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
-         as_json: bool) -> None:
+         byzantine: bool, as_json: bool) -> None:
     """Run random fault schedules; report every seed that breaks safety or liveness.
 
     Exit code 1 when any run fails, 3 when any run breaks safety.
@@ -184,7 +186,8 @@ def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
                   transient=True) as bar:
         task = bar.add_task("fuzz", total=runs)
         outcomes = fuzz_runs(runs, nodes, duration, seed, workers,
-                             progress=lambda done: bar.update(task, completed=done))
+                             progress=lambda done: bar.update(task, completed=done),
+                             byzantine=byzantine)
     elapsed = time.perf_counter() - started
     unsafe = [o for o in outcomes if not o.safe]
     stuck = [o for o in outcomes if o.safe and not o.live]
@@ -201,7 +204,8 @@ def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
                   f"{len(stuck)} without liveness after the faults healed")
     if as_json:
         sys.stdout.write(json.dumps({
-            "runs": runs, "nodes": nodes, "duration_s": duration, "wall_s": round(elapsed, 2),
+            "runs": runs, "nodes": nodes, "duration_s": duration, "byzantine": byzantine,
+            "wall_s": round(elapsed, 2),
             "workers": workers, "unsafe_seeds": [o.seed for o in unsafe],
             "stuck_seeds": [o.seed for o in stuck]}) + "\n")
     if unsafe:

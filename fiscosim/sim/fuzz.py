@@ -1,7 +1,8 @@
 """Random fault schedules, run many times: safety must always hold, liveness must come back.
 
 ``fiscosim fuzz --runs N`` draws, for each run seed, a schedule of up to f = ⌊(n−1)/3⌋ faulty
-nodes (crash and restart, slow CPU, outgoing delay) plus network-wide faults (a partition that
+nodes (crash and restart, slow CPU, outgoing delay; with ``--byzantine`` also the byzantine
+behaviours of :mod:`fiscosim.faults.byzantine`) plus network-wide faults (a partition that
 heals, a loss burst), all healed before ``heal_by`` of the run; the workload keeps going for
 the rest. A run **fails** when two honest nodes commit different blocks at one height
 (safety), or when no block is committed in the last ``liveness_window_s`` although faults have
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fiscosim.chain.config import max_faulty
+from fiscosim.faults.byzantine import BEHAVIOURS
 
 
 @dataclass(frozen=True)
@@ -36,17 +38,25 @@ class FuzzOutcome:
 
 
 def random_faults(rng: np.random.Generator, names: list[str], duration_s: float,
-                  heal_by: float) -> list[dict]:
-    """A random schedule: at most f nodes faulty, everything healed before ``heal_by``."""
+                  heal_by: float, byzantine: bool = False) -> list[dict]:
+    """A random schedule: at most f nodes faulty, everything healed before ``heal_by``.
+
+    With ``byzantine`` a faulty node may also misbehave (any of
+    :data:`~fiscosim.faults.byzantine.BEHAVIOURS`) instead of crashing, slowing or lagging;
+    without it the draws are those of earlier versions, so old seeds replay the same schedule.
+    """
     f = max_faulty([1] * len(names))
     faults: list[dict] = []
     faulty = rng.choice(names, size=int(rng.integers(0, f + 1)), replace=False).tolist()
     for name in faulty:
         start = float(np.round(rng.uniform(0.5, heal_by * 0.8), 3))
         end = float(np.round(rng.uniform(start + 0.2, heal_by), 3))
-        kind = str(rng.choice(["crash", "slow", "delay"]))
+        kind = str(rng.choice(["crash", "slow", "delay", "byzantine"] if byzantine
+                              else ["crash", "slow", "delay"]))
         fault: dict[str, Any] = {"at_s": start, "kind": kind, "nodes": [name], "until_s": end}
-        if kind == "slow":
+        if kind == "byzantine":
+            fault["behaviour"] = str(rng.choice(BEHAVIOURS))
+        elif kind == "slow":
             fault["factor"] = float(np.round(rng.uniform(2, 50), 1))
         elif kind == "delay":
             fault["delay_ms"] = float(np.round(rng.uniform(5, 500), 1))
@@ -65,15 +75,16 @@ def random_faults(rng: np.random.Generator, names: list[str], duration_s: float,
 
 
 def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float = 200.0,
-            liveness_window_s: float | None = None) -> FuzzOutcome:
-    """One random schedule on a ``nodes``-sealer quickstart-like network."""
+            liveness_window_s: float | None = None, byzantine: bool = False) -> FuzzOutcome:
+    """One random schedule on a ``nodes``-sealer quickstart-like network (``byzantine``: faulty
+    nodes may misbehave too, :func:`random_faults`)."""
     from fiscosim.scenario import Scenario
     from fiscosim.sim.simulation import Simulation
 
     rng = np.random.default_rng([seed, nodes])
     names = [f"node{i}" for i in range(nodes)]
     heal_by = duration_s / 2
-    faults = random_faults(rng, names, duration_s, heal_by)
+    faults = random_faults(rng, names, duration_s, heal_by, byzantine)
     # After the last heal: up to the longest back-off the faults can cause, then some blocks.
     window = liveness_window_s if liveness_window_s is not None else duration_s - heal_by - 1
     scenario = Scenario.from_dict({
@@ -105,14 +116,14 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
 
 
 def fuzz(runs: int, nodes: int = 4, duration_s: float = 20.0, first_seed: int = 0,
-         workers: int = 1, progress: Any = None) -> list[FuzzOutcome]:
+         workers: int = 1, progress: Any = None, byzantine: bool = False) -> list[FuzzOutcome]:
     """``runs`` random schedules (seeds first_seed, first_seed + 1, ...), on ``workers``
     processes. Outcomes come back in seed order whatever the number of workers."""
     seeds = list(range(first_seed, first_seed + runs))
     if workers <= 1:
         outcomes = []
         for seed in seeds:
-            outcomes.append(run_one(seed, nodes, duration_s))
+            outcomes.append(run_one(seed, nodes, duration_s, byzantine=byzantine))
             if progress is not None:
                 progress(len(outcomes))
         return outcomes
@@ -122,8 +133,8 @@ def fuzz(runs: int, nodes: int = 4, duration_s: float = 20.0, first_seed: int = 
     chunk = max(1, math.ceil(runs / (workers * 8)))
     with mp.get_context("fork").Pool(workers) as pool:
         outcomes = []
-        for outcome in pool.imap(partial(run_one, nodes=nodes, duration_s=duration_s), seeds,
-                                 chunksize=chunk):
+        one = partial(run_one, nodes=nodes, duration_s=duration_s, byzantine=byzantine)
+        for outcome in pool.imap(one, seeds, chunksize=chunk):
             outcomes.append(outcome)
             if progress is not None:
                 progress(len(outcomes))
