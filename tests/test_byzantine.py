@@ -176,3 +176,18 @@ def test_modelled_forged_verdicts_are_all_invalid():
     from fiscosim.faults.byzantine import forged_verdicts
 
     assert not forged_verdicts(None, None, 0)(np.arange(5)).any()
+
+
+def test_fuzz_with_byzantine_nodes_stays_safe_and_live():
+    from fiscosim.sim.fuzz import random_faults, run_one
+
+    def has_byzantine(seed: int) -> bool:
+        rng = np.random.default_rng([seed, 4])
+        names = [f"node{i}" for i in range(4)]
+        return any(f["kind"] == "byzantine" for f in random_faults(rng, names, 12.0, 6.0, True))
+
+    seeds = [seed for seed in range(40) if has_byzantine(seed)][:3]
+    assert len(seeds) == 3
+    for seed in seeds:
+        outcome = run_one(seed, duration_s=12.0, byzantine=True)
+        assert outcome.ok, outcome
