@@ -618,18 +618,6 @@ class Scenario(BaseModel):
                         raise _Invalid(("faults", i, "nodes"),
                                        f"{name!r} is an observer and runs no PBFT",
                                        "make a sealer byzantine")
-        observers = {spec.name for spec in specs if spec.role == "observer"}
-        targets = self.workload.targets
-        sent_to = names if targets == "all" else [] if targets == "sealers" else targets
-        if observers & set(sent_to):
-            # An observer's ledger follows by block sync, which is not modelled yet: its RPC
-            # would never return a receipt, and every such transaction would look lost.
-            raise _Invalid(
-                ("workload", "targets"),
-                f"sends to observer {sorted(observers & set(sent_to))[0]!r}, and observers do "
-                "not commit blocks until block sync is modelled",
-                "send to 'sealers' or name sealers only",
-            )
         _check_profile(self.nodes.profile, ("nodes", "profile"))
         if self.nodes.list is not None:
             for i, spec in enumerate(self.nodes.list):

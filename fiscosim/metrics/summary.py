@@ -139,6 +139,7 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "txs_fetched": sum(node.stats.fetched for node in world.nodes),
         "safety": {"ok": not world.safety.violations, "violations": world.safety.violations[:20]},
         "byzantine": _byzantine(world),
+        "sync": _sync(world),
         "sim_time_s": round(sim_time_s, 6),
         "wall_time_s": round(wall_time_s, 3),
         "sim_speed": round(sim_time_s / wall_time_s, 3) if wall_time_s > 0 else None,
@@ -174,4 +175,30 @@ def _byzantine(world: Any) -> dict:
         "messages_withheld": sum(node.stats.byzantine_dropped for node in nodes),
         "forged_messages_rejected": sum(node.stats.forged_messages_rejected for node in nodes),
         "forged_txs_rejected": sum(node.stats.forged_txs_rejected for node in nodes),
+    }
+
+
+def _sync(world: Any) -> dict:
+    """Block sync: how many blocks nodes fetched, how long catching up took, and how far
+    observers trail the sealers (FISCO.md §7)."""
+    catch_up = np.array([d for node in world.nodes for d in node.stats.catch_up_us],
+                        dtype=np.float64) / 1e6
+    observers = {}
+    for node in world.nodes:
+        if node.index >= 0:
+            continue
+        lag = np.array(node.stats.follow_lag_us, dtype=np.float64) / 1000
+        observers[node.name] = {
+            "height": node.height,
+            "lag_ms": {"mean": round(float(lag.mean()), 3), "p99": round(
+                float(np.percentile(lag, 99)), 3), "max": round(float(lag.max()), 3)}
+            if len(lag) else None,
+        }
+    return {
+        "blocks_synced": sum(node.stats.synced_blocks for node in world.nodes),
+        "blocks_rejected": sum(node.stats.sync_rejected for node in world.nodes),
+        "catch_ups": len(catch_up),
+        "catch_up_s": {"mean": round(float(catch_up.mean()), 6),
+                       "max": round(float(catch_up.max()), 6)} if len(catch_up) else None,
+        "observers": observers,
     }

@@ -119,6 +119,23 @@ SYNCED_HEADER_BYTES = 400
 
 
 @dataclass(frozen=True, slots=True)
+class BlockStatus:
+    """A node's ledger height and latest block hash (FISCO.md §7 ``BlockSyncStatusPacket``).
+
+    Sent by a sealer to the observers of its group when it commits a block: observers get no
+    PBFT traffic and learn from these that the chain moved.
+    """
+
+    height: int
+    latest_hash: bytes
+    kind = "BlockStatus"
+
+    def wire_size(self) -> int:
+        # number, genesis hash and latest hash (the status packet's fields)
+        return MESSAGE_OVERHEAD + 8 + 32 + 32
+
+
+@dataclass(frozen=True, slots=True)
 class BlockResponse:
     """Committed blocks: ``(number, proposal, executed hash, signers)`` each, in order, with
     the bytes of their transactions (``BlockResponsePacket``)."""

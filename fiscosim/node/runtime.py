@@ -36,6 +36,7 @@ from fiscosim.node.messages import (
     BatchFacts,
     BlockRequest,
     BlockResponse,
+    BlockStatus,
     Envelope,
     TxPush,
     TxsRequest,
@@ -99,6 +100,15 @@ class NodeStats:
     """Messages this (byzantine) node's runtime withheld from its core's output."""
     equivocations: int = 0
     """Second proposals this (byzantine) node sent for an index it leads."""
+    synced_blocks: int = 0
+    """Blocks this node got by block sync."""
+    sync_rejected: int = 0
+    """Synced blocks refused: their signature list weighs less than the quorum."""
+    catch_up_us: list[int] = field(default_factory=list)
+    """Each time this node fell behind: from its first sync request to reaching the height its
+    peers had announced."""
+    follow_lag_us: list[int] = field(default_factory=list)
+    """An observer: per block, its commit time minus the first sealer's."""
 
 
 @dataclass
@@ -124,6 +134,12 @@ class Shared:
     """Consensus index of each sealer's network id (the inverse of ``sealer_net_ids``)."""
     forged_verdicts: Callable[[np.ndarray], np.ndarray] | None = None
     """Verdicts for transactions a ``forge_txs`` node sends (:mod:`fiscosim.faults.byzantine`)."""
+    observer_net_ids: list[int] = field(default_factory=list)
+    """Network ids of the group's observers: sealers announce each new block to them."""
+    weights: tuple[int, ...] = ()
+    """Consensus weights in consensus-index order: a synced block's signature list must reach
+    ``quorum`` of them (FISCO.md §7)."""
+    quorum: int = 0
 
     def nodes_deliver(self, src: int, dst: int, message: Any) -> None:
         """The network's delivery callback: hands ``message`` to node ``dst``."""
@@ -170,6 +186,7 @@ class Node:
         self._last_commit_at = 0
         self._syncing = False
         self._sync_attempt = 0
+        self._behind_since: int | None = None
         self._recent: dict[int, list] = {}
         """PBFT messages for blocks above the ledger, kept to hand to a core rebuilt by sync."""
         self._fills: dict[tuple[int, bytes], Any] = {}
@@ -412,6 +429,10 @@ class Node:
             self._serve_blocks(src, message)
         elif kind == "BlockResponse":
             self._receive_blocks(message)
+        elif kind == "BlockStatus":
+            if message.height > self.known_height:
+                self.known_height, self._best_peer = message.height, src
+            self._maybe_sync()
         elif self.core is not None:
             size = message.size
             forged = message.forged
@@ -697,6 +718,7 @@ class Node:
         self._recent.pop(action.index, None)
         self.shared.on_commit(self, action.index, proposal, action.executed_hash)
         self._trace("commit", index=action.index, txs=len(ids))
+        self._announce(action.index, action.executed_hash)
         assert self.core is not None
         self._apply(self.core.on_committed(action.index, self.env.now))
         self.check_leader()
@@ -705,14 +727,36 @@ class Node:
 
 
     # -- block sync (FISCO.md §7) -------------------------------------------------------------
+    def _announce(self, height: int, latest_hash: bytes) -> None:
+        """Tells the observers this node's new height (a status packet, FISCO.md §7).
+
+        FISCO's nodes send their status to every peer every 200 ms and on each new block; here
+        only sealers send, to observers only, on each new block (docs/architecture.md, decision
+        19): sealers learn each other's heights from PBFT's CheckPoints and ViewChanges.
+        """
+        observers = [n for n in self.shared.observer_net_ids if n != self.net_id]
+        if not observers:
+            return
+        status = BlockStatus(height, latest_hash)
+        size = status.wire_size()
+        done = self.cpu.run(self.env.now, self.costs.encode(size), lane="sync")
+        self._later(done, self.shared.network.broadcast, self.net_id, observers, status, size,
+                    self.shared.nodes_deliver)
+
     def _maybe_sync(self) -> None:
+        # A sealer waits SYNC_STALL_US before it calls itself behind (PBFT may still bring
+        # the block); an observer has no other way to get blocks and asks at once.
         if (
             self._syncing
             or self.known_height < self.height + 1
-            or self.env.now - self._last_commit_at < SYNC_STALL_US
+            or (self.core is not None and self.env.now - self._last_commit_at < SYNC_STALL_US)
             or self._best_peer < 0
         ):
             return
+        if self._behind_since is None and (self.core is not None
+                                           or self.known_height - self.height > 1):
+            # A catch-up; an observer one block behind is just following (its lag is counted).
+            self._behind_since = self.env.now
         self._syncing = True
         self._sync_attempt += 1
         # FISCO gives a download 200 ms per block (1,600 ms for a shard of 8): then retries.
@@ -750,6 +794,11 @@ class Node:
         PBFT core starts again from the new height and recovers the view (FISCO.md §7:
         blocks are re-executed, the signature list must reach the quorum, then committed)."""
         blocks = [b for b in response.blocks if b[0] > self.height]
+        weights, quorum = self.shared.weights, self.shared.quorum
+        valid = [b for b in blocks if sum(weights[s] for s in set(b[3])) >= quorum]
+        if len(valid) < len(blocks):
+            self.stats.sync_rejected += len(blocks) - len(valid)
+            blocks = valid
         if not blocks:
             self._syncing = False
             return
@@ -771,8 +820,13 @@ class Node:
             self.ledger[number] = (proposal, executed_hash, signers)
             self.proposal_hashes[number] = proposal.hash
             self.shared.on_commit(self, number, proposal, executed_hash)
+            self.stats.synced_blocks += 1
             self._trace("synced", index=number, txs=len(proposal.tx_ids))
+            self._announce(number, executed_hash)
         self._last_commit_at = self.env.now
+        if self._behind_since is not None and self.height >= self.known_height:
+            self.stats.catch_up_us.append(self.env.now - self._behind_since)
+            self._behind_since = None
         if self._core_factory is not None:
             # The old core's state is behind the ledger now; a fresh one recovers the view.
             self._rebuild_core()

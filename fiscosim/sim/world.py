@@ -136,7 +136,12 @@ def build_world(
     def on_commit(node: Node, number: int, proposal: Any, executed_hash: bytes) -> None:
         if node.name not in dishonest:  # a byzantine node's chain proves nothing
             safety.check(node.name, number, executed_hash)
-            blocks.committed(number, executed_hash, env.now)
+            if node.index >= 0:  # a sealer
+                blocks.committed(number, executed_hash, env.now)
+            else:  # an observer follows: how far behind the first sealer's commit
+                row = blocks.rows.get(number)
+                if row is not None and row.first_commit_us >= 0:
+                    node.stats.follow_lag_us.append(env.now - row.first_commit_us)
         ids = proposal.tx_ids
         first = table.commit_block[ids] < 0
         table.commit_block[ids[first]] = number
@@ -156,6 +161,9 @@ def build_world(
         trace=trace,
         coalition=Coalition(len(ordered)),
         sealer_index={net_id: index for index, net_id in enumerate(ordered)},
+        observer_net_ids=[i for i, spec in enumerate(specs) if spec.role == "observer"],
+        weights=tuple(weights),
+        quorum=quorum(weights),
         forged_verdicts=forged_verdicts(real, table, scenario.seed),
     )
     byzantine_seqs = faults_seq.spawn(len(specs))

@@ -1,0 +1,92 @@
+"""Observers follow the chain by block sync; laggards catch up by it (FISCO.md §4, §7).
+
+Observers get no PBFT traffic: sealers announce each new block to them (BlockStatus), they
+download it, check that its signature list weighs at least Q, execute and commit it, and
+serve their clients' receipts from their own ledger.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from conftest import REPO_ROOT
+
+from fiscosim import Simulation
+from fiscosim.node.messages import BlockResponse
+from fiscosim.scenario import load_scenario
+
+OBSERVERS = REPO_ROOT / "scenarios" / "observers.yaml"
+PBFT_KINDS = {"PrePrepare", "Prepare", "Commit", "CheckPoint", "ViewChange", "NewView",
+              "RecoverRequest", "RecoverResponse"}
+
+
+def run(*overrides: str, trace=None):
+    return Simulation(load_scenario(OBSERVERS, list(overrides))).run(trace=trace)
+
+
+def test_observers_follow_every_block_without_pbft_traffic(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    result = run("duration_s=5", "faults=[]", trace=trace)
+    world, summary = result.world, result.summary
+    observers = [node for node in world.nodes if node.index < 0]
+    sealers = [node for node in world.nodes if node.index >= 0]
+    assert len(observers) == 2
+    assert {node.height for node in world.nodes} == {sealers[0].height}
+    for observer in observers:
+        for number, (proposal, executed, _) in observer.ledger.items():
+            assert sealers[0].ledger[number][0].hash == proposal.hash
+            assert sealers[0].ledger[number][1] == executed
+    observer_ids = {node.net_id for node in observers}
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    received = {e["kind"] for e in events
+                if e["event"] == "deliver" and e["node"] in observer_ids}
+    assert received and not received & PBFT_KINDS
+    assert {"BlockStatus", "BlockResponse"} <= received
+    lag = summary["sync"]["observers"]["obs0"]["lag_ms"]
+    # a status hop, a request, the transfer and the block's execution: tens of ms at 1 ms links
+    assert 1 < lag["mean"] < 100
+    assert summary["safety"]["ok"]
+
+
+def test_transactions_sent_to_observers_get_receipts_later():
+    result = run("duration_s=6", "faults=[]")
+    table, world = result.world.table, result.world
+    observers = [node.net_id for node in world.nodes if node.index < 0]
+    via_observer = np.isin(table.column("rpc_node"), observers)
+    done = table.column("receipt_time") >= 0
+    assert via_observer.any() and done[via_observer].mean() > 0.9
+    latency = table.column("receipt_time") - table.column("submit_time")
+    assert latency[via_observer & done].mean() > latency[~via_observer & done].mean()
+
+
+def test_a_restarted_observer_catches_up_and_the_time_is_reported():
+    summary = run().summary
+    sync = summary["sync"]
+    assert sync["catch_ups"] >= 1 and sync["catch_up_s"]["max"] < 1.0
+    heights = {entry["height"] for entry in sync["observers"].values()}
+    assert len(heights) == 1 and heights.pop() > 15
+    assert summary["rejected_by_reason"].get("RpcUnreachable", 0) > 0  # while it was down
+
+
+def test_a_cut_off_sealer_catches_up_by_sync():
+    result = run("faults=[{at_s: 2, kind: partition, groups: [[node3]], until_s: 5}]")
+    summary = result.summary
+    assert summary["sync"]["blocks_synced"] > 0 and summary["sync"]["catch_ups"] >= 1
+    assert len({node.height for node in result.world.nodes}) == 1
+
+
+def test_a_block_whose_signature_list_is_below_quorum_is_refused():
+    result = run("duration_s=3", "faults=[]")
+    world = result.world
+    observer = next(node for node in world.nodes if node.index < 0)
+    sealer = world.sealers[0]
+    height = observer.height
+    # the sealers' next block, signed by one sealer only (weight 1 < Q = 3)
+    number = height + 1
+    proposal, executed, _ = sealer.ledger[height]
+    forged = BlockResponse(((number, proposal, executed, (0,)),), 0)
+    observer._syncing = True
+    observer._receive_blocks(forged)
+    world.env.run(until=world.env.now + 1_000_000)
+    assert observer.stats.sync_rejected == 1 and observer.height == height
