@@ -466,6 +466,33 @@ class WorkloadConfig(BaseModel):
         return self
 
 
+class GroupSpec(BaseModel):
+    """One group (ledger) of a multi-group scenario (FISCO.md §4: its own PBFT, txpool and
+    ledger; groups share the nodes' network and, for a node in several, its CPU and uplink)."""
+
+    model_config = _MODEL
+
+    id: str = Field(min_length=1)
+    """The group id, unique in the scenario."""
+    sealers: list[str] = Field(min_length=1)
+    """Names of the nodes that vote in this group's PBFT (order does not matter)."""
+    observers: list[str] = []
+    """Names of the nodes that follow this group by block sync."""
+    workload: WorkloadConfig | None = None
+    """This group's clients; None: the scenario's ``workload`` (its own copy per group)."""
+
+
+class ResolvedGroup(BaseModel):
+    """A group with its members and workload filled in (:meth:`Scenario.group_specs`)."""
+
+    model_config = _MODEL
+
+    id: str
+    sealers: list[str]
+    observers: list[str]
+    workload: WorkloadConfig
+
+
 class FaultSpec(BaseModel):
     """One fault at a simulated time, optionally undone at ``until_s``.
 
@@ -549,6 +576,67 @@ class Scenario(BaseModel):
     workload: WorkloadConfig = WorkloadConfig()
     faults: list[FaultSpec] = []
     """Faults injected during the run, in any order (docs/scenario-reference.md: FaultSpec)."""
+    groups: list[GroupSpec] | None = None
+    """Several groups on these nodes (FISCO.md §4). None: one group, ``group.id``, whose
+    sealers and observers are the nodes' roles. With groups, a node's role comes from the
+    groups it is in, and a node may be in several (sharing its CPU and bandwidth)."""
+
+    def group_specs(self) -> list[ResolvedGroup]:
+        """Every group with its members (in node order) and workload."""
+        specs = self.nodes.specs()
+        if self.groups is None:
+            return [ResolvedGroup(
+                id=self.group.id,
+                sealers=[spec.name for spec in specs if spec.role == "sealer"],
+                observers=[spec.name for spec in specs if spec.role == "observer"],
+                workload=self.workload,
+            )]
+        order = {spec.name: i for i, spec in enumerate(specs)}
+        return [ResolvedGroup(
+            id=group.id,
+            sealers=sorted(group.sealers, key=order.__getitem__),
+            observers=sorted(group.observers, key=order.__getitem__),
+            workload=group.workload if group.workload is not None else self.workload,
+        ) for group in self.groups]
+
+    def _check_groups(self, specs: list, names: list[str]) -> None:
+        assert self.groups is not None
+        if not self.groups:
+            raise _Invalid("groups", "is an empty list", "leave groups out for one group")
+        seen_ids: set[str] = set()
+        in_some: set[str] = set()
+        for g, group in enumerate(self.groups):
+            if group.id in seen_ids:
+                raise _Invalid(("groups", g, "id"), f"group id {group.id!r} is used twice",
+                               "give every group its own id")
+            seen_ids.add(group.id)
+            members: set[str] = set()
+            for field_name in ("sealers", "observers"):
+                for i, name in enumerate(getattr(group, field_name)):
+                    if name not in names:
+                        raise _Invalid(("groups", g, field_name, i), f"unknown node {name!r}",
+                                       _choices_hint(name, names, "nodes"))
+                    if name in members:
+                        raise _Invalid(("groups", g, field_name, i),
+                                       f"node {name!r} is in group {group.id!r} twice",
+                                       "name each node once per group")
+                    members.add(name)
+            in_some |= members
+            targets = (group.workload or self.workload).targets
+            if isinstance(targets, list):
+                for i, target in enumerate(targets):
+                    if target not in members:
+                        where = (("groups", g, "workload", "targets", i) if group.workload
+                                 else ("workload", "targets", i))
+                        raise _Invalid(where, f"{target!r} is not in group {group.id!r}",
+                                       _choices_hint(target, sorted(members), "members"))
+        idle = [name for name in names if name not in in_some]
+        if idle:
+            raise _Invalid("groups", f"node {idle[0]!r} is in no group",
+                           "add it to a group's sealers or observers, or remove it")
+        if any(spec.role != "sealer" for spec in specs):
+            raise _Invalid("nodes", "a node has a role although groups are given",
+                           "with groups, list observers in each group's observers instead")
 
     def byzantine_nodes(self) -> set[str]:
         """The nodes named in a byzantine fault: not honest for the safety checker."""
@@ -605,6 +693,8 @@ class Scenario(BaseModel):
                         f"unknown node {target!r}",
                         _choices_hint(target, names, "nodes"),
                     )
+        if self.groups is not None:
+            self._check_groups(specs, names)
         for i, fault in enumerate(self.faults):
             named = list(fault.nodes) + [n for group in fault.groups or [] for n in group]
             for name in named:

@@ -21,7 +21,7 @@ US = 1_000_000
 
 def schedule_faults(world: Any) -> None:
     """Schedules every fault of ``world.scenario`` (in the order given; ties keep that order)."""
-    names = [node.name for node in world.nodes]
+    names = world.names
     for fault in world.scenario.faults:
         targets = [names.index(name) for name in fault.nodes]
         start, undo = _actions(world, fault, targets, names)
@@ -56,20 +56,22 @@ def _describe(fault: Any) -> str:
 def _actions(
     world: Any, fault: Any, targets: list[int], names: list[str]
 ) -> tuple[Callable[[], None], Callable[[], None] | None]:
-    network, nodes = world.network, world.nodes
+    network = world.network
     kind = fault.kind
 
-    def each(act: Callable[[int], Any]) -> Callable[[], None]:
+    def each(act: Callable[[Any], Any]) -> Callable[[], None]:
+        # A fault names physical nodes; it hits the node in every group it is in.
         def run() -> None:
             for i in targets:
-                act(i)
+                for node in world.members_of(i):
+                    act(node)
 
         return run
 
     if kind == "crash":
-        return each(lambda i: nodes[i].crash()), each(lambda i: nodes[i].restart())
+        return each(lambda node: node.crash()), each(lambda node: node.restart())
     if kind == "restart":
-        return each(lambda i: nodes[i].restart()), None
+        return each(lambda node: node.restart()), None
     if kind == "partition":
         groups = [[names.index(name) for name in group] for group in fault.groups]
         return lambda: network.partition(groups), network.heal
@@ -87,15 +89,25 @@ def _actions(
         return lose, stop
     if kind == "delay":
         delay = round(fault.delay_ms * 1000)
-        return (each(lambda i: network.set_extra_delay(i, delay)),
-                each(lambda i: network.set_extra_delay(i, 0)))
+        def delayed(us: int) -> Callable[[], None]:
+            def run() -> None:
+                for i in targets:
+                    network.set_extra_delay(i, us)
+            return run
+
+        return delayed(delay), delayed(0)
     if kind == "byzantine":
         behaviour = fault.behaviour
         delay = round((fault.delay_ms if fault.delay_ms is not None
                        else byzantine.DEFAULT_REORDER_MS) * 1000)
-        return (each(lambda i: nodes[i].set_byzantine(behaviour, True, delay)),
-                each(lambda i: nodes[i].set_byzantine(behaviour, False)))
+        return (each(lambda node: node.set_byzantine(behaviour, True, delay)),
+                each(lambda node: node.set_byzantine(behaviour, False)))
     if kind == "slow":
-        return (each(lambda i: setattr(nodes[i].cpu, "slowdown", fault.factor)),
-                each(lambda i: setattr(nodes[i].cpu, "slowdown", 1.0)))
+        def slow(factor: float) -> Callable[[], None]:
+            def run() -> None:
+                for i in targets:
+                    world.cpus[i].slowdown = factor
+            return run
+
+        return slow(fault.factor), slow(1.0)
     raise ValueError(f"unknown fault kind {kind!r}")

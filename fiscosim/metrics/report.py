@@ -16,25 +16,37 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:,}"
 
 
-def print_report(summary: dict[str, Any], console: Console) -> None:
-    """Prints the Caliper-like table (Succ, Fail, Send Rate, latencies, Throughput) and more."""
-    latency = summary["latency_ms"]
+def _caliper(summary: dict[str, Any]) -> Table:
     caliper = Table(title=f"fiscosim · {summary['scenario']} · seed {summary['seed']}")
     for column in ("Name", "Succ", "Fail", "Send Rate (TPS)", "Max Latency (ms)",
                    "Min Latency (ms)", "Avg Latency (ms)", "p99 Latency (ms)", "Throughput (TPS)"):
         caliper.add_column(column, justify="right" if column != "Name" else "left")
-    caliper.add_row(
-        "transfer",
-        _fmt(summary["txs_committed"]),
-        _fmt(summary["txs_rejected"]),
-        _fmt(summary["send_rate_tps"]),
-        _fmt(latency["max"]),
-        _fmt(latency["min"]),
-        _fmt(latency["mean"]),
-        _fmt(latency["p99"]),
-        _fmt(summary["tps"]),
-    )
-    console.print(caliper)
+    rows = summary.get("groups", {"transfer": summary})
+    for name, row in rows.items():
+        latency = row["latency_ms"]
+        caliper.add_row(
+            name,
+            _fmt(row["txs_committed"]),
+            _fmt(row["txs_rejected"]),
+            _fmt(row["send_rate_tps"]),
+            _fmt(latency["max"]),
+            _fmt(latency["min"]),
+            _fmt(latency["mean"]),
+            _fmt(latency["p99"]),
+            _fmt(row["tps"]),
+        )
+    return caliper
+
+
+def print_report(summary: dict[str, Any], console: Console) -> None:
+    """Prints the Caliper-like table (Succ, Fail, Send Rate, latencies, Throughput) and more.
+
+    A run of several groups gets one row per group, then each group's figures."""
+    console.print(_caliper(summary))
+    if "groups" in summary:
+        _print_groups(summary, console)
+        return
+    latency = summary["latency_ms"]
 
     details = Table(show_header=False, box=None, pad_edge=False)
     details.add_column(style="bold")
@@ -74,6 +86,34 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
     safety = summary["safety"]
     details.add_row("safety", "ok: no two honest nodes committed different blocks at one height"
                     if safety["ok"] else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")
+    details.add_row("run", f"{summary['sim_time_s']:,.1f} s simulated in "
+                           f"{summary['wall_time_s']:,.2f} s wall "
+                           f"({_fmt(summary['sim_speed'])}× real time), "
+                           f"{summary['events']:,} events")
+    console.print(details)
+
+
+def _print_groups(summary: dict[str, Any], console: Console) -> None:
+    details = Table(show_header=False, box=None, pad_edge=False)
+    details.add_column(style="bold")
+    details.add_column()
+    for gid, group in summary["groups"].items():
+        latency = group["latency_ms"]
+        details.add_row(gid, f"{group['sealers']} sealers, quorum {group['quorum']}; "
+                             f"{group['blocks']} blocks, interval "
+                             f"{_fmt(group['block_interval_ms']['mean'])} ms, "
+                             f"{_fmt(group['txs_per_block']['mean'])} txs/block; latency p50 "
+                             f"{_fmt(latency['p50'])} ms, p99 {_fmt(latency['p99'])} ms; "
+                             f"max stall {_fmt(group['max_stall_s'])} s")
+    details.add_row("messages", f"{summary['messages_total']:,} "
+                                f"({summary['bytes_total'] / 1e6:,.1f} MB), all groups")
+    cpu = summary["cpu_utilisation"]
+    details.add_row("CPU", ", ".join(f"{name} {u:.0%}" for name, u in cpu.items())
+                    if len(cpu) <= 8 else f"mean {sum(cpu.values()) / len(cpu):.0%}, "
+                    f"max {max(cpu.values()):.0%}")
+    safety = summary["safety"]
+    details.add_row("safety", "ok in every group" if safety["ok"]
+                    else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")
     details.add_row("run", f"{summary['sim_time_s']:,.1f} s simulated in "
                            f"{summary['wall_time_s']:,.2f} s wall "
                            f"({_fmt(summary['sim_speed'])}× real time), "

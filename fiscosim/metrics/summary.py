@@ -202,3 +202,45 @@ def _sync(world: Any) -> dict:
                        "max": round(float(catch_up.max()), 6)} if len(catch_up) else None,
         "observers": observers,
     }
+
+
+RUN_KEYS = ("scenario", "scenario_digest", "seed", "messages", "messages_total", "bytes_total",
+            "cpu_utilisation", "faults", "sim_time_s", "wall_time_s", "sim_speed", "events")
+"""Keys of a summary that describe the whole run, not one group (network, CPUs, clock)."""
+
+
+def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
+    """The summary of a run of several groups: run-wide figures (network, CPUs, safety, speed)
+    at the top, and under ``groups`` each group's own (its TPS, latency, blocks, view changes,
+    sync), as :func:`summarise` computes it for one group. TPS and transaction counts at the
+    top are the groups' sums."""
+    first = summarise(world, wall_time_s, digest)
+    groups: dict[str, Any] = {}
+    for group in world.groups:
+        one = first if group is world else summarise(group, wall_time_s, digest)
+        groups[group.group_id] = {k: v for k, v in one.items() if k not in RUN_KEYS}
+    violations = [f"{gid}: {v}" for gid, g in groups.items() for v in g["safety"]["violations"]]
+    summary = {k: first[k] for k in ("scenario", "scenario_digest", "seed")}
+    summary.update({
+        "nodes": len(world.names),
+        "tps": round(sum(g["tps"] for g in groups.values()), 3),
+        "send_rate_tps": round(sum(g["send_rate_tps"] for g in groups.values()), 3),
+        "txs_submitted": sum(g["txs_submitted"] for g in groups.values()),
+        "txs_committed": sum(g["txs_committed"] for g in groups.values()),
+        "txs_rejected": sum(g["txs_rejected"] for g in groups.values()),
+        "groups": groups,
+        "messages": first["messages"],
+        "messages_total": first["messages_total"],
+        "bytes_total": first["bytes_total"],
+        "cpu_utilisation": {
+            name: round(cpu.utilisation(world.env.now), 4)
+            for name, cpu in zip(world.names, world.cpus, strict=True)
+        },
+        "safety": {"ok": not violations, "violations": violations[:20]},
+        "faults": first["faults"],
+        "sim_time_s": first["sim_time_s"],
+        "wall_time_s": first["wall_time_s"],
+        "sim_speed": first["sim_speed"],
+        "events": first["events"],
+    })
+    return summary

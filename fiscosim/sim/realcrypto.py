@@ -45,9 +45,16 @@ class RealCrypto:
     def senders(self) -> np.ndarray:
         return self.corpus.senders
 
-    def verdicts_for(self, table: Any) -> Callable[[np.ndarray], np.ndarray]:
-        """The txpools' verdict function for transaction ids of ``table``."""
+    def verdicts_for(self, table: Any, own_verifier: bool = False
+                     ) -> Callable[[np.ndarray], np.ndarray]:
+        """The txpools' verdict function for transaction ids of ``table``.
+
+        ``own_verifier``: a verdict table of its own (another group's transactions reuse the
+        same ids and corpus rows, but not the same tampered ones).
+        """
         corpus, verifier = self.corpus, self.verifier
+        if own_verifier:
+            verifier = SharedVerifier(verifier.suite, corpus.accounts, workers=verifier.workers)
 
         def verdicts(ids: np.ndarray) -> np.ndarray:
             batch = corpus.batch(table.corpus_row[ids], ids, table.submit_time[ids])
@@ -64,7 +71,9 @@ class RealCrypto:
 
 def corpus_size_for(scenario: Any) -> int:
     """Rows a run may need: the expected count plus six standard deviations and a margin."""
-    expected = scenario.workload.rate_tps * scenario.duration_s
+    # Every group's transaction ids start at 0 and are corpus rows: the busiest group counts.
+    rate = max(group.workload.rate_tps for group in scenario.group_specs())
+    expected = rate * scenario.duration_s
     return math.ceil(expected + 6 * math.sqrt(expected) + 1000)
 
 

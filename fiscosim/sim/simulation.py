@@ -22,7 +22,7 @@ import numpy as np
 
 from fiscosim.metrics.blocks import BlockLog
 from fiscosim.metrics.output import blocks_csv, json_text, package_versions, write_results
-from fiscosim.metrics.summary import WALL_CLOCK_KEYS, summarise
+from fiscosim.metrics.summary import WALL_CLOCK_KEYS, summarise, summarise_groups
 from fiscosim.scenario import Scenario, load_scenario, scenario_digest
 from fiscosim.sim.world import World, build_world
 
@@ -142,24 +142,43 @@ class Simulation:
         if recorder is not None:
             recorder.close()
         digest = scenario_digest(scenario)
-        summary = summarise(world, wall, digest)
+        if len(world.groups) == 1:
+            summary = summarise(world, wall, digest)
+            blocks = BlockTable(world.blocks.columns())
+        else:
+            summary = summarise_groups(world, wall, digest)
+            blocks = BlockTable(_group_blocks(world))
         manifest = {
             "seed": scenario.seed,
             "scenario_digest": digest,
             "scenario": scenario.model_dump(mode="json"),
             "versions": package_versions(),
         }
-        return Result(summary, BlockTable(world.blocks.columns()), manifest, world)
+        return Result(summary, blocks, manifest, world)
+
+
+def _group_blocks(world: World) -> dict[str, np.ndarray]:
+    """Every group's committed blocks, one table, with a leading ``group`` column."""
+    parts = [(group.group_id, group.blocks.columns()) for group in world.groups]
+    names = list(parts[0][1])
+    columns: dict[str, np.ndarray] = {
+        "group": np.array([gid for gid, cols in parts for _ in range(len(cols["number"]))],
+                          dtype=object)}
+    for name in names:
+        columns[name] = np.concatenate([cols[name] for _, cols in parts])
+    return columns
 
 
 def _drive(world: World, progress: Callable[[float, float], None] | None) -> None:
     from fiscosim.faults import schedule_faults
 
     env = world.env
-    for node in world.nodes:
-        node.start()
+    for group in world.groups:
+        for node in group.nodes:
+            node.start()
     schedule_faults(world)
-    env.process(world.client_loop())
+    for group in world.groups:
+        env.process(group.client_loop())
     end = world.end_us
     if progress is None:
         env.run(until=end)

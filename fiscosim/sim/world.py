@@ -62,7 +62,13 @@ class SafetyChecker:
 
 @dataclass
 class World:
-    """Everything a run holds; :class:`~fiscosim.sim.simulation.Simulation` drives it."""
+    """Everything a run holds; :class:`~fiscosim.sim.simulation.Simulation` drives it.
+
+    A World is one group's (its nodes, table, clients, blocks, safety checker) on the run's
+    clock and network. A run of several groups has one World per group in ``groups``, all
+    sharing ``env``, ``network``, ``fault_log`` and the nodes' physical CPUs; the World that
+    :func:`build_world` returns is the first group's.
+    """
 
     scenario: Any
     env: CountingEnvironment
@@ -82,15 +88,29 @@ class World:
     """Real-crypto mode: the corpus and the shared verifier (:mod:`fiscosim.sim.realcrypto`)."""
     fault_log: list = field(default_factory=list)
     """The faults applied so far: ``{"t_s", "fault"}``."""
+    group_id: str = "group0"
+    node_at: dict[int, Node] = field(default_factory=dict)
+    """This group's member on each physical node (by position in the scenario's nodes)."""
+    groups: list[World] = field(default_factory=list)
+    """Every group of the run (this one first); one entry for a single-group run."""
+    cpus: list[Any] = field(default_factory=list)
+    """The physical nodes' CPUs, by position (shared by the groups a node is in)."""
+    names: list[str] = field(default_factory=list)
+    """The physical nodes' names, by position."""
+
+    def members_of(self, position: int) -> list[Node]:
+        """Every group's node on physical node ``position`` (what a crash takes down)."""
+        return [group.node_at[position] for group in self.groups
+                if position in group.node_at]
 
     def client_loop(self):
         """One simpy process ticks every client; a tick sends one batch per target node."""
-        env, table, nodes = self.env, self.table, self.nodes
-        heights = lambda target: nodes[target].height  # noqa: E731 - a tiny closure
+        env, table, node_at = self.env, self.table, self.node_at
+        heights = lambda target: node_at[target].height  # noqa: E731 - a tiny closure
         while env.now < self.end_of_workload_us:
             yield env.timeout(self.tick_us)
             for target, ids in emit_tick(self.clients, self.tick_us, env.now, table, heights):
-                nodes[target].rpc_submit(ids)
+                node_at[target].rpc_submit(ids)
 
 
 def build_world(
@@ -106,19 +126,57 @@ def build_world(
 
     specs = scenario.nodes.specs()
     names = [spec.name for spec in specs]
-    count = len(specs)
-    chain = scenario.chain
-
     # Node ids are 64-byte public keys; the consensus index is the position in nodeID order.
     id_rng = np.random.default_rng(ids_seq)
     node_ids = [id_rng.bytes(64) for _ in specs]
-    sealer_positions = [i for i, spec in enumerate(specs) if spec.role == "sealer"]
-    ordered = sorted(sealer_positions, key=lambda i: node_ids[i])
-    weights = [specs[i].weight for i in ordered]
-    consensus_index = {position: index for index, position in enumerate(ordered)}
+    network = _build_network(scenario, env, len(specs), names, net_seq, trace)
+    profiles = [load_profile(spec.profile if spec.profile is not None else scenario.nodes.profile)
+                for spec in specs]
+    costs = []
+    for profile in profiles:
+        cost = CostModel(profile, scenario.chain.crypto_suite)
+        if scenario.chain.execution_us_per_tx is not None:
+            cost = cost.with_execute_us(scenario.chain.execution_us_per_tx)
+        costs.append(cost)
+    cpus = [Cpu(cost.cores) for cost in costs]
+    groups = scenario.group_specs()
+    memberships = [sum(name in g.sealers or name in g.observers for g in groups) for name in names]
+    byzantine_seqs = faults_seq.spawn(len(specs))
+    fault_log: list = []
+    worlds = []
+    for group in groups:
+        shared_cpu = [
+            cpu if memberships[i] == 1 else GroupCpu(cpu, f"{group.id}/")
+            for i, cpu in enumerate(cpus)
+        ]
+        worlds.append(_build_group(
+            scenario, group, env, network, trace, real, node_ids, names, costs, shared_cpu,
+            clients_seq, byzantine_seqs, fault_log, first=not worlds,
+        ))
+    for world in worlds:
+        world.groups = worlds
+        world.cpus = cpus
+        world.names = names
+    return worlds[0]
 
-    network = _build_network(scenario, env, count, names, net_seq, trace)
-    table = TxTable(capacity=max(1024, int(scenario.workload.rate_tps * scenario.duration_s * 1.2)))
+
+def _build_group(
+    scenario: Any, group: Any, env: CountingEnvironment, network: Network, trace: Any,
+    real: Any, node_ids: list[bytes], names: list[str], costs: list, cpus: list,
+    clients_seq: np.random.SeedSequence, byzantine_seqs: list, fault_log: list,
+    first: bool = True,
+) -> World:
+    """One group's nodes (members of the physical nodes it names), table, clients, recorders."""
+    chain = scenario.chain
+    positions = {name: i for i, name in enumerate(names)}
+    member_positions = sorted(positions[name] for name in group.sealers + group.observers)
+    sealer_positions = [positions[name] for name in group.sealers]
+    ordered = sorted(sealer_positions, key=lambda i: node_ids[i])
+    weights = [scenario.nodes.specs()[i].weight for i in ordered]
+    consensus_index = {position: index for index, position in enumerate(ordered)}
+    workload = group.workload
+
+    table = TxTable(capacity=max(1024, int(workload.rate_tps * scenario.duration_s * 1.2)))
     dishonest = scenario.byzantine_nodes()
     blocks = BlockLog(honest_sealers=sum(1 for i in ordered if names[i] not in dishonest))
     safety = SafetyChecker()
@@ -157,25 +215,19 @@ def build_world(
         sealer_net_ids=list(ordered),
         on_commit=on_commit,
         on_seal=on_seal,
-        verdicts=None if real is None else real.verdicts_for(table),
+        verdicts=None if real is None else real.verdicts_for(table, own_verifier=not first),
         trace=trace,
         coalition=Coalition(len(ordered)),
         sealer_index={net_id: index for index, net_id in enumerate(ordered)},
-        observer_net_ids=[i for i, spec in enumerate(specs) if spec.role == "observer"],
+        forged_verdicts=forged_verdicts(real, table, scenario.seed),
+        observer_net_ids=sorted(positions[name] for name in group.observers),
         weights=tuple(weights),
         quorum=quorum(weights),
-        forged_verdicts=forged_verdicts(real, table, scenario.seed),
     )
-    byzantine_seqs = faults_seq.spawn(len(specs))
-    default_profile = scenario.nodes.profile
-    nodes: list[Node] = []
-    for position, spec in enumerate(specs):
-        profile = load_profile(spec.profile if spec.profile is not None else default_profile)
-        costs = CostModel(profile, chain.crypto_suite)
-        if chain.execution_us_per_tx is not None:
-            costs = costs.with_execute_us(chain.execution_us_per_tx)
+    node_at: dict[int, Node] = {}
+    for position in member_positions:
         core = None
-        if spec.role == "sealer":
+        if position in consensus_index:
             factory = _core_factory(consensus_index[position], weights, chain, trace is not None)
             core = factory(0, recovering=False)
         pool = TxPool(
@@ -184,16 +236,24 @@ def build_world(
             block_limit=chain.block_limit,
             expiry_us=int(chain.tx_expiry_s * US),
         )
-        node = Node(position, spec.name, shared, Cpu(costs.cores), costs, pool, core)
-        if spec.name in dishonest:
-            node.byzantine_rng = np.random.default_rng(byzantine_seqs[position])
+        node = Node(position, names[position], shared, cpus[position], costs[position], pool,
+                    core)
         if core is not None:
             node._core_factory = factory  # a restart or a block sync builds the core again
-        nodes.append(node)
-    shared.nodes = nodes
+        if names[position] in dishonest:
+            # one stream per physical node and group: spawned in group order, deterministic
+            node.byzantine_rng = np.random.default_rng(byzantine_seqs[position].spawn(1)[0])
+        node_at[position] = node
+    # The network hands a message to node ``dst`` of this group: ``shared.nodes[dst]``.
+    shared.nodes = [node_at.get(i) for i in range(len(names))]  # type: ignore[misc]
+    nodes = [node_at[i] for i in member_positions]
 
-    workload = scenario.workload
-    targets = _targets(workload.targets, specs, names)
+    if workload.targets == "all":
+        targets = member_positions
+    elif workload.targets == "sealers":
+        targets = sorted(sealer_positions)
+    else:
+        targets = [positions[name] for name in workload.targets]
     client_seqs = clients_seq.spawn(workload.clients)
     clients = [
         OpenLoopClient(
@@ -216,7 +276,7 @@ def build_world(
         network=network,
         table=table,
         nodes=nodes,
-        sealers=[nodes[i] for i in ordered],
+        sealers=[node_at[i] for i in ordered],
         clients=clients,
         blocks=blocks,
         safety=safety,
@@ -226,7 +286,47 @@ def build_world(
         end_us=end_of_workload + int(scenario.drain_s * US),
         trace=trace,
         real=real,
+        fault_log=fault_log,
+        group_id=group.id,
+        node_at=node_at,
     )
+
+
+class GroupCpu:
+    """A group's view of a CPU its node shares with other groups (FISCO.md §4).
+
+    The cores, their busy times and the slowdown are the node's; the lanes are the group's
+    own (each group has its own PBFT thread, executor and storage queue), named
+    ``"<group>/<lane>"`` on the shared CPU.
+    """
+
+    __slots__ = ("base", "prefix")
+
+    def __init__(self, base: Cpu, prefix: str) -> None:
+        self.base = base
+        self.prefix = prefix
+
+    @property
+    def cores(self) -> int:
+        return self.base.cores
+
+    @property
+    def slowdown(self) -> float:
+        return self.base.slowdown
+
+    @slowdown.setter
+    def slowdown(self, factor: float) -> None:
+        self.base.slowdown = factor
+
+    def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
+        return self.base.run(now, work_us, parallelism,
+                             None if lane is None else self.prefix + lane)
+
+    def reset(self, now: int) -> None:
+        self.base.reset(now)
+
+    def utilisation(self, elapsed_us: int) -> float:
+        return self.base.utilisation(elapsed_us)
 
 
 def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> Any:
@@ -246,14 +346,6 @@ def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> An
         )
 
     return build
-
-
-def _targets(targets: Any, specs: list, names: list[str]) -> list[int]:
-    if targets == "all":
-        return list(range(len(specs)))
-    if targets == "sealers":
-        return [i for i, spec in enumerate(specs) if spec.role == "sealer"]
-    return [names.index(name) for name in targets]
 
 
 def _build_network(scenario: Any, env: simpy.Environment, count: int, names: list[str],
