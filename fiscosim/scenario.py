@@ -211,8 +211,10 @@ class NodeSpec(BaseModel):
     """Unique; letters, digits, '_', '-', '.', starting with a letter or '_'."""
     weight: Int = Field(1, ge=1)
     """Consensus vote weight (genesis ``node.i=<id>:<weight>``, default 1, FISCO.md §1.3)."""
-    role: Literal["sealer", "observer"] = "sealer"
-    """``sealer``: votes in PBFT; ``observer``: syncs and executes blocks, no vote (FISCO.md §4)."""
+    role: Literal["sealer", "observer", "light"] = "sealer"
+    """``sealer``: votes in PBFT; ``observer``: syncs and executes blocks, no vote (FISCO.md §4);
+    ``light``: keeps block headers only, answers client queries with proofs from full nodes
+    (FISCO.md §4.2)."""
     profile: ProfileRef | None = None
     """This node's hardware; None takes ``nodes.profile``."""
     region: str | None = None
@@ -454,6 +456,10 @@ class WorkloadConfig(BaseModel):
     """Fraction of transactions sent with a corrupted signature (one bit of s flipped). In
     ``real`` crypto mode they really fail verification; in ``modelled`` mode they are marked
     invalid and charged the same verification cost. Txpools reject them as InvalidSignature."""
+    query_rate: Float = Field(0.0, ge=0)
+    """Client queries per simulated second to the group's light nodes (Poisson), each for a
+    committed transaction with its Merkle proof, a receipt with its proof, or a whole block,
+    in turn (FISCO.md §4.2)."""
 
     @model_validator(mode="after")
     def _check_targets(self) -> WorkloadConfig:
@@ -464,6 +470,18 @@ class WorkloadConfig(BaseModel):
                 "name at least one node, or use 'sealers' or 'all'",
             )
         return self
+
+
+class LightConfig(BaseModel):
+    """How light nodes check what full nodes send them (FISCO.md §4.2)."""
+
+    model_config = _MODEL
+
+    verify_signatures: bool = True
+    """Check each synced header's signature list against the consensus weights (weight ≥ Q).
+    FISCO's light node does not (§4.2, unconfirmed); false models it exactly."""
+    max_headers: Int = Field(50, ge=1)
+    """Headers per sync request (``LIGHTNODE_MAX_REQUEST_BLOCKS_COUNT = 50``)."""
 
 
 class GroupSpec(BaseModel):
@@ -478,6 +496,8 @@ class GroupSpec(BaseModel):
     """Names of the nodes that vote in this group's PBFT (order does not matter)."""
     observers: list[str] = []
     """Names of the nodes that follow this group by block sync."""
+    light: list[str] = []
+    """Names of the group's light nodes (headers only, FISCO.md §4.2)."""
     workload: WorkloadConfig | None = None
     """This group's clients; None: the scenario's ``workload`` (its own copy per group)."""
 
@@ -490,6 +510,7 @@ class ResolvedGroup(BaseModel):
     id: str
     sealers: list[str]
     observers: list[str]
+    light: list[str] = []
     workload: WorkloadConfig
 
 
@@ -520,13 +541,13 @@ class FaultSpec(BaseModel):
     factor: Float | None = Field(None, gt=0)
     """CPU slowdown factor (slow)."""
     behaviour: Literal["silent", "equivocate", "withhold_votes", "wrong_votes",
-                       "forge_signatures", "forge_txs", "reorder"] | None = None
+                       "forge_signatures", "forge_txs", "reorder", "forge_light"] | None = None
     """What a byzantine node does (byzantine): silent (sends no PrePrepare or NewView),
     equivocate (as leader, two proposals to two halves; colluding votes follow), withhold_votes
     (no Prepare, Commit or CheckPoint), wrong_votes (votes for a hash no proposal has),
     forge_signatures (invalid signatures on its PBFT messages), forge_txs (invalid signatures
     on the transactions it pushes or serves), reorder (each PBFT message held a random
-    0..delay_ms, 50 by default)."""
+    0..delay_ms, 50 by default), forge_light (forged headers and proofs to light nodes)."""
     until_s: Float | None = None
     """Undo the fault then: restart, heal, loss 0, no delay, factor 1. None: it stays."""
 
@@ -576,6 +597,7 @@ class Scenario(BaseModel):
     workload: WorkloadConfig = WorkloadConfig()
     faults: list[FaultSpec] = []
     """Faults injected during the run, in any order (docs/scenario-reference.md: FaultSpec)."""
+    light: LightConfig = LightConfig()
     groups: list[GroupSpec] | None = None
     """Several groups on these nodes (FISCO.md §4). None: one group, ``group.id``, whose
     sealers and observers are the nodes' roles. With groups, a node's role comes from the
@@ -589,6 +611,7 @@ class Scenario(BaseModel):
                 id=self.group.id,
                 sealers=[spec.name for spec in specs if spec.role == "sealer"],
                 observers=[spec.name for spec in specs if spec.role == "observer"],
+                light=[spec.name for spec in specs if spec.role == "light"],
                 workload=self.workload,
             )]
         order = {spec.name: i for i, spec in enumerate(specs)}
@@ -596,6 +619,7 @@ class Scenario(BaseModel):
             id=group.id,
             sealers=sorted(group.sealers, key=order.__getitem__),
             observers=sorted(group.observers, key=order.__getitem__),
+            light=sorted(group.light, key=order.__getitem__),
             workload=group.workload if group.workload is not None else self.workload,
         ) for group in self.groups]
 
@@ -611,7 +635,7 @@ class Scenario(BaseModel):
                                "give every group its own id")
             seen_ids.add(group.id)
             members: set[str] = set()
-            for field_name in ("sealers", "observers"):
+            for field_name in ("sealers", "observers", "light"):
                 for i, name in enumerate(getattr(group, field_name)):
                     if name not in names:
                         raise _Invalid(("groups", g, field_name, i), f"unknown node {name!r}",
@@ -633,10 +657,10 @@ class Scenario(BaseModel):
         idle = [name for name in names if name not in in_some]
         if idle:
             raise _Invalid("groups", f"node {idle[0]!r} is in no group",
-                           "add it to a group's sealers or observers, or remove it")
+                           "add it to a group's sealers, observers or light, or remove it")
         if any(spec.role != "sealer" for spec in specs):
             raise _Invalid("nodes", "a node has a role although groups are given",
-                           "with groups, list observers in each group's observers instead")
+                           "with groups, list observers and light nodes in each group instead")
 
     def byzantine_nodes(self) -> set[str]:
         """The nodes named in a byzantine fault: not honest for the safety checker."""
@@ -705,8 +729,9 @@ class Scenario(BaseModel):
                 roles = {spec.name: spec.role for spec in specs}
                 for name in fault.nodes:
                     if roles[name] != "sealer":
+                        what = "an observer" if roles[name] == "observer" else "a light node"
                         raise _Invalid(("faults", i, "nodes"),
-                                       f"{name!r} is an observer and runs no PBFT",
+                                       f"{name!r} is {what} and runs no PBFT",
                                        "make a sealer byzantine")
         _check_profile(self.nodes.profile, ("nodes", "profile"))
         if self.nodes.list is not None:

@@ -15,6 +15,8 @@ wrong_votes         its Prepare, Commit and CheckPoint name a hash that no propo
 forge_signatures    every PBFT message it sends carries an invalid signature
 forge_txs           the transactions it pushes or serves to peers carry invalid signatures
 reorder             each PBFT message it sends waits a random 0..``delay_ms`` before leaving
+forge_light         serves light nodes headers with a forged signature list and proofs with a
+                    flipped byte (:mod:`fiscosim.node.light`)
 ==================  ===========================================================================
 
 Equivocation needs colluders to break safety: with f + 1 equivocating nodes of n = 3f + 1, a
@@ -58,6 +60,7 @@ BEHAVIOURS = (
     "forge_signatures",
     "forge_txs",
     "reorder",
+    "forge_light",
 )
 """What ``faults: - kind: byzantine, behaviour: ...`` accepts (the module docstring)."""
 

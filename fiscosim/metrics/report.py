@@ -83,6 +83,17 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
                         f"{byzantine['messages_withheld']:,} messages withheld; caught "
                         f"{byzantine['forged_messages_rejected']:,} forged messages, "
                         f"{byzantine['forged_txs_rejected']:,} forged transactions")
+    light = summary.get("light")
+    if light:
+        for name, node in light["nodes"].items():
+            lag = node["header_lag_ms"] or {}
+            queries = ", ".join(f"{what} {q['mean_ms']:.1f} ms" for what, q in
+                                node["queries"].items())
+            full = _fmt(light["full_node_storage_per_block_bytes"])
+            details.add_row(name, f"light: height {node['height']}, header lag "
+                            f"{_fmt(lag.get('mean'))} ms, {_fmt(node['storage_per_block_bytes'])}"
+                            f" B/block (full node {full}); queries {queries or 'none'}; "
+                            f"forged caught {node['forged_caught']}")
     safety = summary["safety"]
     details.add_row("safety", "ok: no two honest nodes committed different blocks at one height"
                     if safety["ok"] else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")

@@ -140,6 +140,7 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "safety": {"ok": not world.safety.violations, "violations": world.safety.violations[:20]},
         "byzantine": _byzantine(world),
         "sync": _sync(world),
+        "light": _light(world),
         "sim_time_s": round(sim_time_s, 6),
         "wall_time_s": round(wall_time_s, 3),
         "sim_speed": round(sim_time_s / wall_time_s, 3) if wall_time_s > 0 else None,
@@ -244,3 +245,47 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, A
         "events": first["events"],
     })
     return summary
+
+
+def _light(world: Any) -> dict | None:
+    """Light nodes (FISCO.md §4.2): header lag, query latency, storage per block against a full
+    node's, and the bytes full nodes served them. None without light nodes."""
+    if not world.light_nodes:
+        return None
+    from fiscosim.node.light import RECEIPT_BYTES, LightHeader
+
+    nodes = {}
+    for node in world.light_nodes:
+        lag = np.array(node.stats.header_lag_us, dtype=np.float64) / 1000
+        queries = {}
+        for what, values in sorted(node.stats.query_latency_us.items()):
+            ms = np.array(values, dtype=np.float64) / 1000
+            queries[what] = {"count": len(ms), "mean_ms": round(float(ms.mean()), 3),
+                             "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+        nodes[node.name] = {
+            "height": node.height,
+            "header_lag_ms": {"mean": round(float(lag.mean()), 3),
+                              "p99": round(float(np.percentile(lag, 99)), 3)} if len(lag) else None,
+            "storage_bytes": node.stats.header_bytes,
+            "storage_per_block_bytes": round(node.stats.header_bytes / node.stats.headers, 1)
+            if node.stats.headers else None,
+            "queries": queries,
+            "forwarded_txs": node.stats.forwarded_txs,
+            "forged_caught": node.stats.forged_caught,
+        }
+    # What a full node stores per block: the same header, the transactions, the receipts.
+    full = world.sealers[0]
+    table = world.table
+    sealers = len(world.sealers)
+    per_block = [
+        LightHeader(n, b"", b"", b"", b"", b"", tuple(signers), sealers).size()
+        + int(table.size[proposal.tx_ids].sum(dtype=np.int64))
+        + RECEIPT_BYTES * len(proposal.tx_ids)
+        for n, (proposal, _, signers) in full.ledger.items()
+    ]
+    return {
+        "nodes": nodes,
+        "full_node_storage_per_block_bytes": round(float(np.mean(per_block)), 1)
+        if per_block else None,
+        "bytes_served_by_full_nodes": sum(node.stats.light_bytes_served for node in world.nodes),
+    }

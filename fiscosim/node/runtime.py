@@ -30,6 +30,7 @@ import numpy as np
 from fiscosim.consensus import actions as act
 from fiscosim.consensus import messages as msg
 from fiscosim.faults import byzantine
+from fiscosim.node import light
 from fiscosim.node.clock import Timer, schedule
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.messages import (
@@ -50,6 +51,10 @@ the proposal signature for Prepare and CheckPoint)."""
 SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
 """Signatures per sent PBFT message (message signature, plus the proposal signature for
 Prepare, Commit and CheckPoint)."""
+_LIGHT_REQUESTS = frozenset(
+    ("LightHeadersRequest", "LightQueryRequest", "LightSendTransactions")
+)
+"""What light nodes ask full nodes (:mod:`fiscosim.node.light`)."""
 _NOT_REPLAYED = frozenset(
     ("ViewChange", "NewView", "CommittedProposalRequest", "CommittedProposalResponse")
 )
@@ -109,6 +114,8 @@ class NodeStats:
     peers had announced."""
     follow_lag_us: list[int] = field(default_factory=list)
     """An observer: per block, its commit time minus the first sealer's."""
+    light_bytes_served: int = 0
+    """Bytes of headers, proofs and blocks this full node sent to light nodes."""
 
 
 @dataclass
@@ -134,8 +141,16 @@ class Shared:
     """Consensus index of each sealer's network id (the inverse of ``sealer_net_ids``)."""
     forged_verdicts: Callable[[np.ndarray], np.ndarray] | None = None
     """Verdicts for transactions a ``forge_txs`` node sends (:mod:`fiscosim.faults.byzantine`)."""
-    observer_net_ids: list[int] = field(default_factory=list)
-    """Network ids of the group's observers: sealers announce each new block to them."""
+    follower_net_ids: list[int] = field(default_factory=list)
+    """Network ids of the group's observers and light nodes: sealers announce each new block
+    to them."""
+    group_id: str = "group0"
+    real: Any = None
+    """Real-crypto mode: the corpus (transaction hashes for light nodes' proofs)."""
+    light_roots: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+    """Host-side memo of each block's transaction and receipt roots (:mod:`.light`)."""
+    first_commit_us: Callable[[int], int] = lambda number: -1
+    """When block ``number`` was first committed in this group (−1: not yet)."""
     weights: tuple[int, ...] = ()
     """Consensus weights in consensus-index order: a synced block's signature list must reach
     ``quorum`` of them (FISCO.md §7)."""
@@ -429,6 +444,8 @@ class Node:
             self._serve_blocks(src, message)
         elif kind == "BlockResponse":
             self._receive_blocks(message)
+        elif kind in _LIGHT_REQUESTS:
+            light.serve(self, src, message)
         elif kind == "BlockStatus":
             if message.height > self.known_height:
                 self.known_height, self._best_peer = message.height, src
@@ -734,7 +751,7 @@ class Node:
         only sealers send, to observers only, on each new block (docs/architecture.md, decision
         19): sealers learn each other's heights from PBFT's CheckPoints and ViewChanges.
         """
-        observers = [n for n in self.shared.observer_net_ids if n != self.net_id]
+        observers = [n for n in self.shared.follower_net_ids if n != self.net_id]
         if not observers:
             return
         status = BlockStatus(height, latest_hash)

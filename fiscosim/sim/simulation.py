@@ -179,6 +179,8 @@ def _drive(world: World, progress: Callable[[float, float], None] | None) -> Non
     schedule_faults(world)
     for group in world.groups:
         env.process(group.client_loop())
+        if group.query_rng is not None:
+            env.process(group.query_loop())
     end = world.end_us
     if progress is None:
         env.run(until=end)

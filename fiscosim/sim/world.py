@@ -24,6 +24,7 @@ from fiscosim.net.network import Network
 from fiscosim.net.topology import build_topology
 from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.cpu import Cpu
+from fiscosim.node.light import QUERY_KINDS, LightNode
 from fiscosim.node.runtime import ChainParams, Node, Shared
 from fiscosim.node.txpool import TxPool
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
@@ -97,11 +98,33 @@ class World:
     """The physical nodes' CPUs, by position (shared by the groups a node is in)."""
     names: list[str] = field(default_factory=list)
     """The physical nodes' names, by position."""
+    light_nodes: list[LightNode] = field(default_factory=list)
+    """This group's light nodes (also in ``node_at``, not in ``nodes``)."""
+    query_rate: float = 0.0
+    query_rng: np.random.Generator | None = None
 
     def members_of(self, position: int) -> list[Node]:
         """Every group's node on physical node ``position`` (what a crash takes down)."""
         return [group.node_at[position] for group in self.groups
                 if position in group.node_at]
+
+    def query_loop(self):
+        """Clients' queries to the light nodes: Poisson arrivals, kinds in turn, each for a
+        random committed transaction (skipped while the light node lacks its header)."""
+        env, table, rng = self.env, self.table, self.query_rng
+        assert rng is not None
+        lights, turn = self.light_nodes, 0
+        while env.now < self.end_of_workload_us:
+            yield env.timeout(self.tick_us)
+            for _ in range(int(rng.poisson(self.query_rate * self.tick_us / US))):
+                if table.count == 0:
+                    break
+                tx = int(rng.integers(0, table.count))
+                if table.commit_block[tx] < 1:
+                    continue
+                light = lights[turn % len(lights)]
+                light.query(QUERY_KINDS[turn % len(QUERY_KINDS)], tx)
+                turn += 1
 
     def client_loop(self):
         """One simpy process ticks every client; a tick sends one batch per target node."""
@@ -170,6 +193,7 @@ def _build_group(
     chain = scenario.chain
     positions = {name: i for i, name in enumerate(names)}
     member_positions = sorted(positions[name] for name in group.sealers + group.observers)
+    light_positions = sorted(positions[name] for name in group.light)
     sealer_positions = [positions[name] for name in group.sealers]
     ordered = sorted(sealer_positions, key=lambda i: node_ids[i])
     weights = [scenario.nodes.specs()[i].weight for i in ordered]
@@ -220,7 +244,11 @@ def _build_group(
         coalition=Coalition(len(ordered)),
         sealer_index={net_id: index for index, net_id in enumerate(ordered)},
         forged_verdicts=forged_verdicts(real, table, scenario.seed),
-        observer_net_ids=sorted(positions[name] for name in group.observers),
+        follower_net_ids=sorted(positions[name] for name in group.observers + group.light),
+        group_id=group.id,
+        real=real,
+        first_commit_us=lambda number: (
+            blocks.rows[number].first_commit_us if number in blocks.rows else -1),
         weights=tuple(weights),
         quorum=quorum(weights),
     )
@@ -244,12 +272,18 @@ def _build_group(
             # one stream per physical node and group: spawned in group order, deterministic
             node.byzantine_rng = np.random.default_rng(byzantine_seqs[position].spawn(1)[0])
         node_at[position] = node
+    light_nodes = []
+    for position in light_positions:
+        node = LightNode(position, names[position], shared, cpus[position], costs[position],
+                         scenario.light.verify_signatures, scenario.light.max_headers)
+        node_at[position] = node  # type: ignore[assignment]
+        light_nodes.append(node)
     # The network hands a message to node ``dst`` of this group: ``shared.nodes[dst]``.
     shared.nodes = [node_at.get(i) for i in range(len(names))]  # type: ignore[misc]
     nodes = [node_at[i] for i in member_positions]
 
     if workload.targets == "all":
-        targets = member_positions
+        targets = sorted(member_positions + light_positions)
     elif workload.targets == "sealers":
         targets = sorted(sealer_positions)
     else:
@@ -269,6 +303,8 @@ def _build_group(
         )
         for i in range(workload.clients)
     ]
+    query_rng = (np.random.default_rng(clients_seq.spawn(1)[0])
+                 if workload.query_rate > 0 and light_nodes else None)
     end_of_workload = int(scenario.duration_s * US)
     return World(
         scenario=scenario,
@@ -289,6 +325,9 @@ def _build_group(
         fault_log=fault_log,
         group_id=group.id,
         node_at=node_at,
+        light_nodes=light_nodes,
+        query_rate=workload.query_rate,
+        query_rng=query_rng,
     )
 
 

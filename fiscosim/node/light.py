@@ -1,0 +1,430 @@
+"""Light nodes (FISCO.md §4.2): block headers only; client queries answered with proofs.
+
+A light node keeps the headers of its group's chain. Full nodes announce each new block to it
+(:class:`~fiscosim.node.messages.BlockStatus`); it asks one of them for the missing headers,
+at most ``light.max_headers`` (50) per request, and stores a header only if its parent link
+matches the header below and — unless ``light.verify_signatures`` is false, which is FISCO's
+own behaviour — its signature list weighs at least Q. A client's query for a transaction, a
+receipt or a block goes to a full node; the answer comes with a Merkle proof (or the block's
+transaction hashes), which the light node checks against the stored header's root with the
+real Merkle code of :mod:`fiscosim.crypto.merkle`. A transaction a client sends to a light
+node is forwarded to a full node, whose RPC handles it (its receipt is returned when that full
+node commits the block; the hop back to the light node is not modelled).
+
+Hashes are modelled where the simulation has no bytes: a transaction's hash is BLAKE2b of its
+group and id (its corpus hash in real-crypto mode), a receipt's is BLAKE2b of the transaction's
+hash. The roots and proofs over them are real. A full node with the byzantine behaviour
+``forge_light`` serves headers with a forged signature list and proofs with one flipped byte;
+the light node catches both, counts them and asks another full node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fiscosim.crypto.merkle import merkle_proof, merkle_root, verify_proof
+from fiscosim.node.messages import MESSAGE_OVERHEAD, PER_TX_FRAMING
+
+HEADER_FIXED_BYTES = 8 + 40 + 3 * 32 + 8 + 8 + 32
+"""A header's fields besides the sealer list and the signature list: number, parent info
+(number and hash), the transaction, receipt and state roots, timestamp, sealer index, extra
+data (FISCO.md §2.6)."""
+SEALER_ENTRY_BYTES = 64 + 8
+"""Per sealer in the header: node id (a 64-byte public key) and consensus weight."""
+SIGNATURE_ENTRY_BYTES = 8 + 65
+"""Per signer in the signature list: index and signature."""
+PROOF_NODE_BYTES = 32 + 2
+"""A Merkle proof's node on the wire: a hash and its position."""
+QUERY_KINDS = ("tx", "receipt", "block")
+RECEIPT_BYTES = 120
+"""A transfer's receipt as stored (status, gas, logs, block number; an estimate)."""
+
+
+def _blake(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class LightHeader:
+    """What a light node stores per block (FISCO.md §2.6, headers only)."""
+
+    number: int
+    proposal_hash: bytes
+    parent_hash: bytes
+    executed_hash: bytes
+    txs_root: bytes
+    receipts_root: bytes
+    signers: tuple[int, ...]
+    sealers: int
+    forged: bool = False
+    """Sent by a ``forge_light`` full node: its signature list does not verify."""
+
+    def size(self) -> int:
+        return (HEADER_FIXED_BYTES + SEALER_ENTRY_BYTES * self.sealers
+                + SIGNATURE_ENTRY_BYTES * len(self.signers))
+
+
+@dataclass(frozen=True, slots=True)
+class HeadersRequest:
+    first: int
+    last: int
+    kind = "LightHeadersRequest"
+
+    def wire_size(self) -> int:
+        return MESSAGE_OVERHEAD + 16
+
+
+@dataclass(frozen=True, slots=True)
+class HeadersResponse:
+    headers: tuple[LightHeader, ...]
+    kind = "LightHeadersResponse"
+
+    def wire_size(self) -> int:
+        return MESSAGE_OVERHEAD + sum(header.size() for header in self.headers)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryRequest:
+    """``getTransactionByHashWithProof``, ``getTransactionReceiptByHashWithProof`` or
+    ``getBlockByNumber`` with transactions (§4.2)."""
+
+    query: int
+    what: str
+    number: int
+    tx: int
+    kind = "LightQueryRequest"
+
+    def wire_size(self) -> int:
+        return MESSAGE_OVERHEAD + 8 + 32
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResponse:
+    query: int
+    what: str
+    number: int
+    leaf: bytes
+    index: int
+    proof: Any
+    hashes: tuple[bytes, ...]
+    payload_bytes: int
+    kind = "LightQueryResponse"
+
+    def wire_size(self) -> int:
+        nodes = sum(len(group) for group in self.proof.levels) if self.proof is not None else 0
+        return (MESSAGE_OVERHEAD + self.payload_bytes + 32 * len(self.hashes)
+                + PROOF_NODE_BYTES * nodes)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardTxs:
+    """Transactions a light node forwards to a full node (``sendTransaction``, §4.2)."""
+
+    ids: np.ndarray
+    payload_bytes: int
+    kind = "LightSendTransactions"
+
+    def wire_size(self) -> int:
+        return MESSAGE_OVERHEAD + self.payload_bytes + PER_TX_FRAMING * len(self.ids)
+
+
+@dataclass
+class LightStats:
+    headers: int = 0
+    header_bytes: int = 0
+    header_lag_us: list[int] = field(default_factory=list)
+    query_latency_us: dict[str, list[int]] = field(default_factory=dict)
+    queries_failed: int = 0
+    forged_caught: int = 0
+    forwarded_txs: int = 0
+
+
+# -- what full nodes compute and serve -----------------------------------------------------------
+
+
+def tx_hashes(shared: Any, ids: np.ndarray) -> list[bytes]:
+    """The 32-byte hashes of transactions ``ids`` (the corpus's in real-crypto mode)."""
+    real = getattr(shared, "real", None)
+    if real is not None:
+        rows = shared.table.corpus_row[ids]
+        return [bytes(h) for h in real.corpus.hashes[rows]]
+    prefix = shared.group_id.encode()
+    return [_blake(prefix + int(i).to_bytes(8, "little")) for i in ids]
+
+
+def receipt_hashes(hashes: list[bytes]) -> list[bytes]:
+    return [_blake(b"receipt" + h) for h in hashes]
+
+
+def roots(shared: Any, number: int, proposal: Any) -> tuple[bytes, bytes]:
+    """Block ``number``'s transaction and receipt roots; computed once per block for the run
+    (a host-side memo: every full node would compute the same bytes)."""
+    memo = shared.light_roots
+    got = memo.get(number)
+    if got is None or got[0] != proposal.hash:
+        hashes = tx_hashes(shared, proposal.tx_ids)
+        got = (proposal.hash, merkle_root(hashes, _blake), merkle_root(receipt_hashes(hashes),
+                                                                       _blake))
+        memo[number] = got
+    return got[1], got[2]
+
+
+def header_of(node: Any, number: int) -> LightHeader:
+    proposal, executed_hash, signers = node.ledger[number]
+    txs_root, receipts_root = roots(node.shared, number, proposal)
+    forged = "forge_light" in node.byzantine
+    return LightHeader(number, proposal.hash, proposal.parent_hash, executed_hash, txs_root,
+                       receipts_root, tuple(signers), len(node.shared.sealer_net_ids), forged)
+
+
+def serve(node: Any, src: int, message: Any) -> None:
+    """A full node answers a light node: headers, a query with its proof, or forwarded
+    transactions (taken in as if its own RPC had received them)."""
+    kind = message.kind
+    if kind == "LightSendTransactions":
+        node.shared.table.rpc_node[message.ids] = node.net_id
+        node.rpc_submit(message.ids)
+        return
+    if kind == "LightHeadersRequest":
+        last = min(message.last, node.height)
+        answer: Any = HeadersResponse(tuple(header_of(node, n)
+                                            for n in range(message.first, last + 1)))
+        work = node.costs.encode(answer.wire_size())
+    else:
+        answer = _answer(node, message)
+        if answer is None:
+            return
+        work = node.costs.encode(answer.wire_size()) + node.costs.hash(32 * len(answer.hashes))
+    node.stats.light_bytes_served += answer.wire_size()
+    done = node.cpu.run(node.env.now, work, lane="light")
+    node._later(done, node.shared.network.send, node.net_id, src, answer, answer.wire_size(),
+                node.shared.nodes_deliver)
+
+
+def _answer(node: Any, request: QueryRequest) -> QueryResponse | None:
+    entry = node.ledger.get(request.number)
+    if entry is None:
+        return None
+    proposal = entry[0]
+    ids = proposal.tx_ids
+    hashes = tx_hashes(node.shared, ids)
+    table = node.shared.table
+    if request.what == "block":
+        payload = int(table.size[ids].sum(dtype=np.int64))
+        leaves = tuple(hashes)
+        if "forge_light" in node.byzantine and leaves:
+            leaves = (_flip(leaves[0]), *leaves[1:])
+        return QueryResponse(request.query, "block", request.number, b"", -1, None, leaves,
+                             payload)
+    position = np.flatnonzero(ids == request.tx)
+    if len(position) == 0:
+        return None
+    index = int(position[0])
+    leaves_all = hashes if request.what == "tx" else receipt_hashes(hashes)
+    proof = merkle_proof(leaves_all, index, _blake)
+    leaf = leaves_all[index]
+    if "forge_light" in node.byzantine:
+        leaf = _flip(leaf)
+    payload = int(table.size[request.tx]) if request.what == "tx" else RECEIPT_BYTES
+    return QueryResponse(request.query, request.what, request.number, leaf, index, proof, (),
+                         payload)
+
+
+def _flip(digest: bytes) -> bytes:
+    return bytes([digest[0] ^ 1]) + digest[1:]
+
+
+# -- the light node ------------------------------------------------------------------------------
+
+
+class LightNode:
+    """A light node of one group: header sync, verified queries, forwarded transactions."""
+
+    def __init__(self, net_id: int, name: str, shared: Any, cpu: Any, costs: Any,
+                 verify_signatures: bool, max_headers: int) -> None:
+        self.net_id = net_id
+        self.name = name
+        self.shared = shared
+        self.env = shared.env
+        self.cpu = cpu
+        self.costs = costs
+        self.index = -1
+        self.verify_signatures = verify_signatures
+        self.max_headers = max_headers
+        self.headers: dict[int, LightHeader] = {}
+        self.height = 0
+        self.known_height = 0
+        self.up = True
+        self.stats = LightStats()
+        self.byzantine: frozenset[str] = frozenset()
+        self._syncing_from: int | None = None
+        self._epoch = 0
+        self._queries: dict[int, tuple[int, str, int, int]] = {}  # id → (sent, what, number, tx)
+        self._next_query = 0
+        self._peer_turn = 0
+
+    # the runtime's surface (world, faults, clients)
+    def start(self) -> None:
+        return None
+
+    def crash(self) -> None:
+        self.up = False
+        self._epoch += 1
+        self._syncing_from = None
+        self._queries.clear()
+        self.shared.network.set_node_up(self.net_id, False)
+
+    def restart(self) -> None:
+        if self.up:
+            return
+        self.up = True
+        self.shared.network.set_node_up(self.net_id, True)
+        self.cpu.reset(self.env.now)
+
+    def set_byzantine(self, behaviour: str, on: bool, delay_us: int = 0) -> None:
+        raise ValueError("a light node runs no consensus and serves no one")
+
+    def _later(self, at_us: int, fn: Any, *args: Any) -> None:
+        from fiscosim.node.clock import schedule
+
+        epoch = self._epoch
+        schedule(self.env, at_us, lambda: fn(*args) if epoch == self._epoch else None)
+
+    def _full_node(self) -> int:
+        """The full node to ask next: the group's sealers in turn."""
+        sealers = self.shared.sealer_net_ids
+        self._peer_turn += 1
+        return sealers[(self.net_id + self._peer_turn) % len(sealers)]
+
+    def _send(self, dest: int, message: Any, work: int = 0) -> None:
+        size = message.wire_size()
+        done = self.cpu.run(self.env.now, work + self.costs.encode(size), lane="light")
+        self._later(done, self.shared.network.send, self.net_id, dest, message, size,
+                    self.shared.nodes_deliver, self._lost)
+
+    def _lost(self, src: int, dst: int, message: Any) -> None:
+        if message.kind == "LightHeadersRequest" or message.kind == "LightHeadersResponse":
+            self._syncing_from = None
+
+    # transactions
+    def rpc_submit(self, ids: np.ndarray) -> None:
+        """A client's batch: forwarded to a full node (``sendTransaction``)."""
+        table = self.shared.table
+        if not self.up:
+            from fiscosim.node.txpool import REJECT_CODES, Reject
+
+            table.reject_reason[ids] = REJECT_CODES[Reject.RpcUnreachable]
+            return
+        payload = int(table.size[ids].sum(dtype=np.int64))
+        self.stats.forwarded_txs += len(ids)
+        self._send(self._full_node(), ForwardTxs(ids, payload))
+
+    # header sync
+    def receive(self, src: int, message: Any) -> None:
+        if not self.up:
+            return
+        kind = message.kind
+        if kind == "BlockStatus":
+            if message.height > self.known_height:
+                self.known_height = message.height
+            self._maybe_sync(src)
+        elif kind == "LightHeadersResponse":
+            work = self.costs.decode(message.wire_size())
+            if self.verify_signatures:
+                work += sum(self.costs.verify(len(h.signers)) for h in message.headers)
+            done = self.cpu.run(self.env.now, work, lane="light")
+            self._later(done, self._store_headers, src, message.headers)
+        elif kind == "LightQueryResponse":
+            work = self.costs.decode(message.wire_size()) + self.costs.hash(
+                32 * max(len(message.hashes), 2 * _proof_nodes(message)))
+            done = self.cpu.run(self.env.now, work, lane="light")
+            self._later(done, self._check_answer, src, message)
+
+    def _maybe_sync(self, peer: int | None = None) -> None:
+        if self._syncing_from is not None or self.known_height <= self.height:
+            return
+        peer = self._full_node() if peer is None else peer
+        last = min(self.known_height, self.height + self.max_headers)
+        self._syncing_from = peer
+        self._send(peer, HeadersRequest(self.height + 1, last))
+        # a lost or ignored request is given up after the block-sync timeout (FISCO.md §7)
+        self._later(self.env.now + 1_600_000, self._sync_timeout, peer, self.height)
+
+    def _sync_timeout(self, peer: int, height: int) -> None:
+        if self._syncing_from == peer and self.height == height:
+            self._syncing_from = None
+            self._maybe_sync(self._full_node())
+
+    def _store_headers(self, src: int, headers: tuple[LightHeader, ...]) -> None:
+        self._syncing_from = None
+        weights, quorum = self.shared.weights, self.shared.quorum
+        for header in headers:
+            if header.number != self.height + 1:
+                continue
+            parent = self.headers.get(self.height)
+            parent_ok = parent is None or header.parent_hash == parent.proposal_hash
+            signed = sum(weights[s] for s in set(header.signers)) >= quorum
+            if self.verify_signatures and (header.forged or not signed):
+                self.stats.forged_caught += 1
+                self._maybe_sync(self._full_node())  # ask someone else
+                return
+            if not parent_ok:
+                self.stats.forged_caught += 1
+                self._maybe_sync(self._full_node())
+                return
+            self.headers[header.number] = header
+            self.height = header.number
+            self.stats.headers += 1
+            self.stats.header_bytes += header.size()
+            first = self.shared.first_commit_us(header.number)
+            if first >= 0:
+                self.stats.header_lag_us.append(self.env.now - first)
+        self._maybe_sync()
+
+    # queries
+    def query(self, what: str, tx: int) -> bool:
+        """A client asks for transaction ``tx`` (with proof), its receipt (with proof) or its
+        block; False when this node has no header for its block yet (the client asks later)."""
+        if not self.up:
+            return False
+        number = int(self.shared.table.commit_block[tx])
+        if number < 1 or number not in self.headers:
+            return False
+        self._next_query += 1
+        self._queries[self._next_query] = (self.env.now, what, number, tx)
+        self._send(self._full_node(), QueryRequest(self._next_query, what, number, tx))
+        return True
+
+    def _check_answer(self, src: int, answer: QueryResponse) -> None:
+        pending = self._queries.pop(answer.query, None)
+        if pending is None:
+            return
+        sent, what, number, tx = pending
+        header = self.headers[number]
+        if what == "block":
+            ok = merkle_root(list(answer.hashes), _blake) == header.txs_root
+        else:
+            root = header.txs_root if what == "tx" else header.receipts_root
+            ok = verify_proof(answer.leaf, answer.index, answer.proof, root, _blake)
+            expected = tx_hashes(self.shared, np.array([tx]))[0]
+            if what == "receipt":
+                expected = receipt_hashes([expected])[0]
+            ok = ok and answer.leaf == expected
+        if not ok:
+            self.stats.forged_caught += 1
+            # ask another full node
+            self._queries[answer.query] = pending
+            self._send(self._full_node(), QueryRequest(answer.query, what, number, tx))
+            return
+        self.stats.query_latency_us.setdefault(what, []).append(self.env.now - sent)
+
+
+def _proof_nodes(answer: QueryResponse) -> int:
+    return sum(len(group) for group in answer.proof.levels) if answer.proof is not None else 0
+
+
+__all__ = ["QUERY_KINDS", "RECEIPT_BYTES", "LightHeader", "LightNode", "LightStats", "serve"]
