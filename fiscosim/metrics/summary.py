@@ -269,6 +269,9 @@ def _light(world: Any) -> dict | None:
             "storage_bytes": node.stats.header_bytes,
             "storage_per_block_bytes": round(node.stats.header_bytes / node.stats.headers, 1)
             if node.stats.headers else None,
+            "sync_bytes_per_block": round(node.stats.sync_bytes_in / node.stats.headers, 1)
+            if node.stats.headers else None,
+            "query_bytes": node.stats.query_bytes_in,
             "queries": queries,
             "forwarded_txs": node.stats.forwarded_txs,
             "forged_caught": node.stats.forged_caught,
@@ -283,9 +286,15 @@ def _light(world: Any) -> dict | None:
         + RECEIPT_BYTES * len(proposal.tx_ids)
         for n, (proposal, _, signers) in full.ledger.items()
     ]
+    sent = world.network.stats.node_bytes_sent
+    blocks = len(full.ledger)
     return {
         "nodes": nodes,
         "full_node_storage_per_block_bytes": round(float(np.mean(per_block)), 1)
         if per_block else None,
+        # a sealer's uplink per block: PBFT, pushes, and what it serves (light nodes included)
+        "full_node_sent_per_block_bytes": round(
+            float(np.mean([sent[n.net_id] for n in world.sealers])) / blocks, 1)
+        if blocks else None,
         "bytes_served_by_full_nodes": sum(node.stats.light_bytes_served for node in world.nodes),
     }

@@ -141,6 +141,10 @@ class LightStats:
     queries_failed: int = 0
     forged_caught: int = 0
     forwarded_txs: int = 0
+    sync_bytes_in: int = 0
+    """Wire bytes received to follow the chain: status announcements and headers."""
+    query_bytes_in: int = 0
+    """Wire bytes received in answer to queries."""
 
 
 # -- what full nodes compute and serve -----------------------------------------------------------
@@ -328,6 +332,10 @@ class LightNode:
         if not self.up:
             return
         kind = message.kind
+        if kind == "LightQueryResponse":
+            self.stats.query_bytes_in += message.wire_size()
+        else:
+            self.stats.sync_bytes_in += message.wire_size()
         if kind == "BlockStatus":
             if message.height > self.known_height:
                 self.known_height = message.height
