@@ -90,3 +90,22 @@ def test_a_block_whose_signature_list_is_below_quorum_is_refused():
     observer._receive_blocks(forged)
     world.env.run(until=world.env.now + 1_000_000)
     assert observer.stats.sync_rejected == 1 and observer.height == height
+
+
+def test_a_node_far_behind_downloads_shards_from_several_peers_at_once(tmp_path):
+    trace = tmp_path / "t.jsonl"
+    result = run("faults=[{at_s: 1, kind: crash, nodes: [obs1], until_s: 7}]",
+                 "chain.min_seal_time_ms=100", "duration_s=8", trace=trace)
+    obs1 = next(node for node in result.world.nodes if node.name == "obs1")
+    requests = [json.loads(line) for line in trace.read_text().splitlines()
+                if '"sync_request"' in line]
+    mine = [r for r in requests if r["node"] == obs1.net_id and r["t"] >= 7_000_000]
+    # the sealers' statuses arrive within a millisecond of each other after the restart: the
+    # 59 missing blocks go out as 8-block shards to all four of them, at most two each
+    first_round = [r for r in mine if r["t"] < mine[0]["t"] + 2000]
+    peers = [r["peer"] for r in first_round]
+    assert len(set(peers)) == 4 and max(peers.count(p) for p in set(peers)) == 2
+    assert sum(r["last"] - r["first"] + 1 for r in first_round) > 50
+    assert all(r["last"] - r["first"] == 7 for r in first_round[:-1])
+    assert obs1.height == result.world.sealers[0].height
+    assert result.summary["sync"]["catch_up_s"]["max"] < 1.0

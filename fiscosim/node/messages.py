@@ -142,6 +142,8 @@ class BlockResponse:
 
     blocks: tuple
     payload_bytes: int
+    first: int = 0
+    """The first block asked for (the request it answers)."""
     kind = "BlockResponse"
 
     def wire_size(self) -> int:

@@ -69,6 +69,8 @@ LOOKUP_US_PER_TX = 0.2
 """Looking a proposal's transaction hash up in the pool's hash map."""
 SYNC_SHARD_BLOCKS = 8
 """Blocks per sync request (``MAX_REQUEST_BLOCKS_COUNT``, FISCO.md §7)."""
+SYNC_SHARDS_PER_PEER = 2
+"""Shards in flight per peer (FISCO.md §7: at most 2 per peer per round)."""
 SYNC_TIMEOUT_US = 1_600_000
 """A sync request unanswered this long is given up and retried (200 ms × 8 blocks, §7)."""
 SYNC_STALL_US = 1_000_000
@@ -197,10 +199,13 @@ class Node:
         # block sync (FISCO.md §7): the ledger it serves, what peers are known to have
         self.ledger: dict[int, tuple[Any, bytes, tuple[int, ...]]] = {}
         self.known_height = 0
-        self._best_peer = -1
+        self._peer_heights: dict[int, int] = {}
         self._last_commit_at = 0
-        self._syncing = False
-        self._sync_attempt = 0
+        self._inflight: dict[int, tuple[int, int]] = {}  # shard's first block → (peer, token)
+        self._downloaded: dict[int, tuple] = {}  # checked blocks waiting for the ones below
+        self._queued_to = 0  # highest block handed to execution
+        self._sync_turn = 0
+        self._sync_token = 0
         self._behind_since: int | None = None
         self._recent: dict[int, list] = {}
         """PBFT messages for blocks above the ledger, kept to hand to a core rebuilt by sync."""
@@ -259,8 +264,13 @@ class Node:
             timer.cancel()
         self.shared.network.set_node_up(self.net_id, False)
         self._trace("crash", height=self.height)
-        for peer in self.shared.nodes:
-            peer.check_leader()
+        # its download is lost with the process
+        self._inflight.clear()
+        self._downloaded.clear()
+        self._queued_to = self.height
+        self._behind_since = None
+        for net_id in self.shared.sealer_net_ids:
+            self.shared.nodes[net_id].check_leader()
 
     def check_leader(self) -> None:
         """Starts a view change at once if the leader this node waits for is disconnected.
@@ -447,8 +457,7 @@ class Node:
         elif kind in _LIGHT_REQUESTS:
             light.serve(self, src, message)
         elif kind == "BlockStatus":
-            if message.height > self.known_height:
-                self.known_height, self._best_peer = message.height, src
+            self._peer_at(src, message.height)
             self._maybe_sync()
         elif self.core is not None:
             size = message.size
@@ -481,8 +490,8 @@ class Node:
                 # A CheckPoint for i: the sender executed i (so committed i − 1 at least); a
                 # ViewChange carries its sender's committed index.
                 seen = message.index - 1 if kind == "CheckPoint" else message.index
-                if seen > self.known_height:
-                    self.known_height, self._best_peer = seen, src
+                if seen > self._peer_heights.get(src, 0):
+                    self._peer_at(src, seen)
                 self._maybe_sync()
             # The core takes the message now and its actions happen when the PBFT thread has
             # handled it (`done`). The thread is FIFO, so the core sees messages in the order
@@ -760,36 +769,73 @@ class Node:
         self._later(done, self.shared.network.broadcast, self.net_id, observers, status, size,
                     self.shared.nodes_deliver)
 
+    def _peer_at(self, peer: int, height: int) -> None:
+        """Peer ``peer`` has block ``height`` (a status, a CheckPoint, a ViewChange)."""
+        if height > self._peer_heights.get(peer, 0):
+            self._peer_heights[peer] = height
+            if height > self.known_height:
+                self.known_height = height
+
     def _maybe_sync(self) -> None:
-        # A sealer waits SYNC_STALL_US before it calls itself behind (PBFT may still bring
-        # the block); an observer has no other way to get blocks and asks at once.
-        if (
-            self._syncing
-            or self.known_height < self.height + 1
-            or (self.core is not None and self.env.now - self._last_commit_at < SYNC_STALL_US)
-            or self._best_peer < 0
-        ):
+        """Downloads what peers have and this node lacks (FISCO.md §7).
+
+        The range up to the highest known height is split in shards of 8 blocks; shards go to
+        the peers at that height in turn, at most 2 in flight per peer; a shard unanswered
+        after 1.6 s is asked again. A sealer waits SYNC_STALL_US before it calls itself behind
+        (PBFT may still bring the block); an observer has no other way and asks at once.
+        """
+        if not self.up or self.known_height <= self._queued_to_height():
             return
-        if self._behind_since is None and (self.core is not None
-                                           or self.known_height - self.height > 1):
+        if self.core is not None and self.env.now - self._last_commit_at < SYNC_STALL_US:
+            return
+        top = self.known_height
+        peers = sorted(p for p, h in self._peer_heights.items() if h >= top)
+        if not peers:
+            return
+        load = {p: 0 for p in peers}
+        for peer, _ in self._inflight.values():
+            if peer in load:
+                load[peer] += 1
+        first = self._queued_to_height() + 1
+        while first <= top:
+            last = min(top, first + SYNC_SHARD_BLOCKS - 1)
+            if first not in self._inflight and first not in self._downloaded:
+                free = [p for p in peers if load[p] < SYNC_SHARDS_PER_PEER]
+                if not free:
+                    break
+                peer = free[self._sync_turn % len(free)]
+                self._sync_turn += 1
+                load[peer] += 1
+                self._request_shard(peer, first, last)
+            first = last + 1
+        if self._inflight and self._behind_since is None and (
+                self.core is not None or self.known_height - self.height > 1):
             # A catch-up; an observer one block behind is just following (its lag is counted).
             self._behind_since = self.env.now
-        self._syncing = True
-        self._sync_attempt += 1
-        # FISCO gives a download 200 ms per block (1,600 ms for a shard of 8): then retries.
-        self._later(self.env.now + SYNC_TIMEOUT_US, self._sync_timeout, self._sync_attempt)
-        last = min(self.known_height, self.height + SYNC_SHARD_BLOCKS)
-        request = BlockRequest(self.height + 1, last)
-        self._trace("sync_request", first=request.first, last=last, peer=self._best_peer)
-        self.shared.network.send(self.net_id, self._best_peer, request, request.wire_size(),
+
+    def _queued_to_height(self) -> int:
+        return max(self.height, self._queued_to)
+
+    def _request_shard(self, peer: int, first: int, last: int) -> None:
+        self._sync_token += 1
+        token = self._sync_token
+        self._inflight[first] = (peer, token)
+        request = BlockRequest(first, last)
+        self._trace("sync_request", first=first, last=last, peer=peer)
+        self.shared.network.send(self.net_id, peer, request, request.wire_size(),
                                  self.shared.nodes_deliver, self._sync_lost)
+        # 200 ms per block (1,600 ms for a shard of 8), then the shard is asked for again
+        schedule(self.env, self.env.now + SYNC_TIMEOUT_US, self._shard_timeout, first, token)
 
     def _sync_lost(self, src: int, dst: int, message: Any) -> None:
-        self._syncing = False
+        first = message.first
+        if first in self._inflight:
+            del self._inflight[first]
 
-    def _sync_timeout(self, attempt: int) -> None:
-        if self._syncing and attempt == self._sync_attempt:
-            self._syncing = False
+    def _shard_timeout(self, first: int, token: int) -> None:
+        entry = self._inflight.get(first)
+        if entry is not None and entry[1] == token:
+            del self._inflight[first]
             self._maybe_sync()
 
     def _serve_blocks(self, src: int, request: BlockRequest) -> None:
@@ -800,38 +846,51 @@ class Node:
         )
         table = self.shared.table
         payload = sum(int(table.size[block[1].tx_ids].sum(dtype=np.int64)) for block in blocks)
-        response = BlockResponse(blocks, payload)
+        response = BlockResponse(blocks, payload, request.first)
         done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
         requester = self.shared.nodes[src]
         self._later(done, self.shared.network.send, self.net_id, src, response,
                     response.wire_size(), self.shared.nodes_deliver, requester._sync_lost)
 
     def _receive_blocks(self, response: BlockResponse) -> None:
-        """Checks each block's signature list, executes it and commits it, in order; then the
-        PBFT core starts again from the new height and recovers the view (FISCO.md §7:
-        blocks are re-executed, the signature list must reach the quorum, then committed)."""
-        blocks = [b for b in response.blocks if b[0] > self.height]
+        """Checks each block's signature list (weight ≥ Q, FISCO.md §7) and queues it; blocks
+        that follow the ledger without a gap are then executed and committed in order."""
+        self._inflight.pop(response.first, None)
+        blocks = [b for b in response.blocks if b[0] > self._queued_to_height()]
         weights, quorum = self.shared.weights, self.shared.quorum
         valid = [b for b in blocks if sum(weights[s] for s in set(b[3])) >= quorum]
         if len(valid) < len(blocks):
             self.stats.sync_rejected += len(blocks) - len(valid)
-            blocks = valid
-        if not blocks:
-            self._syncing = False
+        if not valid:
+            self._maybe_sync()
             return
-        txs = sum(len(block[1].tx_ids) for block in blocks)
         work = (self.costs.decode(response.payload_bytes)
-                + sum(self.costs.verify(len(block[3])) for block in blocks)
-                + self.costs.execute(txs) + sum(self.costs.storage_commit(len(block[1].tx_ids))
-                                                for block in blocks))
+                + sum(self.costs.verify(len(block[3])) for block in valid))
         done = self.cpu.run(self.env.now, work, lane="sync")
-        self._later(done, self._apply_synced, blocks)
+        for block in valid:
+            self._downloaded[block[0]] = block
+        self._later(done, self._apply_ready)
+
+    def _apply_ready(self) -> None:
+        """Executes the downloaded blocks that follow the ledger (re-executed, FISCO.md §7)."""
+        batch = []
+        number = self._queued_to_height() + 1
+        while number in self._downloaded:
+            batch.append(self._downloaded.pop(number))
+            number += 1
+        if batch:
+            self._queued_to = number - 1
+            txs = sum(len(block[1].tx_ids) for block in batch)
+            work = self.costs.execute(txs) + sum(
+                self.costs.storage_commit(len(block[1].tx_ids)) for block in batch)
+            done = self.cpu.run(self.env.now, work, lane="sync")
+            self._later(done, self._apply_synced, batch)
+        self._maybe_sync()
 
     def _apply_synced(self, blocks: list) -> None:
-        self._syncing = False
         for number, proposal, executed_hash, signers in blocks:
             if number != self.height + 1:
-                break
+                continue  # PBFT committed it meanwhile
             self.pool.remove_committed(proposal.tx_ids)
             self.height = number
             self.ledger[number] = (proposal, executed_hash, signers)
@@ -841,11 +900,13 @@ class Node:
             self._trace("synced", index=number, txs=len(proposal.tx_ids))
             self._announce(number, executed_hash)
         self._last_commit_at = self.env.now
+        done = not self._inflight and not self._downloaded and self._queued_to <= self.height
         if self._behind_since is not None and self.height >= self.known_height:
             self.stats.catch_up_us.append(self.env.now - self._behind_since)
             self._behind_since = None
-        if self._core_factory is not None:
-            # The old core's state is behind the ledger now; a fresh one recovers the view.
+        if self._core_factory is not None and done:
+            # The download is over: the old core's state is behind the ledger; a fresh one
+            # recovers the view (a rebuild drops this node's scheduled work, so not earlier).
             self._rebuild_core()
             self.start()
             # What the old core had heard of the blocks above the new height, the new one
