@@ -16,6 +16,17 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return f"{value:,}"
 
 
+def _cpu(cpu: dict[str, float]) -> str:
+    if len(cpu) <= 8:
+        return ", ".join(f"{name} {u:.0%}" for name, u in cpu.items())
+    return f"mean {sum(cpu.values()) / len(cpu):.0%}, max {max(cpu.values()):.0%}"
+
+
+def _speed(summary: dict[str, Any]) -> str:
+    return (f"{summary['sim_time_s']:,.1f} s simulated in {summary['wall_time_s']:,.2f} s wall "
+            f"({_fmt(summary['sim_speed'])}× real time), {summary['events']:,} events")
+
+
 def _caliper(summary: dict[str, Any]) -> Table:
     caliper = Table(title=f"fiscosim · {summary['scenario']} · seed {summary['seed']}")
     for column in ("Name", "Succ", "Fail", "Send Rate (TPS)", "Max Latency (ms)",
@@ -66,10 +77,7 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
     details.add_row("messages", ", ".join(
         f"{kind} {entry['count']:,} ({entry['bytes'] / 1e6:,.1f} MB)"
         for kind, entry in messages.items()))
-    cpu = summary["cpu_utilisation"]
-    details.add_row("CPU", ", ".join(f"{name} {u:.0%}" for name, u in cpu.items())
-                    if len(cpu) <= 8 else f"mean {sum(cpu.values()) / len(cpu):.0%}, "
-                    f"max {max(cpu.values()):.0%}")
+    details.add_row("CPU", _cpu(summary["cpu_utilisation"]))
     views = summary["view_changes"]
     if views["node_view_changes"]:
         details.add_row("view changes", f"reached view {views['final_view']}; "
@@ -97,10 +105,7 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
     safety = summary["safety"]
     details.add_row("safety", "ok: no two honest nodes committed different blocks at one height"
                     if safety["ok"] else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")
-    details.add_row("run", f"{summary['sim_time_s']:,.1f} s simulated in "
-                           f"{summary['wall_time_s']:,.2f} s wall "
-                           f"({_fmt(summary['sim_speed'])}× real time), "
-                           f"{summary['events']:,} events")
+    details.add_row("run", _speed(summary))
     console.print(details)
 
 
@@ -118,15 +123,9 @@ def _print_groups(summary: dict[str, Any], console: Console) -> None:
                              f"max stall {_fmt(group['max_stall_s'])} s")
     details.add_row("messages", f"{summary['messages_total']:,} "
                                 f"({summary['bytes_total'] / 1e6:,.1f} MB), all groups")
-    cpu = summary["cpu_utilisation"]
-    details.add_row("CPU", ", ".join(f"{name} {u:.0%}" for name, u in cpu.items())
-                    if len(cpu) <= 8 else f"mean {sum(cpu.values()) / len(cpu):.0%}, "
-                    f"max {max(cpu.values()):.0%}")
+    details.add_row("CPU", _cpu(summary["cpu_utilisation"]))
     safety = summary["safety"]
     details.add_row("safety", "ok in every group" if safety["ok"]
                     else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")
-    details.add_row("run", f"{summary['sim_time_s']:,.1f} s simulated in "
-                           f"{summary['wall_time_s']:,.2f} s wall "
-                           f"({_fmt(summary['sim_speed'])}× real time), "
-                           f"{summary['events']:,} events")
+    details.add_row("run", _speed(summary))
     console.print(details)

@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from fiscosim.crypto.merkle import merkle_proof, merkle_root, verify_proof
+from fiscosim.node.clock import schedule
 from fiscosim.node.messages import MESSAGE_OVERHEAD, PER_TX_FRAMING
+from fiscosim.node.txpool import REJECT_CODES, Reject
 
 HEADER_FIXED_BYTES = 8 + 40 + 3 * 32 + 8 + 8 + 32
 """A header's fields besides the sealer list and the signature list: number, parent info
@@ -293,8 +295,6 @@ class LightNode:
         raise ValueError("a light node runs no consensus and serves no one")
 
     def _later(self, at_us: int, fn: Any, *args: Any) -> None:
-        from fiscosim.node.clock import schedule
-
         epoch = self._epoch
         schedule(self.env, at_us, lambda: fn(*args) if epoch == self._epoch else None)
 
@@ -319,8 +319,6 @@ class LightNode:
         """A client's batch: forwarded to a full node (``sendTransaction``)."""
         table = self.shared.table
         if not self.up:
-            from fiscosim.node.txpool import REJECT_CODES, Reject
-
             table.reject_reason[ids] = REJECT_CODES[Reject.RpcUnreachable]
             return
         payload = int(table.size[ids].sum(dtype=np.int64))
