@@ -131,6 +131,12 @@ class ChainConfig(BaseModel):
     """Consecutive blocks each leader proposes (``consensus_leader_period``, FISCO.md §1.4)."""
     consensus_timeout_ms: Int = Field(3000, ge=1)
     """Base view-change timeout, × 1.5 per failed view (FISCO.md §1.7: hard-coded 3000 in 3.x)."""
+    sync_status_ms: Float | None = Field(None, gt=0)
+    """Every node sends its height to every other node of its group this often (FISCO's
+    block-sync status gossip: 200 ms, ``idleWaitMs``, FISCO.md §7). None: sealers send their
+    status to observers and light nodes on each new block only, and sealers learn each other's
+    heights from CheckPoints and ViewChanges (docs/architecture.md, decision 19): at 100
+    sealers the gossip would be 50,000 more messages a second."""
     pipeline_size: Int = Field(50, ge=1)
     """Proposals in flight between committed+1 and the high water mark (``pipeline_size``,
     FISCO.md §1.6). FISCO requires >= 50; smaller values are allowed here for experiments."""

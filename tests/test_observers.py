@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from conftest import REPO_ROOT
 
 from fiscosim import Simulation
@@ -109,3 +110,16 @@ def test_a_node_far_behind_downloads_shards_from_several_peers_at_once(tmp_path)
     assert all(r["last"] - r["first"] == 7 for r in first_round[:-1])
     assert obs1.height == result.world.sealers[0].height
     assert result.summary["sync"]["catch_up_s"]["max"] < 1.0
+
+
+def test_fisco_status_gossip_every_200_ms_when_asked_for():
+    result = run("chain.sync_status_ms=200", "faults=[]", "duration_s=4", "drain_s=1")
+    summary = result.summary
+    seconds = summary["sim_time_s"]
+    # 6 nodes: 4 sealers gossip to the 5 others, the 2 observers to the 5 others, every 200 ms;
+    # on top of that, each new block announced by the 4 sealers to the 2 observers
+    gossip = 6 * 5 * int(seconds / 0.2)
+    announced = 4 * 2 * summary["blocks"]
+    assert summary["messages"]["BlockStatus"]["count"] == pytest.approx(
+        gossip + announced, rel=0.05)
+    assert summary["safety"]["ok"] and summary["txs_pending_at_end"] == 0

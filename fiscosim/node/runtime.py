@@ -86,6 +86,8 @@ class ChainParams:
     min_seal_time_us: int = 500_000
     block_limit: int = 1000
     crypto_mode: str = "modelled"
+    sync_status_us: int = 0
+    """Status gossip to every group member this often (0: none, FISCO.md §7)."""
 
 
 @dataclass
@@ -248,6 +250,21 @@ class Node:
     def start(self) -> None:
         if self.core is not None:
             self._apply(self.core.start(self.env.now))
+        if self.shared.params.sync_status_us:
+            self._later(self.env.now + self.shared.params.sync_status_us, self._gossip_status)
+
+    def _gossip_status(self) -> None:
+        """FISCO's status gossip: this node's height to every other node of its group, every
+        ``sync_status_ms`` (FISCO.md §7)."""
+        shared = self.shared
+        peers = [n for n in shared.sealer_net_ids + shared.follower_net_ids if n != self.net_id]
+        entry = self.ledger.get(self.height)
+        status = BlockStatus(self.height, entry[1] if entry is not None else bytes(32))
+        size = status.wire_size()
+        done = self.cpu.run(self.env.now, self.costs.encode(size), lane="sync")
+        self._later(done, shared.network.broadcast, self.net_id, peers, status, size,
+                    shared.nodes_deliver)
+        self._later(self.env.now + shared.params.sync_status_us, self._gossip_status)
 
     # -- crash and restart (faults) ------------------------------------------------------------
     def crash(self) -> None:

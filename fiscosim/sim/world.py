@@ -209,6 +209,7 @@ def _build_group(
         min_seal_time_us=int(chain.min_seal_time_ms * 1000),
         block_limit=chain.block_limit,
         crypto_mode=chain.crypto_mode,
+        sync_status_us=round((chain.sync_status_ms or 0) * 1000),
     )
 
     def on_seal(node: Node, proposal: Any) -> None:
