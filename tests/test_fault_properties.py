@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from fiscosim.chain.config import max_faulty
 from fiscosim.faults.byzantine import BEHAVIOURS
-from fiscosim.scenario import Scenario
+from fiscosim.sim.fuzz import fuzz_scenario
 from fiscosim.sim.simulation import Simulation
 
 SIZES = [4, 7, 10]
@@ -110,19 +110,8 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 def simulate(n: int, seed: int, faults: list[dict], duration_s: float = DURATION_S) -> Any:
-    """One run, built the way ``fiscosim.sim.fuzz.run_one`` builds it."""
-    scenario = Scenario.from_dict({
-        "name": f"fault-properties-{n}-{seed}",
-        "seed": seed,
-        "duration_s": duration_s,
-        "warmup_s": 0,
-        "drain_s": 0,
-        "nodes": {"count": n},
-        "network": {"latency": {"distribution": "normal", "mean_ms": 2, "std_ms": 0.5}},
-        "workload": {"rate_tps": RATE_TPS, "clients": 2},
-        "faults": faults,
-    }, source=f"n={n} seed={seed} faults={faults}")
-    return Simulation(scenario).run()
+    """One run, on the network ``fiscosim fuzz`` uses."""
+    return Simulation(fuzz_scenario(seed, n, duration_s, RATE_TPS, faults)).run()
 
 
 def assert_safe(result: Any) -> None:

@@ -74,20 +74,13 @@ def random_faults(rng: np.random.Generator, names: list[str], duration_s: float,
     return faults
 
 
-def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float = 200.0,
-            liveness_window_s: float | None = None, byzantine: bool = False) -> FuzzOutcome:
-    """One random schedule on a ``nodes``-sealer quickstart-like network (``byzantine``: faulty
-    nodes may misbehave too, :func:`random_faults`)."""
+def fuzz_scenario(seed: int, nodes: int, duration_s: float, rate_tps: float,
+                  faults: list[dict]) -> Any:
+    """The network every fuzz run uses (a quickstart-like one, 2 ± 0.5 ms links, 2 clients,
+    no warm-up or drain), with ``faults``."""
     from fiscosim.scenario import Scenario
-    from fiscosim.sim.simulation import Simulation
 
-    rng = np.random.default_rng([seed, nodes])
-    names = [f"node{i}" for i in range(nodes)]
-    heal_by = duration_s / 2
-    faults = random_faults(rng, names, duration_s, heal_by, byzantine)
-    # After the last heal: up to the longest back-off the faults can cause, then some blocks.
-    window = liveness_window_s if liveness_window_s is not None else duration_s - heal_by - 1
-    scenario = Scenario.from_dict({
+    return Scenario.from_dict({
         "name": f"fuzz-{nodes}-{seed}",
         "seed": seed,
         "duration_s": duration_s,
@@ -97,8 +90,22 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
         "network": {"latency": {"distribution": "normal", "mean_ms": 2, "std_ms": 0.5}},
         "workload": {"rate_tps": rate_tps, "clients": 2},
         "faults": faults,
-    }, source=f"fuzz seed {seed}")
-    result = Simulation(scenario).run()
+    }, source=f"fuzz seed {seed} (nodes {nodes}, faults {faults})")
+
+
+def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float = 200.0,
+            liveness_window_s: float | None = None, byzantine: bool = False) -> FuzzOutcome:
+    """One random schedule on a ``nodes``-sealer quickstart-like network (``byzantine``: faulty
+    nodes may misbehave too, :func:`random_faults`)."""
+    from fiscosim.sim.simulation import Simulation
+
+    rng = np.random.default_rng([seed, nodes])
+    names = [f"node{i}" for i in range(nodes)]
+    heal_by = duration_s / 2
+    faults = random_faults(rng, names, duration_s, heal_by, byzantine)
+    # After the last heal: up to the longest back-off the faults can cause, then some blocks.
+    window = liveness_window_s if liveness_window_s is not None else duration_s - heal_by - 1
+    result = Simulation(fuzz_scenario(seed, nodes, duration_s, rate_tps, faults)).run()
     summary = result.summary
     safe = summary["safety"]["ok"]
     commits = [row.first_commit_us for row in result.world.blocks.committed_rows()]
