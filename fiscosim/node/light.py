@@ -166,17 +166,24 @@ def receipt_hashes(hashes: list[bytes]) -> list[bytes]:
     return [_blake(b"receipt" + h) for h in hashes]
 
 
-def roots(shared: Any, number: int, proposal: Any) -> tuple[bytes, bytes]:
-    """Block ``number``'s transaction and receipt roots; computed once per block for the run
-    (a host-side memo: every full node would compute the same bytes)."""
+def _block_hashes(shared: Any, number: int, proposal: Any) -> tuple:
+    """Block ``number``'s transaction hashes and its transaction and receipt roots, computed
+    once per block for the run (a host-side memo: every full node would compute the same
+    bytes; the cost model still charges each one)."""
     memo = shared.light_roots
     got = memo.get(number)
     if got is None or got[0] != proposal.hash:
         hashes = tx_hashes(shared, proposal.tx_ids)
-        got = (proposal.hash, merkle_root(hashes, _blake), merkle_root(receipt_hashes(hashes),
-                                                                       _blake))
+        got = (proposal.hash, hashes, merkle_root(hashes, _blake),
+               merkle_root(receipt_hashes(hashes), _blake))
         memo[number] = got
-    return got[1], got[2]
+    return got[1:]
+
+
+def roots(shared: Any, number: int, proposal: Any) -> tuple[bytes, bytes]:
+    """Block ``number``'s transaction and receipt roots."""
+    _, txs_root, receipts_root = _block_hashes(shared, number, proposal)
+    return txs_root, receipts_root
 
 
 def header_of(node: Any, number: int) -> LightHeader:
@@ -217,7 +224,7 @@ def _answer(node: Any, request: QueryRequest) -> QueryResponse | None:
         return None
     proposal = entry[0]
     ids = proposal.tx_ids
-    hashes = tx_hashes(node.shared, ids)
+    hashes = _block_hashes(node.shared, request.number, proposal)[0]
     table = node.shared.table
     if request.what == "block":
         payload = int(table.size[ids].sum(dtype=np.int64))

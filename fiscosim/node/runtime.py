@@ -151,8 +151,8 @@ class Shared:
     group_id: str = "group0"
     real: Any = None
     """Real-crypto mode: the corpus (transaction hashes for light nodes' proofs)."""
-    light_roots: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
-    """Host-side memo of each block's transaction and receipt roots (:mod:`.light`)."""
+    light_roots: dict[int, tuple] = field(default_factory=dict)
+    """Host-side memo of each block's transaction hashes and roots (:mod:`.light`)."""
     first_commit_us: Callable[[int], int] = lambda number: -1
     """When block ``number`` was first committed in this group (−1: not yet)."""
     weights: tuple[int, ...] = ()
