@@ -305,7 +305,13 @@ class GroupConfig(BaseModel):
 
 # -- network -----------------------------------------------------------------------------------
 
-NonNegativeMs = Annotated[Float, Field(ge=0)]
+MAX_DELAY_MS = 60_000.0
+"""The largest one-way latency mean or std, and the largest per-message fault delay, in ms: one
+minute. No real link comes near it, and beyond it draws stop being delays: a std of 1e300 ms
+once wrapped around int64 into messages delivered before they were sent. The same bound as
+``fiscosim.net.latency.MAX_LATENCY_MS`` (kept apart: loading a scenario imports no numpy)."""
+
+LatencyMs = Annotated[Float, Field(ge=0, le=MAX_DELAY_MS)]
 
 
 class TopologyConfig(BaseModel):
@@ -321,9 +327,11 @@ class TopologyConfig(BaseModel):
     regions: dict[str, list[str]] | None = None
     """Region name -> its node names, for ``regions``; every node in exactly one region. May be
     left out when every node of ``nodes.list`` has a ``region``."""
-    latency_ms_matrix: dict[str, dict[str, NonNegativeMs]] | None = None
+    latency_ms_matrix: dict[str, dict[str, LatencyMs]] | None = None
     """One-way mean latency in ms between regions, for ``regions``: every pair of regions,
-    each region with itself included; one direction is enough, both must then agree."""
+    each region with itself included; one direction is enough, both must then agree. Each in
+    0..60000 (one minute); above 0 when ``network.latency`` is a ``lognormal`` with
+    ``std_ms`` > 0, which has no distribution around a mean of 0."""
 
     @model_validator(mode="after")
     def _check_kind(self) -> TopologyConfig:
@@ -392,9 +400,14 @@ class LatencyConfig(BaseModel):
     model_config = _MODEL
 
     distribution: Literal["constant", "normal", "lognormal"] = "constant"
-    """``normal`` is truncated at 0; ``lognormal`` is given by its own mean and std."""
-    mean_ms: Float = Field(1.0, ge=0)
-    std_ms: Float = Field(0.0, ge=0)
+    """``constant``: every message takes ``mean_ms``. ``normal``: truncated at 0 by redrawing
+    negative draws, not by clipping them to 0, so its mean sits a little above ``mean_ms`` when
+    ``std_ms`` is comparable to it (under 1 % once mean_ms >= 2.5 std_ms). ``lognormal``: given
+    by its own mean and std, right-skewed and positive."""
+    mean_ms: Float = Field(1.0, ge=0, le=MAX_DELAY_MS)
+    """Mean one-way latency in ms, 0..60000 (one minute); larger values are refused."""
+    std_ms: Float = Field(0.0, ge=0, le=MAX_DELAY_MS)
+    """Its standard deviation in ms, 0..60000; ignored by ``constant``."""
 
     @model_validator(mode="after")
     def _check_lognormal(self) -> LatencyConfig:
@@ -419,6 +432,26 @@ class NetworkConfig(BaseModel):
     ``nodes.list`` may set its own ``bandwidth_mbps``."""
     loss_rate: Float = Field(0, ge=0, lt=1)
     """Probability that a message is lost, in [0, 1)."""
+
+    @model_validator(mode="after")
+    def _check_region_jitter(self) -> NetworkConfig:
+        # A regions topology draws each link around its matrix mean, and a lognormal around a
+        # mean of 0 does not exist: refused here rather than when the run builds its links.
+        matrix = self.topology.latency_ms_matrix
+        if (self.topology.kind != "regions" or matrix is None
+                or self.latency.distribution != "lognormal" or self.latency.std_ms == 0):
+            return self
+        for a, row in matrix.items():
+            for b, ms in row.items():
+                if ms == 0:
+                    raise _Invalid(
+                        ("topology", "latency_ms_matrix", a, b),
+                        "a lognormal latency with std_ms > 0 needs every region mean > 0, "
+                        f"{a}->{b} is 0",
+                        "set it above 0, or use distribution: normal, "
+                        "or set network.latency.std_ms to 0",
+                    )
+        return self
 
 
 # -- workload ----------------------------------------------------------------------------------
@@ -541,9 +574,11 @@ class FaultSpec(BaseModel):
     groups: list[list[str]] | None = None
     """The sides of a partition."""
     rate: Float | None = Field(None, ge=0, lt=1)
-    """Message loss probability (loss)."""
-    delay_ms: Float | None = Field(None, ge=0)
-    """Extra delay of every message the nodes send (delay)."""
+    """Message loss probability (loss), in [0, 1); 0 is no loss. At ``until_s`` the rate before
+    the fault returns."""
+    delay_ms: Float | None = Field(None, ge=0, le=MAX_DELAY_MS)
+    """Extra delay of every message the nodes send (delay), or a reorder node's longest hold
+    (byzantine), in ms: 0..60000 (one minute)."""
     factor: Float | None = Field(None, gt=0)
     """CPU slowdown factor (slow)."""
     behaviour: Literal["silent", "equivocate", "withhold_votes", "wrong_votes",
@@ -562,9 +597,12 @@ class FaultSpec(BaseModel):
         needs = {"crash": "nodes", "restart": "nodes", "delay": "nodes", "slow": "nodes",
                  "partition": "groups", "loss": "rate", "byzantine": "nodes"}
         need = needs.get(self.kind)
-        if need and not getattr(self, need):
+        # Tested against None and [], not for truth: a rate of 0 is a value (no loss).
+        if need and getattr(self, need) in (None, []):
+            fix = {"rate": "set rate, a loss probability in [0, 1)",
+                   "groups": "give the sides, e.g. groups: [[node0, node1], [node2, node3]]"}
             raise _Invalid(need, f"a {self.kind} fault needs {need}",
-                           f"give the {need} it applies to")
+                           fix.get(need, f"give the {need} it applies to"))
         extra = {"delay": "delay_ms", "slow": "factor", "byzantine": "behaviour"}.get(self.kind)
         if extra and getattr(self, extra) is None:
             raise _Invalid(extra, f"a {self.kind} fault needs {extra}", f"set {extra}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import networkx as nx
@@ -11,6 +12,7 @@ import simpy
 
 from fiscosim.net import LatencyModel, Network, build_topology, full_mesh, regions
 from fiscosim.net import network as network_module
+from fiscosim.net.latency import MAX_DRAW_US, MAX_LATENCY_MS
 from fiscosim.net.topology import random_regular_ish
 
 HEADER = 14
@@ -541,6 +543,101 @@ def test_latency_model_validation_and_constant():
                 ("lognormal", 0.0, 1.0)):
         with pytest.raises(ValueError):
             LatencyModel(*bad)
+
+
+@pytest.mark.parametrize("bad", [
+    ("normal", 1.0, 1e300),  # drew 1e303 µs, which int64 rounding turned negative
+    ("lognormal", 1.0, 1e300),
+    ("normal", MAX_LATENCY_MS * 1.01, 0.0),
+    ("constant", 1e300, 0.0),
+    ("lognormal", 20.0, MAX_LATENCY_MS + 1),
+])
+def test_latency_model_refuses_parameters_it_cannot_draw(bad):
+    with pytest.raises(ValueError, match="60000"):
+        LatencyModel(*bad)
+
+
+@pytest.mark.parametrize("distribution", ["normal", "lognormal"])
+def test_the_largest_accepted_latencies_draw_non_negative_ints(distribution):
+    draws = LatencyModel(distribution, MAX_LATENCY_MS, MAX_LATENCY_MS).draw(
+        np.random.default_rng(3), 100_000)
+    assert draws.dtype == np.int64 and (draws >= 0).all()
+    assert draws.max() < 100 * MAX_LATENCY_MS * 1000
+
+
+def test_a_lognormal_with_a_tiny_mean_does_not_overflow():
+    # (std/mean)² overflows a float here: sigma must still come out finite.
+    mu, sigma = LatencyModel("lognormal", 1e-300, 1.0).lognormal_params()
+    assert math.isfinite(mu) and math.isfinite(sigma)
+    assert (LatencyModel("lognormal", 1e-300, 1.0).draw(np.random.default_rng(0), 1000) >= 0).all()
+
+
+class _FixedDraws:
+    """Stands in for a numpy Generator whose draws went wrong."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def normal(self, _mean, _std, n):
+        return np.resize(np.array(self.values, dtype=float), n)
+
+    lognormal = normal
+
+
+@pytest.mark.parametrize(("distribution", "value"), [
+    *(("normal", v) for v in (1e300, math.inf, math.nan, 2.0**63, MAX_DRAW_US * 2.0)),
+    *(("lognormal", v) for v in (1e300, math.inf, math.nan, 2.0**63, -1.0)),
+])  # no negative for the normal: it redraws those
+def test_draw_raises_instead_of_returning_a_value_it_cannot_represent(distribution, value):
+    model = LatencyModel(distribution, 10.0, 1.0)
+    with pytest.raises(RuntimeError, match=rf"outside 0\.\.{MAX_DRAW_US} µs"):
+        model.draw(_FixedDraws([5000.0, value]), 4)
+
+
+class _Scripted:
+    """A latency 'model' whose stream is a fixed list of µs values (then 0 forever)."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    def stream(self, _rng):
+        return itertools.chain(self.values, itertools.repeat(0))
+
+
+@pytest.mark.parametrize("fifo", [True, False])
+@pytest.mark.parametrize("how", ["send", "broadcast", "first_use", "relay"])
+def test_a_negative_latency_raises_instead_of_delivering_early(how, fifo):
+    graph = nx.path_graph(3)
+    if how == "first_use":
+        nx.set_edge_attributes(graph, _Scripted(-50_000), "latency")
+    else:
+        # A first message warms the link up, so the second one takes the fast path.
+        nx.set_edge_attributes(graph, _Scripted(10_000, -50_000), "latency")
+    if how == "relay":
+        graph.edges[1, 2]["latency"] = _Scripted(-50_000)
+    env, net = make(graph, fifo_links=fifo)
+    log = Log(env)
+    link = "1->2" if how == "relay" else "0->1"
+    dst = 2 if how == "relay" else 1
+    with pytest.raises(RuntimeError, match=rf"link {link}: arrival at -?\d+ µs is before"):
+        for _ in range(2):
+            if how == "broadcast":
+                net.broadcast(0, [dst], "m", 100, log.deliver)
+            else:
+                net.send(0, dst, "m", 100, log.deliver)
+            env.run()
+    assert all(t >= 0 for t, *_ in log.delivered) and env.now >= 0
+    assert len(log.delivered) <= 1
+
+
+def test_the_delivery_queue_refuses_an_arrival_in_the_past():
+    env, net = make(full_mesh(2, constant(10.0)))
+    log = Log(env)
+    net.send(0, 1, "m", 986, log.deliver)  # due at 18,000 µs
+    env._now = 20_000  # a clock that went past the arrival without delivering it
+    with pytest.raises(RuntimeError, match=r"link 0->1: .*18000 µs.*20000 µs"):
+        net._drain()
+    assert log.delivered == []
 
 
 # -- topologies ----------------------------------------------------------------------------

@@ -4,6 +4,8 @@ catalogue of broken files that must each fail with one clear line."""
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import yaml
 from fiscosim.calibrate import write_profile
 from fiscosim.node.costs import COST_FIELDS
 from fiscosim.scenario import (
+    MAX_DELAY_MS,
     NodeSpec,
     ProfileCosts,
     Scenario,
@@ -355,6 +358,52 @@ def test_broken_scenario_fails_with_one_clear_line(path):
     for field in header.get("field", []):
         assert f": {field}: " in message, message
     assert header["expect"][0] in message, message
+
+
+@pytest.mark.parametrize("fault", [
+    {"kind": "loss", "rate": 0},
+    {"kind": "loss", "rate": 0.0, "until_s": 2},
+    {"kind": "delay", "nodes": ["node1"], "delay_ms": 0},
+    {"kind": "byzantine", "nodes": ["node1"], "behaviour": "reorder", "delay_ms": 0},
+    {"kind": "delay", "nodes": ["node1"], "delay_ms": MAX_DELAY_MS},
+])
+def test_a_zero_fault_value_is_a_value_not_a_missing_one(fault):
+    # rate 0 and delay_ms 0 are meaningful (no loss, no extra delay); only None is "not given".
+    scenario = minimal(faults=[{"at_s": 1, **fault}])
+    assert scenario.faults[0].kind == fault["kind"]
+
+
+def test_latencies_up_to_the_bound_are_accepted():
+    scenario = minimal(network={"latency": {"distribution": "lognormal",
+                                            "mean_ms": MAX_DELAY_MS, "std_ms": MAX_DELAY_MS}})
+    assert scenario.network.latency.std_ms == MAX_DELAY_MS
+    # A zero region mean is fine when nothing has to be drawn around it.
+    minimal(network={"topology": {"kind": "regions", "regions": {"a": ["node0", "node1"],
+                                                                  "b": ["node2", "node3"]},
+                                  "latency_ms_matrix": {"a": {"a": 0, "b": 0}, "b": {"b": 0}}},
+                     "latency": {"distribution": "normal", "std_ms": 1}})
+
+
+def test_the_delay_bound_is_the_latency_models():
+    # scenario.py keeps its own copy so that loading a scenario does not import numpy/networkx.
+    from fiscosim.net.latency import MAX_LATENCY_MS
+
+    assert MAX_DELAY_MS == MAX_LATENCY_MS
+
+
+def test_a_latency_that_cannot_be_drawn_is_refused_by_the_cli(tmp_path):
+    # It used to run, deliver 1,132 messages before they were sent and exit 0.
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "fiscosim", "run", "--set", "network.latency.std_ms=1e300",
+               "--set", "network.latency.distribution=normal", "--quiet", "--json",
+               "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "network.latency.std_ms: '1e300' is too large (use a value <= 60000" in lines[0]
+    assert "quickstart.yaml" in lines[0] and "Traceback" not in result.stderr
+    assert result.stdout == "" and not out.exists()
 
 
 def test_missing_file_and_folder(tmp_path):

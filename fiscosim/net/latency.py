@@ -16,6 +16,14 @@ simulated clock counts), vectorised: ``draw(rng, n)`` returns an int64 array.
 
 Draws are rounded to the nearest microsecond.
 
+**Bounds.** ``mean_ms`` and ``std_ms`` may not exceed :data:`MAX_LATENCY_MS` (one minute): a
+one-way latency beyond that is no network, and a std of 1e300 ms once drew values whose rounding
+to int64 wrapped around to negative delays. Within the bound a normal draw would need some 10¹¹
+standard deviations to leave the int64 range, and a lognormal one more than 10 standard
+deviations of its underlying normal (a chance below 1e-23 a draw). Whatever the cause,
+:meth:`LatencyModel.draw` raises rather than hand out a value outside ``0..MAX_DRAW_US``: it
+never clips.
+
 Drawing one value at a time from numpy costs about a microsecond of Python overhead per
 message; :meth:`LatencyModel.stream` instead draws blocks of :data:`BLOCK` values from a link's
 own generator and hands them out one by one. The k-th value of a stream depends only on that
@@ -48,6 +56,14 @@ import numpy as np
 Distribution = Literal["constant", "normal", "lognormal"]
 DISTRIBUTIONS: tuple[str, ...] = ("constant", "normal", "lognormal")
 
+MAX_LATENCY_MS = 60_000.0
+"""The largest ``mean_ms`` and ``std_ms`` a model accepts: one minute, far above any real link's
+one-way latency and far below what an int64 of µs holds (``fiscosim.scenario.MAX_DELAY_MS`` is
+the same bound for scenarios)."""
+MAX_DRAW_US = 2**62
+"""The largest draw handed out (~146,000 years): a float above it is no longer a latency but an
+overflow, and it stays clear of int64's limit when added to the clock."""
+
 BLOCK = 256
 """Draws per refill of a link's stream. Numpy's per-call overhead (a few µs) is spread over the
 block; the buffer is a packed int64 array (8 bytes a value, not a 28-byte Python int), so even a
@@ -68,10 +84,15 @@ class LatencyModel:
                 f"unknown latency distribution {self.distribution!r}; "
                 f"expected one of {', '.join(DISTRIBUTIONS)}"
             )
-        if not (math.isfinite(self.mean_ms) and self.mean_ms >= 0):
-            raise ValueError(f"mean_ms must be a finite number >= 0, got {self.mean_ms}")
-        if not (math.isfinite(self.std_ms) and self.std_ms >= 0):
-            raise ValueError(f"std_ms must be a finite number >= 0, got {self.std_ms}")
+        # Written so that NaN fails too.
+        if not 0 <= self.mean_ms <= MAX_LATENCY_MS:
+            raise ValueError(
+                f"mean_ms must be a number in [0, {MAX_LATENCY_MS:.0f}] ms, got {self.mean_ms}"
+            )
+        if not 0 <= self.std_ms <= MAX_LATENCY_MS:
+            raise ValueError(
+                f"std_ms must be a number in [0, {MAX_LATENCY_MS:.0f}] ms, got {self.std_ms}"
+            )
         if self.distribution == "lognormal" and self.std_ms > 0 and self.mean_ms == 0:
             raise ValueError("a lognormal latency needs mean_ms > 0 when std_ms > 0")
 
@@ -102,13 +123,18 @@ class LatencyModel:
         """
         mean_us = self.mean_ms * 1000
         std_us = self.std_ms * 1000
-        sigma2 = math.log1p((std_us / mean_us) ** 2)
+        ratio = std_us / mean_us
+        # Beyond 1e150 the square would overflow a float; there log1p(r²) is 2·ln(r) to double
+        # precision. Below it the formula is unchanged, so are existing runs' draws.
+        sigma2 = math.log1p(ratio**2) if ratio < 1e150 else 2 * math.log(ratio)
         return math.log(mean_us) - sigma2 / 2, math.sqrt(sigma2)
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """``n`` one-way latencies in integer µs (int64), drawn from ``rng``.
 
-        A constant model consumes nothing from ``rng``.
+        A constant model consumes nothing from ``rng``. A value that is not a number in
+        ``0..MAX_DRAW_US`` raises RuntimeError: rounding it to int64 would wrap it around
+        (a negative delay), and clipping it would hide that the model is wrong.
         """
         if self.is_constant:
             return np.full(n, self.mean_us, dtype=np.int64)
@@ -125,6 +151,15 @@ class LatencyModel:
         else:
             mu, sigma = self.lognormal_params()
             values = rng.lognormal(mu, sigma, n)
+        if n:
+            # Once per block, not per message; written so that NaN fails too.
+            low, high = values.min(), values.max()
+            if not (low >= 0 and high <= MAX_DRAW_US):
+                bad = low if not low >= 0 else high
+                raise RuntimeError(
+                    f"{self!r} drew {bad} µs, outside 0..{MAX_DRAW_US} µs: "
+                    "a latency must be a finite number >= 0"
+                )
         return np.rint(values).astype(np.int64)
 
     def stream(self, rng: np.random.Generator, block: int = BLOCK) -> Iterator[int]:

@@ -22,6 +22,11 @@ message never arrives on a directed link before the one sent on it before (its a
 ``max(departure + latency, previous arrival on that link)``). ``fifo_links=False`` lets jitter
 reorder messages (datagram-like).
 
+**Causality.** A hop never arrives before it departs: a latency stream that yields a negative
+delay raises RuntimeError, naming the link and both times, when the hop is sent, and the delivery
+queue raises if it finds an arrival the clock has already passed, rather than deliver it late or
+move simpy's clock back to it. Each costs one integer comparison per message.
+
 **Randomness.** Every directed link (u→v) has its own two random streams, seeded from the
 network's ``SeedSequence`` and the link's endpoints only: one for latencies, one for loss
 decisions, each drawn in blocks (:mod:`fiscosim.net.latency`). The k-th message over a link
@@ -193,6 +198,24 @@ class _Wake(simpy.Event):
         self.callbacks = callbacks
         self._ok = True
         self._value = None
+
+
+def _before_departure(u: int, v: int, departure: int, arrival: int) -> str:
+    return (
+        f"link {u}->{v}: arrival at {arrival} µs is before its departure at {departure} µs "
+        f"(a latency of {arrival - departure} µs): link latencies must never be negative"
+    )
+
+
+def _overdue(entry: tuple, now: int) -> str:
+    item = entry[2]
+    packet = item.queue[0] if item.__class__ is _Link else item
+    path = packet.path
+    u, v = (packet.sent[_SRC], packet.dst) if path is None else path[packet.hop:packet.hop + 2]
+    return (
+        f"link {u}->{v}: a message due at {entry[0]} µs is still queued at {now} µs: the "
+        "clock passed its arrival without delivering it"
+    )
 
 
 def _kind_of(message: Any) -> str:
@@ -491,7 +514,10 @@ class Network:
         self._uplink_free_at[src] = departure
         if self._loss and self._loss_draw(link, src, dst) < self._loss:
             packet.fate = LOSS
-        self._enqueue(link, packet, departure + link.latency())
+        arrival = departure + link.latency()
+        if arrival < departure:
+            raise RuntimeError(_before_departure(src, dst, departure, arrival))
+        self._enqueue(link, packet, arrival)
         if self.tracer is not None:
             self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
                                  "bytes": wire, "id": ident, "depart": departure, "hops": 1})
@@ -546,6 +572,8 @@ class Network:
             if loss and self._loss_draw(link, src, dst) < loss:
                 packet.fate = LOSS
             arrival = free + link.latency()
+            if arrival < free:
+                raise RuntimeError(_before_departure(src, dst, free, arrival))
             if arrival < link.last_arrival:
                 arrival = link.last_arrival
             else:
@@ -614,6 +642,8 @@ class Network:
         arrival = departure + link.latency()
         if self._extra_delay is not None:
             arrival += self._extra_delay[u]
+        if arrival < departure:
+            raise RuntimeError(_before_departure(u, v, departure, arrival))
         packet.fate = LOSS if self._loss and self._loss_draw(link, u, v) < self._loss else None
         self._enqueue(link, packet, arrival)
         return departure
@@ -674,6 +704,10 @@ class Network:
                     if (queue and queue[0][0] <= at) or not ADVANCE_CLOCK:
                         break  # another simpy event comes first (or at the same time)
                     env._now = at
+                elif at < env._now:
+                    # Delivering it now would hand it over late; moving the clock back would
+                    # deliver it before things that already happened. Neither is a simulation.
+                    raise RuntimeError(_overdue(entry, env._now))
                 item = entry[2]
                 if item.__class__ is _Link:
                     waiting = item.queue
@@ -694,7 +728,9 @@ class Network:
                 at = heap[0][0]
                 wakes = self._wakes
                 if not wakes or at < wakes[0]:
-                    self._add_wake(at)
+                    # Never a wake in the past (after the overdue error above): simpy would
+                    # move its clock back to it.
+                    self._add_wake(at if at >= env._now else env._now)
 
     # -- arrival ---------------------------------------------------------------------------
     def _arrive(self, packet: _Packet) -> None:
