@@ -6,10 +6,28 @@ Each fault acts through a hook of the layer that owns the behaviour: the network
 CPU's ``slowdown``, :meth:`~fiscosim.node.runtime.Node.set_byzantine` for the behaviours of
 :mod:`fiscosim.faults.byzantine`). Every fault applied is written to the world's fault log
 (reported in the summary) and, with tracing on, to the trace as a ``fault`` event.
+
+**Overlapping faults compose** (docs/results.md). A fault that lasts holds its effect from
+``at_s`` to ``until_s``; undoing it releases its own hold and recomputes the effect from what
+is still held, never restores a value captured earlier:
+
+- ``crash``: a node is up only while no crash holds it. An inner crash's ``until_s`` does not
+  restart a node an outer crash still holds; a ``restart`` fault releases every hold on its
+  nodes (and a later ``until_s`` of a released crash does nothing).
+- ``loss``: independent losses: the rate is ``1 − (1 − base)·Π(1 − rate)`` over the scenario's
+  ``network.loss_rate`` and the loss faults in force (one fault over a lossless network: its
+  own rate, exactly).
+- ``delay``: the extra delays in force on a node add up.
+- ``slow``: the slowdown factors in force on a node multiply (1 when none).
+- ``byzantine``: a behaviour stays on while any fault of that behaviour holds the node;
+  ``reorder`` uses the delay of the latest one in force.
+- ``partition`` and ``heal`` do not compose: a partition replaces the previous one, and its
+  ``until_s`` (like ``heal``) heals every cut.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,23 +37,54 @@ from fiscosim.node.clock import schedule
 US = 1_000_000
 
 
+class Holds:
+    """The faults in force, by what they hold: ``(kind, node position)`` or ``(kind,)`` for
+    network-wide ones → {fault number: its value}. Insertion order is the order they started."""
+
+    def __init__(self) -> None:
+        self.held: dict[tuple, dict[int, Any]] = {}
+
+    def hold(self, key: tuple, fault: int, value: Any = None) -> bool:
+        """Adds a hold; True when it is the first on ``key``."""
+        entry = self.held.setdefault(key, {})
+        entry[fault] = value
+        return len(entry) == 1
+
+    def release(self, key: tuple, fault: int) -> bool:
+        """Releases one hold; True when it was held and was the last on ``key``."""
+        entry = self.held.get(key)
+        if not entry or fault not in entry:
+            return False
+        del entry[fault]
+        return not entry
+
+    def clear(self, key: tuple) -> None:
+        self.held.pop(key, None)
+
+    def values(self, key: tuple) -> list[Any]:
+        return list(self.held.get(key, {}).values())
+
+
 def schedule_faults(world: Any) -> None:
     """Schedules every fault of ``world.scenario`` (in the order given; ties keep that order)."""
     names = world.names
-    for fault in world.scenario.faults:
+    holds = Holds()
+    base_loss = world.network.loss_rate
+    for number, fault in enumerate(world.scenario.faults):
         targets = [names.index(name) for name in fault.nodes]
-        start, undo = _actions(world, fault, targets, names)
+        start, undo = _actions(world, fault, number, targets, names, holds, base_loss)
         _at(world, fault.at_s, start, _describe(fault))
         if fault.until_s is not None and undo is not None:
             _at(world, fault.until_s, undo, f"undo {_describe(fault)}")
 
 
-def _at(world: Any, at_s: float, action: Callable[[], None], text: str) -> None:
+def _at(world: Any, at_s: float, action: Callable[[], str | None], text: str) -> None:
     def fire() -> None:
-        action()
-        world.fault_log.append({"t_s": world.env.now / US, "fault": text})
+        note = action()
+        entry = text if not note else f"{text} ({note})"
+        world.fault_log.append({"t_s": world.env.now / US, "fault": entry})
         if world.trace is not None:
-            world.trace("fault", {"node": -1, "text": text})
+            world.trace("fault", {"node": -1, "text": entry})
 
     schedule(world.env, round(at_s * US), fire)
 
@@ -53,61 +102,136 @@ def _describe(fault: Any) -> str:
     return " ".join(parts)
 
 
+def combined_loss(base: float, rates: list[float]) -> float:
+    """Independent losses together: ``1 − Π(1 − r)`` over the nonzero ones (a single rate is
+    returned as it is, so that one fault over a lossless network draws exactly as before)."""
+    rates = [r for r in (base, *rates) if r]
+    if not rates:
+        return 0.0
+    if len(rates) == 1:
+        return rates[0]
+    return 1.0 - math.prod(1.0 - r for r in rates)
+
+
 def _actions(
-    world: Any, fault: Any, targets: list[int], names: list[str]
-) -> tuple[Callable[[], None], Callable[[], None] | None]:
+    world: Any, fault: Any, number: int, targets: list[int], names: list[str], holds: Holds,
+    base_loss: float,
+) -> tuple[Callable[[], str | None], Callable[[], str | None] | None]:
+    """What the fault does at ``at_s`` and at ``until_s``; each returns a note for the log
+    (why nothing changed) or None."""
     network = world.network
     kind = fault.kind
 
-    def each(act: Callable[[Any], Any]) -> Callable[[], None]:
+    def members(i: int) -> list[Any]:
         # A fault names physical nodes; it hits the node in every group it is in.
-        def run() -> None:
+        return world.members_of(i)
+
+    if kind in ("crash", "restart"):
+        def crash() -> str | None:
+            already = []
             for i in targets:
-                for node in world.members_of(i):
-                    act(node)
+                if not holds.hold(("crash", i), number):
+                    already.append(names[i])
+                    continue
+                for node in members(i):
+                    node.crash()
+            if len(already) < len(targets):
+                for group in world.groups:  # blocks only the crashed node lacked are complete
+                    group.blocks.node_down()
+            return f"{', '.join(already)} already down" if already else None
 
-        return run
-
-    if kind == "crash":
-        return each(lambda node: node.crash()), each(lambda node: node.restart())
-    if kind == "restart":
-        return each(lambda node: node.restart()), None
-    if kind == "partition":
-        groups = [[names.index(name) for name in group] for group in fault.groups]
-        return lambda: network.partition(groups), network.heal
-    if kind == "heal":
-        return network.heal, None
-    if kind == "loss":
-        before = network.loss_rate
-
-        def lose() -> None:
-            network.loss_rate = fault.rate
-
-        def stop() -> None:
-            network.loss_rate = before
-
-        return lose, stop
-    if kind == "delay":
-        delay = round(fault.delay_ms * 1000)
-        def delayed(us: int) -> Callable[[], None]:
-            def run() -> None:
+        def release(everything: bool) -> Callable[[], str | None]:
+            def run() -> str | None:
+                held, gone = [], []
                 for i in targets:
-                    network.set_extra_delay(i, us)
+                    if everything:
+                        holds.clear(("crash", i))
+                    elif not holds.release(("crash", i), number):
+                        # still held by another crash, or this hold was already released
+                        (held if holds.values(("crash", i)) else gone).append(names[i])
+                        continue
+                    for node in members(i):
+                        node.restart()
+                notes = [f"{', '.join(held)} still held by another crash"] if held else []
+                if gone:
+                    notes.append(f"{', '.join(gone)} released earlier by a restart")
+                return "; ".join(notes) or None
             return run
 
-        return delayed(delay), delayed(0)
+        if kind == "restart":
+            return release(True), None
+        return crash, release(False)
+    if kind == "partition":
+        groups = [[names.index(name) for name in group] for group in fault.groups]
+        return _quiet(lambda: network.partition(groups)), _quiet(network.heal)
+    if kind == "heal":
+        return _quiet(network.heal), None
+    if kind == "loss":
+        def lose(on: bool) -> Callable[[], None]:
+            def run() -> None:
+                if on:
+                    holds.hold(("loss",), number, fault.rate)
+                else:
+                    holds.release(("loss",), number)
+                network.loss_rate = combined_loss(base_loss, holds.values(("loss",)))
+            return run
+
+        return _quiet(lose(True)), _quiet(lose(False))
+    if kind == "delay":
+        delay = round(fault.delay_ms * 1000)
+
+        def delayed(on: bool) -> Callable[[], None]:
+            def run() -> None:
+                for i in targets:
+                    if on:
+                        holds.hold(("delay", i), number, delay)
+                    else:
+                        holds.release(("delay", i), number)
+                    network.set_extra_delay(i, sum(holds.values(("delay", i))))
+            return run
+
+        return _quiet(delayed(True)), _quiet(delayed(False))
     if kind == "byzantine":
         behaviour = fault.behaviour
         delay = round((fault.delay_ms if fault.delay_ms is not None
                        else byzantine.DEFAULT_REORDER_MS) * 1000)
-        return (each(lambda node: node.set_byzantine(behaviour, True, delay)),
-                each(lambda node: node.set_byzantine(behaviour, False)))
-    if kind == "slow":
-        def slow(factor: float) -> Callable[[], None]:
+
+        def misbehave(on: bool) -> Callable[[], None]:
             def run() -> None:
                 for i in targets:
-                    world.cpus[i].slowdown = factor
+                    key = ("byzantine", i, behaviour)
+                    if on:
+                        holds.hold(key, number, delay)
+                    else:
+                        holds.release(key, number)
+                    left = holds.values(key)
+                    if left and not on and behaviour != "reorder":
+                        continue  # still on, nothing to change (only reorder has a value)
+                    for node in members(i):
+                        if left:
+                            node.set_byzantine(behaviour, True, left[-1])
+                        else:
+                            node.set_byzantine(behaviour, False)
             return run
 
-        return slow(fault.factor), slow(1.0)
+        return _quiet(misbehave(True)), _quiet(misbehave(False))
+    if kind == "slow":
+        def slow(on: bool) -> Callable[[], None]:
+            def run() -> None:
+                for i in targets:
+                    if on:
+                        holds.hold(("slow", i), number, fault.factor)
+                    else:
+                        holds.release(("slow", i), number)
+                    world.cpus[i].slowdown = float(math.prod(holds.values(("slow", i))))
+            return run
+
+        return _quiet(slow(True)), _quiet(slow(False))
     raise ValueError(f"unknown fault kind {kind!r}")
+
+
+def _quiet(action: Callable[[], Any]) -> Callable[[], None]:
+    """An action with nothing to add to its log entry."""
+    def run() -> None:
+        action()
+    return run

@@ -27,6 +27,34 @@ def _speed(summary: dict[str, Any]) -> str:
             f"({_fmt(summary['sim_speed'])}× real time), {summary['events']:,} events")
 
 
+_STATE_WORDS = (
+    ("committed", "committed"),
+    ("committed_without_receipt", "on chain without receipt"),
+    ("rejected", "rejected"),
+    ("expired", "expired"),
+    ("lost", "lost"),
+    ("pending", "pending"),
+)
+
+
+def _states(summary: dict[str, Any]) -> str:
+    """Where every submitted transaction ended (the states add up to the submitted)."""
+    states = summary["txs_by_state"]
+    parts = ", ".join(f"{states[key]:,} {words}" for key, words in _STATE_WORDS)
+    return f"{summary['txs_submitted']:,} submitted: {parts}"
+
+
+def _safety(safety: dict[str, Any], ok_text: str) -> str:
+    status = safety.get("status", "ok" if safety["ok"] else "violated")
+    if status == "violated":
+        return f"[bold red]VIOLATED[/]: {safety['violations'][0]}"
+    if status == "ok":
+        return ok_text
+    groups = safety.get("not_checked_groups")
+    where = f" in {', '.join(groups)}" if groups else ""
+    return f"[bold yellow]not checked[/]{where}: fewer than two honest nodes to compare"
+
+
 def _caliper(summary: dict[str, Any]) -> Table:
     caliper = Table(title=f"fiscosim · {summary['scenario']} · seed {summary['seed']}")
     for column in ("Name", "Succ", "Fail", "Send Rate (TPS)", "Max Latency (ms)",
@@ -69,10 +97,13 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
                               f"{_fmt(summary['txs_per_block']['mean'])} txs/block")
     details.add_row("latency", f"p50 {_fmt(latency['p50'])} ms, p95 {_fmt(latency['p95'])} ms, "
                                f"p99 {_fmt(latency['p99'])} ms")
+    details.add_row("transactions", _states(summary))
     if summary["rejected_by_reason"]:
         details.add_row("rejected", ", ".join(f"{k} {v:,}" for k, v in
                                               summary["rejected_by_reason"].items()))
-    details.add_row("pending at end", _fmt(summary["txs_pending_at_end"]))
+    if summary["expired_by_reason"]:
+        details.add_row("expired", ", ".join(f"{k} {v:,}" for k, v in
+                                             summary["expired_by_reason"].items()))
     messages = summary["messages"]
     details.add_row("messages", ", ".join(
         f"{kind} {entry['count']:,} ({entry['bytes'] / 1e6:,.1f} MB)"
@@ -102,9 +133,8 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
                             f"{_fmt(lag.get('mean'))} ms, {_fmt(node['storage_per_block_bytes'])}"
                             f" B/block (full node {full}); queries {queries or 'none'}; "
                             f"forged caught {node['forged_caught']}")
-    safety = summary["safety"]
-    details.add_row("safety", "ok: no two honest nodes committed different blocks at one height"
-                    if safety["ok"] else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")
+    details.add_row("safety", _safety(
+        summary["safety"], "ok: no two honest nodes committed different blocks at one height"))
     details.add_row("run", _speed(summary))
     console.print(details)
 
@@ -121,11 +151,10 @@ def _print_groups(summary: dict[str, Any], console: Console) -> None:
                              f"{_fmt(group['txs_per_block']['mean'])} txs/block; latency p50 "
                              f"{_fmt(latency['p50'])} ms, p99 {_fmt(latency['p99'])} ms; "
                              f"max stall {_fmt(group['max_stall_s'])} s")
+        details.add_row("", _states(group))
     details.add_row("messages", f"{summary['messages_total']:,} "
                                 f"({summary['bytes_total'] / 1e6:,.1f} MB), all groups")
     details.add_row("CPU", _cpu(summary["cpu_utilisation"]))
-    safety = summary["safety"]
-    details.add_row("safety", "ok in every group" if safety["ok"]
-                    else f"[bold red]VIOLATED[/]: {safety['violations'][0]}")
+    details.add_row("safety", _safety(summary["safety"], "ok in every group"))
     details.add_row("run", _speed(summary))
     console.print(details)

@@ -5,6 +5,12 @@ Everything is computed with array operations over the run-wide transaction table
 latency covers the transactions submitted inside it that got a receipt (submission to the RPC
 node's commit). Keys with wall-clock values are listed in :data:`WALL_CLOCK_KEYS`; everything
 else is a pure function of the scenario and its seed.
+
+Every transaction ends the run in exactly one state (:func:`tx_states`, ``txs_by_state``; the
+rules are in docs/results.md): committed (with a receipt), committed without a receipt (on
+the chain, its RPC node never answered), rejected (told to the client, not on the chain),
+expired (dropped unsealed by the pools), lost (held by no node that is up) or pending (held by
+a node that is up, or still being verified by its RPC node).
 """
 
 from __future__ import annotations
@@ -14,7 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from fiscosim.node.txpool import REJECT_BY_CODE
+from fiscosim.node.txpool import (
+    PENDING,
+    REJECT_BY_CODE,
+    REJECT_CODES,
+    SEALED,
+    UNKNOWN,
+    Reject,
+)
+
+NOT_CHECKED = "not checked"
+"""The safety status of a group with fewer than two honest nodes: nothing to compare."""
 
 WALL_CLOCK_KEYS = ("wall_time_s", "sim_speed")
 """Summary keys that depend on the host, not on the scenario and seed."""
@@ -35,6 +51,88 @@ def _ms(values_us: np.ndarray) -> dict[str, float]:
     }
 
 
+STATES = ("committed", "committed_without_receipt", "rejected", "expired", "lost", "pending")
+"""The end states of a transaction, in the order they are decided (the first that applies)."""
+
+_TIMEOUT = REJECT_CODES[Reject.TransactionPoolTimeout]
+_TOO_LATE = REJECT_CODES[Reject.BlockLimitCheckFail]
+
+
+def tx_states(world: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each transaction's end state: a boolean mask per :data:`STATES` (they partition the
+    table), and the reason code per row for the rejected and expired ones (−1 elsewhere).
+
+    The first that applies decides: a receipt → committed; on the chain → committed without
+    receipt; a rejection told to the client → rejected; held PENDING (and still sealable) or
+    SEALED by the pool of a node that is up, or not yet decided by an RPC node that has been up
+    since it was submitted (its verification is under way) → pending; dropped unsealed by a pool
+    (``TxPool.take``: older than ``tx_expiry_s`` or past its block limit), or held PENDING by a
+    live pool that would drop it so at its next sealing → expired; anything else → lost (only
+    crashed nodes held it). Array operations per node, no loop per transaction.
+    """
+    table = world.table
+    count = table.count
+    ids = np.arange(count, dtype=np.int64)
+    now = world.env.now
+    submit = table.column("submit_time")
+    limits = table.column("block_limit")
+    rpc = table.column("rpc_node")
+    held = np.zeros(count, dtype=bool)
+    stale = np.zeros(count, dtype=bool)
+    stale_reason = np.full(count, -1, dtype=np.int16)
+    admitting = np.zeros(count, dtype=bool)
+    for node in world.nodes:
+        if not node.up:
+            continue
+        pool = node.pool
+        state = pool.states(ids)
+        waiting = state == PENDING
+        # What this pool would drop at its next sealing (TxPool.take) is not waiting for the
+        # chain any more: FISCO's pool drops it there, or at its periodic clean-up.
+        too_old = waiting & (now - submit > pool.expiry_us)
+        too_late = waiting & ~too_old & (limits < node.height + 1)
+        held |= (state == SEALED) | (waiting & ~too_old & ~too_late)
+        stale_reason[too_old & (stale_reason < 0)] = _TIMEOUT
+        stale_reason[too_late & (stale_reason < 0)] = _TOO_LATE
+        stale |= too_old | too_late
+        # The RPC node answers every transaction of its clients, in order, once verified; one
+        # it has not yet decided is on its way into its pool, unless the node restarted since
+        # (a fresh pool never saw it: the crash lost it).
+        admitting |= (rpc == node.net_id) & (state == UNKNOWN) & (ids >= pool.since_id)
+    for light in world.light_nodes:
+        # A light node forwards what its clients send; while it is up the forward is on its way.
+        if light.up:
+            admitting |= rpc == light.net_id
+
+    receipt = table.column("receipt_time") >= 0
+    on_chain = table.column("commit_block") >= 0
+    rejected = (table.column("reject_reason") >= 0) & ~on_chain
+    open_ = ~on_chain & ~rejected
+    pending = open_ & (held | admitting)
+    dropped = table.column("drop_reason") >= 0
+    expired = open_ & ~pending & (dropped | stale)
+    lost = open_ & ~pending & ~expired
+    reasons = np.full(count, -1, dtype=np.int16)
+    reasons[rejected] = table.column("reject_reason")[rejected]
+    reasons[expired] = np.where(dropped, table.column("drop_reason"), stale_reason)[expired]
+    masks = {
+        "committed": receipt,
+        "committed_without_receipt": on_chain & ~receipt,
+        "rejected": rejected,
+        "expired": expired,
+        "lost": lost,
+        "pending": pending,
+    }
+    return masks, reasons
+
+
+def _by_reason(reasons: np.ndarray, mask: np.ndarray) -> dict[str, int]:
+    if not mask.any():
+        return {}
+    counts = np.bincount(reasons[mask], minlength=len(REJECT_BY_CODE))
+    return {REJECT_BY_CODE[i].name: int(n) for i, n in enumerate(counts) if n}
+
+
 def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
     """The summary dict written to ``summary.json`` (see the module docstring)."""
     scenario = world.scenario
@@ -51,31 +149,25 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
     receipts_in_window = committed & (receipt >= start_us) & (receipt < end_us)
     # FISCO's RPC pushes a transaction to the other sealers before its own pool admits it
     # (FISCO.md §2.2), so a client can be told TxPoolIsFull about a transaction that another
-    # leader then commits. It counts as committed; "rejected" means rejected and never committed.
+    # leader then commits. It counts as committed; "rejected" means rejected and not on chain.
     rejected_by_rpc = reasons >= 0
-    rejected = rejected_by_rpc & ~committed
     latency_us = (receipt - submit)[in_window & committed]
-
-    by_reason: dict[str, int] = {}
-    if rejected.any():
-        counts = np.bincount(reasons[rejected], minlength=len(REJECT_BY_CODE))
-        by_reason = {REJECT_BY_CODE[i].name: int(n) for i, n in enumerate(counts) if n}
+    states, state_reasons = tx_states(world)
+    by_state = {name: int(mask.sum()) for name, mask in states.items()}
 
     rows = world.blocks.committed_rows()
-    measured_blocks = [row for row in rows if start_us <= row.first_commit_us < end_us]
-    commit_times = np.array([row.first_commit_us for row in rows], dtype=np.int64)
+    measured_blocks = [row for row in rows if start_us <= row.commit_us < end_us]
+    commit_times = np.array([row.commit_us for row in rows], dtype=np.int64)
     intervals = np.diff(commit_times[(commit_times >= start_us) & (commit_times < end_us)])
     txs_per_block = np.array([row.txs for row in measured_blocks], dtype=np.int64)
 
     # Liveness: the longest time without a new block while transactions were waiting. Gaps
     # are measured between first commits; the time after the last block counts when
-    # transactions were still pending at the end.
+    # transactions were still pending at the end: held by a node that is up, so that the
+    # chain could still commit them (lost and expired ones cannot; on the chain without a
+    # receipt is not waiting for the chain).
     stall_points = [0, *commit_times.tolist()]
-    on_chain = table.column("commit_block") >= 0
-    pending_at_end = int(table.count - committed.sum() - rejected.sum())
-    # Waiting for the chain, not for a receipt: a transaction whose RPC node crashed may be on
-    # the chain without its client ever hearing of it.
-    if (~on_chain & ~rejected).any():
+    if by_state["pending"]:
         stall_points.append(int(world.env.now))
     first_submit = int(submit.min()) if len(submit) else 0
     gaps = [b - max(a, first_submit) for a, b in itertools.pairwise(stall_points)
@@ -118,12 +210,14 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
             "max": int(txs_per_block.max()) if len(txs_per_block) else None,
         },
         "txs_submitted": int(table.count),
-        "txs_committed": int(committed.sum()),
-        "txs_rejected": int(rejected.sum()),
-        "txs_pending_at_end": pending_at_end,
-        "txs_committed_without_receipt": int((on_chain & ~committed).sum()),
+        "txs_committed": by_state["committed"],
+        "txs_rejected": by_state["rejected"],
+        "txs_pending_at_end": by_state["pending"],
+        "txs_committed_without_receipt": by_state["committed_without_receipt"],
         "txs_rejected_by_rpc_but_committed": int((rejected_by_rpc & committed).sum()),
-        "rejected_by_reason": by_reason,
+        "txs_by_state": by_state,
+        "rejected_by_reason": _by_reason(state_reasons, states["rejected"]),
+        "expired_by_reason": _by_reason(state_reasons, states["expired"]),
         "txpool_rejections_all_nodes": dict(sorted(node_rejections.items())),
         "messages": messages,
         "messages_total": sum(entry["count"] for entry in messages.values()),
@@ -137,7 +231,8 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "faults": list(world.fault_log),
         "signatures_verified": sum(node.stats.verified for node in world.nodes),
         "txs_fetched": sum(node.stats.fetched for node in world.nodes),
-        "safety": {"ok": not world.safety.violations, "violations": world.safety.violations[:20]},
+        "safety": _safety(world.safety.status, world.safety.violations,
+                          world.safety.honest_nodes),
         "byzantine": _byzantine(world),
         "sync": _sync(world),
         "light": _light(world),
@@ -148,6 +243,20 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         # queue (fiscosim/net/network.py) rather than as one simpy event each
         "events": int(world.env.events_processed) + network_events,
     }
+
+
+def _safety(status: str, violations: list[str], honest_nodes: int | None = None,
+            **extra: Any) -> dict[str, Any]:
+    """The summary's safety entry. ``ok`` is true, false (a violation: the CLI exits 3) or
+    null when fewer than two honest nodes were there to compare (``status`` says
+    ``"not checked"``): neither true nor a violation, so test it with ``is False``."""
+    ok: bool | None = {"ok": True, "violated": False}.get(status)
+    entry: dict[str, Any] = {"ok": ok, "status": status}
+    if honest_nodes is not None:
+        entry["honest_nodes"] = honest_nodes
+    entry.update(extra)
+    entry["violations"] = violations[:20]
+    return entry
 
 
 def _view_changes(world: Any) -> dict:
@@ -221,6 +330,9 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, A
         one = first if group is world else summarise(group, wall_time_s, digest)
         groups[group.group_id] = {k: v for k, v in one.items() if k not in RUN_KEYS}
     violations = [f"{gid}: {v}" for gid, g in groups.items() for v in g["safety"]["violations"]]
+    unchecked = [gid for gid, g in groups.items() if g["safety"]["status"] == NOT_CHECKED]
+    # The run is safe only where every group was checked; a violation anywhere decides.
+    status = "violated" if violations else NOT_CHECKED if unchecked else "ok"
     summary = {k: first[k] for k in ("scenario", "scenario_digest", "seed")}
     summary.update({
         "nodes": len(world.names),
@@ -229,6 +341,9 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, A
         "txs_submitted": sum(g["txs_submitted"] for g in groups.values()),
         "txs_committed": sum(g["txs_committed"] for g in groups.values()),
         "txs_rejected": sum(g["txs_rejected"] for g in groups.values()),
+        "txs_pending_at_end": sum(g["txs_pending_at_end"] for g in groups.values()),
+        "txs_by_state": {state: sum(g["txs_by_state"][state] for g in groups.values())
+                         for state in STATES},
         "groups": groups,
         "messages": first["messages"],
         "messages_total": first["messages_total"],
@@ -237,7 +352,7 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, A
             name: round(cpu.utilisation(world.env.now), 4)
             for name, cpu in zip(world.names, world.cpus, strict=True)
         },
-        "safety": {"ok": not violations, "violations": violations[:20]},
+        "safety": _safety(status, violations, not_checked_groups=unchecked),
         "faults": first["faults"],
         "sim_time_s": first["sim_time_s"],
         "wall_time_s": first["wall_time_s"],

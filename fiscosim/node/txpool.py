@@ -79,11 +79,19 @@ class TxPool:
         self.sealed = 0
         self.rejected = np.zeros(len(Reject), dtype=np.int64)
         """Rejections counted by reason (index: position in :class:`Reject`)."""
+        self.since_id = 0
+        """Ids below this were submitted before this pool existed (a restarted node's pool):
+        it can never have been asked to admit them, which tells the summary a transaction lost
+        in a crash from one still being verified (:mod:`fiscosim.metrics.summary`)."""
 
     def fresh(self) -> TxPool:
         """An empty pool with the same settings (a restarted node's: the pool is in memory)."""
-        return TxPool(self.table, limit=self.limit, block_limit=self.block_limit,
+        pool = TxPool(self.table, limit=self.limit, block_limit=self.block_limit,
                       expiry_us=self.expiry_us)
+        # Ids are allocated in submission order, so the table's count now is the first id a
+        # client can submit to the restarted node.
+        pool.since_id = self.table.count
+        return pool
 
     # -- sizes ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -256,10 +264,14 @@ class TxPool:
         return ids
 
     def _drop(self, ids: np.ndarray, reason: Reject) -> None:
+        """Drops pending ids this pool will never seal; the table keeps the reason so that the
+        summary can count them as expired rather than pending (the client is not told)."""
         if len(ids):
+            code = REJECT_CODES[reason]
             self.state[ids] = REJECTED
             self.pending -= len(ids)
-            self.rejected[REJECT_CODES[reason]] += len(ids)
+            self.rejected[code] += len(ids)
+            self.table.drop_reason[ids] = code
 
     def missing(self, ids: np.ndarray) -> np.ndarray:
         """The ids of a proposal this pool does not hold (to fetch from the leader, §2.7)."""

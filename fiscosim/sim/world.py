@@ -19,6 +19,7 @@ from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
 from fiscosim.faults.byzantine import Coalition, forged_verdicts
 from fiscosim.metrics.blocks import BlockLog
+from fiscosim.metrics.summary import NOT_CHECKED
 from fiscosim.net.latency import LatencyModel
 from fiscosim.net.network import Network
 from fiscosim.net.topology import build_topology
@@ -47,10 +48,25 @@ class CountingEnvironment(simpy.Environment):
 
 @dataclass
 class SafetyChecker:
-    """No two honest nodes commit different blocks at one height, ever (DESIGN.md rule 7)."""
+    """No two honest nodes commit different blocks at one height, ever (DESIGN.md rule 7).
+
+    ``honest_nodes`` is how many honest full nodes (sealers and observers) the group has; with
+    fewer than two there is nothing to compare and the check is *not checked* rather than ok
+    (None: not known, treated as checked).
+    """
 
     committed: dict[int, tuple[bytes, str]] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+    honest_nodes: int | None = None
+
+    @property
+    def status(self) -> str:
+        """``"violated"``, ``"not checked"`` (fewer than two honest nodes) or ``"ok"``."""
+        if self.violations:
+            return "violated"
+        if self.honest_nodes is not None and self.honest_nodes < 2:
+            return NOT_CHECKED
+        return "ok"
 
     def check(self, node: str, number: int, executed_hash: bytes) -> None:
         first = self.committed.setdefault(number, (executed_hash, node))
@@ -203,7 +219,8 @@ def _build_group(
     table = TxTable(capacity=max(1024, int(workload.rate_tps * scenario.duration_s * 1.2)))
     dishonest = scenario.byzantine_nodes()
     blocks = BlockLog(honest_sealers=sum(1 for i in ordered if names[i] not in dishonest))
-    safety = SafetyChecker()
+    safety = SafetyChecker(honest_nodes=sum(
+        1 for i in member_positions if names[i] not in dishonest))
     params = ChainParams(
         tx_count_limit=chain.tx_count_limit,
         min_seal_time_us=int(chain.min_seal_time_ms * 1000),
@@ -217,11 +234,12 @@ def _build_group(
                       env.now)
 
     def on_commit(node: Node, number: int, proposal: Any, executed_hash: bytes) -> None:
-        if node.name not in dishonest:  # a byzantine node's chain proves nothing
+        honest = node.name not in dishonest
+        if node.index >= 0:  # a sealer: every sealer's commit puts the block on the chain
+            blocks.committed(number, executed_hash, env.now, node.net_id, honest)
+        if honest:  # a byzantine node's chain proves nothing
             safety.check(node.name, number, executed_hash)
-            if node.index >= 0:  # a sealer
-                blocks.committed(number, executed_hash, env.now)
-            else:  # an observer follows: how far behind the first sealer's commit
+            if node.index < 0:  # an observer follows: how far behind the first sealer's commit
                 row = blocks.rows.get(number)
                 if row is not None and row.first_commit_us >= 0:
                     node.stats.follow_lag_us.append(env.now - row.first_commit_us)
@@ -282,6 +300,7 @@ def _build_group(
     # The network hands a message to node ``dst`` of this group: ``shared.nodes[dst]``.
     shared.nodes = [node_at.get(i) for i in range(len(names))]  # type: ignore[misc]
     nodes = [node_at[i] for i in member_positions]
+    blocks.watch([node_at[i] for i in ordered if names[i] not in dishonest])
 
     if workload.targets == "all":
         targets = sorted(member_positions + light_positions)

@@ -3,7 +3,8 @@
 Transactions have dense run-wide ids 0, 1, 2, ...; a column is indexed by id. Nodes move ids
 around (in pools, proposals, blocks) and look their fields up here with array indexing, so no
 hot path holds one Python object per transaction (DESIGN.md rule 2). The table also collects
-the outcome of each transaction (receipt time, rejection), which is what metrics read.
+the outcome of each transaction (receipt time, rejection told to the client, a pool's drop),
+which is what metrics read.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ _COLUMNS: dict[str, tuple[type, int]] = {
     "receipt_time": (np.int64, NO_TIME),
     "commit_block": (np.int64, -1),
     "reject_reason": (np.int16, -1),
+    # The reason a pool last dropped the transaction unsealed (TxPool._drop: expired, or past
+    # its block limit); what the summary counts it as when no live pool holds it any more.
+    "drop_reason": (np.int16, -1),
 }
 
 
