@@ -295,7 +295,8 @@ class Node:
         FISCO's gateway knows when a peer's session drops; PBFT then triggers a view change
         without waiting for its timer (``tryTriggerFastViewChange``, FISCO.md §1.7). A crashed
         process closes its connections, so its peers know at once; a partition is not seen
-        this way (only the timer finds it). Asked once per (leader, target view).
+        this way (only the timer finds it). Acts once per (leader, target view) found down; a
+        leader found alive is checked again next time (it may have crashed since).
         """
         core = self.core
         if core is None or not self.up:
@@ -304,9 +305,9 @@ class Node:
         key = (leader, core.to_view)
         if key == self._leader_checked:
             return
-        self._leader_checked = key
         network_id = self.shared.sealer_net_ids[leader]
         if network_id != self.net_id and not self.shared.network.is_up(network_id):
+            self._leader_checked = key
             self._apply(core.on_leader_unreachable(self.env.now))
             self.check_leader()  # the next leader may be down too
 
