@@ -147,6 +147,13 @@ Deviations from FISCO, each deliberate:
   later blocks execute.
 - A precommitted node also asks for a committed proposal when a CheckPoint for it is
   re-broadcast (FISCO waits for its own Commit quorum; a lost Commit leaves it waiting).
+- Block sync (§7) moves the core's committed index up without rebuilding it
+  (:meth:`PbftCore.on_synced`, FISCO's ``finalizeConsensus`` with a synced block), and then a
+  node in a view change broadcasts its ViewChange for the same view again, carrying the new
+  committed index; a node in a live view sends a RecoverRequest. FISCO keeps the ViewChange it
+  sent while behind, which every peer whose ledger is ahead refuses as committed below its own
+  (``isValidViewChangeMsg``), so the view change waits for the next, backed-off timeout: 7.5 s
+  without a block under 2 % loss (docs/faults.md, fuzz with ``--loss``).
 - ``change_cycle`` is capped at :data:`MAX_CHANGE_CYCLE` = 10 (FISCO.md §1.7); recent FISCO
   sources cap it at 3 (``PBFTTimer.h``, FIB-135): ``max_change_cycle`` sets it.
 - Not modelled: system proposals that stall the pipeline (§1.6). Block sync (§7) lives in the
@@ -778,6 +785,78 @@ class PbftCore:
         self._try_notify(self._committed + 1, acts)
         if self._checkpoint_armed:
             self._checkpoint_timer(acts, restart=True)  # finalizeConsensus restarts it
+        self._end(acts)
+        return acts
+
+    def on_synced(self, index: int, ledger_hash: bytes, now: int) -> list[Action]:
+        """Block sync wrote blocks up to ``index`` to the ledger (FISCO.md §7).
+
+        FISCO's ``finalizeConsensus(ledgerConfig, syncedBlock=true)`` → ``resetConfig``: the
+        committed index and hash move up, the caches at or below it go
+        (``removeConsensusedCache``, ``removeInvalidViewChange``), and the engine keeps its
+        view, its view-change state and its timer. Blocks above ``index`` that this node
+        already holds go on from where they were.
+
+        Two additions (module docstring, deviations): a node in a view change broadcasts its
+        ViewChange for the same view again, now carrying the synced committed index (the one it
+        sent before is refused by every peer whose ledger is ahead: ``isValidViewChangeMsg``);
+        a node in a live view asks its peers for their view (a RecoverRequest), so a node that
+        fell behind across a view change joins the current view without waiting for its timer.
+        """
+        acts: list[Action] = []
+        if index <= self._committed:
+            return acts
+        self._committed = index
+        self._committed_hash = ledger_hash
+        if self._executed < index:
+            self._executed = index
+        if self._executing is not None and self._executing <= index:
+            self._executing = None  # its result is void: on_executed will be ignored
+        if self._committing is not None and self._committing <= index:
+            self._committing = None
+        for stale in [i for i in self._slots if i <= index]:
+            if self._slots.pop(stale).state != _EMPTY:
+                self._active -= 1
+        if self._sealed_up_to < index:
+            self._sealed_up_to = index
+        if self._waiting_seal is not None and self._waiting_seal <= index:
+            self._waiting_seal = None
+        if self._view_changes:
+            self._prune_view_changes()
+        if self._future:
+            for stale in [i for i in self._future if i <= index]:
+                del self._future[stale]
+        if self._abandoned:
+            for key in [key for key in self._abandoned if key[0] <= index]:
+                del self._abandoned[key]
+        if self._notes:
+            acts.append(Note(
+                "synced",
+                f"block sync brought the ledger to block {index}; window now "
+                f"[{index + 1}, {index + 1 + self._pipeline_size})",
+                {"index": index, "view": self._view,
+                 "high_water_mark": index + 1 + self._pipeline_size},
+            ))
+        if not self._recovering:
+            if self._live_view is None:
+                view_change = self._make_view_change()
+                if self._notes:
+                    acts.append(Note(
+                        "view_change_resent",
+                        f"node {self._index} asks again to move to view {self._to_view}, now "
+                        f"with committed {index}",
+                        {"index": index + 1, "view": self._view, "to_view": self._to_view},
+                    ))
+                acts.append(Broadcast(view_change))
+                self._store_view_change(view_change)
+                self._try_new_view(acts)
+            else:
+                acts.append(Broadcast(RecoverRequest(self._view, self._committed, self._index)))
+        self._progressed = True
+        self._try_execute(acts)
+        self._try_commit(acts)
+        self._try_notify(self._committed + 1, acts)
+        self._checkpoint_timer(acts, restart=False)
         self._end(acts)
         return acts
 
@@ -1619,6 +1698,10 @@ class PbftCore:
         if backoff:
             self._change_cycle = min(self._change_cycle + 1, self._max_change_cycle)
         self._live_view = None
+        # Answers to an earlier RecoverRequest describe the view we are leaving: they must not
+        # end this view change (only answers to this ViewChange may, ``checkAndTryToRecover``).
+        self._recover_votes.clear()
+        self._recover_index.clear()
         view_change = self._make_view_change()
         if self._notes:
             acts.append(Note(

@@ -55,11 +55,9 @@ _LIGHT_REQUESTS = frozenset(
     ("LightHeadersRequest", "LightQueryRequest", "LightSendTransactions")
 )
 """What light nodes ask full nodes (:mod:`fiscosim.node.light`)."""
-_NOT_REPLAYED = frozenset(
-    ("ViewChange", "NewView", "CommittedProposalRequest", "CommittedProposalResponse")
-)
-"""Messages a core rebuilt after block sync is not handed again: they answer or ask about a
-moment that has passed (the recent PrePrepares, votes and CheckPoints are replayed)."""
+STATUS_REPLY_US = 200_000
+"""At most one height answer per peer per this time: FISCO's status gossip period
+(``sync_status_ms`` 200, FISCO.md §7), the delay within which a FISCO node would have heard it."""
 FILL_RETRY_US = 1_000_000
 FILL_RETRIES = 10
 """A proposal's missing transactions are asked for again after 1 s, at most 10 times (an
@@ -209,8 +207,7 @@ class Node:
         self._sync_turn = 0
         self._sync_token = 0
         self._behind_since: int | None = None
-        self._recent: dict[int, list] = {}
-        """PBFT messages for blocks above the ledger, kept to hand to a core rebuilt by sync."""
+        self._told_height_at: dict[int, int] = {}  # peer → when we last sent it our height
         self._fills: dict[tuple[int, bytes], Any] = {}
         self._view_change_since: int | None = None
         # byzantine behaviour (fiscosim.faults.byzantine): the active ones, their random stream
@@ -497,11 +494,6 @@ class Node:
                 self.stats.forged_messages_rejected += 1
                 self._trace("forged_rejected", kind=kind, src=src)
                 return
-            if kind not in _NOT_REPLAYED and message.index > self.height:
-                recent = self._recent.get(message.index)
-                if recent is None:
-                    recent = self._recent[message.index] = []
-                recent.append(message)
             if type(message) is msg.PrePrepare:
                 self.proposal_hashes[message.index] = message.proposal.hash
             elif kind == "CheckPoint" or kind == "ViewChange":
@@ -510,6 +502,11 @@ class Node:
                 seen = message.index - 1 if kind == "CheckPoint" else message.index
                 if seen > self._peer_heights.get(src, 0):
                     self._peer_at(src, seen)
+                if seen < self.height and (
+                        kind == "ViewChange" or seen < self.height - 1
+                        or now - self._last_commit_at >= STATUS_REPLY_US):
+                    # The sender is behind our ledger (not just a moment slower than us).
+                    self._tell_height(src)
                 self._maybe_sync()
             # The core takes the message now and its actions happen when the PBFT thread has
             # handled it (`done`). The thread is FIFO, so the core sees messages in the order
@@ -759,7 +756,6 @@ class Node:
         self.height = action.index
         self.ledger[action.index] = (proposal, action.executed_hash, action.signatures)
         self._last_commit_at = self.env.now
-        self._recent.pop(action.index, None)
         self.shared.on_commit(self, action.index, proposal, action.executed_hash)
         self._trace("commit", index=action.index, txs=len(ids))
         self._announce(action.index, action.executed_hash)
@@ -830,6 +826,31 @@ class Node:
                 self.core is not None or self.known_height - self.height > 1):
             # A catch-up; an observer one block behind is just following (its lag is counted).
             self._behind_since = self.env.now
+
+    def _tell_height(self, peer: int) -> None:
+        """Sends ``peer`` our height: it sent a CheckPoint or ViewChange for blocks our ledger
+        already holds, so it is behind and may not know it.
+
+        This stands in for FISCO's status gossip (every node's height to every peer each
+        200 ms, FISCO.md §7), which is off by default here (``chain.sync_status_ms``,
+        docs/architecture.md decision 19): without it a node that missed a block's last
+        messages would learn that its peers moved on only from a message that happens to
+        carry their height. Answering the lagging node's own stale messages costs one small
+        message, at most once per STATUS_REPLY_US per peer.
+        """
+        now = self.env.now
+        if self.shared.params.sync_status_us or not self.up:
+            return  # the gossip already tells it
+        last = self._told_height_at.get(peer)
+        if last is not None and now - last < STATUS_REPLY_US:
+            return
+        self._told_height_at[peer] = now
+        entry = self.ledger.get(self.height)
+        status = BlockStatus(self.height, entry[1] if entry is not None else bytes(32))
+        size = status.wire_size()
+        done = self.cpu.run(now, self.costs.encode(size), lane="sync")
+        self._later(done, self.shared.network.send, self.net_id, peer, status, size,
+                    self.shared.nodes_deliver)
 
     def _queued_to_height(self) -> int:
         return max(self.height, self._queued_to)
@@ -906,9 +927,11 @@ class Node:
         self._maybe_sync()
 
     def _apply_synced(self, blocks: list) -> None:
+        synced_hash = None
         for number, proposal, executed_hash, signers in blocks:
             if number != self.height + 1:
                 continue  # PBFT committed it meanwhile
+            synced_hash = executed_hash
             self.pool.remove_committed(proposal.tx_ids)
             self.height = number
             self.ledger[number] = (proposal, executed_hash, signers)
@@ -918,23 +941,13 @@ class Node:
             self._trace("synced", index=number, txs=len(proposal.tx_ids))
             self._announce(number, executed_hash)
         self._last_commit_at = self.env.now
-        done = not self._inflight and not self._downloaded and self._queued_to <= self.height
         if self._behind_since is not None and self.height >= self.known_height:
             self.stats.catch_up_us.append(self.env.now - self._behind_since)
             self._behind_since = None
-        if self._core_factory is not None and done:
-            # The download is over: the old core's state is behind the ledger; a fresh one
-            # recovers the view (a rebuild drops this node's scheduled work, so not earlier).
-            self._rebuild_core()
-            self.start()
-            # What the old core had heard of the blocks above the new height, the new one
-            # hears again (duplicates are harmless to it).
-            for number in sorted(self._recent):
-                if number <= self.height:
-                    del self._recent[number]
-                    continue
-                for message in self._recent[number]:
-                    self._apply(self.core.handle(message, self.env.now))
+        if self.core is not None and synced_hash is not None:
+            # FISCO's finalizeConsensus(syncedBlock=true): the core moves its committed index
+            # up and keeps its view and view-change state (PbftCore.on_synced).
+            self._apply(self.core.on_synced(self.height, synced_hash, self.env.now))
         self._maybe_sync()
 
 

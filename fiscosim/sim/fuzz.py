@@ -8,10 +8,16 @@ the rest. A run **fails** when two honest nodes commit different blocks at one h
 (safety), or when no block is committed in the last ``liveness_window_s`` although faults have
 healed and transactions are pending (liveness). Failing seeds are reported so that a single
 run can be replayed: ``fiscosim run <scenario> --seed S`` with the schedule printed.
+
+Two options widen the space without changing what old seeds draw: ``loss_rate`` loses that
+share of every message for the whole run (on top of any loss burst), ``rate_tps`` sets the
+offered load (default 200 TPS). Each outcome also says how long the chain went without a block
+*after* the last fault healed (``stall_after_heal_s``): the stall no fault explains.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +37,10 @@ class FuzzOutcome:
     max_stall_s: float
     faults: list[dict]
     violation: str = ""
+    stall_after_heal_s: float = 0.0
+    """The longest time without a new block while transactions were waiting, counted from the
+    last fault's heal (from the start when no fault was drawn) to the end of the run."""
+    healed_at_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -75,11 +85,15 @@ def random_faults(rng: np.random.Generator, names: list[str], duration_s: float,
 
 
 def fuzz_scenario(seed: int, nodes: int, duration_s: float, rate_tps: float,
-                  faults: list[dict]) -> Any:
+                  faults: list[dict], loss_rate: float = 0.0) -> Any:
     """The network every fuzz run uses (a quickstart-like one, 2 ± 0.5 ms links, 2 clients,
-    no warm-up or drain), with ``faults``."""
+    no warm-up or drain), with ``faults`` and a steady ``loss_rate`` on every link."""
     from fiscosim.scenario import Scenario
 
+    network: dict[str, Any] = {
+        "latency": {"distribution": "normal", "mean_ms": 2, "std_ms": 0.5}}
+    if loss_rate:
+        network["loss_rate"] = loss_rate
     return Scenario.from_dict({
         "name": f"fuzz-{nodes}-{seed}",
         "seed": seed,
@@ -87,16 +101,38 @@ def fuzz_scenario(seed: int, nodes: int, duration_s: float, rate_tps: float,
         "warmup_s": 0,
         "drain_s": 0,
         "nodes": {"count": nodes},
-        "network": {"latency": {"distribution": "normal", "mean_ms": 2, "std_ms": 0.5}},
+        "network": network,
         "workload": {"rate_tps": rate_tps, "clients": 2},
         "faults": faults,
-    }, source=f"fuzz seed {seed} (nodes {nodes}, faults {faults})")
+    }, source=f"fuzz seed {seed} (nodes {nodes}, loss {loss_rate}, faults {faults})")
+
+
+def last_heal_s(faults: list[dict]) -> float:
+    """When the last fault of a schedule ends (0 for an empty schedule)."""
+    return max((float(f.get("until_s", f["at_s"])) for f in faults), default=0.0)
+
+
+def stall_after(commit_times_us: list[int], since_us: int, end_us: int, pending: bool) -> float:
+    """The longest gap without a first commit counted from ``since_us`` (seconds); the time
+    after the last commit counts when transactions were still ``pending`` at ``end_us``.
+
+    >>> stall_after([1_000_000, 2_000_000, 5_500_000], 1_500_000, 6_000_000, False)
+    3.5
+    >>> stall_after([1_000_000], 2_000_000, 6_000_000, True)
+    4.0
+    """
+    points = [since_us, *sorted(t for t in commit_times_us if t > since_us)]
+    if pending:
+        points.append(end_us)
+    gaps = [b - a for a, b in itertools.pairwise(points)]
+    return round(max(gaps, default=0) / 1e6, 6)
 
 
 def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float = 200.0,
-            liveness_window_s: float | None = None, byzantine: bool = False) -> FuzzOutcome:
+            liveness_window_s: float | None = None, byzantine: bool = False,
+            loss_rate: float = 0.0) -> FuzzOutcome:
     """One random schedule on a ``nodes``-sealer quickstart-like network (``byzantine``: faulty
-    nodes may misbehave too, :func:`random_faults`)."""
+    nodes may misbehave too, :func:`random_faults`; ``loss_rate``: steady loss on every link)."""
     from fiscosim.sim.simulation import Simulation
 
     rng = np.random.default_rng([seed, nodes])
@@ -105,12 +141,14 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
     faults = random_faults(rng, names, duration_s, heal_by, byzantine)
     # After the last heal: up to the longest back-off the faults can cause, then some blocks.
     window = liveness_window_s if liveness_window_s is not None else duration_s - heal_by - 1
-    result = Simulation(fuzz_scenario(seed, nodes, duration_s, rate_tps, faults)).run()
+    result = Simulation(fuzz_scenario(seed, nodes, duration_s, rate_tps, faults,
+                                      loss_rate)).run()
     summary = result.summary
-    safe = summary["safety"]["ok"]
+    safe = summary["safety"]["ok"] is not False
     commits = [row.first_commit_us for row in result.world.blocks.committed_rows()]
     window_start = (duration_s - window) * 1e6
     live = any(t >= window_start for t in commits) or summary["txs_submitted"] == 0
+    healed = last_heal_s(faults)
     return FuzzOutcome(
         seed=seed,
         safe=safe,
@@ -119,28 +157,34 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
         max_stall_s=summary["max_stall_s"],
         faults=faults,
         violation="" if safe else summary["safety"]["violations"][0],
+        stall_after_heal_s=stall_after(commits, round(healed * 1e6), int(result.world.env.now),
+                                       summary["txs_pending_at_end"] > 0),
+        healed_at_s=healed,
     )
 
 
 def fuzz(runs: int, nodes: int = 4, duration_s: float = 20.0, first_seed: int = 0,
-         workers: int = 1, progress: Any = None, byzantine: bool = False) -> list[FuzzOutcome]:
+         workers: int = 1, progress: Any = None, byzantine: bool = False,
+         rate_tps: float = 200.0, loss_rate: float = 0.0) -> list[FuzzOutcome]:
     """``runs`` random schedules (seeds first_seed, first_seed + 1, ...), on ``workers``
     processes. Outcomes come back in seed order whatever the number of workers."""
+    from functools import partial
+
     seeds = list(range(first_seed, first_seed + runs))
+    one = partial(run_one, nodes=nodes, duration_s=duration_s, byzantine=byzantine,
+                  rate_tps=rate_tps, loss_rate=loss_rate)
     if workers <= 1:
         outcomes = []
         for seed in seeds:
-            outcomes.append(run_one(seed, nodes, duration_s, byzantine=byzantine))
+            outcomes.append(one(seed))
             if progress is not None:
                 progress(len(outcomes))
         return outcomes
     import multiprocessing as mp
-    from functools import partial
 
     chunk = max(1, math.ceil(runs / (workers * 8)))
     with mp.get_context("fork").Pool(workers) as pool:
         outcomes = []
-        one = partial(run_one, nodes=nodes, duration_s=duration_s, byzantine=byzantine)
         for outcome in pool.imap(one, seeds, chunksize=chunk):
             outcomes.append(outcome)
             if progress is not None:
