@@ -1,20 +1,22 @@
 """A crashed current leader is replaced at once, wherever in its turn it crashes.
 
 FISCO's gateway sees a crashed process's sessions close and PBFT changes view without waiting
-for its timer (``tryTriggerFastViewChange``, docs/fisco-reference.md). The network here is a
-~50 ms WAN (normal, std 5 ms) at 1,000 TPS: the leader of one block is crashed just before it
-would seal, while its block is in flight, and right after the block before it was committed.
+for its timer (FISCO-BCOS 7608ab86, ``bcos-pbft/bcos-pbft/pbft/config/PBFTConfig.cpp``,
+``PBFTConfig::tryTriggerFastViewChange``). The network here is a ~50 ms WAN (normal, std
+5 ms) at 1,000 TPS: the leader of one block is crashed just before it would seal, while its
+block is in flight, and right after the block before it was committed.
 
 Each case must change view for ``leader_unreachable`` first (never ``timeout``), stay safe, and
 get the next block within a bound made of what FISCO itself has to wait for:
 
 - the time the crashed leader had already spent (from the previous block's first commit to
-  the crash: at low load a leader seals min_seal_time after it was told to, FISCO.md's
-  sealing rule, so crashing "just before it seals" means ~0.45 s already gone);
+  the crash: at low load a leader seals min_seal_time after it was told to, FISCO's sealing
+  rule, so crashing "just before it seals" means ~0.45 s already gone);
 - one view change on the WAN (ViewChange, NewView: two one-way trips, ~0.1 s);
 - the new leader's sealing wait: FISCO restarts the min_seal_time clock when a node is told to
   seal a range that does not continue its own (``SealingManager::resetSealingInfo``), so it
-  waits up to 0.5 s unless tx_count_limit transactions are pending;
+  waits up to 0.5 s unless tx_count_limit transactions are pending (FISCO-BCOS 7608ab86,
+  ``bcos-sealer/bcos-sealer/SealingManager.cpp``);
 - the block's four message rounds and execution (~0.25 s).
 
 That is ``(crash − previous commit) + 0.85 s``; mid-block and after-commit crashes must also
