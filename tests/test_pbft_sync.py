@@ -2,10 +2,11 @@
 
 FISCO's ``finalizeConsensus(syncedBlock=true)`` (FISCO-BCOS 7608ab86,
 ``bcos-pbft/bcos-pbft/pbft/engine/PBFTEngine.cpp``, ``PBFTEngine::finalizeConsensus``) moves
-the committed index and keeps the engine's view and view-change state. The sequence that stalled a chain under 2 % loss: two
-nodes miss block 8's last messages, time out and send ViewChanges that say "committed 7"; the
-two nodes at block 8 refuse those as committed below theirs; after catching up by sync, the
-laggards must say so again, or the view change waits for the next, backed-off timeout.
+the committed index and keeps the engine's view and view-change state. The sequence that
+stalled a chain under 2 % loss: two nodes miss block 8's last messages, time out and send
+ViewChanges that say "committed 7"; the two nodes at block 8 refuse those as committed below
+theirs; after catching up by sync, the laggards must say so again, or the view change waits
+for the next, backed-off timeout.
 """
 
 from __future__ import annotations
