@@ -11,6 +11,15 @@ Every model forbids unknown keys and is frozen (a validated scenario never chang
 one with :meth:`Scenario.with_overrides`). Defaults are FISCO BCOS 3.x's, each with its
 FISCO.md section in the field's docstring.
 
+**Limits.** Every number has a range (docs/scenario-reference.md lists them, each upper bound
+with its reason), types are strict (``'1000'`` in quotes is text, not a number; a whole float
+such as ``1e6`` is taken for an integer), and text is at most :data:`MAX_TEXT` characters. A
+scenario file must be a regular file of at most :data:`MAX_FILE_BYTES`, nested at most
+:data:`MAX_DEPTH` levels, with at most :data:`MAX_YAML_VALUES` keys, items and scalars (aliases
+counted as often as they are used). So every input is refused in one line before anything
+large is built; what the ranges allow together is bounded by the run's memory estimate
+(:mod:`fiscosim.sim.estimate`), checked when a scenario file is loaded.
+
 >>> s = Scenario.from_dict({"name": "demo", "nodes": {"count": 4}})
 >>> s.sealers, s.chain.tx_count_limit, s.chain.min_seal_time_ms
 (['node0', 'node1', 'node2', 'node3'], 1000, 500)
@@ -26,7 +35,11 @@ import copy
 import difflib
 import hashlib
 import json
+import numbers
+import os
 import re
+import stat
+import textwrap
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -41,15 +54,47 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from fiscosim.node.costs import REFERENCE_PROFILE, load_profile, shipped_profiles
 
 SCHEMA_HELP = "see scenarios/README.md and fiscosim/scenario.py"
 NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+MAX_FILE_BYTES = 1 << 20
+"""A scenario file is at most 1 MiB. Scenarios are a few KB (1,000 named nodes are ~50 KB);
+a bigger file is a mistake, and one of 50 MB took a minute to load."""
+MAX_DEPTH = 32
+"""Nesting levels of a scenario file or a ``--set`` value; the schema needs 7. PyYAML builds
+nested collections recursively and hit Python's recursion limit at ~1,000 levels."""
+MAX_YAML_VALUES = 20_000
+"""Keys, list items and scalars in a scenario file or a ``--set`` value, aliases counted each
+time they are used (so that a few lines of aliases cannot expand to billions of values).
+1,000 named nodes are ~7,000; PyYAML takes ~100 µs a value, so reaching the cap takes ~2 s
+(a million keys once took 182 s)."""
+MAX_TEXT = 10_000
+"""Characters of any text field (``description``, names, paths): a 50 MB description was once
+accepted, took a minute and was copied into every manifest.json."""
+MAX_NODES = 1000
+"""Nodes in a scenario: 1,000 sealers, the largest deployment modelled; a full mesh of n nodes
+holds n(n-1) directed links (~5 KB each, about 5 GB at 1,000)."""
+MAX_RUN_S = 86_400.0
+"""Simulated seconds of workload, and of drain: one day each. A run goes at about real time
+(a 100-node one at half of it), so a longer one is a hang rather than a run."""
+MAX_TPS = 1_000_000.0
+"""Offered transactions per second: 20× FISCO BCOS's 50,000 TPS (and 20× a 10× overload of
+scenarios/server-8core-lan.yaml); what rate × duration needs in memory is estimated apart."""
+MAX_COST_US = 1_000_000.0
+"""A per-operation cost in µs: one second. Costs are microseconds; more is a unit mistake."""
+MAX_CORES = 256
+"""Cores of a node: the CPU model scans every core for each task (O(cores)), and the largest
+servers have 256 hardware threads."""
 
 
 class ScenarioError(Exception):
@@ -79,8 +124,10 @@ class ScenarioError(Exception):
         return text
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _one_line(text: str, limit: int = 1000) -> str:
+    # Parts can quote the input (an unknown key, a path): a huge one must not make a huge line.
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class _Invalid(ValueError):
@@ -106,10 +153,29 @@ def _no_bool(value: Any) -> Any:
     return value
 
 
-Int = Annotated[int, BeforeValidator(_no_bool)]
-Float = Annotated[float, BeforeValidator(_no_bool)]
+def _whole(value: Any) -> Any:
+    # Strict, so that '1000' (text) is refused; but 1e6 and numpy integers are whole numbers.
+    value = _no_bool(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return value
 
-_MODEL = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True)
+
+def _real(value: Any) -> Any:
+    value = _no_bool(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, int | float):
+        return float(value)  # a numpy integer from the Python API (strict takes an int as is)
+    return value
+
+
+Int = Annotated[int, Strict(), BeforeValidator(_whole)]
+Float = Annotated[float, Strict(), BeforeValidator(_real)]
+Bool = Annotated[bool, Strict()]
+
+_MODEL = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True,
+                    str_max_length=MAX_TEXT)
 
 
 # -- chain ------------------------------------------------------------------------------------
@@ -122,59 +188,68 @@ class ChainConfig(BaseModel):
 
     version: Literal["3.x"] = "3.x"
     """The FISCO BCOS behaviour modelled: 3.x (two-phase PBFT with checkpoints, FISCO.md §1.5)."""
-    tx_count_limit: Int = Field(1000, ge=1)
-    """Most transactions in a block (genesis ``block_tx_count_limit``, FISCO.md §2.5)."""
+    tx_count_limit: Int = Field(1000, ge=1, le=1_000_000)
+    """Most transactions in a block (genesis ``block_tx_count_limit``, FISCO.md §2.5). At most a
+    million: a block of them is 300 MB on the wire, beyond any FISCO block."""
     min_seal_time_ms: Int = Field(500, ge=1, le=600_000)
     """A leader with pending transactions seals at the latest this long after its last seal
     (``[consensus] min_seal_time``, 1..600000, FISCO.md §2.5)."""
-    leader_period: Int = Field(1, ge=1)
-    """Consecutive blocks each leader proposes (``consensus_leader_period``, FISCO.md §1.4)."""
-    consensus_timeout_ms: Int = Field(3000, ge=1)
-    """Base view-change timeout, × 1.5 per failed view (FISCO.md §1.7: hard-coded 3000 in 3.x)."""
-    sync_status_ms: Float | None = Field(None, gt=0)
+    leader_period: Int = Field(1, ge=1, le=1_000_000)
+    """Consecutive blocks each leader proposes (``consensus_leader_period``, FISCO.md §1.4). A
+    million blocks is one leader for any run."""
+    consensus_timeout_ms: Int = Field(3000, ge=1, le=3_600_000)
+    """Base view-change timeout, × 1.5 per failed view (FISCO.md §1.7: hard-coded 3000 in 3.x).
+    At most an hour: longer never fires in a run."""
+    sync_status_ms: Float | None = Field(None, ge=10, le=600_000)
     """Every node sends its height to every other node of its group this often (FISCO's
     block-sync status gossip: 200 ms, ``idleWaitMs``, FISCO.md §7). None: sealers send their
     status to observers and light nodes on each new block only, and sealers learn each other's
     heights from CheckPoints and ViewChanges (docs/architecture.md, decision 19): at 100
-    sealers the gossip would be 50,000 more messages a second."""
-    pipeline_size: Int = Field(50, ge=1)
+    sealers the gossip would be 50,000 more messages a second. From 10 ms (below it every node
+    messages every other more than 100 times a second) to 10 minutes."""
+    pipeline_size: Int = Field(50, ge=1, le=1000)
     """Proposals in flight between committed+1 and the high water mark (``pipeline_size``,
-    FISCO.md §1.6). FISCO requires >= 50; smaller values are allowed here for experiments."""
+    FISCO.md §1.6). FISCO requires >= 50; smaller values are allowed here for experiments, and
+    up to 1,000 (every sealer holds the state of each proposal in flight)."""
     block_limit: Int = Field(1000, ge=1, le=5000)
     """A transaction is valid while ``cur < blockLimit <= cur + block_limit``; nonces are
     remembered for this many blocks (``[chain] block_limit``, max 5000, FISCO.md §2.3)."""
-    txpool_limit: Int = Field(15000, ge=1)
-    """Most transactions a txpool holds from RPC (``[txpool] limit``, FISCO.md §2.2)."""
-    tx_expiry_s: Float = Field(600, gt=0)
-    """Pending transactions older than this are dropped (``txs_expiration_time``, FISCO.md §2.2)."""
+    txpool_limit: Int = Field(15000, ge=1, le=10_000_000)
+    """Most transactions a txpool holds from RPC (``[txpool] limit``, FISCO.md §2.2). At most
+    ten million, 600× FISCO's default."""
+    tx_expiry_s: Float = Field(600, gt=0, le=31_536_000)
+    """Pending transactions older than this are dropped (``txs_expiration_time``, FISCO.md §2.2).
+    At most a year (stored in µs), far past the end of any run: use it for "never"."""
     crypto_suite: Literal["secp256k1", "sm2"] = "secp256k1"
     """secp256k1 + keccak256 (FISCO's default) or SM2 + SM3 (guomi), FISCO.md §3."""
     crypto_mode: Literal["modelled", "real"] = "modelled"
     """``modelled``: costs only; ``real``: really signed transactions, really verified
     (DESIGN.md rule 4)."""
-    execution_us_per_tx: Float | None = Field(None, ge=0)
-    """Execution cost per transaction in µs; None takes the node profile's ``execute_tx``."""
+    execution_us_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    """Execution cost per transaction in µs; None takes the node profile's ``execute_tx``. At
+    most a second: costs are µs, more is a unit mistake."""
 
 
 # -- nodes -------------------------------------------------------------------------------------
 
 
 class ProfileCosts(BaseModel):
-    """Per-core costs in µs (``*_per_kb``: per KiB); any left out come from the profile's base."""
+    """Per-core costs in µs (``*_per_kb``: per KiB); any left out come from the profile's base.
+    Each is at most a second (1,000,000 µs): costs are microseconds, more is a unit mistake."""
 
     model_config = _MODEL
 
-    verify_secp256k1: Float | None = Field(None, ge=0)
-    verify_sm2: Float | None = Field(None, ge=0)
-    sign_secp256k1: Float | None = Field(None, ge=0)
-    sign_sm2: Float | None = Field(None, ge=0)
-    keccak256_per_kb: Float | None = Field(None, ge=0)
-    sm3_per_kb: Float | None = Field(None, ge=0)
-    msgpack_encode_per_kb: Float | None = Field(None, ge=0)
-    msgpack_decode_per_kb: Float | None = Field(None, ge=0)
-    execute_tx: Float | None = Field(None, ge=0)
-    storage_commit_per_tx: Float | None = Field(None, ge=0)
-    storage_commit_per_block: Float | None = Field(None, ge=0)
+    verify_secp256k1: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    verify_sm2: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    sign_secp256k1: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    sign_sm2: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    keccak256_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    sm3_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    msgpack_encode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    msgpack_decode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    execute_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    storage_commit_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    storage_commit_per_block: Float | None = Field(None, ge=0, le=MAX_COST_US)
 
 
 class ProfileSpec(BaseModel):
@@ -185,8 +260,9 @@ class ProfileSpec(BaseModel):
     base: str = REFERENCE_PROFILE
     """The profile (shipped name or path) whose figures fill what this one leaves out."""
     name: str | None = None
-    cores: Int | None = Field(None, ge=1)
-    """Cores of the node; None takes the base's."""
+    cores: Int | None = Field(None, ge=1, le=MAX_CORES)
+    """Cores of the node; None takes the base's. At most 256: the CPU model scans every core
+    for each task, and the largest servers have 256 hardware threads."""
     cpu_model: str | None = None
     source: str | None = None
     notes: str | None = None
@@ -215,8 +291,9 @@ class NodeSpec(BaseModel):
 
     name: str
     """Unique; letters, digits, '_', '-', '.', starting with a letter or '_'."""
-    weight: Int = Field(1, ge=1)
-    """Consensus vote weight (genesis ``node.i=<id>:<weight>``, default 1, FISCO.md §1.3)."""
+    weight: Int = Field(1, ge=1, le=10_000)
+    """Consensus vote weight (genesis ``node.i=<id>:<weight>``, default 1, FISCO.md §1.3). At
+    most 10,000: weights are shares of the vote, small numbers in FISCO."""
     role: Literal["sealer", "observer", "light"] = "sealer"
     """``sealer``: votes in PBFT; ``observer``: syncs and executes blocks, no vote (FISCO.md §4);
     ``light``: keeps block headers only, answers client queries with proofs from full nodes
@@ -225,8 +302,8 @@ class NodeSpec(BaseModel):
     """This node's hardware; None takes ``nodes.profile``."""
     region: str | None = None
     """The node's region, for ``network.topology.kind: regions``."""
-    bandwidth_mbps: Float | None = Field(None, gt=0)
-    """This node's uplink in Mbit/s; None takes ``network.bandwidth_mbps``."""
+    bandwidth_mbps: Float | None = Field(None, gt=0, le=1_000_000)
+    """This node's uplink in Mbit/s; None takes ``network.bandwidth_mbps``. At most 1 Tbit/s."""
 
     @model_validator(mode="after")
     def _check_name(self) -> NodeSpec:
@@ -240,7 +317,7 @@ class NodeSpec(BaseModel):
         return self
 
 
-_NodeList = list[NodeSpec]
+_NodeList = Annotated[list[NodeSpec], Field(max_length=MAX_NODES)]
 
 
 class NodesConfig(BaseModel):
@@ -248,14 +325,15 @@ class NodesConfig(BaseModel):
 
     model_config = _MODEL
 
-    count: Int | None = Field(None, ge=1)
-    """That many sealers named node0..node{count-1}, weight 1."""
+    count: Int | None = Field(None, ge=1, le=MAX_NODES)
+    """That many sealers named node0..node{count-1}, weight 1. At most 1,000 (as the list): a
+    full mesh holds n(n-1) links, ~5 GB of them at 1,000 nodes."""
     profile: ProfileRef = REFERENCE_PROFILE
     """Every node's hardware unless the node names its own: a shipped profile
     (reference-2core, server-8core), a path to a YAML written by ``fiscosim calibrate``
     (relative to the scenario file), or an inline profile."""
     list: _NodeList | None = None
-    """Named nodes, each with its weight, role, profile and region."""
+    """Named nodes, each with its weight, role, profile and region; at most 1,000."""
 
     @model_validator(mode="after")
     def _one_form(self) -> NodesConfig:
@@ -322,7 +400,7 @@ class TopologyConfig(BaseModel):
     kind: Literal["full_mesh", "random", "regions"] = "full_mesh"
     """``full_mesh`` (FISCO's), ``random`` (each node >= ``degree`` peers, messages relayed),
     ``regions`` (a full mesh whose link latencies come from ``latency_ms_matrix``)."""
-    degree: Int | None = Field(None, ge=1)
+    degree: Int | None = Field(None, ge=1, le=MAX_NODES - 1)
     """Peers per node for ``random``; must be below the node count."""
     regions: dict[str, list[str]] | None = None
     """Region name -> its node names, for ``regions``; every node in exactly one region. May be
@@ -427,9 +505,9 @@ class NetworkConfig(BaseModel):
 
     topology: TopologyConfig = TopologyConfig()
     latency: LatencyConfig = LatencyConfig()
-    bandwidth_mbps: Float = Field(1000, gt=0)
+    bandwidth_mbps: Float = Field(1000, gt=0, le=1_000_000)
     """Each node's uplink in megabits per second (messages queue on it); a node of
-    ``nodes.list`` may set its own ``bandwidth_mbps``."""
+    ``nodes.list`` may set its own ``bandwidth_mbps``. At most 1 Tbit/s, beyond any NIC."""
     loss_rate: Float = Field(0, ge=0, lt=1)
     """Probability that a message is lost, in [0, 1)."""
 
@@ -475,30 +553,39 @@ class WorkloadConfig(BaseModel):
 
     model_config = _MODEL
 
-    clients: Int = Field(1, ge=1)
-    rate_tps: Float = Field(300, ge=0)
-    """Total offered rate over all clients, transactions per simulated second."""
+    clients: Int = Field(1, ge=1, le=1000)
+    """Client processes sharing the rate. At most 1,000: each draws its arrivals every tick
+    (1,000 clients cost a second of wall time per 5 simulated seconds)."""
+    rate_tps: Float = Field(300, ge=0, le=MAX_TPS)
+    """Total offered rate over all clients, transactions per simulated second. At most a
+    million, 20× FISCO's 50,000 TPS; what rate × duration needs in memory is checked apart
+    (fiscosim.sim.estimate)."""
     arrivals: Literal["constant", "poisson"] = "poisson"
     targets: TargetsRef = "sealers"
     """Whose RPC the clients send to, round-robin per client: ``sealers``, ``all`` or a list
     of node names."""
-    tx_size_bytes: Int = Field(300, ge=64)
-    """Encoded size of a transaction on the wire."""
-    tick_ms: Float = Field(10, gt=0)
+    tx_size_bytes: Int = Field(300, ge=64, le=1 << 20)
+    """Encoded size of a transaction on the wire. At most 1 MiB: sizes are an int32 column,
+    summed over blocks."""
+    tick_ms: Float = Field(10, ge=0.1, le=60_000)
     """Clients emit each tick's arrivals as one batch: a modelling granularity (transactions
-    of a tick share a submit time), not a FISCO parameter."""
-    contract: str = Field("transfer", min_length=1)
-    """The contract model the transactions call."""
-    accounts: Int = Field(1000, ge=1)
-    """Distinct senders."""
+    of a tick share a submit time), not a FISCO parameter. From 0.1 ms (each tick is an event:
+    below it ticks outnumber transactions) to a minute."""
+    contract: Literal["transfer"] = "transfer"
+    """The contract model the transactions call. Only ``transfer`` is modelled until contract
+    models exist (contracts/README.md); any other name is refused rather than run as it."""
+    accounts: Int = Field(1000, ge=1, le=1_000_000)
+    """Distinct senders. At most a million: real crypto mode derives a signing key per account,
+    and senders are an int32 column."""
     invalid_fraction: Float = Field(0.0, ge=0, le=1)
     """Fraction of transactions sent with a corrupted signature (one bit of s flipped). In
     ``real`` crypto mode they really fail verification; in ``modelled`` mode they are marked
     invalid and charged the same verification cost. Txpools reject them as InvalidSignature."""
-    query_rate: Float = Field(0.0, ge=0)
+    query_rate: Float = Field(0.0, ge=0, le=10_000)
     """Client queries per simulated second to the group's light nodes (Poisson), each for a
     committed transaction with its Merkle proof, a receipt with its proof, or a whole block,
-    in turn (FISCO.md §4.2)."""
+    in turn (FISCO.md §4.2). Needs a light node in the group. At most 10,000: each query is a
+    request, a proof and a reply handled one by one."""
 
     @model_validator(mode="after")
     def _check_targets(self) -> WorkloadConfig:
@@ -516,11 +603,12 @@ class LightConfig(BaseModel):
 
     model_config = _MODEL
 
-    verify_signatures: bool = True
+    verify_signatures: Bool = True
     """Check each synced header's signature list against the consensus weights (weight ≥ Q).
     FISCO's light node does not (§4.2, unconfirmed); false models it exactly."""
-    max_headers: Int = Field(50, ge=1)
-    """Headers per sync request (``LIGHTNODE_MAX_REQUEST_BLOCKS_COUNT = 50``)."""
+    max_headers: Int = Field(50, ge=1, le=10_000)
+    """Headers per sync request (``LIGHTNODE_MAX_REQUEST_BLOCKS_COUNT = 50``); at most 10,000,
+    one reply carrying them all."""
 
 
 class GroupSpec(BaseModel):
@@ -566,8 +654,9 @@ class FaultSpec(BaseModel):
 
     model_config = _MODEL
 
-    at_s: Float = Field(ge=0)
-    """When, in simulated seconds from the start."""
+    at_s: Float = Field(ge=0, le=2 * MAX_RUN_S)
+    """When, in simulated seconds from the start; before the run's end (duration_s + drain_s),
+    or the fault would never happen."""
     kind: Literal["crash", "restart", "partition", "heal", "loss", "delay", "slow", "byzantine"]
     nodes: list[str] = []
     """The nodes it hits (crash, restart, delay, slow)."""
@@ -579,8 +668,9 @@ class FaultSpec(BaseModel):
     delay_ms: Float | None = Field(None, ge=0, le=MAX_DELAY_MS)
     """Extra delay of every message the nodes send (delay), or a reorder node's longest hold
     (byzantine), in ms: 0..60000 (one minute)."""
-    factor: Float | None = Field(None, gt=0)
-    """CPU slowdown factor (slow)."""
+    factor: Float | None = Field(None, gt=0, le=10_000)
+    """CPU slowdown factor (slow). At most 10,000 (a 1 ms task takes 10 s: beyond it the node
+    is crashed, not slow)."""
     behaviour: Literal["silent", "equivocate", "withhold_votes", "wrong_votes",
                        "forge_signatures", "forge_txs", "reorder", "forge_light"] | None = None
     """What a byzantine node does (byzantine): silent (sends no PrePrepare or NewView),
@@ -589,7 +679,7 @@ class FaultSpec(BaseModel):
     forge_signatures (invalid signatures on its PBFT messages), forge_txs (invalid signatures
     on the transactions it pushes or serves), reorder (each PBFT message held a random
     0..delay_ms, 50 by default), forge_light (forged headers and proofs to light nodes)."""
-    until_s: Float | None = None
+    until_s: Float | None = Field(None, gt=0, le=2 * MAX_RUN_S)
     """Undo the fault then: restart, heal, loss 0, no delay, factor 1. None: it stays."""
 
     @model_validator(mode="after")
@@ -611,7 +701,48 @@ class FaultSpec(BaseModel):
                            "undo the fault after it starts, or leave until_s out")
         if self.until_s is not None and self.kind in ("restart", "heal"):
             raise _Invalid("until_s", f"a {self.kind} cannot be undone", "leave until_s out")
+        # A field the kind does not read would be dropped without a word: refuse it.
+        uses = _FAULT_FIELDS[self.kind]
+        if self.kind == "byzantine" and self.behaviour != "reorder":
+            uses = uses - {"delay_ms"}
+        for name in ("nodes", "groups", "rate", "delay_ms", "factor", "behaviour"):
+            if name not in uses and getattr(self, name) not in (None, []):
+                what = (f"a byzantine fault with behaviour {self.behaviour}"
+                        if self.kind == "byzantine" else f"a {self.kind} fault")
+                takes = ", ".join(sorted(uses | {"at_s", "kind"}))
+                raise _Invalid(name, f"{name} does not apply to {what}",
+                               f"remove it; {what} takes {takes}")
+        for i, name in enumerate(self.nodes):
+            if name in self.nodes[:i]:
+                raise _Invalid(("nodes", i), f"node {name!r} is listed twice",
+                               "name each node once")
+        side_of: dict[str, int] = {}
+        for g, side in enumerate(self.groups or []):
+            if not side:
+                raise _Invalid(("groups", g), "a side of the partition is empty",
+                               "list the nodes of each side; nodes in no side form one more")
+            for i, name in enumerate(side):
+                if name in side_of:
+                    where = ("twice on one side of the partition" if side_of[name] == g
+                             else f"on two sides of the partition, groups.{side_of[name]} and "
+                                  f"groups.{g}")
+                    raise _Invalid(("groups", g, i), f"node {name!r} is {where}",
+                                   "put each node on one side")
+                side_of[name] = g
         return self
+
+
+_FAULT_FIELDS: dict[str, frozenset[str]] = {
+    "crash": frozenset({"nodes", "until_s"}),
+    "restart": frozenset({"nodes"}),
+    "partition": frozenset({"groups", "until_s"}),
+    "heal": frozenset(),
+    "loss": frozenset({"rate", "until_s"}),
+    "delay": frozenset({"nodes", "delay_ms", "until_s"}),
+    "slow": frozenset({"nodes", "factor", "until_s"}),
+    "byzantine": frozenset({"nodes", "behaviour", "delay_ms", "until_s"}),
+}
+"""The fields each fault kind reads (besides at_s and kind): fiscosim.faults.injector."""
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -622,18 +753,24 @@ class Scenario(BaseModel):
 
     model_config = _MODEL
 
+    version: Literal[1] = 1
+    """The scenario schema's version. A file without it is version 1; a change to the schema
+    that old files cannot follow raises it, so that loading an old file can say what to
+    migrate."""
     name: str = Field(min_length=1)
     """The scenario's name, shown in reports and written to summary.json."""
     description: str = ""
-    """One line on what the scenario models."""
-    seed: Int = Field(1, ge=0)
-    """The one seed every random stream is spawned from (DESIGN.md rule 6)."""
-    duration_s: Float = Field(10, gt=0)
-    """Simulated seconds of workload."""
-    warmup_s: Float = Field(2, ge=0)
+    """One line on what the scenario models (text fields are at most 10,000 characters)."""
+    seed: Int = Field(1, ge=0, le=2**63 - 1)
+    """The one seed every random stream is spawned from (DESIGN.md rule 6); a 64-bit integer,
+    as JSON readers of summary.json store it."""
+    duration_s: Float = Field(10, gt=0, le=MAX_RUN_S)
+    """Simulated seconds of workload. At most a day: runs go at about real time."""
+    warmup_s: Float = Field(2, ge=0, le=MAX_RUN_S)
     """The first seconds of the workload, excluded from TPS and latency; below duration_s."""
-    drain_s: Float = Field(5, ge=0)
-    """Simulated seconds after the workload stops, for in-flight transactions to commit."""
+    drain_s: Float = Field(5, ge=0, le=MAX_RUN_S)
+    """Simulated seconds after the workload stops, for in-flight transactions to commit. At
+    most a day."""
     chain: ChainConfig = ChainConfig()
     nodes: NodesConfig
     group: GroupConfig = GroupConfig()
@@ -646,6 +783,17 @@ class Scenario(BaseModel):
     """Several groups on these nodes (FISCO.md §4). None: one group, ``group.id``, whose
     sealers and observers are the nodes' roles. With groups, a node's role comes from the
     groups it is in, and a node may be in several (sharing its CPU and bandwidth)."""
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _check_version(cls, value: Any) -> Any:
+        if type(value) is int and value > 1:
+            raise _Invalid((), f"scenario schema version {value} is newer than this fiscosim "
+                           "reads", "this fiscosim reads version 1: upgrade fiscosim")
+        if type(value) is not int or value != 1:
+            raise _Invalid((), f"{_show(value)} is not a scenario schema version",
+                           "write version: 1, or leave it out")
+        return value
 
     def group_specs(self) -> list[ResolvedGroup]:
         """Every group with its members (in node order) and workload."""
@@ -763,26 +911,93 @@ class Scenario(BaseModel):
                     )
         if self.groups is not None:
             self._check_groups(specs, names)
+        self._check_queries(specs)
+        end_us = _us(self.duration_s) + _us(self.drain_s)
         for i, fault in enumerate(self.faults):
             named = list(fault.nodes) + [n for group in fault.groups or [] for n in group]
             for name in named:
                 if name not in names:
                     raise _Invalid(("faults", i), f"unknown node {name!r}",
                                    _choices_hint(name, names, "nodes"))
+            # The run stops at end_us before anything due then (fiscosim.sim.simulation).
+            if round(fault.at_s * 1_000_000) >= end_us:
+                raise _Invalid(("faults", i, "at_s"),
+                               f"{fault.at_s:g} s is not before the end of the run at "
+                               f"{end_us / 1e6:g} s (duration_s + drain_s): it would never "
+                               "happen", "move it earlier or make the run longer")
             if fault.kind == "byzantine":
-                roles = {spec.name: spec.role for spec in specs}
-                for name in fault.nodes:
-                    if roles[name] != "sealer":
-                        what = "an observer" if roles[name] == "observer" else "a light node"
-                        raise _Invalid(("faults", i, "nodes"),
-                                       f"{name!r} is {what} and runs no PBFT",
-                                       "make a sealer byzantine")
+                self._check_byzantine(i, fault, specs)
         _check_profile(self.nodes.profile, ("nodes", "profile"))
         if self.nodes.list is not None:
             for i, spec in enumerate(self.nodes.list):
                 if spec.profile is not None:
                     _check_profile(spec.profile, ("nodes", "list", i, "profile"))
         return self
+
+    def _check_byzantine(self, i: int, fault: FaultSpec, specs: list[NodeSpec]) -> None:
+        roles = {spec.name: spec.role for spec in specs}
+        for j, name in enumerate(fault.nodes):
+            if self.groups is not None:
+                # With groups a node's role is per group: it misbehaves where it seals.
+                if any(name in group.sealers for group in self.groups):
+                    continue
+                where = [g.id for g in self.groups if name in g.observers or name in g.light]
+                what = " and ".join(sorted({"an observer" if name in g.observers else
+                                            "a light node" for g in self.groups
+                                            if g.id in where}))
+                raise _Invalid(("faults", i, "nodes", j),
+                               f"{name!r} is {what} in {', '.join(where)} and a sealer in no "
+                               "group: it runs no PBFT",
+                               "make a node that seals in some group byzantine")
+            if roles[name] != "sealer":
+                what = "an observer" if roles[name] == "observer" else "a light node"
+                raise _Invalid(("faults", i, "nodes"),
+                               f"{name!r} is {what} and runs no PBFT",
+                               "make a sealer byzantine")
+
+    def _check_queries(self, specs: list[NodeSpec]) -> None:
+        # Queries go to a group's light nodes; without any they would be dropped unsent.
+        def refuse(where: tuple, rate: float, whom: str) -> None:
+            raise _Invalid(where, f"{rate:g} queries a second but {whom} has no light node",
+                           "add a node with role: light, or leave query_rate out")
+
+        if self.groups is None:
+            if self.workload.query_rate > 0 and not any(s.role == "light" for s in specs):
+                refuse(("workload", "query_rate"), self.workload.query_rate, "the scenario")
+            return
+        for g, group in enumerate(self.groups):
+            if group.workload is not None and group.workload.query_rate > 0 and not group.light:
+                refuse(("groups", g, "workload", "query_rate"), group.workload.query_rate,
+                       f"group {group.id!r}")
+        # The scenario's workload is each group's copy where the group has none of its own:
+        # the queries are sent where one of those groups has light nodes.
+        sharing = [group for group in self.groups if group.workload is None]
+        if self.workload.query_rate > 0 and not any(group.light for group in sharing):
+            whom = ("no group" if not sharing else
+                    "none of the groups using it (" + ", ".join(g.id for g in sharing) + ")")
+            raise _Invalid(("workload", "query_rate"),
+                           f"{self.workload.query_rate:g} queries a second but {whom} has a "
+                           "light node", "add light nodes to such a group, or leave query_rate "
+                           "out")
+
+    def warnings(self) -> list[str]:
+        """Settings a run accepts that change nothing, one line each (``field: what``).
+
+        They are the cases where the run still makes sense; anything that would make it
+        meaningless is refused instead. summary.json carries them as ``warnings`` and the
+        report prints them. A pure function of the scenario: same scenario, same warnings.
+        """
+        found = []
+        end_us = _us(self.duration_s) + _us(self.drain_s)
+        for i, fault in enumerate(self.faults):
+            if fault.until_s is not None and round(fault.until_s * 1_000_000) >= end_us:
+                found.append(f"faults.{i}.until_s: {fault.until_s:g} s is not before the end "
+                              f"of the run at {end_us / 1e6:g} s: the fault is never undone")
+        latency = self.network.latency
+        if latency.distribution == "constant" and latency.std_ms > 0:
+            found.append(f"network.latency.std_ms: {latency.std_ms:g} is ignored by "
+                         "distribution constant (use normal or lognormal for jitter)")
+        return found
 
     def _check_topology(self, specs: list[NodeSpec], names: list[str]) -> None:
         topology = self.network.topology
@@ -865,9 +1080,15 @@ class Scenario(BaseModel):
 
     def dump_yaml(self) -> str:
         """The scenario as YAML that loads back to an equal scenario."""
-        return yaml.safe_dump(
-            self.model_dump(mode="json", exclude_none=True), sort_keys=False, allow_unicode=True
+        return yaml.dump(
+            self.model_dump(mode="json", exclude_none=True), Dumper=_ScenarioDumper,
+            sort_keys=False, allow_unicode=True,
         )
+
+
+def _us(seconds: float) -> int:
+    """Seconds as the run's integer µs, truncated as fiscosim.sim.world does."""
+    return int(seconds * 1_000_000)
 
 
 def _choices_hint(value: Any, choices: Sequence[str], what: str) -> str:
@@ -879,10 +1100,15 @@ def _choices_hint(value: Any, choices: Sequence[str], what: str) -> str:
 
 def _check_profile(ref: Any, where: tuple) -> None:
     try:
-        load_profile(ref)
+        profile = load_profile(ref)
     except ValueError as error:
         problem, fix = _split_fix(str(error))
         raise _Invalid(where, problem, fix) from None
+    # An inline profile's cores are bounded by the schema; a profile file's are checked here.
+    if profile.cores > MAX_CORES:
+        raise _Invalid(where, f"the profile has {profile.cores:,} cores, more than {MAX_CORES}",
+                       f"use a profile of at most {MAX_CORES} cores (the CPU model scans every "
+                       "core for each task)")
 
 
 def _split_fix(message: str) -> tuple[str, str]:
@@ -923,8 +1149,150 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class _TooBig(yaml.YAMLError):
+    """A scenario file or --set value over one of the caps (depth, values, recursion)."""
+
+    def __init__(self, problem: str, fix: str, mark: Any = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+        self.problem_mark = mark
+
+
+class _ScenarioLoader(_UniqueKeyLoader):
+    """How scenario files and --set values are read: safe_load without duplicate keys, with
+    :data:`MAX_DEPTH` and :data:`MAX_YAML_VALUES` enforced while the document is composed (the
+    composer recurses per level, so the depth is checked before it recurses), and with YAML
+    1.2's ``1e12`` as a number (PyYAML's YAML 1.1 reads it as text)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._values = 0
+        # id(node) -> (values, depth) of what the node stands for once aliases are expanded
+        self._expanded: dict[int, tuple[int, int]] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        mark = self.peek_event().start_mark
+        self._depth += 1
+        self._values += 1
+        if self._depth > MAX_DEPTH:
+            raise _TooBig(f"nested more than {MAX_DEPTH} levels deep",
+                          "a scenario needs 7 levels at most: flatten it", mark)
+        if self._values > MAX_YAML_VALUES:
+            raise _TooBig(f"more than {MAX_YAML_VALUES:,} keys, items and values",
+                          "a scenario has a few hundred: remove what is not a scenario field",
+                          mark)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        children: list[Any] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        values, depth = 1, 1
+        for child in children:
+            size = self._expanded.get(id(child))
+            if size is None:
+                raise _TooBig("an alias refers to the collection it is in",
+                              "YAML aliases must not make a loop", mark)
+            values += size[0]
+            depth = max(depth, size[1] + 1)
+        if values > MAX_YAML_VALUES or depth > MAX_DEPTH:
+            raise _TooBig(f"its aliases expand to more than {MAX_YAML_VALUES:,} values or "
+                          f"{MAX_DEPTH} levels", "write the values out instead of aliases", mark)
+        self._expanded[id(node)] = (values, depth)
+        return node
+
+
+class _ScenarioDumper(yaml.SafeDumper):
+    """safe_dump that quotes text the loader would read as a number (a description '1e5')."""
+
+
+for _side in (_ScenarioLoader, _ScenarioDumper):
+    _side.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"),
+    )
+
+
+def _parse_yaml(text: str) -> Any:
+    # A SafeLoader subclass: as safe as yaml.safe_load.
+    loader = _ScenarioLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+_NOT_REGULAR = {
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _read_text(source: str, file: Path) -> str:
+    """The file's text, refused unless a regular file of at most :data:`MAX_FILE_BYTES`."""
+
+    def refuse_kind(mode: int) -> None:
+        if stat.S_ISDIR(mode):
+            raise ScenarioError(
+                source, "", "is a folder, not a file", "give the path of a .yaml scenario file"
+            )
+        if not stat.S_ISREG(mode):
+            what = _NOT_REGULAR.get(stat.S_IFMT(mode), "not a regular file")
+            raise ScenarioError(source, "", f"is {what}, not a regular file",
+                                "give the path of a .yaml scenario file")
+
+    def refuse_size(size: int) -> None:
+        raise ScenarioError(
+            source, "", f"the file is {size:,} bytes, over the 1 MiB limit of a scenario file",
+            "a scenario is a few KB: keep long notes and data out of it")
+
+    try:
+        # stat first: opening a FIFO for reading would wait for a writer, forever.
+        info = os.stat(file)
+        refuse_kind(info.st_mode)
+        if info.st_size > MAX_FILE_BYTES:
+            refuse_size(info.st_size)
+        # O_NONBLOCK: should the path have become a FIFO since, the open still returns.
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as handle:
+            refuse_kind(os.fstat(handle.fileno()).st_mode)
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ScenarioError(
+            source, "", "no such file", "check the path; ready scenarios are in scenarios/"
+        ) from None
+    except OSError as error:
+        raise ScenarioError(
+            source, "", f"cannot read the file: {error.strerror or error}", "check its permissions"
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        refuse_size(len(data))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ScenarioError(
+            source,
+            "",
+            f"not UTF-8 text ({error.reason} at byte {error.start})",
+            "save the file as UTF-8",
+        ) from None
+
+
 def load_scenario(
-    path: str | Path, overrides: Sequence[str] | Mapping[str, object] = ()
+    path: str | Path,
+    overrides: Sequence[str] | Mapping[str, object] = (),
+    *,
+    check_memory: bool = True,
 ) -> Scenario:
     """Reads a scenario YAML file, applies ``overrides`` and validates it.
 
@@ -933,33 +1301,20 @@ def load_scenario(
     removes an optional field), or a mapping of dotted field -> value. List items are
     addressed by index: ``nodes.list.0.weight=3``. Relative profile paths are looked up
     beside the scenario file first. Any problem raises :class:`ScenarioError`.
+
+    ``check_memory``: also refuse a run whose estimated peak memory does not fit in what this
+    machine has available (:func:`fiscosim.sim.estimate.check_fits`); turn it off to inspect a
+    scenario without running it (``fiscosim run --dry-run``).
     """
     source = str(path)
     file = Path(path)
+    text = _read_text(source, file)
     try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(
-            source, "", "no such file", "check the path; ready scenarios are in scenarios/"
-        ) from None
-    except IsADirectoryError:
-        raise ScenarioError(
-            source, "", "is a folder, not a file", "give the path of a .yaml scenario file"
-        ) from None
-    except UnicodeDecodeError as error:
-        raise ScenarioError(
-            source,
-            "",
-            f"not UTF-8 text ({error.reason} at byte {error.start})",
-            "save the file as UTF-8",
-        ) from None
-    except OSError as error:
-        raise ScenarioError(
-            source, "", f"cannot read the file: {error.strerror or error}", "check its permissions"
-        ) from None
-    try:
-        # A SafeLoader subclass: as safe as yaml.safe_load.
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = _parse_yaml(text)
+    except _TooBig as error:
+        mark = error.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(source, where, error.problem, error.fix) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -991,14 +1346,22 @@ def load_scenario(
         )
     applied = _apply_overrides(data, overrides, source)
     _resolve_profile_paths(data, file.parent)
-    return _validate(data, source, applied)
+    scenario = _validate(data, source, applied)
+    if check_memory:
+        try:
+            from fiscosim.sim.estimate import check_fits
+        except ImportError:
+            # A stand-in estimator without the check (tests of --dry-run use one): no check.
+            return scenario
+        check_fits(scenario, source, applied)
+    return scenario
 
 
 def scenario_digest(s: Scenario) -> str:
     """SHA-256 (hex) of the scenario's canonical JSON: equal scenarios, equal digests."""
-    canonical = json.dumps(
-        s.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    # Version 1 is left out, so that digests of files from before the field stay the same.
+    dumped = s.model_dump(mode="json", exclude={"version"} if s.version == 1 else None)
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -1058,7 +1421,7 @@ def _to_scenario_error(
     field = ".".join(str(part) for part in loc)
     for path, text in overrides:
         if field == path or field.startswith(path + ".") or path.startswith(field + "."):
-            fix = f"{fix}; it was set by --set {text}"
+            fix = f"{fix}; it was set by --set {_short(text)}"
             break
     return ScenarioError(source, field or "scenario", problem, fix, more=len(errors) - 1)
 
@@ -1080,6 +1443,10 @@ def _explain(err: Mapping[str, Any], loc: tuple) -> tuple[str, str]:
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         close = difflib.get_close_matches(str(value), choices, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
+        if loc and loc[-1] == "contract":
+            return (f"{shown} is not a modelled contract",
+                    f"{hint}use one of: {', '.join(choices)}; others arrive with contract "
+                    "models, contracts/README.md")
         return f"{shown} is not allowed", f"{hint}use one of: {', '.join(choices)}"
     bounds = {
         "greater_than_equal": ("too small", ">=", "ge"),
@@ -1093,10 +1460,17 @@ def _explain(err: Mapping[str, Any], loc: tuple) -> tuple[str, str]:
         if isinstance(bound, float) and bound.is_integer():
             bound = int(bound)
         return f"{shown} is {what}", f"use a value {op} {bound}"
-    if kind in ("int_parsing", "int_type", "int_from_float"):
-        return f"{shown} is not a whole number", "write an integer, e.g. 4"
-    if kind in ("float_parsing", "float_type"):
-        return f"{shown} is not a number", "write a number, e.g. 2.5"
+    if kind in ("int_parsing", "int_type", "int_from_float", "float_parsing", "float_type"):
+        whole = kind.startswith("int")
+        span = _range_text(loc)
+        if isinstance(value, str):
+            # Strict types: YAML gives text for anything quoted, and for 2^40 or 1,000.
+            return (f"{shown} is not a {'whole ' if whole else ''}number, it is text",
+                    f"write a {'whole ' if whole else ''}number without quotes"
+                    + (f", {span}" if span else ""))
+        if whole:
+            return f"{shown} is not a whole number", f"write an integer, {span or 'e.g. 4'}"
+        return f"{shown} is not a number", f"write a number, {span or 'e.g. 2.5'}"
     if kind == "finite_number":
         return f"{shown} is not a finite number", "write a finite number"
     if kind == "string_type":
@@ -1110,9 +1484,22 @@ def _explain(err: Mapping[str, Any], loc: tuple) -> tuple[str, str]:
         return f"expected a list, got {_kind(value)}", "write a YAML list, e.g. [a, b]"
     if kind == "string_too_short":
         return "must not be empty", "write some text"
+    if kind == "string_too_long":
+        return (f"the text is {len(str(value)):,} characters long",
+                f"use at most {ctx.get('max_length', MAX_TEXT):,} characters")
+    if kind == "too_long":
+        count = ctx.get("actual_length")
+        return (f"has {count:,} items" if isinstance(count, int) else "has too many items",
+                f"use at most {ctx.get('max_length'):,}")
     if kind in ("bool_type", "bool_parsing"):
         return f"{shown} is not true or false", "write true or false"
     return _one_line(err.get("msg", "invalid value")), SCHEMA_HELP
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """An override as quoted in a message: a 10 MB --set value must not make a 10 MB line."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _show(value: Any) -> str:
@@ -1179,6 +1566,78 @@ def _child(annotation: Any, segment: str | int) -> tuple[str, Any]:
     return "scalar", None
 
 
+def _field_at(path: tuple) -> Any:
+    """The FieldInfo (or, inside a dict or list, the item annotation) at a dotted path."""
+    if not path:
+        return None
+    annotation: Any = Scenario
+    for segment in path[:-1]:
+        how, annotation = _child(annotation, segment)
+        if how in ("unknown", "scalar", "index-expected"):
+            return None
+    for option in _options(annotation):
+        if isclass(option) and issubclass(option, BaseModel):
+            return option.model_fields.get(str(path[-1]))
+    how, item = _child(annotation, path[-1])
+    return item if how in ("index", "key") else None
+
+
+def _constraints(field: Any) -> dict[str, Any]:
+    """ge, gt, le, lt and max_length of a FieldInfo or an annotation (Annotated layers and the
+    arms of an Optional included)."""
+    found: dict[str, Any] = {}
+    metadata: list[Any] = []
+    annotation = field
+    if isinstance(field, FieldInfo):
+        metadata += field.metadata
+        annotation = field.annotation
+    pending = [annotation]
+    while pending:
+        current = pending.pop()
+        origin = get_origin(current)
+        if origin is Annotated:
+            inner, *extra = get_args(current)
+            pending.append(inner)
+            for item in extra:
+                metadata += item.metadata if isinstance(item, FieldInfo) else [item]
+        elif origin is Union or origin is types.UnionType:
+            pending += [arg for arg in get_args(current) if arg is not type(None)]
+    for item in metadata:
+        for key in ("ge", "gt", "le", "lt", "max_length"):
+            value = getattr(item, key, None)
+            if value is not None and not isinstance(value, bool):
+                found[key] = value
+    return found
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _range_text(where: Any) -> str:
+    """A field's range in words, e.g. 'from 64 to 1,048,576' ('' when it has none).
+
+    ``where`` is a dotted path (tuple) into the scenario, or a FieldInfo or annotation.
+    """
+    bounds = _constraints(_field_at(where) if isinstance(where, tuple) else where)
+    low = (f"from {_number(bounds['ge'])}" if "ge" in bounds else
+           f"above {_number(bounds['gt'])}" if "gt" in bounds else "")
+    high = (f"to {_number(bounds['le'])}" if "le" in bounds and low.startswith("from") else
+            f"at most {_number(bounds['le'])}" if "le" in bounds else
+            f"below {_number(bounds['lt'])}" if "lt" in bounds else "")
+    if low and high:
+        return f"{low} {high}" if high.startswith("to") else f"{low}, {high}"
+    if low:
+        return low.replace("from", "at least", 1)
+    if high:
+        return high
+    if "max_length" in bounds:
+        return f"at most {_number(bounds['max_length'])} items"
+    return ""
+
+
 def _model_at(path: tuple) -> type[BaseModel] | None:
     annotation: Any = Scenario
     for segment in path:
@@ -1205,17 +1664,20 @@ def _apply_overrides(
             if not sep or not key.strip():
                 raise ScenarioError(
                     source,
-                    f"--set {text}",
+                    f"--set {_short(text)}",
                     "expected FIELD=VALUE",
                     "write e.g. --set workload.rate_tps=20000",
                 )
             try:
-                value = yaml.safe_load(raw) if raw.strip() else ""
+                value = _parse_yaml(raw) if raw.strip() else ""
+            except _TooBig as error:
+                raise ScenarioError(source, key.strip(), f"the --set value is {error.problem}",
+                                    error.fix) from None
             except yaml.YAMLError as error:
                 problem = getattr(error, "problem", None) or "invalid YAML"
                 raise ScenarioError(
                     source,
-                    f"--set {text}",
+                    f"--set {_short(text)}",
                     f"the value is not YAML: {problem}",
                     "quote it, e.g. --set 'name=\"my run\"'",
                 ) from None
@@ -1229,7 +1691,7 @@ def _apply_overrides(
 
 
 def _set_path(data: dict, segments: list[str], value: Any, source: str, text: str) -> None:
-    where = f"--set {text}"
+    where = f"--set {_short(text)}"
     annotation: Any = Scenario
     node: Any = data
     for depth, segment in enumerate(segments):
@@ -1339,7 +1801,42 @@ def field_reference() -> str:
         "current. Every field is optional unless marked *required*; unknown keys are errors.",
         "Override any field with `--set dotted.path=value`.",
         "",
+        *textwrap.wrap(
+            "Every number has the range shown; a value outside it is refused with one line "
+            "naming the field. Types are strict: a number in quotes is text and refused, a "
+            "whole float such as `1e6` is taken for an integer. Text is at most "
+            f"{MAX_TEXT:,} characters. A scenario file is a regular file of at most "
+            f"{MAX_FILE_BYTES:,} bytes (1 MiB), nested at most {MAX_DEPTH} levels, with at most "
+            f"{MAX_YAML_VALUES:,} keys, items and values. When a file is loaded, the run's peak "
+            "memory is estimated (`fiscosim.sim.estimate`) and a run that would not fit in the "
+            "memory this machine has available is refused, naming what to reduce. A setting "
+            "that would do nothing is refused too (a fault after the end of the run, a field "
+            "its fault kind does not read, `query_rate` without light nodes); where the run "
+            "still makes sense it is a warning instead, in the report and in summary.json's "
+            "`warnings` (an `until_s` after the end, a `std_ms` with a constant latency).",
+            width=88),
+        "",
     ]
+
+    def range_of(info: Any) -> str:
+        text = _range_text(info)
+        if text:
+            return text
+        leaf = info.annotation
+        while True:
+            options = _options(leaf)
+            if len(options) != 1:
+                break
+            origin = get_origin(options[0])
+            if origin not in (list, dict):
+                break
+            leaf = get_args(options[0])[-1]
+            text = _range_text(leaf)
+            if text:
+                return f"each {text}"
+        if str in _options(info.annotation):
+            return f"at most {MAX_TEXT:,} characters"
+        return ""
 
     def type_name(annotation: Any) -> str:
         origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -1375,7 +1872,8 @@ def field_reference() -> str:
             if not doc and child is not None and child.__doc__:
                 doc = child.__doc__.strip().split("\n\n")[0]
             doc = " ".join(doc.split()).replace("|", "\\|")
-            rows.append(f"| `{path}` | {type_name(annotation)} | {default} | {doc} |")
+            span = range_of(info)
+            rows.append(f"| `{path}` | {type_name(annotation)} | {default} | {span} | {doc} |")
             if child is not None:
                 nested.append((child, f"{path}.", path))
             bare = annotation
@@ -1393,7 +1891,8 @@ def field_reference() -> str:
                         nested.append((item, "", section))
         intro = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
         lines.extend([f"## {title}", "", intro, "",
-                      "| field | type | default | meaning |", "|---|---|---|---|", *rows, ""])
+                      "| field | type | default | range | meaning |", "|---|---|---|---|---|",
+                      *rows, ""])
         for child, child_prefix, child_title in nested:
             walk(child, child_prefix, child_title)
 

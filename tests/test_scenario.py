@@ -401,7 +401,7 @@ def test_a_latency_that_cannot_be_drawn_is_refused_by_the_cli(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "network.latency.std_ms: '1e300' is too large (use a value <= 60000" in lines[0]
+    assert "network.latency.std_ms: 1e+300 is too large (use a value <= 60000" in lines[0]
     assert "quickstart.yaml" in lines[0] and "Traceback" not in result.stderr
     assert result.stdout == "" and not out.exists()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -135,8 +136,16 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
                             f"forged caught {node['forged_caught']}")
     details.add_row("safety", _safety(
         summary["safety"], "ok: no two honest nodes committed different blocks at one height"))
+    _warnings(summary, details)
     details.add_row("run", _speed(summary))
     console.print(details)
+
+
+def _warnings(summary: dict[str, Any], details: Table) -> None:
+    """One row for the settings the run accepted that changed nothing (summary's warnings)."""
+    warnings = summary.get("warnings")
+    if warnings:
+        details.add_row("warnings", "[bold yellow]" + escape("; ".join(warnings)) + "[/]")
 
 
 def _print_groups(summary: dict[str, Any], console: Console) -> None:
@@ -156,5 +165,6 @@ def _print_groups(summary: dict[str, Any], console: Console) -> None:
                                 f"({summary['bytes_total'] / 1e6:,.1f} MB), all groups")
     details.add_row("CPU", _cpu(summary["cpu_utilisation"]))
     details.add_row("safety", _safety(summary["safety"], "ok in every group"))
+    _warnings(summary, details)
     details.add_row("run", _speed(summary))
     console.print(details)

@@ -229,6 +229,8 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
         "view_changes": _view_changes(world),
         "max_stall_s": max_stall_s,
         "faults": list(world.fault_log),
+        # Settings the run accepted that change nothing (Scenario.warnings): said, not dropped.
+        "warnings": scenario.warnings(),
         "signatures_verified": sum(node.stats.verified for node in world.nodes),
         "txs_fetched": sum(node.stats.fetched for node in world.nodes),
         "safety": _safety(world.safety.status, world.safety.violations,
@@ -315,7 +317,8 @@ def _sync(world: Any) -> dict:
 
 
 RUN_KEYS = ("scenario", "scenario_digest", "seed", "messages", "messages_total", "bytes_total",
-            "cpu_utilisation", "faults", "sim_time_s", "wall_time_s", "sim_speed", "events")
+            "cpu_utilisation", "faults", "warnings", "sim_time_s", "wall_time_s", "sim_speed",
+            "events")
 """Keys of a summary that describe the whole run, not one group (network, CPUs, clock)."""
 
 
@@ -354,6 +357,7 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, A
         },
         "safety": _safety(status, violations, not_checked_groups=unchecked),
         "faults": first["faults"],
+        "warnings": first["warnings"],
         "sim_time_s": first["sim_time_s"],
         "wall_time_s": first["wall_time_s"],
         "sim_speed": first["sim_speed"],
