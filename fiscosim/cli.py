@@ -1,14 +1,26 @@
 """The ``fiscosim`` command line: run scenarios, benchmark the verification core, calibrate.
 
 Commands print a short rich report; ``--json`` makes the last printed line one JSON object that
-scripts can parse. Bad options are one clear line and exit code 2 (click's usage errors).
+scripts can parse. Every error is one line on stderr, ``error: <file or option>: <problem>
+(<fix>)``, never a traceback or click's usage block; exit codes are in :data:`EXIT_CODES`.
+A run writes its result files and its trace atomically and, stopped or failing, writes none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
+import os
+import re
+import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any, ClassVar
 
 import click
 from rich.console import Console
@@ -19,15 +31,191 @@ from fiscosim.crypto.suite import SUITE_NAMES
 
 console = Console(stderr=False)
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNSAFE = 3
+EXIT_TIMEOUT = 124
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+EXIT_CODES = {
+    EXIT_OK: "the run finished (and safety held)",
+    EXIT_FAILED: "fiscosim fuzz: a run lost liveness",
+    EXIT_USAGE: "bad input: a scenario, an option, an --out or --trace path",
+    EXIT_UNSAFE: "safety violated (two honest nodes committed different blocks)",
+    EXIT_TIMEOUT: "stopped by --timeout (as timeout(1) exits)",
+    EXIT_INTERRUPTED: "interrupted by Ctrl-C (SIGINT; 128 + 2)",
+    EXIT_TERMINATED: "terminated by SIGTERM (128 + 15)",
+}
+"""Exit codes of every command, shown by ``fiscosim run --help`` and docs/cli.md."""
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+RESULT_FILES = ("summary.json", "blocks.csv", "manifest.json")
+
+
+# -- one-line errors ---------------------------------------------------------------------------
+
+
+class Failure(click.ClickException):
+    """An error a command reports itself: one line ``error: <message>`` and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _clause(text: str) -> str:
+    """click's sentence ("Got unexpected extra argument.") as a clause after "error: "."""
+    text = _one_line(text).rstrip(".")
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        text = text[0].lower() + text[1:]
+    return text
+
+
+def _bounds(kind: click.IntRange | click.FloatRange) -> str:
+    low = None if kind.min is None else f"{'>' if kind.min_open else '>='} {kind.min:g}"
+    high = None if kind.max is None else f"{'<' if kind.max_open else '<='} {kind.max:g}"
+    return " and ".join(part for part in (low, high) if part)
+
+
+def _fix_for(param: click.Parameter | None) -> str:
+    """What to write instead, from the parameter's type ('' where click's message says it)."""
+    kind = param.type if param is not None else None
+    fix = getattr(kind, "fix", "")
+    if fix:
+        return fix
+    if isinstance(kind, (click.IntRange, click.FloatRange)):
+        noun = "a whole number" if isinstance(kind, click.IntRange) else "a number"
+        return f"give {noun} {_bounds(kind)}".rstrip()
+    if isinstance(kind, click.types.IntParamType):
+        return "give a whole number"
+    if isinstance(kind, click.types.FloatParamType):
+        return "give a number"
+    return ""
+
+
+def _param_name(param: click.Parameter) -> str:
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name
+
+
+def usage_line(error: click.UsageError) -> str:
+    """click's usage error as one line: ``error: <option>: <problem> (<fix>)``."""
+    command = error.ctx.command_path if error.ctx is not None else "fiscosim"
+    help_hint = f"see '{command} --help'"
+    name, fix = "", ""
+    if isinstance(error, click.BadParameter) and not isinstance(error, click.MissingParameter):
+        if error.param is not None:
+            name, fix = _param_name(error.param), _fix_for(error.param)
+        elif isinstance(error.param_hint, str):
+            name = error.param_hint
+        problem = error.message
+    elif isinstance(error, click.NoSuchOption):
+        name, problem = error.option_name, "no such option"
+        if error.possibilities:
+            fix = "did you mean " + " or ".join(error.possibilities) + "?"
+    elif isinstance(error, click.exceptions.NoSuchCommand):
+        name, problem = error.command_name, "no such command"
+        if error.possibilities:
+            fix = "did you mean " + " or ".join(error.possibilities) + "?"
+    elif isinstance(error, click.BadOptionUsage):
+        name, problem = error.option_name, error.message.replace(f"'{error.option_name}' ", "")
+    else:
+        problem = error.format_message()
+    problem = _clause(problem)
+    fix = f"{fix} {help_hint}" if fix.endswith("?") else "; ".join(filter(None, (fix, help_hint)))
+    return "error: " + (f"{name}: " if name else "") + f"{problem} ({fix})"
+
+
+class _Interrupted(click.ClickException):
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__("interrupted")
+
+
+class OneLineErrors(click.Group):
+    """A click group whose every error, in any of its commands, is one line on stderr.
+
+    click prints a usage error as its usage block, a hint and the message, and Ctrl-C as a
+    blank line and "Aborted!" with exit code 1; scripts and people read one line better, so
+    :meth:`main` runs click in non-standalone mode and reports the errors itself.
+    """
+
+    group_class = type  # sub-groups (bench) are OneLineErrors too
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            # click would print a blank line before "Aborted!"; catching it first avoids that.
+            raise _Interrupted() from None
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            error.show()  # plain "fiscosim" or "fiscosim bench": the help, as click shows it
+            sys.exit(error.exit_code)
+        except click.UsageError as error:
+            click.echo(usage_line(error), err=True)
+            sys.exit(EXIT_USAGE)
+        except click.ClickException as error:
+            click.echo(f"error: {_one_line(error.format_message())}", err=True)
+            sys.exit(error.exit_code)
+        except click.Abort:
+            click.echo("error: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+class Duration(click.ParamType):
+    """A wall-clock duration: ``90`` or ``90s`` (seconds), ``5m``, ``1.5h``; in seconds."""
+
+    name = "duration"
+    fix = "give seconds or a number with a unit: 90, 90s, 5m, 1h"
+    _UNITS: ClassVar[dict[str | None, int]] = {None: 1, "s": 1, "m": 60, "h": 3600}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([smh])?\s*", str(value).lower())
+            if match is None:
+                self.fail(f"{value!r} is not a duration", param, ctx)
+            seconds = float(match[1]) * self._UNITS[match[2]]
+        if not (math.isfinite(seconds) and 0 < seconds <= 1e7):
+            self.fail(f"{value!r} is not in 0 < duration <= 10,000,000 s", param, ctx)
+        return seconds
+
+
+# -- the group ---------------------------------------------------------------------------------
+
+
+@click.group("fiscosim", cls=OneLineErrors,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fiscosim")
 def main() -> None:
     """fiscosim: a simulator of FISCO BCOS-style consortium blockchains.
 
     "fiscosim run" runs a scenario (scenarios/quickstart.yaml by default) and prints a
     report; "fiscosim bench verify" measures the real signature-verification core against
-    FISCO BCOS 3.0's 50,000 TPS.
+    FISCO BCOS 3.0's 50,000 TPS. Errors are one line on stderr; "fiscosim run --help" lists
+    the exit codes.
     """
 
 
@@ -42,70 +230,349 @@ def _default_scenario() -> Path:
     return Path(__file__).resolve().parents[1] / DEFAULT_SCENARIO
 
 
-@main.command()
-@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+# -- run: the paths it writes, checked before it starts ----------------------------------------
+
+
+def _missing_folders(folder: Path) -> tuple[list[Path], Path]:
+    """The folders a run would have to create for ``folder`` (deepest first) and the nearest
+    one that exists."""
+    missing = []
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    return missing, folder
+
+
+def _probe(folder: Path, missing: bool) -> None:
+    """Creates and removes a temporary entry in ``folder``: the only sure test of writing
+    (permissions, read-only mounts, /proc, root's exemptions all answer here)."""
+    from fiscosim.metrics.output import create_temporary, temporary_name
+
+    if missing:  # the run will create a folder here
+        probe = temporary_name(folder / "probe")
+        probe.mkdir()
+        probe.rmdir()
+    else:
+        fd, tmp = create_temporary(folder / "probe")
+        os.close(fd)
+        tmp.unlink()
+
+
+def check_out_folder(out: str) -> list[Path]:
+    """Checks that ``--out`` can take the result files; returns the folders it would create.
+
+    Raises :class:`Failure` (one line) for a file, a device, a path under a file or a folder
+    that cannot be written, before the run rather than after it.
+    """
+    folder = Path(out)
+    fix = "give a folder for summary.json, blocks.csv and manifest.json"
+    try:
+        missing, existing = _missing_folders(folder)
+        if not existing.is_dir():
+            where = "" if existing == folder else f"{out}: "
+            raise Failure(f"--out: {where}{existing} is not a folder ({fix})")
+        for name in RESULT_FILES:
+            if not missing and (folder / name).is_dir():
+                raise Failure(f"--out: {folder / name} is a folder, where the run writes a file "
+                              f"(remove it or choose another --out)")
+        _probe(existing, bool(missing))
+    except OSError as error:
+        raise Failure(f"--out: cannot write into {out}: {error.strerror or error} "
+                      f"(choose a writable folder)") from None
+    return missing
+
+
+def check_trace_file(trace: str, scenario: Path, out: str | None) -> list[Path]:
+    """Checks that ``--trace`` can be written; returns the folders it would create."""
+    path = Path(trace)
+    fix = "give a file name such as trace.jsonl"
+    try:
+        if path.is_dir():
+            raise Failure(f"--trace: {trace} is a folder ({fix})")
+        if os.path.lexists(path) and not path.is_file():
+            raise Failure(f"--trace: {trace} is not a regular file ({fix})")
+        resolved = path.resolve()
+        if resolved == scenario.resolve():
+            raise Failure(f"--trace: {trace} is the scenario file ({fix})")
+        if out is not None and resolved in {(Path(out) / name).resolve() for name in RESULT_FILES}:
+            raise Failure(f"--trace: {trace} is one of the files --out writes ({fix})")
+        missing, existing = _missing_folders(path.parent)
+        if not existing.is_dir():
+            raise Failure(f"--trace: {trace}: {existing} is not a folder ({fix})")
+        _probe(existing, bool(missing))
+    except OSError as error:
+        raise Failure(f"--trace: cannot write {trace}: {error.strerror or error} "
+                      f"(choose a writable path)") from None
+    return missing
+
+
+# -- run: stopping cleanly ---------------------------------------------------------------------
+
+
+class _Stop(BaseException):
+    """Raised in the main thread by SIGINT, SIGTERM or the --timeout alarm during a run.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` in the
+    simulation swallows it; the writers' ``except BaseException`` clean-ups all run.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class RunGuard:
+    """Turns SIGINT, SIGTERM and a wall-clock alarm into :class:`_Stop` while it is armed.
+
+    Disarmed (once the results are written), a signal is only remembered: the run is complete,
+    and an exception then could only turn written results into a failed run. SIGTERM's
+    default would kill the process at once and leave the temporaries behind.
+    """
+
+    def __init__(self, timeout_s: float | None) -> None:
+        self.timeout_s = timeout_s
+        self.armed = False
+        self.late: int | None = None
+        self._saved: dict[int, Any] = {}
+        self._outer_timer: tuple[float, float] = (0.0, 0.0)
+        self._started = 0.0
+
+    def __enter__(self) -> RunGuard:
+        if threading.current_thread() is not threading.main_thread():
+            # Python runs signal handlers in the main thread only.
+            if self.timeout_s is not None:
+                raise Failure("--timeout: works only in the main thread of a process "
+                              "(run fiscosim as a command, or without --timeout)")
+            return self
+        # A signal the parent set to be ignored (nohup, a background job) stays ignored.
+        signals = [s for s in (signal.SIGINT, signal.SIGTERM)
+                   if signal.getsignal(s) is not signal.SIG_IGN]
+        if self.timeout_s is not None:
+            signals.append(signal.SIGALRM)
+        for signum in signals:
+            self._saved[signum] = signal.signal(signum, self._handle)
+        self.armed = True
+        if self.timeout_s is not None:
+            self._started = time.monotonic()
+            self._outer_timer = signal.setitimer(signal.ITIMER_REAL, self.timeout_s)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if not self.armed:
+            self.late = signum
+            return
+        self.armed = False  # a second Ctrl-C must not cut the clean-up short
+        raise _Stop(signum)
+
+    def disarm(self) -> None:
+        self.armed = False
+        if signal.SIGALRM in self._saved:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def __exit__(self, *exc: object) -> None:
+        self.disarm()
+        for signum, handler in self._saved.items():
+            signal.signal(signum, handler)
+        self._saved.clear()
+        # A caller's own alarm (pytest-timeout, an embedding program) resumes where it was.
+        delay, interval = self._outer_timer
+        if delay > 0:
+            left = delay - (time.monotonic() - self._started)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns
+
+
+@contextlib.contextmanager
+def _nothing_left(out: str | None, trace: str | None, created: list[Path]) -> Iterator[None]:
+    """On any failure inside, removes what the run wrote: a trace already renamed into place,
+    this process's temporaries and the folders it created (only if empty)."""
+    trace_path = Path(trace) if trace is not None else None
+    before = _stat(trace_path) if trace_path is not None else None
+    try:
+        yield
+    except BaseException:
+        from fiscosim.metrics.output import remove_stale_temporaries
+
+        # The writers remove their own files when stopped; this catches a stop that came
+        # between a file's creation and its writer's try (and a trace closed just before it).
+        if trace_path is not None:
+            if _stat(trace_path) not in (None, before):
+                trace_path.unlink(missing_ok=True)
+            remove_stale_temporaries(trace_path.parent, own=True)
+        if out is not None:
+            remove_stale_temporaries(out, own=True)
+        for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+def _exit_codes_epilog() -> str:
+    rows = "\n".join(f"  {code:<4} {what}" for code, what in EXIT_CODES.items()
+                     if code != EXIT_FAILED)
+    return ("Every error is one line on stderr; a run that fails or is stopped writes no "
+            "files.\n\n\b\nExit codes:\n" + rows)
+
+
+def _dry_run(simulation: Any, path: Path, quiet: bool, as_json: bool) -> None:
+    """Prints the resolved scenario's size and what running it is expected to need."""
+    from fiscosim.scenario import scenario_digest
+    from fiscosim.sim.estimate import estimate_run
+
+    scenario = simulation.scenario
+    groups = scenario.group_specs()
+    counts = {role: sum(len(getattr(g, role)) for g in groups)
+              for role in ("sealers", "observers", "light")}
+    nodes = len(scenario.nodes.specs())
+    offered = round(sum(g.workload.rate_tps for g in groups) * scenario.duration_s)
+    estimate = estimate_run(scenario)
+    if not quiet:
+        roles = ", ".join(f"{n} {role}" for role, n in counts.items() if n)
+        # click.echo, not rich: a pipe would get these lines wrapped at 80 columns.
+        click.echo(f"scenario {scenario.name} ({path}) is valid: {nodes} nodes ({roles}), "
+                   f"{len(groups)} group{'s' if len(groups) != 1 else ''}, "
+                   f"{scenario.duration_s:g} s of workload + {scenario.drain_s:g} s drain, "
+                   f"{offered:,} transactions offered")
+        click.echo(f"estimate: {estimate.describe()}")
+        from fiscosim.scenario import ScenarioError
+        from fiscosim.sim.estimate import check_fits
+
+        try:
+            check_fits(scenario, str(path))
+        except ScenarioError as error:
+            click.echo(f"a run would be refused: {error} (or run with --no-memory-check)")
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "dry_run": True, "scenario": scenario.name,
+            "scenario_digest": scenario_digest(scenario), "seed": scenario.seed,
+            "nodes": nodes, **counts, "groups": len(groups),
+            "duration_s": scenario.duration_s, "drain_s": scenario.drain_s,
+            "offered_txs": offered, "events": estimate.events,
+            "peak_bytes": estimate.peak_bytes,
+        }) + "\n")
+
+
+@main.command(epilog=_exit_codes_epilog())
+@click.argument("scenario", required=False, type=click.Path())
 @click.option(
     "--seed", type=click.IntRange(min=0), default=None, help="Replace the scenario's seed."
 )
-@click.option("--out", type=click.Path(file_okay=False), default=None,
+@click.option("--out", metavar="FOLDER", default=None,
               help="Write summary.json, blocks.csv and manifest.json into this folder.")
 @click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
               help="Override a scenario field, e.g. --set workload.rate_tps=20000 (repeatable).")
-@click.option("--trace", type=click.Path(dir_okay=False), default=None,
+@click.option("--trace", metavar="FILE", default=None,
               help="Record the event trace as JSON lines into this file.")
 @click.option("--json", "as_json", is_flag=True, help="End with the summary as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no report table.")
+@click.option("--dry-run", is_flag=True,
+              help="Validate the scenario and the --out/--trace paths, print the run's size "
+                   "(nodes, events, memory) and exit without running.")
+@click.option("--timeout", type=Duration(), default=None, metavar="DURATION",
+              help="Stop a run that takes longer than this (wall clock: 90, 90s, 5m, 1h); "
+                   "exit code 124, no files written.")
+@click.option("--no-memory-check", is_flag=True,
+              help="Run even when the estimated peak memory exceeds what this machine has "
+                   "free (the estimate ignores swap).")
 def run(scenario: str | None, seed: int | None, out: str | None, overrides: tuple[str, ...],
-        trace: str | None, as_json: bool, quiet: bool) -> None:
+        trace: str | None, as_json: bool, quiet: bool, dry_run: bool,
+        timeout: float | None, no_memory_check: bool) -> None:
     """Run a scenario [default: scenarios/quickstart.yaml] and print a report."""
+    from fiscosim.metrics.output import remove_stale_temporaries
     from fiscosim.metrics.report import print_report
     from fiscosim.scenario import ScenarioError
     from fiscosim.sim.simulation import Simulation
 
     path = Path(scenario) if scenario is not None else _default_scenario()
     try:
-        simulation = Simulation.from_file(path, seed=seed, overrides=list(overrides))
+        # A dry run shows the estimate of a run the memory check would refuse, and says so.
+        simulation = Simulation.from_file(path, seed=seed, overrides=list(overrides),
+                                          check_memory=not (no_memory_check or dry_run))
     except ScenarioError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(2)
+        raise Failure(str(error)) from None
+    for warning in simulation.scenario.warnings():
+        click.echo(f"warning: {path}: {warning}", err=True)
+    # Everything that can be checked is checked before the run, not found after it.
+    created = check_out_folder(out) if out is not None else []
+    if trace is not None:
+        created += check_trace_file(trace, path, out)
+    if dry_run:
+        _dry_run(simulation, path, quiet, as_json)
+        return
+    # Temporaries of killed runs (SIGKILL leaves them) in the folders this run writes.
+    for folder in ([Path(out)] if out is not None else []) + (
+            [Path(trace).parent] if trace is not None else []):
+        remove_stale_temporaries(folder)
     total = simulation.scenario.duration_s + simulation.scenario.drain_s
-    try:
-        if quiet or total < 5:
-            result = simulation.run(trace=trace)
-        else:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    phase = "run"
+    with RunGuard(timeout) as guard:
+        try:
+            with _nothing_left(out, trace, created):
+                if quiet or total < 5:
+                    result = simulation.run(trace=trace)
+                else:
+                    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            with Progress(TextColumn("simulating"), BarColumn(),
-                          TextColumn("{task.completed:.1f}/{task.total:.1f} s simulated"),
-                          TimeElapsedColumn(), console=console, transient=True) as bar:
-                task = bar.add_task("run", total=total)
-                result = simulation.run(
-                    trace=trace, progress=lambda done, _total: bar.update(task, completed=done))
-        if out is not None:
-            result.write(out)
-    except OSError as error:
-        # A trace or result folder that cannot be written: one line, and (the writers being
-        # atomic) no partial files left behind.
-        click.echo(f"error: cannot write {error.filename or out or trace}: "
-                   f"{error.strerror or error} (choose a writable --out/--trace path)", err=True)
-        sys.exit(2)
-    if not quiet:
-        # A pipe or a file gets the whole table on 140 columns rather than a wrapped 80.
-        report = console if console.is_terminal else Console(width=140)
-        print_report(result.summary, report)
-        if out is not None:
-            console.print(f"results: {out}/summary.json, blocks.csv, manifest.json")
-        if trace is not None:
-            console.print(f"trace: {trace}")
-    if as_json:
-        sys.stdout.write(json.dumps(result.summary, sort_keys=False) + "\n")
+                    with Progress(TextColumn("simulating"), BarColumn(),
+                                  TextColumn("{task.completed:.1f}/{task.total:.1f} s simulated"),
+                                  TimeElapsedColumn(), console=console, transient=True) as bar:
+                        task = bar.add_task("run", total=total)
+                        result = simulation.run(
+                            trace=trace,
+                            progress=lambda done, _total: bar.update(task, completed=done))
+                phase = "write"
+                if out is not None:
+                    result.write(out)
+                guard.disarm()
+        except _Stop as stop:
+            at = f"at simulated t = {simulation.sim_time_s:.1f} s"
+            if stop.signum == signal.SIGALRM:
+                raise Failure(f"stopped after the --timeout of {timeout:g} s {at}; "
+                              "no files written", EXIT_TIMEOUT) from None
+            if stop.signum == signal.SIGTERM:
+                raise Failure(f"terminated by SIGTERM {at}; no files written",
+                              EXIT_TERMINATED) from None
+            raise Failure(f"interrupted {at}; no files written", EXIT_INTERRUPTED) from None
+        except OSError as error:
+            # A disk that fills up, a folder removed under the run: the writers are atomic and
+            # _nothing_left removed the rest, so there are no partial files to mention.
+            culprit = Path(error.filename) if error.filename else None
+            if phase == "write":
+                what = f"--out: cannot write into {out}"
+            elif trace is not None and (culprit is None or culprit.parent == Path(trace).parent):
+                what = f"--trace: cannot write {trace}"
+            else:  # not one of ours: a profile, the corpus cache
+                raise Failure(f"{culprit or 'a file'}: {error.strerror or error} (check the "
+                              "path and its permissions; no files written)") from None
+            raise Failure(f"{what}: {error.strerror or error} (choose a writable path; "
+                          "no files written)") from None
+        if not quiet:
+            # A pipe or a file gets the whole table on 140 columns rather than a wrapped 80.
+            report = console if console.is_terminal else Console(width=140)
+            print_report(result.summary, report)
+            if out is not None:
+                console.print(f"results: {out}/summary.json, blocks.csv, manifest.json")
+            if trace is not None:
+                console.print(f"trace: {trace}")
+        if as_json:
+            sys.stdout.write(json.dumps(result.summary, sort_keys=False) + "\n")
     if result.summary["safety"]["ok"] is False:
-        click.echo("error: SAFETY VIOLATED: " + result.summary["safety"]["violations"][0], err=True)
-        sys.exit(3)
+        raise Failure("SAFETY VIOLATED: " + result.summary["safety"]["violations"][0],
+                      EXIT_UNSAFE)
 
 
 @main.command()
-@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@click.argument("scenario", required=False, type=click.Path())
 @click.option("--suite", type=click.Choice(SUITE_NAMES), default=None,
               help="Crypto suite [default: the scenario's, else secp256k1].")
 @click.option("--count", type=click.IntRange(min=1), default=None,
@@ -177,8 +644,10 @@ def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
     """Run random fault schedules; report every seed that breaks safety or liveness.
 
     Also reports how long the chain went without a block after the last fault healed (the
-    stall no fault explains), as percentiles over the runs. Exit code 1 when any run fails,
-    3 when any run breaks safety.
+    stall no fault explains), as percentiles over the runs. A run fails when it breaks safety,
+    commits nothing in the last part of the run, or stalls after the heal for longer than
+    twice the view timeout then in force (backed off by the faults). Exit code 1 when any run
+    fails, 3 when any run breaks safety.
     """
     import os
     import time
@@ -199,24 +668,27 @@ def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
     elapsed = time.perf_counter() - started
     unsafe = [o for o in outcomes if not o.safe]
     stuck = [o for o in outcomes if o.safe and not o.live]
+    slow = [o for o in outcomes if o.safe and o.live and not o.stall_within_bound]
     setting = f"{nodes} sealers, {duration:g} s each, {rate:g} TPS" + (
         f", {loss:g} loss" if loss else "")
     table = Table(title=f"fiscosim fuzz: {runs} runs of {setting}")
     for column in ("seed", "result", "blocks", "max stall (s)", "after heal (s)", "faults"):
         table.add_column(column)
-    for outcome in (unsafe + stuck)[:30]:
-        table.add_row(str(outcome.seed), "SAFETY VIOLATED" if not outcome.safe else "no liveness",
-                      str(outcome.blocks), f"{outcome.max_stall_s:.2f}",
-                      f"{outcome.stall_after_heal_s:.2f}",
+    for outcome in (unsafe + stuck + slow)[:30]:
+        result = ("SAFETY VIOLATED" if not outcome.safe else "no liveness" if not outcome.live
+                  else f"slow: > 2 × {outcome.timeout_at_heal_s:g} s")
+        table.add_row(str(outcome.seed), result, str(outcome.blocks),
+                      f"{outcome.max_stall_s:.2f}", f"{outcome.stall_after_heal_s:.2f}",
                       "; ".join(f"{f['kind']}@{f['at_s']}" for f in outcome.faults))
-    if unsafe or stuck:
+    if unsafe or stuck or slow:
         console.print(table)
     after = np.array([o.stall_after_heal_s for o in outcomes])
     quantiles = {name: round(float(np.quantile(after, q)), 3)
                  for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0))}
     worst = max(outcomes, key=lambda o: (o.stall_after_heal_s, -o.seed))
     console.print(f"{runs} runs in {elapsed:.1f} s on {workers} workers: {len(unsafe)} unsafe, "
-                  f"{len(stuck)} without liveness after the faults healed")
+                  f"{len(stuck)} without liveness after the faults healed, {len(slow)} stalled "
+                  "after the heal for longer than twice the backed-off view timeout")
     console.print("longest stall after the last heal (s): "
                   + ", ".join(f"{k} {v:g}" for k, v in quantiles.items())
                   + f" (seed {worst.seed})")
@@ -225,13 +697,13 @@ def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
             "runs": runs, "nodes": nodes, "duration_s": duration, "byzantine": byzantine,
             "rate_tps": rate, "loss_rate": loss, "wall_s": round(elapsed, 2),
             "workers": workers, "unsafe_seeds": [o.seed for o in unsafe],
-            "stuck_seeds": [o.seed for o in stuck],
+            "stuck_seeds": [o.seed for o in stuck], "slow_seeds": [o.seed for o in slow],
             "stall_after_heal_s": quantiles, "worst_stall_seed": worst.seed,
             "stalls_after_heal_s": {str(o.seed): o.stall_after_heal_s for o in outcomes
                                     if o.stall_after_heal_s > 3.0}}) + "\n")
     if unsafe:
         sys.exit(3)
-    if stuck:
+    if stuck or slow:
         sys.exit(1)
 
 

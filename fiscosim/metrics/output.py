@@ -2,6 +2,11 @@
 
 All files are written under temporary names first and renamed only when every one of them is
 complete, so a failed run leaves no partial results behind.
+
+Temporary names are ``.<final name>.fiscosim-<pid>-<random>``: recognisably ours and carrying
+the writer's PID, so that a later run can remove the ones a killed process (SIGKILL, a power
+cut) left behind without touching another running process's files
+(:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import io
 import json
 import os
 import platform
-import tempfile
+import re
+import secrets
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -49,21 +55,101 @@ def json_text(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=False) + "\n"
 
 
+TEMPORARY = re.compile(r"\..+\.fiscosim-(?P<pid>[1-9][0-9]{0,9})-[0-9a-f]{8}")
+"""The name of a temporary file (or probe folder) of a fiscosim process, with its PID."""
+
+
+def temporary_name(final: Path) -> Path:
+    """A fresh temporary name beside ``final``: ``.<name>.fiscosim-<pid>-<random>``."""
+    return final.with_name(f".{final.name}.fiscosim-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def create_temporary(final: str | os.PathLike) -> tuple[int, Path]:
+    """Creates a temporary file beside ``final``; returns its descriptor (for writing) and path.
+
+    Mode 0666 less the umask, as ``open()`` would create ``final`` (0644 with the usual umask
+    022): result files are for sharing, unlike tempfile.mkstemp's 0600.
+    """
+    final = Path(final)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = temporary_name(final)
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {final}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except (OverflowError, ValueError):
+        return False
+    return True
+
+
+def remove_stale_temporaries(folder: str | os.PathLike, *, own: bool = False) -> list[Path]:
+    """Removes the fiscosim temporaries in ``folder`` whose process is gone; returns them.
+
+    A process that was killed before it could clean up (SIGKILL) leaves its temporaries; the
+    PID in their names tells whether their writer still runs. With ``own``, this process's
+    temporaries go too (after a stop, whatever an interrupted write had not yet tidied).
+    A PID reused by an unrelated process only keeps a stale file a while longer.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    me = os.getpid()
+    for entry in entries:
+        match = TEMPORARY.fullmatch(entry.name)
+        if match is None:
+            continue
+        pid = int(match["pid"])
+        if (pid == me and not own) or (pid != me and _alive(pid)):
+            continue
+        path = Path(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                path.rmdir()  # a probe folder; never one with anything in it
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def write_results(out_dir: str | os.PathLike, files: dict[str, str]) -> list[Path]:
-    """Writes ``{file name: text}`` into ``out_dir``: all to temporary names, then renamed."""
+    """Writes ``{file name: text}`` into ``out_dir``: all to temporary names, then renamed.
+
+    Interrupted anywhere (an error, Ctrl-C, SIGTERM), it leaves none of the new files: the
+    temporaries are removed and, if renaming had begun, the files already renamed too, so a
+    folder never holds a summary from one run beside blocks from another.
+    """
     target = Path(out_dir)
     target.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[str, Path]] = []
+    staged: list[tuple[Path, Path]] = []
+    renamed: list[Path] = []
     try:
         for name, text in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=target)
+            fd, tmp = create_temporary(target / name)
             staged.append((tmp, target / name))
             with os.fdopen(fd, "w") as handle:
                 handle.write(text)
+        for tmp, final in staged:
+            os.replace(tmp, final)
+            renamed.append(final)
     except BaseException:
         for tmp, _ in staged:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
+        for final in renamed:
+            final.unlink(missing_ok=True)
         raise
-    for tmp, final in staged:
-        os.replace(tmp, final)
     return [final for _, final in staged]

@@ -80,6 +80,24 @@ class Simulation:
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
+        self._world: World | None = None
+
+    @property
+    def world(self) -> World | None:
+        """The world of the current (or last) run, from the moment it is built; None before.
+
+        A ``progress`` callback may use it to look at the run, or to put a probe on its clock
+        (:func:`fiscosim.node.clock.schedule`), as ``fiscosim fuzz`` does at a fault's heal.
+        """
+        return self._world
+
+    @property
+    def sim_time_s(self) -> float:
+        """Simulated seconds reached by the current (or last) run; 0 before one starts.
+
+        Read after a run was stopped (Ctrl-C, a --timeout) to say how far it got.
+        """
+        return self._world.env.now / 1e6 if self._world is not None else 0.0
 
     @classmethod
     def from_file(
@@ -87,15 +105,19 @@ class Simulation:
         path: str | Path,
         seed: int | None = None,
         overrides: Sequence[str] | Mapping[str, object] = (),
+        check_memory: bool = True,
     ) -> Simulation:
-        """Loads and validates ``path``; ``seed`` and ``overrides`` replace scenario fields."""
+        """Loads and validates ``path``; ``seed`` and ``overrides`` replace scenario fields.
+
+        With ``check_memory`` a run whose estimated peak memory exceeds what this machine has
+        free is refused (:func:`fiscosim.sim.estimate.check_fits`)."""
         if isinstance(overrides, Mapping):
             overrides = dict(overrides)
             if seed is not None:
                 overrides["seed"] = seed
         else:
             overrides = list(overrides) + ([f"seed={seed}"] if seed is not None else [])
-        return cls(load_scenario(path, overrides))
+        return cls(load_scenario(path, overrides, check_memory=check_memory))
 
     def run(
         self,
@@ -118,26 +140,31 @@ class Simulation:
             recorder = TraceRecorder(trace, env)
             return recorder
 
+        self._world = None
         real = real_crypto(scenario)  # before the clock starts: signing is set-up, not the run
         started = time.perf_counter()
-        world = build_world(
-            scenario,
-            trace_factory=trace_factory if trace is not None else None,
-            real=real,
-        )
-        # A run allocates millions of short-lived objects (messages, events) and makes few
-        # reference cycles; at the default threshold of 700 allocations the cycle collector
-        # took about a third of a 100-node run. Results do not depend on it.
-        thresholds = gc.get_threshold()
-        gc.set_threshold(100_000, 50, 50)
+        # The recorder's temporary file exists from build_world on: anything that stops the
+        # run before close() (an error, Ctrl-C, the CLI's --timeout or SIGTERM) must drop it.
         try:
-            _drive(world, progress)
+            world = build_world(
+                scenario,
+                trace_factory=trace_factory if trace is not None else None,
+                real=real,
+            )
+            self._world = world
+            # A run allocates millions of short-lived objects (messages, events) and makes few
+            # reference cycles; at the default threshold of 700 allocations the cycle collector
+            # took about a third of a 100-node run. Results do not depend on it.
+            thresholds = gc.get_threshold()
+            gc.set_threshold(100_000, 50, 50)
+            try:
+                _drive(world, progress)
+            finally:
+                gc.set_threshold(*thresholds)
         except BaseException:
             if recorder is not None:
                 recorder.abort()
             raise
-        finally:
-            gc.set_threshold(*thresholds)
         wall = time.perf_counter() - started
         if recorder is not None:
             recorder.close()

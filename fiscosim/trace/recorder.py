@@ -17,13 +17,15 @@ benchmarks pay nothing for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from fiscosim.metrics.output import create_temporary
 
 
 def _plain(value: Any) -> Any:
@@ -44,7 +46,7 @@ class TraceRecorder:
     def __init__(self, path: str | os.PathLike, clock: Any) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        fd, self._tmp = create_temporary(self.path)
         self._file = os.fdopen(fd, "w", buffering=1 << 20)
         self._clock = clock
         self.events = 0
@@ -56,12 +58,20 @@ class TraceRecorder:
         self.events += 1
 
     def close(self) -> Path:
-        """Finishes the file and moves it to its final name."""
-        self._file.close()
-        os.replace(self._tmp, self.path)
+        """Finishes the file and moves it to its final name (or, failing that, removes it)."""
+        try:
+            self._file.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         return self.path
 
     def abort(self) -> None:
         """Drops the partial trace (a failed run leaves no result files)."""
-        self._file.close()
-        Path(self._tmp).unlink(missing_ok=True)
+        try:
+            # A full disk fails the final flush too; the file goes anyway.
+            with contextlib.suppress(OSError):
+                self._file.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
