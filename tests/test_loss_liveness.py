@@ -34,3 +34,18 @@ def test_steady_loss_under_load_stalls_less_than_a_backed_off_timeout(seed):
     # Everything sent was committed or refused with a reason: nothing lost, nothing stuck.
     assert summary["txs_pending_at_end"] == 0
     assert summary["txs_committed"] + summary["txs_rejected"] == summary["txs_submitted"]
+
+
+def test_fuzz_with_steady_loss_measures_the_stall_after_the_heal():
+    """``fiscosim fuzz --loss --rate``: the stall after the last heal is measured against the
+    view timeout in force at the heal (probed on the run's own clock)."""
+    from fiscosim.sim.fuzz import last_heal_s, run_one
+
+    for seed in (0, 1, 2):
+        outcome = run_one(seed, duration_s=12.0, loss_rate=0.02, rate_tps=2000)
+        assert outcome.safe and outcome.live
+        assert outcome.healed_at_s == last_heal_s(outcome.faults) > 0
+        # the base timeout, or a backed-off one (3 s × 1.5^k)
+        assert outcome.timeout_at_heal_s >= 3.0
+        assert 0 < outcome.stall_after_heal_s <= outcome.max_stall_s + 1e-9
+        assert outcome.stall_within_bound

@@ -26,6 +26,7 @@ import numpy as np
 
 from fiscosim.chain.config import max_faulty
 from fiscosim.faults.byzantine import BEHAVIOURS
+from fiscosim.node.clock import schedule
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,15 @@ class FuzzOutcome:
     """The longest time without a new block while transactions were waiting, counted from the
     last fault's heal (from the start when no fault was drawn) to the end of the run."""
     healed_at_s: float = 0.0
+    timeout_at_heal_s: float = 0.0
+    """The longest view timeout in force at an honest sealer when the last fault healed:
+    consensus_timeout × 1.5^change_cycle, the back-off the faults left behind."""
+
+    @property
+    def stall_within_bound(self) -> bool:
+        """No stall after the heal longer than twice the backed-off view timeout then in
+        force: a view change that fails once more and the one after it."""
+        return self.stall_after_heal_s <= 2 * self.timeout_at_heal_s
 
     @property
     def ok(self) -> bool:
@@ -141,14 +151,30 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
     faults = random_faults(rng, names, duration_s, heal_by, byzantine)
     # After the last heal: up to the longest back-off the faults can cause, then some blocks.
     window = liveness_window_s if liveness_window_s is not None else duration_s - heal_by - 1
-    result = Simulation(fuzz_scenario(seed, nodes, duration_s, rate_tps, faults,
-                                      loss_rate)).run()
+    healed = last_heal_s(faults)
+    simulation = Simulation(fuzz_scenario(seed, nodes, duration_s, rate_tps, faults, loss_rate))
+    timeout_at_heal = [0]
+
+    def probe() -> None:
+        world = simulation.world
+        timeout_at_heal[0] = max(
+            (node.core.timeout_us for node in world.sealers
+             if node.core is not None and node.up and not node.byzantine), default=0)
+
+    def at_first_progress(simulated_s: float, total_s: float) -> None:
+        # The first report comes before any fault acts (t ≤ 1 % of the run): from here the
+        # probe can be put on the run's own clock at the heal time exactly.
+        world = simulation.world
+        if not timeout_at_heal[0] and world is not None:
+            timeout_at_heal[0] = -1
+            schedule(world.env, max(round(healed * 1e6), world.env.now), probe)
+
+    result = simulation.run(progress=at_first_progress)
     summary = result.summary
     safe = summary["safety"]["ok"] is not False
     commits = [row.first_commit_us for row in result.world.blocks.committed_rows()]
     window_start = (duration_s - window) * 1e6
     live = any(t >= window_start for t in commits) or summary["txs_submitted"] == 0
-    healed = last_heal_s(faults)
     return FuzzOutcome(
         seed=seed,
         safe=safe,
@@ -160,6 +186,7 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
         stall_after_heal_s=stall_after(commits, round(healed * 1e6), int(result.world.env.now),
                                        summary["txs_pending_at_end"] > 0),
         healed_at_s=healed,
+        timeout_at_heal_s=max(timeout_at_heal[0], 0) / 1e6,
     )
 
 
