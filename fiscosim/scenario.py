@@ -654,12 +654,22 @@ class FaultSpec(BaseModel):
 
     model_config = _MODEL
 
-    at_s: Float = Field(ge=0, le=2 * MAX_RUN_S)
+    at_s: Float | None = Field(None, ge=0, le=2 * MAX_RUN_S)
     """When, in simulated seconds from the start; before the run's end (duration_s + drain_s),
-    or the fault would never happen."""
+    or the fault would never happen. Give either at_s or at_block."""
+    at_block: Int | None = Field(None, ge=1, le=1_000_000_000)
+    """Instead of at_s: when block ``at_block`` is first sealed or first committed by an honest
+    sealer (``block_event``). Single-group scenarios only."""
+    block_event: Literal["sealed", "committed"] | None = None
+    """With at_block: ``sealed`` (its leader seals it) or ``committed`` (the default: the first
+    honest sealer writes it to its ledger)."""
     kind: Literal["crash", "restart", "partition", "heal", "loss", "delay", "slow", "byzantine"]
     nodes: list[str] = []
-    """The nodes it hits (crash, restart, delay, slow)."""
+    """The nodes it hits (crash, restart, delay, slow), by name, or by role for crash, delay and
+    slow in a single-group scenario: ``leader`` (the leader of the lowest block not yet
+    committed by the most advanced honest sealer, in its view; during a view change the leader
+    of the view it moves to) or ``next_leader`` (the leader of the block after that), resolved
+    when the fault starts; the fault log says which node it was."""
     groups: list[list[str]] | None = None
     """The sides of a partition."""
     rate: Float | None = Field(None, ge=0, lt=1)
@@ -680,10 +690,30 @@ class FaultSpec(BaseModel):
     on the transactions it pushes or serves), reorder (each PBFT message held a random
     0..delay_ms, 50 by default), forge_light (forged headers and proofs to light nodes)."""
     until_s: Float | None = Field(None, gt=0, le=2 * MAX_RUN_S)
-    """Undo the fault then: restart, heal, loss 0, no delay, factor 1. None: it stays."""
+    """Undo the fault then: restart, heal, loss 0, no delay, factor 1. None: it stays. With
+    at_block, use for_s."""
+    for_s: Float | None = Field(None, gt=0, le=2 * MAX_RUN_S)
+    """Instead of until_s: undo the fault this long after it started (at_s or at_block)."""
 
     @model_validator(mode="after")
     def _check_kind(self) -> FaultSpec:
+        if (self.at_s is None) == (self.at_block is None):
+            where = "at_s" if self.at_s is None else "at_block"
+            raise _Invalid(where, "a fault starts either at_s or at_block" + (
+                "; it has neither" if self.at_s is None else "; it has both"),
+                           "give one of them")
+        if self.block_event is not None and self.at_block is None:
+            raise _Invalid("block_event", "block_event needs at_block",
+                           "add at_block, or remove block_event")
+        if self.until_s is not None and self.at_block is not None:
+            raise _Invalid("until_s", "a fault started at_block is undone for_s after it "
+                           "starts, not at until_s", "use for_s")
+        if self.until_s is not None and self.for_s is not None:
+            raise _Invalid("for_s", "until_s and for_s say the same thing", "keep one")
+        roles = [name for name in self.nodes if name in FAULT_ROLES]
+        if roles and self.kind not in ("crash", "delay", "slow"):
+            raise _Invalid("nodes", f"a {self.kind} fault cannot name a role ({roles[0]})",
+                           "name the nodes; roles are for crash, delay and slow faults")
         needs = {"crash": "nodes", "restart": "nodes", "delay": "nodes", "slow": "nodes",
                  "partition": "groups", "loss": "rate", "byzantine": "nodes"}
         need = needs.get(self.kind)
@@ -696,11 +726,12 @@ class FaultSpec(BaseModel):
         extra = {"delay": "delay_ms", "slow": "factor", "byzantine": "behaviour"}.get(self.kind)
         if extra and getattr(self, extra) is None:
             raise _Invalid(extra, f"a {self.kind} fault needs {extra}", f"set {extra}")
-        if self.until_s is not None and self.until_s <= self.at_s:
+        if self.until_s is not None and self.at_s is not None and self.until_s <= self.at_s:
             raise _Invalid("until_s", f"{self.until_s} is not after at_s {self.at_s}",
                            "undo the fault after it starts, or leave until_s out")
-        if self.until_s is not None and self.kind in ("restart", "heal"):
-            raise _Invalid("until_s", f"a {self.kind} cannot be undone", "leave until_s out")
+        for undo in ("until_s", "for_s"):
+            if getattr(self, undo) is not None and self.kind in ("restart", "heal"):
+                raise _Invalid(undo, f"a {self.kind} cannot be undone", f"leave {undo} out")
         # A field the kind does not read would be dropped without a word: refuse it.
         uses = _FAULT_FIELDS[self.kind]
         if self.kind == "byzantine" and self.behaviour != "reorder":
@@ -709,7 +740,7 @@ class FaultSpec(BaseModel):
             if name not in uses and getattr(self, name) not in (None, []):
                 what = (f"a byzantine fault with behaviour {self.behaviour}"
                         if self.kind == "byzantine" else f"a {self.kind} fault")
-                takes = ", ".join(sorted(uses | {"at_s", "kind"}))
+                takes = ", ".join(sorted(uses | {"at_s", "at_block", "kind"}))
                 raise _Invalid(name, f"{name} does not apply to {what}",
                                f"remove it; {what} takes {takes}")
         for i, name in enumerate(self.nodes):
@@ -733,16 +764,20 @@ class FaultSpec(BaseModel):
 
 
 _FAULT_FIELDS: dict[str, frozenset[str]] = {
-    "crash": frozenset({"nodes", "until_s"}),
+    "crash": frozenset({"nodes", "until_s", "for_s"}),
     "restart": frozenset({"nodes"}),
-    "partition": frozenset({"groups", "until_s"}),
+    "partition": frozenset({"groups", "until_s", "for_s"}),
     "heal": frozenset(),
-    "loss": frozenset({"rate", "until_s"}),
-    "delay": frozenset({"nodes", "delay_ms", "until_s"}),
-    "slow": frozenset({"nodes", "factor", "until_s"}),
-    "byzantine": frozenset({"nodes", "behaviour", "delay_ms", "until_s"}),
+    "loss": frozenset({"rate", "until_s", "for_s"}),
+    "delay": frozenset({"nodes", "delay_ms", "until_s", "for_s"}),
+    "slow": frozenset({"nodes", "factor", "until_s", "for_s"}),
+    "byzantine": frozenset({"nodes", "behaviour", "delay_ms", "until_s", "for_s"}),
 }
-"""The fields each fault kind reads (besides at_s and kind): fiscosim.faults.injector."""
+"""The fields each fault kind reads (besides at_s, at_block, block_event and kind):
+fiscosim.faults.injector."""
+
+FAULT_ROLES = ("leader", "next_leader")
+"""What a fault's ``nodes`` may name instead of a node: resolved when the fault starts."""
 
 
 # -- the scenario ------------------------------------------------------------------------------
@@ -916,11 +951,21 @@ class Scenario(BaseModel):
         for i, fault in enumerate(self.faults):
             named = list(fault.nodes) + [n for group in fault.groups or [] for n in group]
             for name in named:
-                if name not in names:
+                if name in FAULT_ROLES:
+                    if name in names:
+                        raise _Invalid(("faults", i, "nodes"), f"{name!r} is both a node's name "
+                                       "and a role", f"rename the node {name!r}")
+                    if self.groups is not None:
+                        raise _Invalid(("faults", i, "nodes"), f"the role {name!r} is ambiguous "
+                                       "with several groups", "name the node")
+                elif name not in names:
                     raise _Invalid(("faults", i), f"unknown node {name!r}",
                                    _choices_hint(name, names, "nodes"))
+            if fault.at_block is not None and self.groups is not None:
+                raise _Invalid(("faults", i, "at_block"), "at_block is ambiguous with several "
+                               "groups (each has its own block numbers)", "use at_s")
             # The run stops at end_us before anything due then (fiscosim.sim.simulation).
-            if round(fault.at_s * 1_000_000) >= end_us:
+            if fault.at_s is not None and round(fault.at_s * 1_000_000) >= end_us:
                 raise _Invalid(("faults", i, "at_s"),
                                f"{fault.at_s:g} s is not before the end of the run at "
                                f"{end_us / 1e6:g} s (duration_s + drain_s): it would never "
@@ -990,6 +1035,11 @@ class Scenario(BaseModel):
         found = []
         end_us = _us(self.duration_s) + _us(self.drain_s)
         for i, fault in enumerate(self.faults):
+            if (fault.at_s is not None and fault.for_s is not None
+                    and round((fault.at_s + fault.for_s) * 1_000_000) >= end_us):
+                found.append(f"faults.{i}.for_s: {fault.at_s:g} s + {fault.for_s:g} s is not "
+                              f"before the end of the run at {end_us / 1e6:g} s: the fault is "
+                              "never undone")
             if fault.until_s is not None and round(fault.until_s * 1_000_000) >= end_us:
                 found.append(f"faults.{i}.until_s: {fault.until_s:g} s is not before the end "
                               f"of the run at {end_us / 1e6:g} s: the fault is never undone")

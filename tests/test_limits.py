@@ -174,6 +174,8 @@ RANGES = [
     ("until_s", "faults.0.until_s", ["0", "172801"]),
     ("delay_ms", "faults.1.delay_ms", ["-1", "60001"]),
     ("factor", "faults.2.factor", ["0", "10001"]),
+    ("at_block", "faults.1.at_block", ["0", "1000000001"]),
+    ("for_s", "faults.2.for_s", ["0", "172801"]),
     ("light.max_headers", "light.max_headers", ["0", "10001"]),
 ]
 

@@ -66,33 +66,127 @@ class Holds:
 
 
 def schedule_faults(world: Any) -> None:
-    """Schedules every fault of ``world.scenario`` (in the order given; ties keep that order)."""
+    """Schedules every fault of ``world.scenario`` (in the order given; ties keep that order).
+
+    A fault starts at ``at_s``, or when block ``at_block`` is first sealed or committed by an
+    honest sealer; it is undone at ``until_s`` or ``for_s`` after it started. Roles in its
+    ``nodes`` (``leader``, ``next_leader``) are resolved to nodes when it starts, and the log
+    names the node.
+    """
     names = world.names
     holds = Holds()
     base_loss = world.network.loss_rate
     for number, fault in enumerate(world.scenario.faults):
-        targets = [names.index(name) for name in fault.nodes]
+        roles = any(name not in names for name in fault.nodes)  # validated: the rest are roles
+        targets: list[int] = [] if roles else [names.index(name) for name in fault.nodes]
         start, undo = _actions(world, fault, number, targets, names, holds, base_loss)
-        _at(world, fault.at_s, start, _describe(fault))
+        resolved: dict[str, str] = {}
+
+        def begin(fault: Any = fault, targets: list[int] = targets, roles: bool = roles,
+                  start: Callable[[], str | None] = start,
+                  undo: Callable[[], str | None] | None = undo,
+                  resolved: dict[str, str] = resolved) -> None:
+            if roles:
+                targets.extend(p for p in _resolve(world, fault.nodes, resolved)
+                               if p not in targets)
+            _fire(world, start, _describe(fault, resolved), resolved)
+            if undo is not None and fault.for_s is not None:
+                _at(world, world.env.now / US + fault.for_s, undo,
+                    lambda: f"undo {_describe(fault, resolved)}")
+
+        if fault.at_block is not None:
+            _on_block(world, fault.at_block, fault.block_event or "committed", begin)
+        else:
+            schedule(world.env, round(fault.at_s * US), begin)
         if fault.until_s is not None and undo is not None:
-            _at(world, fault.until_s, undo, f"undo {_describe(fault)}")
+            _at(world, fault.until_s, undo,
+                lambda fault=fault, resolved=resolved: f"undo {_describe(fault, resolved)}")
 
 
-def _at(world: Any, at_s: float, action: Callable[[], str | None], text: str) -> None:
-    def fire() -> None:
-        note = action()
-        entry = text if not note else f"{text} ({note})"
-        world.fault_log.append({"t_s": world.env.now / US, "fault": entry})
-        if world.trace is not None:
-            world.trace("fault", {"node": -1, "text": entry})
+def _resolve(world: Any, nodes: list[str], resolved: dict[str, str]) -> list[int]:
+    """Positions of ``nodes``, roles resolved now (FaultSpec.nodes says what each role is:
+    ``leader`` or ``next_leader``; the scenario refused any other name that is not a node's).
 
-    schedule(world.env, round(at_s * US), fire)
+    The reference is the most advanced honest sealer that is up (highest committed block,
+    then the first in node order): its view says who leads its lowest uncommitted block.
+    """
+    names = world.names
+    dishonest = world.scenario.byzantine_nodes()
+    live = [node for node in world.sealers
+            if node.up and node.core is not None and node.name not in dishonest]
+    positions = []
+    for name in nodes:
+        if name in names:
+            positions.append(names.index(name))
+            continue
+        if not live:
+            continue  # nobody leads: the fault hits no node (the log says so)
+        # The ledger's height, not the core's committed index: a block-triggered fault starts
+        # when the ledger has the block, before the core hears of it.
+        ref = max(live, key=lambda node: (max(node.height, node.core.committed_index),
+                                          -node.net_id))
+        core = ref.core
+        view = core.to_view if core.in_view_change else core.view
+        lowest = max(ref.height, core.committed_index) + 1
+        index = core.leader_of(lowest + (name == "next_leader"), view)
+        position = ref.shared.sealer_net_ids[index]
+        resolved[name] = names[position]
+        if position not in positions:  # a role that is also named must not hit it twice
+            positions.append(position)
+    return positions
 
 
-def _describe(fault: Any) -> str:
+def _on_block(world: Any, number: int, event: str, callback: Callable[[], None]) -> None:
+    """Calls ``callback`` once, when block ``number`` is first sealed (``event`` "sealed") or
+    first committed by an honest sealer ("committed"), at that moment of simulated time."""
+    watchers = getattr(world, "_block_watchers", None)
+    if watchers is None:
+        watchers = world._block_watchers = {}
+        shared = world.nodes[0].shared
+        dishonest = world.scenario.byzantine_nodes()
+        on_seal, on_commit = shared.on_seal, shared.on_commit
+
+        def sealed(node: Any, proposal: Any) -> None:
+            on_seal(node, proposal)
+            for run in watchers.pop(("sealed", proposal.index), ()):
+                run()
+
+        def committed(node: Any, index: int, proposal: Any, executed_hash: bytes) -> None:
+            on_commit(node, index, proposal, executed_hash)
+            if node.index >= 0 and node.name not in dishonest:
+                for run in watchers.pop(("committed", index), ()):
+                    run()
+
+        for node in world.nodes:
+            node.shared.on_seal, node.shared.on_commit = sealed, committed
+    watchers.setdefault((event, number), []).append(callback)
+
+
+def _fire(world: Any, action: Callable[[], str | None], text: str | Callable[[], str],
+          resolved: dict[str, str] | None = None) -> None:
+    if callable(text):
+        text = text()  # an undo's text names the nodes its fault's roles resolved to
+    note = action()
+    entry = text if not note else f"{text} ({note})"
+    logged: dict[str, Any] = {"t_s": world.env.now / US, "fault": entry}
+    if resolved:
+        logged["roles"] = dict(resolved)  # which node each role named when the fault started
+    world.fault_log.append(logged)
+    if world.trace is not None:
+        world.trace("fault", {"node": -1, "text": entry})
+
+
+def _at(world: Any, at_s: float, action: Callable[[], str | None],
+        text: str | Callable[[], str]) -> None:
+    schedule(world.env, round(at_s * US), _fire, world, action, text)
+
+
+def _describe(fault: Any, resolved: dict[str, str] | None = None) -> str:
     parts = [fault.kind]
     if fault.nodes:
-        parts.append(",".join(fault.nodes))
+        resolved = resolved or {}
+        parts.append(",".join(f"{resolved[name]} (the {name})" if name in resolved
+                              else name for name in fault.nodes))
     if fault.groups:
         parts.append(" | ".join(",".join(group) for group in fault.groups))
     for field in ("behaviour", "rate", "delay_ms", "factor"):
