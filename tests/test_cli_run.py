@@ -51,7 +51,7 @@ def test_report_and_result_files(tmp_path):
         assert word in result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 7 and summary["send_rate_tps"] > 600
-    assert (out / "blocks.csv").read_text().startswith("number,view,leader,txs")
+    assert (out / "blocks.csv").read_text().startswith("number,view,leader,leader_node,txs")
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"]["workload"]["rate_tps"] == 800
 

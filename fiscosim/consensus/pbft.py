@@ -300,7 +300,9 @@ class PbftCore:
     ``checkpoint_timeout_us`` the checkpoint re-broadcast delay, ``max_change_cycle`` the cap of
     the back-off exponent (§1.7). With ``recovering=True`` the node starts by asking the others
     for their view (:meth:`recover`). With ``notes=False`` no
-    :class:`~fiscosim.consensus.actions.Note` is built.
+    :class:`~fiscosim.consensus.actions.Note` is built. ``labels`` (one per consensus index)
+    are how Note *texts* name the nodes, e.g. "sealer 2 (node3)"; without them a text says
+    "node 2", the consensus index. Note ``fields`` always hold consensus indexes.
 
     >>> core = PbftCore(0, [1, 1, 1, 1], notes=False)
     >>> core.quorum, core.leader_of(1), core.leader_of(2)
@@ -324,6 +326,7 @@ class PbftCore:
         "_executing",
         "_future",
         "_index",
+        "_labels",
         "_leader_period",
         "_live_view",
         "_max_change_cycle",
@@ -366,6 +369,7 @@ class PbftCore:
         checkpoint_timeout_us: int = 3_000_000,
         recovering: bool = False,
         max_change_cycle: int = MAX_CHANGE_CYCLE,
+        labels: Sequence[str] | None = None,
     ) -> None:
         weights = tuple(int(weight) for weight in weights)
         self._quorum = quorum(weights)  # also validates the weights
@@ -386,6 +390,8 @@ class PbftCore:
             raise ValueError(f"max_change_cycle cannot be negative, got {max_change_cycle}")
         if committed_index < 0 or view < 0:
             raise ValueError("committed_index and view cannot be negative")
+        if labels is not None and len(labels) != len(weights):
+            raise ValueError(f"{len(labels)} labels for a consensus list of {len(weights)}")
         self._index = index
         self._weights = weights
         self._n = len(weights)
@@ -430,6 +436,23 @@ class PbftCore:
         # Proposals abandoned while the txpool was verifying them: unsealed if it says ok.
         self._abandoned: dict[tuple[int, bytes], Proposal] = {}
         self._notes = notes
+        self._labels: tuple[str, ...] | None = None if labels is None else tuple(labels)
+
+    # -- names in Note texts --------------------------------------------------------------------
+    def _who(self, index: int, prefix: str = "node ") -> str:
+        """How a Note text names consensus node ``index``: its label when the core was given
+        labels, else ``prefix`` and the index ("node 3"). An index outside the consensus list
+        (a stray sender) is always written as a number."""
+        labels = self._labels
+        if labels is not None and 0 <= index < len(labels):
+            return labels[index]
+        return f"{prefix}{index}"
+
+    def _whos(self, indexes: Any, prefix: str = "nodes ") -> str:
+        """Several consensus nodes in a Note text: "nodes 0,1,2", or their labels."""
+        if self._labels is None:
+            return prefix + ",".join(map(str, indexes))
+        return ", ".join(self._who(i) for i in indexes)
 
     # -- read-only state ------------------------------------------------------------------------
     @property
@@ -574,7 +597,7 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "recover_sent",
-                f"node {self._index} (view {self._view}, committed {self._committed}) asks "
+                f"{self._who(self._index)} (view {self._view}, committed {self._committed}) asks "
                 "the others for their view",
                 {"index": self._committed + 1, "view": self._view},
             ))
@@ -624,7 +647,7 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "proposal_sent",
-                f"node {self._index} proposes block {index} in view {self._view} "
+                f"{self._who(self._index)} proposes block {index} in view {self._view} "
                 f"({len(proposal.tx_ids)} txs, hash {_short(proposal.hash)})",
                 {"index": index, "view": self._view, "leader": self._index,
                  "txs": len(proposal.tx_ids), "hash": proposal.hash},
@@ -843,7 +866,7 @@ class PbftCore:
                 if self._notes:
                     acts.append(Note(
                         "view_change_resent",
-                        f"node {self._index} asks again to move to view {self._to_view}, now "
+                        f"{self._who(self._index)} asks again to move to view {self._to_view}, now "
                         f"with committed {index}",
                         {"index": index + 1, "view": self._view, "to_view": self._to_view},
                     ))
@@ -900,12 +923,13 @@ class PbftCore:
         leader = self.current_leader
         if leader == self._index:
             self._ignore(acts, "leader check", self._committed + 1, "own_leadership",
-                         f"node {self._index} is the leader it was told is unreachable")
+                         f"{self._who(self._index)} is the leader it was told is unreachable")
             return acts
         if self._notes:
             acts.append(Note(
                 "leader_unreachable",
-                f"leader {leader} is unreachable: view change to view {self._to_view + 1} now",
+                f"leader {self._who(leader, '')} is unreachable: view change to view "
+                f"{self._to_view + 1} now",
                 {"index": self._committed + 1, "view": self._view, "leader": leader,
                  "to_view": self._to_view + 1},
             ))
@@ -928,8 +952,8 @@ class PbftCore:
         leader = self.leader_of(index)
         if message.sender != leader:
             self._ignore(acts, "PrePrepare", index, "wrong_leader",
-                         f"PrePrepare for block {index} from node {message.sender}, but the "
-                         f"leader in view {self._view} is node {leader}",
+                         f"PrePrepare for block {index} from {self._who(message.sender)}, but the "
+                         f"leader in view {self._view} is {self._who(leader)}",
                          sender=message.sender, leader=leader)
             return acts
         slot = self._slot(index)
@@ -942,7 +966,8 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "proposal_received",
-                f"PrePrepare for block {index} from leader {leader} in view {self._view} "
+                f"PrePrepare for block {index} from leader {self._who(leader, '')} "
+                f"in view {self._view} "
                 f"({len(proposal.tx_ids)} txs, hash {_short(proposal.hash)}): verifying",
                 {"index": index, "view": self._view, "leader": leader,
                  "txs": len(proposal.tx_ids), "hash": proposal.hash},
@@ -1016,12 +1041,12 @@ class PbftCore:
         view = message.view
         if not 0 <= sender < self._n or sender == self._index:
             self._ignore(acts, "ViewChange", message.index, "unknown_sender",
-                         f"ViewChange from node {sender}, not another consensus node",
+                         f"ViewChange from {self._who(sender)}, not another consensus node",
                          sender=sender)
             return acts
         if message.index < self._committed:
             self._ignore(acts, "ViewChange", message.index, "stale_committed",
-                         f"ViewChange to view {view} from node {sender} has committed index "
+                         f"ViewChange to view {view} from {self._who(sender)} has committed index "
                          f"{message.index}, below ours ({self._committed})",
                          sender=sender, to_view=view)
             return acts
@@ -1038,38 +1063,38 @@ class PbftCore:
             acts.append(Send(sender, own))
         if view <= self._view:
             self._ignore(acts, "ViewChange", message.index, "stale_view",
-                         f"ViewChange to view {view} from node {sender}: we are in view "
+                         f"ViewChange to view {view} from {self._who(sender)}: we are in view "
                          f"{self._view}", sender=sender, to_view=view)
             return acts
         if view > self._to_view + self._view_slack:
             self._ignore(acts, "ViewChange", message.index, "far_future_view",
-                         f"ViewChange to view {view} from node {sender} is more than "
+                         f"ViewChange to view {view} from {self._who(sender)} is more than "
                          f"{self._view_slack} views ahead", sender=sender, to_view=view)
             return acts
         ours = self._committed_hash
         if (message.index == self._committed and ours is not None
                 and message.committed_hash not in (ours, _ZERO_HASH)):
             self._ignore(acts, "ViewChange", message.index, "conflicting_committed_hash",
-                         f"ViewChange from node {sender} commits block {message.index} with "
+                         f"ViewChange from {self._who(sender)} commits block {message.index} with "
                          f"hash {_short(message.committed_hash)}, we have {_short(ours)}",
                          sender=sender, to_view=view)
             return acts
         bad = self._bad_proofs(message)
         if bad is not None:
             self._ignore(acts, "ViewChange", message.index, bad[0],
-                         f"ViewChange to view {view} from node {sender}: {bad[1]}",
+                         f"ViewChange to view {view} from {self._who(sender)}: {bad[1]}",
                          sender=sender, to_view=view)
             return acts
         if not self._store_view_change(message):
             self._ignore(acts, "ViewChange", message.index, "duplicate",
-                         f"ViewChange to view {view} from node {sender} already held",
+                         f"ViewChange to view {view} from {self._who(sender)} already held",
                          sender=sender, to_view=view)
             return acts
         if self._notes:
             weight = self._vc_weight[view]
             acts.append(Note(
                 "view_change_received",
-                f"ViewChange to view {view} from node {sender} (committed {message.index}, "
+                f"ViewChange to view {view} from {self._who(sender)} (committed {message.index}, "
                 f"{len(message.prepared)} prepared): weight {weight}/{self._quorum} for view "
                 f"{view}",
                 {"index": message.index, "view": self._view, "to_view": view,
@@ -1097,29 +1122,29 @@ class PbftCore:
         view = message.view
         if not 0 <= sender < self._n or sender == self._index:
             self._ignore(acts, "NewView", self._committed + 1, "unknown_sender",
-                         f"NewView from node {sender}, not another consensus node",
+                         f"NewView from {self._who(sender)}, not another consensus node",
                          sender=sender)
             return acts
         if view <= self._view:
             self._ignore(acts, "NewView", self._committed + 1, "stale_view",
-                         f"NewView for view {view} from node {sender}: we are in view "
+                         f"NewView for view {view} from {self._who(sender)}: we are in view "
                          f"{self._view}", sender=sender, to_view=view)
             return acts
         if view > self._to_view + self._view_slack:
             self._ignore(acts, "NewView", self._committed + 1, "far_future_view",
-                         f"NewView for view {view} from node {sender} is more than "
+                         f"NewView for view {view} from {self._who(sender)} is more than "
                          f"{self._view_slack} views ahead", sender=sender, to_view=view)
             return acts
         bad = self._bad_new_view(message)
         if bad is not None:
             self._ignore(acts, "NewView", self._committed + 1, bad[0],
-                         f"NewView for view {view} from node {sender}: {bad[1]}",
+                         f"NewView for view {view} from {self._who(sender)}: {bad[1]}",
                          sender=sender, to_view=view)
             return acts
         if self._notes:
             acts.append(Note(
                 "new_view_accepted",
-                f"NewView for view {view} from node {sender} accepted "
+                f"NewView for view {view} from {self._who(sender)} accepted "
                 f"({len(message.view_changes)} ViewChanges, re-proposing "
                 f"{[pre.index for pre in message.pre_prepares]})",
                 {"index": self._committed + 1, "view": self._view, "to_view": view,
@@ -1134,7 +1159,7 @@ class PbftCore:
         sender = message.sender
         if not 0 <= sender < self._n or sender == self._index:
             self._ignore(acts, "RecoverRequest", message.index, "unknown_sender",
-                         f"RecoverRequest from node {sender}, not another consensus node",
+                         f"RecoverRequest from {self._who(sender)}, not another consensus node",
                          sender=sender)
             return acts
         self._send_status(sender, acts)  # handleRecoverRequest: always answered
@@ -1146,12 +1171,12 @@ class PbftCore:
         view = message.view
         if not 0 <= sender < self._n or sender == self._index:
             self._ignore(acts, "RecoverResponse", message.index, "unknown_sender",
-                         f"RecoverResponse from node {sender}, not another consensus node",
+                         f"RecoverResponse from {self._who(sender)}, not another consensus node",
                          sender=sender)
             return acts
         if view < self._view or view > self._to_view + self._view_slack:
             self._ignore(acts, "RecoverResponse", message.index, "stale_view",
-                         f"RecoverResponse from node {sender} reports view {view}; we are in "
+                         f"RecoverResponse from {self._who(sender)} reports view {view}; we are in "
                          f"view {self._view}", sender=sender, to_view=view)
             return acts
         votes = self._recover_votes.get(view)
@@ -1159,7 +1184,7 @@ class PbftCore:
             votes = self._recover_votes[view] = _Votes()
         if sender in votes.voters:
             self._ignore(acts, "RecoverResponse", message.index, "duplicate",
-                         f"RecoverResponse from node {sender} already counted", sender=sender)
+                         f"RecoverResponse from {self._who(sender)} already counted", sender=sender)
             return acts
         votes.voters.add(sender)
         votes.weight += self._weights[sender]
@@ -1212,7 +1237,7 @@ class PbftCore:
                 f"CheckPoints of weight {votes.weight} for block {slot.index} ("
                 + ("re-broadcast" if resent else "in a view change" if votes.weight <=
                    self._max_faulty else f"> f = {self._max_faulty}, not precommitted")
-                + f"): asking nodes {','.join(map(str, targets))} for its committed proposal",
+                + f"): asking {self._whos(targets)} for its committed proposal",
                 {"index": slot.index, "view": self._view, "weight": votes.weight,
                  "dests": tuple(targets), "executed_hash": executed_hash},
             ))
@@ -1227,15 +1252,15 @@ class PbftCore:
         index = message.index
         if not 0 <= sender < self._n or sender == self._index:
             self._ignore(acts, "CommittedProposalRequest", index, "unknown_sender",
-                         f"CommittedProposalRequest from node {sender}, not another consensus "
-                         "node", sender=sender)
+                         f"CommittedProposalRequest from {self._who(sender)}, not another "
+                         "consensus node", sender=sender)
             return acts
         slot = self._slots.get(index)
         if slot is None or not slot.commit_quorum or not slot.commit_voters:
             # A block already in our ledger is served by block sync (§7), not by the core.
             self._ignore(acts, "CommittedProposalRequest", index, "not_committed_here",
-                         f"node {sender} asks for block {index}'s committed proposal: we hold "
-                         "none with a Commit quorum"
+                         f"{self._who(sender)} asks for block {index}'s committed proposal: "
+                         "we hold none with a Commit quorum"
                          + (" (it is in our ledger: block sync serves it)"
                             if index <= self._committed else ""), sender=sender)
             return acts
@@ -1244,7 +1269,7 @@ class PbftCore:
             acts.append(Note(
                 "committed_proposal_sent",
                 f"sending block {index}'s committed proposal ({_short(slot.proposal.hash)}, "
-                f"Commit quorum of view {slot.commit_view}) to node {sender}",
+                f"Commit quorum of view {slot.commit_view}) to {self._who(sender)}",
                 {"index": index, "view": self._view, "dest": sender,
                  "hash": slot.proposal.hash},
             ))
@@ -1262,12 +1287,12 @@ class PbftCore:
         slot = self._slots.get(index)
         if slot is None or slot.asked is None or message.sender not in slot.asked:
             self._ignore(acts, what, index, "unexpected",
-                         f"{what} for block {index} from node {message.sender}: not asked",
+                         f"{what} for block {index} from {self._who(message.sender)}: not asked",
                          sender=message.sender)
             return acts
         if slot.commit_quorum or (slot.fetched and slot.state != _REJECTED):
             self._ignore(acts, what, index, "duplicate",
-                         f"{what} for block {index} from node {message.sender}: we have it",
+                         f"{what} for block {index} from {self._who(message.sender)}: we have it",
                          sender=message.sender)
             return acts
         proof = message.proof
@@ -1275,7 +1300,7 @@ class PbftCore:
         bad = self._bad_commit_proof(message)
         if bad is not None:
             self._ignore(acts, what, index, "bad_proof",
-                         f"{what} for block {index} from node {message.sender}: {bad}",
+                         f"{what} for block {index} from {self._who(message.sender)}: {bad}",
                          sender=message.sender)
             return acts
         held = slot.proposal
@@ -1300,8 +1325,8 @@ class PbftCore:
             acts.append(Note(
                 "committed_proposal_received",
                 f"block {index}'s committed proposal ({_short(proposal.hash)}, Commit quorum "
-                f"{','.join(map(str, proof.voters))} in view {proof.view}) from node "
-                f"{message.sender}: verifying",
+                f"{self._whos(proof.voters, '')} in view {proof.view}) from "
+                f"{self._who(message.sender)}: verifying",
                 {"index": index, "view": self._view, "hash": proposal.hash,
                  "voters": proof.voters, "sender": message.sender},
             ))
@@ -1358,7 +1383,7 @@ class PbftCore:
         if index <= low:
             if self._notes:
                 self._ignore(acts, what, index, "stale",
-                             f"{what} for block {index} from node {message.sender}: already "
+                             f"{what} for block {index} from {self._who(message.sender)}: already "
                              f"{'executed' if low == self._executed else 'committed'} "
                              f"up to {low}", sender=message.sender)
             return False
@@ -1366,13 +1391,13 @@ class PbftCore:
         if index >= limit:
             if self._notes:
                 self._ignore(acts, what, index, "out_of_window",
-                             f"{what} for block {index} from node {message.sender} is beyond "
+                             f"{what} for block {index} from {self._who(message.sender)} is beyond "
                              f"the window (< {limit})", sender=message.sender)
             return False
         sender = message.sender
         if not 0 <= sender < self._n:
             self._ignore(acts, what, index, "unknown_sender",
-                         f"{what} for block {index} from node {sender}, not a consensus node",
+                         f"{what} for block {index} from {self._who(sender)}, not a consensus node",
                          sender=sender)
             return False
         return True
@@ -1395,7 +1420,7 @@ class PbftCore:
             else:
                 reason = "stale_view"
             self._ignore(acts, what, message.index, reason,
-                         f"{what} for block {message.index} from node {message.sender} is in "
+                         f"{what} for block {message.index} from {self._who(message.sender)} is in "
                          f"view {view}, we are in view {self._view}"
                          + (f" moving to view {self._to_view}" if reason == "in_view_change"
                             else ""),
@@ -1423,7 +1448,7 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "deferred",
-                f"{what} for block {index} from node {message.sender} is in view "
+                f"{what} for block {index} from {self._who(message.sender)} is in view "
                 f"{message.view}, we are in view {self._view}: {text}",
                 {"index": index, "view": self._view, "message": what,
                  "reason": "future_view", "sender": message.sender,
@@ -1439,7 +1464,7 @@ class PbftCore:
         if sender in votes.voters:
             if self._notes:
                 self._ignore(acts, message.kind, message.index, "duplicate",
-                             f"{message.kind} for block {message.index} from node {sender} "
+                             f"{message.kind} for block {message.index} from {self._who(sender)} "
                              "already counted", sender=sender)
             return False
         votes.voters.add(sender)
@@ -1479,10 +1504,11 @@ class PbftCore:
             if vc.view != message.view:
                 return "bad_view_changes", f"it holds a ViewChange to view {vc.view}"
             if not 0 <= vc.sender < self._n or vc.sender in senders:
-                return "bad_view_changes", f"it holds a ViewChange from node {vc.sender} twice"
+                return ("bad_view_changes",
+                        f"it holds a ViewChange from {self._who(vc.sender)} twice")
             bad = self._bad_proofs(vc)
             if bad is not None:
-                return "bad_view_changes", f"the ViewChange from node {vc.sender}: {bad[1]}"
+                return "bad_view_changes", f"the ViewChange from {self._who(vc.sender)}: {bad[1]}"
             senders.add(vc.sender)
             weight += self._weights[vc.sender]
         if weight < self._quorum:
@@ -1490,7 +1516,7 @@ class PbftCore:
         view_changes = tuple(sorted(message.view_changes, key=lambda vc: vc.sender))
         leader = self._new_view_leader(view_changes, message.view)
         if message.sender != leader:
-            return "wrong_leader", f"the leader of view {message.view} is node {leader}"
+            return "wrong_leader", f"the leader of view {message.view} is {self._who(leader)}"
         expected = self._reproposals(view_changes, message.view, leader)
         got = message.pre_prepares
         if len(got) != len(expected) or any(
@@ -1590,7 +1616,7 @@ class PbftCore:
         return Note(
             code,
             f"{phase} quorum for block {slot.index} in view {self._view} (weight "
-            f"{votes.weight}/{self._quorum}: nodes {','.join(map(str, voters))}): {then}",
+            f"{votes.weight}/{self._quorum}: {self._whos(voters)}): {then}",
             {"index": slot.index, "view": self._view, "weight": votes.weight,
              "quorum": self._quorum, "voters": voters, "hash": slot.proposal.hash},
         )
@@ -1623,7 +1649,7 @@ class PbftCore:
             acts.append(Note(
                 "stable_checkpoint",
                 f"stable checkpoint for block {slot.index} (weight {votes.weight}/"
-                f"{self._quorum}: nodes {','.join(map(str, slot.stable))})"
+                f"{self._quorum}: {self._whos(slot.stable)})"
                 + (": waiting for earlier blocks to commit" if waiting else ""),
                 {"index": slot.index, "view": self._view, "weight": votes.weight,
                  "quorum": self._quorum, "voters": slot.stable,
@@ -1684,7 +1710,7 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "seal_notified",
-                f"node {self._index} leads blocks {start}..{end} in view {self._view}: "
+                f"{self._who(self._index)} leads blocks {start}..{end} in view {self._view}: "
                 "sealer notified",
                 {"index": start, "end": end, "view": self._view},
             ))
@@ -1706,7 +1732,7 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "view_change_sent",
-                f"node {self._index} asks to move from view {self._view} to view {to_view} "
+                f"{self._who(self._index)} asks to move from view {self._view} to view {to_view} "
                 f"({reason}): committed {self._committed}, prepared "
                 f"{[proof.index for proof in view_change.prepared]}",
                 {"index": self._committed + 1, "view": self._view, "to_view": to_view,
@@ -1786,11 +1812,11 @@ class PbftCore:
         leader = self._new_view_leader(view_changes, view)
         if self._notes and self._vc_quorum_noted != view:
             self._vc_quorum_noted = view
-            senders = ",".join(str(vc.sender) for vc in view_changes)
+            senders = self._whos(vc.sender for vc in view_changes)
             acts.append(Note(
                 "view_change_quorum",
-                f"ViewChanges for view {view} of weight {weight}/{self._quorum} (nodes "
-                f"{senders}): node {leader} leads view {view}",
+                f"ViewChanges for view {view} of weight {weight}/{self._quorum} ("
+                f"{senders}): {self._who(leader)} leads view {view}",
                 {"index": self._committed + 1, "view": self._view, "to_view": view,
                  "weight": weight, "quorum": self._quorum, "leader": leader,
                  "voters": tuple(vc.sender for vc in view_changes)},
@@ -1802,7 +1828,7 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "new_view_sent",
-                f"node {self._index} starts view {view}: re-proposing "
+                f"{self._who(self._index)} starts view {view}: re-proposing "
                 f"{[pre.index for pre in pre_prepares]}"
                 f"{' (empty: ' if any(not len(p.proposal.tx_ids) for p in pre_prepares) else ''}"
                 + ",".join(str(p.index) for p in pre_prepares if not len(p.proposal.tx_ids))
@@ -2005,7 +2031,7 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "recovered",
-                f"nodes of weight ≥ {self._quorum} are in view {view}: node {self._index} "
+                f"nodes of weight ≥ {self._quorum} are in view {view}: {self._who(self._index)} "
                 f"continues in view {view}",
                 {"index": self._committed + 1, "view": view},
             ))
@@ -2021,7 +2047,8 @@ class PbftCore:
         if self._notes:
             acts.append(Note(
                 "recover_response_sent",
-                f"telling node {dest} we are in view {self._view} (committed {self._committed})",
+                f"telling {self._who(dest)} we are in view {self._view} "
+                f"(committed {self._committed})",
                 {"index": self._committed + 1, "view": self._view, "dest": dest},
             ))
         acts.append(Send(dest, RecoverResponse(self._view, self._committed, self._index)))

@@ -12,6 +12,10 @@ Which nodes' commits count (docs/results.md):
   last of them committed, the moment no honest sealer that was up still lacked it. A crashed
   sealer does not hold it back, nor does one that crashes before committing it (the block is
   then complete at the crash). −1 while an honest sealer that is up lacks it.
+
+Who sealed a block: ``leader`` is the sealer's consensus index (its place in the sorted node
+ids, FISCO's nodeID order: it changes with the seed), ``leader_node`` its name in the scenario
+("node3", the same every seed). docs/pbft.md, "Which number is which".
 """
 
 from __future__ import annotations
@@ -26,12 +30,16 @@ COLUMNS = (
     "number",
     "view",
     "leader",
+    "leader_node",
     "txs",
     "sealed_us",
     "first_commit_us",
     "all_commit_us",
     "hash",
 )
+
+_TEXT = frozenset({"leader_node", "hash"})
+"""The columns that hold text; the others are integers."""
 
 
 @dataclass
@@ -41,6 +49,8 @@ class BlockRow:
     leader: int
     txs: int
     sealed_us: int
+    leader_node: str = ""
+    """The sealer's scenario name (``leader`` is its consensus index)."""
     first_commit_us: int = -1
     """The first honest sealer's commit (−1 while none has committed it)."""
     all_commit_us: int = -1
@@ -85,9 +95,11 @@ class BlockLog:
         self.honest = list(honest)
         self.honest_sealers = len(self.honest)
 
-    def sealed(self, number: int, view: int, leader: int, txs: int, now: int) -> None:
+    def sealed(self, number: int, view: int, leader: int, txs: int, now: int,
+               leader_node: str = "") -> None:
+        """Sealer ``leader`` (its consensus index; ``leader_node`` its name) sealed ``number``."""
         # A block number sealed again (a later view) replaces the earlier proposal's row.
-        self.rows[number] = BlockRow(number, view, leader, txs, now)
+        self.rows[number] = BlockRow(number, view, leader, txs, now, leader_node)
 
     def committed(self, number: int, executed_hash: bytes, now: int, node: int = -1,
                   honest: bool = True) -> None:
@@ -144,5 +156,5 @@ class BlockLog:
         for name in COLUMNS:
             get = getters.get(name)
             values = [get(row) if get else getattr(row, name) for row in rows]
-            out[name] = np.array(values, dtype=object if name == "hash" else np.int64)
+            out[name] = np.array(values, dtype=object if name in _TEXT else np.int64)
         return out

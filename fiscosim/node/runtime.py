@@ -230,8 +230,10 @@ class Node:
         trace = self.shared.trace
         if trace is not None:
             # `node` is the network position (the scenario's node order); `sealer` is the
-            # consensus index (nodeID order, FISCO.md §1.3) that the PBFT core's texts use.
-            trace(event, {"node": self.net_id, "sealer": self.index, **fields})
+            # consensus index (nodeID order, FISCO.md §1.3) that the PBFT core's fields use;
+            # `node_name` is the scenario's name ("name" is taken: the timer events' field).
+            trace(event, {"node": self.net_id, "sealer": self.index, "node_name": self.name,
+                          **fields})
 
     def _later(self, at_us: int, fn: Any, *args: Any) -> None:
         """Calls ``fn(*args)`` at ``at_us`` unless this node crashes before then.

@@ -214,6 +214,8 @@ def _build_group(
     ordered = sorted(sealer_positions, key=lambda i: node_ids[i])
     weights = [scenario.nodes.specs()[i].weight for i in ordered]
     consensus_index = {position: index for index, position in enumerate(ordered)}
+    # How the PBFT core's trace texts name a sealer: both numbers' meanings (docs/pbft.md).
+    labels = tuple(f"sealer {index} ({names[position]})" for index, position in enumerate(ordered))
     workload = group.workload
 
     table = TxTable(capacity=max(1024, int(workload.rate_tps * scenario.duration_s * 1.2)))
@@ -231,7 +233,7 @@ def _build_group(
 
     def on_seal(node: Node, proposal: Any) -> None:
         blocks.sealed(proposal.index, proposal.view, proposal.leader, len(proposal.tx_ids),
-                      env.now)
+                      env.now, node.name)
 
     def on_commit(node: Node, number: int, proposal: Any, executed_hash: bytes) -> None:
         honest = node.name not in dishonest
@@ -275,7 +277,8 @@ def _build_group(
     for position in member_positions:
         core = None
         if position in consensus_index:
-            factory = _core_factory(consensus_index[position], weights, chain, trace is not None)
+            factory = _core_factory(consensus_index[position], weights, chain, trace is not None,
+                                    labels)
             core = factory(0, recovering=False)
         pool = TxPool(
             table,
@@ -388,9 +391,11 @@ class GroupCpu:
         return self.base.utilisation(elapsed_us)
 
 
-def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> Any:
+def _core_factory(index: int, weights: list[int], chain: Any, notes: bool,
+                  labels: tuple[str, ...] | None = None) -> Any:
     """Builds a sealer's PBFT core: at the start, and again after a restart or a block sync,
-    from its ledger's height, recovering the current view from its peers."""
+    from its ledger's height, recovering the current view from its peers. ``labels`` name the
+    sealers in the core's Note texts (one per consensus index)."""
 
     def build(committed_index: int, recovering: bool = True) -> PbftCore:
         return PbftCore(
@@ -402,6 +407,7 @@ def _core_factory(index: int, weights: list[int], chain: Any, notes: bool) -> An
             committed_index=committed_index,
             notes=notes,
             recovering=recovering,
+            labels=labels,
         )
 
     return build

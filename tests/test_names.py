@@ -1,0 +1,126 @@
+"""Names in results: the consensus index and the scenario's node name side by side.
+
+The consensus index (a sealer's place in the sorted node ids, FISCO's nodeID order) changes
+with the seed; the node name does not. ``blocks.csv`` gives both (``leader``, ``leader_node``),
+the trace's note texts name a sealer as "sealer 2 (node3)" and every node event carries
+``node_name`` (docs/pbft.md, "Which number is which").
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT
+
+from fiscosim import Simulation
+from fiscosim.consensus import Note, PbftCore, Proposal, proposal_hash
+
+QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
+SHORT = {"duration_s": 3, "warmup_s": 0.5, "drain_s": 1}
+SEEDS = (2, 7)
+"""Seeds whose consensus orders differ (checked below)."""
+
+
+def run(seed: int, trace: Path) -> tuple:
+    result = Simulation.from_file(QUICKSTART, seed=seed, overrides=SHORT).run(trace=trace)
+    events = [json.loads(line) for line in trace.read_text().splitlines()]
+    return result, events
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("names")
+    return {"folder": folder, **{seed: run(seed, folder / f"{seed}.jsonl") for seed in SEEDS}}
+
+
+def test_the_seeds_order_the_sealers_differently(runs: dict) -> None:
+    orders = [tuple(node.name for node in runs[seed][0].world.sealers) for seed in SEEDS]
+    assert orders[0] != orders[1]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_blocks_give_the_leaders_index_and_name(runs: dict, seed: int) -> None:
+    result, events = runs[seed]
+    order = [node.name for node in result.world.sealers]  # consensus index → name
+    sealed_by: dict[int, tuple[int, str]] = {}
+    for event in events:
+        if event["event"] == "seal":  # a block sealed again replaces the earlier seal
+            sealed_by[event["index"]] = (event["sealer"], event["node_name"])
+    blocks = result.blocks
+    assert len(blocks) > 3
+    assert len(set(blocks["leader_node"])) > 1
+    for number, leader, name in zip(blocks["number"], blocks["leader"], blocks["leader_node"],
+                                    strict=True):
+        assert sealed_by[int(number)] == (int(leader), name)
+        assert order[int(leader)] == name
+    header = result.blocks.to_csv().splitlines()[0].split(",")
+    assert header[header.index("leader") + 1] == "leader_node"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_trace_names_the_nodes(runs: dict, seed: int) -> None:
+    result, events = runs[seed]
+    order = [node.name for node in result.world.sealers]
+    by_position = {node.net_id: node.name for node in result.world.nodes}
+    for event in events:
+        if "node_name" in event:
+            assert event["node_name"] == by_position[event["node"]]
+    notes = [e for e in events if e["event"] == "note"]
+    proposed = [e for e in notes if e["code"] == "proposal_sent"]
+    assert proposed
+    for note in proposed:
+        # the text names the sealer both ways; the fields keep the consensus index
+        label = f"sealer {note['sealer']} ({note['node_name']})"
+        assert note["text"].startswith(f"{label} proposes block {note['index']}")
+        assert order[note["sealer"]] == note["node_name"]
+    quorums = [e for e in notes if e["code"] == "prepare_quorum"]
+    assert quorums
+    for note in quorums:
+        assert all(f"sealer {v} ({order[v]})" in note["text"] for v in note["voters"])
+    assert not any(f"node {i} " in note["text"] for note in notes for i in range(len(order)))
+
+
+def test_same_seed_same_trace(runs: dict, tmp_path: Path) -> None:
+    seed = SEEDS[0]
+    first, _ = runs[seed]
+    again, _ = run(seed, tmp_path / "again.jsonl")
+    trace = (runs["folder"] / f"{seed}.jsonl").read_bytes()
+    assert (tmp_path / "again.jsonl").read_bytes() == trace
+    assert again.deterministic_summary() == first.deterministic_summary()
+    assert again.blocks.to_csv() == first.blocks.to_csv()
+
+
+# -- the PBFT core on its own --------------------------------------------------------------------
+
+
+def proposal(index: int, leader: int) -> Proposal:
+    ids = np.arange(3, dtype=np.int64)
+    digest = proposal_hash(index, bytes(32), ids, index * 1000, leader)
+    return Proposal(index, 0, leader, digest, bytes(32), ids, index * 1000)
+
+
+def texts(acts: list) -> list[str]:
+    return [a.text for a in acts if type(a) is Note]
+
+
+def test_core_texts_default_to_the_index_and_use_labels_when_given() -> None:
+    plain = PbftCore(1, [1, 1, 1, 1])
+    named = PbftCore(1, [1, 1, 1, 1], labels=[f"sealer {i} (n{i})" for i in range(4)])
+    plain.start(0)
+    named.start(0)
+    block = proposal(1, 1)
+    plain_acts = plain.propose(block, 0)
+    named_acts = named.propose(block, 0)
+    assert any(t.startswith("node 1 proposes block 1") for t in texts(plain_acts))
+    assert any(t.startswith("sealer 1 (n1) proposes block 1") for t in texts(named_acts))
+    plain_fields = [a.fields for a in plain_acts if type(a) is Note]
+    named_fields = [a.fields for a in named_acts if type(a) is Note]
+    assert plain_fields == named_fields
+
+
+def test_core_refuses_labels_of_the_wrong_length() -> None:
+    with pytest.raises(ValueError, match="labels"):
+        PbftCore(0, [1, 1, 1, 1], labels=["a", "b"])
