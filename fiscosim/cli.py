@@ -500,6 +500,7 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
                                           check_memory=not (no_memory_check or dry_run))
     except ScenarioError as error:
         raise Failure(str(error)) from None
+    simulation.command_line = list(sys.argv)  # for manifest.json
     for warning in simulation.scenario.warnings():
         click.echo(f"warning: {path}: {warning}", err=True)
     # Everything that can be checked is checked before the run, not found after it.

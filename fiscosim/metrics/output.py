@@ -18,6 +18,9 @@ import os
 import platform
 import re
 import secrets
+import subprocess
+import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,95 @@ def package_versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+GIT_TIMEOUT_S = 2.0
+"""How long each ``git`` call may take when finding the commit; slower means no commit."""
+
+
+def source_root() -> Path:
+    """The folder that holds the ``fiscosim`` package: a clone's root when run from one."""
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def git_state(root: Path | None = None) -> dict[str, Any] | None:
+    """``{"commit": sha, "dirty": bool}`` of the clone fiscosim runs from, or None.
+
+    None unless ``root`` (the package's source folder) is itself a git work tree: an
+    installed copy inside some other repository (a virtualenv in a clone) is not that
+    repository's commit. ``dirty`` means tracked files differ from the commit (untracked
+    files, such as results folders, do not count). Never raises: no git, a slow git (each
+    call is cut at :data:`GIT_TIMEOUT_S`) or an unsafe repository give None.
+    """
+    root = source_root() if root is None else root
+    if not (root / ".git").exists():
+        return None
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              timeout=GIT_TIMEOUT_S, check=True, stdin=subprocess.DEVNULL)
+        return done.stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
+            return None
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return {"commit": commit, "dirty": dirty}
+
+
+def cpu_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
+    """The CPU: ``model``, ``cores`` this process may use, and ``avx512ifma``.
+
+    ``avx512ifma`` (the instructions the fast signature verifiers use) is read from
+    ``/proc/cpuinfo``'s flags; None where that file is missing (not Linux).
+    """
+    model: str | None = None
+    flags: set[str] | None = None
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip() or None
+                elif key == "flags" and flags is None:
+                    flags = set(value.split())
+                if model is not None and flags is not None:
+                    break
+    except OSError:
+        pass
+    if model is None:
+        model = platform.processor() or None
+    try:
+        cores: int | None = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count()
+    return {"model": model, "cores": cores,
+            "avx512ifma": None if flags is None else "avx512ifma" in flags}
+
+
+def provenance(command_line: Sequence[str] | None,
+               overrides: Sequence[str]) -> dict[str, Any]:
+    """Where a result came from, for manifest.json (never for the deterministic summary).
+
+    ``command_line`` is ``sys.argv`` of a ``fiscosim run`` (None from the Python API).
+    """
+    try:
+        version: str | None = metadata.version("fiscosim")
+    except metadata.PackageNotFoundError:
+        version = None
+    return {
+        "command_line": list(command_line) if command_line is not None else None,
+        "overrides": list(overrides),
+        "fiscosim_version": version,
+        "git": git_state(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": cpu_info(),
+    }
 
 
 def blocks_csv(columns: dict[str, np.ndarray]) -> str:

@@ -16,6 +16,7 @@ a node that is up, or still being verified by its RPC node).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -133,8 +134,18 @@ def _by_reason(reasons: np.ndarray, mask: np.ndarray) -> dict[str, int]:
     return {REJECT_BY_CODE[i].name: int(n) for i, n in enumerate(counts) if n}
 
 
-def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
-    """The summary dict written to ``summary.json`` (see the module docstring)."""
+def scenario_label(name: str, overrides: Sequence[str] = ()) -> str:
+    """The scenario's name, marked when ``--set`` changed it: ``quickstart (+2 overrides)``."""
+    if not overrides:
+        return name
+    return f"{name} (+{len(overrides)} override{'s' if len(overrides) != 1 else ''})"
+
+
+def summarise(world: Any, wall_time_s: float, digest: str,
+              overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The summary dict written to ``summary.json`` (see the module docstring).
+
+    ``overrides`` (the ``--set`` texts) are listed, and counted in the scenario's name."""
     scenario = world.scenario
     table = world.table
     start_us = int(scenario.warmup_s * 1_000_000)
@@ -189,7 +200,8 @@ def summarise(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
             node_rejections[name] = node_rejections.get(name, 0) + n
 
     return {
-        "scenario": scenario.name,
+        "scenario": scenario_label(scenario.name, overrides),
+        "overrides": list(overrides),
         "scenario_digest": digest,
         "seed": scenario.seed,
         "nodes": len(world.nodes),
@@ -316,18 +328,20 @@ def _sync(world: Any) -> dict:
     }
 
 
-RUN_KEYS = ("scenario", "scenario_digest", "seed", "messages", "messages_total", "bytes_total",
+RUN_KEYS = ("scenario", "overrides", "scenario_digest", "seed", "messages", "messages_total",
+            "bytes_total",
             "cpu_utilisation", "faults", "warnings", "sim_time_s", "wall_time_s", "sim_speed",
             "events")
 """Keys of a summary that describe the whole run, not one group (network, CPUs, clock)."""
 
 
-def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, Any]:
+def summarise_groups(world: Any, wall_time_s: float, digest: str,
+                     overrides: Sequence[str] = ()) -> dict[str, Any]:
     """The summary of a run of several groups: run-wide figures (network, CPUs, safety, speed)
     at the top, and under ``groups`` each group's own (its TPS, latency, blocks, view changes,
     sync), as :func:`summarise` computes it for one group. TPS and transaction counts at the
     top are the groups' sums."""
-    first = summarise(world, wall_time_s, digest)
+    first = summarise(world, wall_time_s, digest, overrides)
     groups: dict[str, Any] = {}
     for group in world.groups:
         one = first if group is world else summarise(group, wall_time_s, digest)
@@ -336,7 +350,7 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str) -> dict[str, A
     unchecked = [gid for gid, g in groups.items() if g["safety"]["status"] == NOT_CHECKED]
     # The run is safe only where every group was checked; a violation anywhere decides.
     status = "violated" if violations else NOT_CHECKED if unchecked else "ok"
-    summary = {k: first[k] for k in ("scenario", "scenario_digest", "seed")}
+    summary = {k: first[k] for k in ("scenario", "overrides", "scenario_digest", "seed")}
     summary.update({
         "nodes": len(world.names),
         "tps": round(sum(g["tps"] for g in groups.values()), 3),

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from fiscosim.metrics.blocks import BlockLog
-from fiscosim.metrics.output import blocks_csv, json_text, package_versions, write_results
+from fiscosim.metrics.output import (
+    blocks_csv,
+    json_text,
+    package_versions,
+    provenance,
+    write_results,
+)
 from fiscosim.metrics.summary import WALL_CLOCK_KEYS, summarise, summarise_groups
 from fiscosim.scenario import Scenario, load_scenario, scenario_digest
 from fiscosim.sim.world import World, build_world
@@ -81,6 +88,11 @@ class Simulation:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self._world: World | None = None
+        self.overrides: list[str] = []
+        """The ``FIELD=VALUE`` overrides applied to the file (``seed`` given apart not among
+        them): listed in summary.json and manifest.json, counted in the scenario's name."""
+        self.command_line: list[str] | None = None
+        """The command line that ran this (``fiscosim run`` sets it); None from the API."""
 
     @property
     def world(self) -> World | None:
@@ -112,12 +124,17 @@ class Simulation:
         With ``check_memory`` a run whose estimated peak memory exceeds what this machine has
         free is refused (:func:`fiscosim.sim.estimate.check_fits`)."""
         if isinstance(overrides, Mapping):
+            given = [f"{k}={v if isinstance(v, str) else json.dumps(v)}"
+                     for k, v in overrides.items()]
             overrides = dict(overrides)
             if seed is not None:
                 overrides["seed"] = seed
         else:
+            given = [str(text) for text in overrides]
             overrides = list(overrides) + ([f"seed={seed}"] if seed is not None else [])
-        return cls(load_scenario(path, overrides, check_memory=check_memory))
+        simulation = cls(load_scenario(path, overrides, check_memory=check_memory))
+        simulation.overrides = given
+        return simulation
 
     def run(
         self,
@@ -170,16 +187,17 @@ class Simulation:
             recorder.close()
         digest = scenario_digest(scenario)
         if len(world.groups) == 1:
-            summary = summarise(world, wall, digest)
+            summary = summarise(world, wall, digest, self.overrides)
             blocks = BlockTable(world.blocks.columns())
         else:
-            summary = summarise_groups(world, wall, digest)
+            summary = summarise_groups(world, wall, digest, self.overrides)
             blocks = BlockTable(_group_blocks(world))
         manifest = {
             "seed": scenario.seed,
             "scenario_digest": digest,
             "scenario": scenario.model_dump(mode="json"),
             "versions": package_versions(),
+            **provenance(self.command_line, self.overrides),
         }
         return Result(summary, blocks, manifest, world)
 
