@@ -790,14 +790,7 @@ class PbftCore:
                 {"index": index, "view": self._view,
                  "high_water_mark": index + 1 + self._pipeline_size},
             ))
-        if self._view_changes:
-            self._prune_view_changes()
-        if self._future:
-            for stale in [i for i in self._future if i <= index]:
-                del self._future[stale]
-        if self._abandoned:
-            for key in [key for key in self._abandoned if key[0] <= index]:
-                del self._abandoned[key]
+        self._forget_up_to(index)
         self._progressed = True
         self._try_commit(acts)
         # The window moved: a leader that was waiting for room may seal now.
@@ -844,14 +837,7 @@ class PbftCore:
             self._sealed_up_to = index
         if self._waiting_seal is not None and self._waiting_seal <= index:
             self._waiting_seal = None
-        if self._view_changes:
-            self._prune_view_changes()
-        if self._future:
-            for stale in [i for i in self._future if i <= index]:
-                del self._future[stale]
-        if self._abandoned:
-            for key in [key for key in self._abandoned if key[0] <= index]:
-                del self._abandoned[key]
+        self._forget_up_to(index)
         if self._notes:
             acts.append(Note(
                 "synced",
@@ -882,6 +868,19 @@ class PbftCore:
         self._checkpoint_timer(acts, restart=False)
         self._end(acts)
         return acts
+
+    def _forget_up_to(self, index: int) -> None:
+        """Drops what is held for blocks at or below ``index``, now in the ledger: ViewChanges
+        committed below it (``removeInvalidViewChange``), deferred PrePrepares, abandoned
+        proposals awaiting their verdict."""
+        if self._view_changes:
+            self._prune_view_changes()
+        if self._future:
+            for stale in [i for i in self._future if i <= index]:
+                del self._future[stale]
+        if self._abandoned:
+            for key in [key for key in self._abandoned if key[0] <= index]:
+                del self._abandoned[key]
 
     def on_timer(self, name: str, now: int) -> list[Action]:
         """A timer fired: the view timer (§1.7 ``onTimeout``) or the checkpoint timer (§1.5)."""
