@@ -805,7 +805,7 @@ class PbftCore:
         return acts
 
     def on_synced(self, index: int, ledger_hash: bytes, now: int) -> list[Action]:
-        """Block sync wrote blocks up to ``index`` to the ledger (FISCO.md §7).
+        """Block sync wrote blocks up to ``index`` to the ledger (docs/faults.md, block sync).
 
         FISCO's ``finalizeConsensus(ledgerConfig, syncedBlock=true)`` → ``resetConfig``: the
         committed index and hash move up, the caches at or below it go

@@ -139,27 +139,7 @@ def _resolve(world: Any, nodes: list[str], resolved: dict[str, str]) -> list[int
 def _on_block(world: Any, number: int, event: str, callback: Callable[[], None]) -> None:
     """Calls ``callback`` once, when block ``number`` is first sealed (``event`` "sealed") or
     first committed by an honest sealer ("committed"), at that moment of simulated time."""
-    watchers = getattr(world, "_block_watchers", None)
-    if watchers is None:
-        watchers = world._block_watchers = {}
-        shared = world.nodes[0].shared
-        dishonest = world.scenario.byzantine_nodes()
-        on_seal, on_commit = shared.on_seal, shared.on_commit
-
-        def sealed(node: Any, proposal: Any) -> None:
-            on_seal(node, proposal)
-            for run in watchers.pop(("sealed", proposal.index), ()):
-                run()
-
-        def committed(node: Any, index: int, proposal: Any, executed_hash: bytes) -> None:
-            on_commit(node, index, proposal, executed_hash)
-            if node.index >= 0 and node.name not in dishonest:
-                for run in watchers.pop(("committed", index), ()):
-                    run()
-
-        for node in world.nodes:
-            node.shared.on_seal, node.shared.on_commit = sealed, committed
-    watchers.setdefault((event, number), []).append(callback)
+    world.block_watchers.setdefault((event, number), []).append(callback)
 
 
 def _fire(world: Any, action: Callable[[], str | None], text: str | Callable[[], str],

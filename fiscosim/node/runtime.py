@@ -56,8 +56,9 @@ _LIGHT_REQUESTS = frozenset(
 )
 """What light nodes ask full nodes (:mod:`fiscosim.node.light`)."""
 STATUS_REPLY_US = 200_000
-"""At most one height answer per peer per this time: FISCO's status gossip period
-(``sync_status_ms`` 200, FISCO.md §7), the delay within which a FISCO node would have heard it."""
+"""At most one height answer per peer per this time: FISCO's status gossip period (200 ms,
+``BlockSync::broadcastSyncStatus``, FISCO-BCOS 7608ab86 ``bcos-sync/bcos-sync/BlockSync.cpp``),
+the delay within which a FISCO node would have heard it."""
 FILL_RETRY_US = 1_000_000
 FILL_RETRIES = 10
 """A proposal's missing transactions are asked for again after 1 s, at most 10 times (an
@@ -834,7 +835,7 @@ class Node:
         already holds, so it is behind and may not know it.
 
         This stands in for FISCO's status gossip (every node's height to every peer each
-        200 ms, FISCO.md §7), which is off by default here (``chain.sync_status_ms``,
+        200 ms, STATUS_REPLY_US), which is off by default here (``chain.sync_status_ms``,
         docs/architecture.md decision 19): without it a node that missed a block's last
         messages would learn that its peers moved on only from a message that happens to
         carry their height. Answering the lagging node's own stale messages costs one small

@@ -118,6 +118,10 @@ class World:
     """This group's light nodes (also in ``node_at``, not in ``nodes``)."""
     query_rate: float = 0.0
     query_rng: np.random.Generator | None = None
+    block_watchers: dict[tuple[str, int], list[Callable[[], None]]] = field(
+        default_factory=dict)
+    """Called once when block n is first sealed (``("sealed", n)``) or first committed by an
+    honest sealer (``("committed", n)``): faults started ``at_block`` (fiscosim.faults)."""
 
     def members_of(self, position: int) -> list[Node]:
         """Every group's node on physical node ``position`` (what a crash takes down)."""
@@ -231,14 +235,22 @@ def _build_group(
         sync_status_us=round((chain.sync_status_ms or 0) * 1000),
     )
 
+    watchers: dict[tuple[str, int], list[Callable[[], None]]] = {}
+
     def on_seal(node: Node, proposal: Any) -> None:
         blocks.sealed(proposal.index, proposal.view, proposal.leader, len(proposal.tx_ids),
                       env.now, node.name)
+        if watchers:
+            for run in watchers.pop(("sealed", proposal.index), ()):
+                run()
 
     def on_commit(node: Node, number: int, proposal: Any, executed_hash: bytes) -> None:
         honest = node.name not in dishonest
         if node.index >= 0:  # a sealer: every sealer's commit puts the block on the chain
             blocks.committed(number, executed_hash, env.now, node.net_id, honest)
+            if watchers and honest:
+                for run in watchers.pop(("committed", number), ()):
+                    run()
         if honest:  # a byzantine node's chain proves nothing
             safety.check(node.name, number, executed_hash)
             if node.index < 0:  # an observer follows: how far behind the first sealer's commit
@@ -351,6 +363,7 @@ def _build_group(
         light_nodes=light_nodes,
         query_rate=workload.query_rate,
         query_rng=query_rng,
+        block_watchers=watchers,
     )
 
 
