@@ -14,7 +14,11 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["Simulation", "__version__"]
+MODEL_EPOCH = 1
+"""Version of what a run computes. A change meant to change results (a cost, a protocol rule)
+bumps it; tests/golden holds outputs recorded at this epoch, and manifest.json records it."""
+
+__all__ = ["MODEL_EPOCH", "Simulation", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
