@@ -1,7 +1,7 @@
 """``fiscosim calibrate``: measure this host's per-core costs into a hardware profile (YAML).
 
-The simulator charges simulated CPU time from such a profile (DESIGN.md rule 3), never from
-the wall clock, so a run stays deterministic while its costs come from real measurements.
+The simulator charges simulated CPU time from such a profile (docs/architecture.md rule 3), never
+from the wall clock, so a run stays deterministic while its costs come from real measurements.
 Every figure is microseconds on one core, measured by running the project's real code:
 
 - ``verify_secp256k1``: one transaction signature (recover + keccak address), batch kernel;

@@ -9,7 +9,7 @@ before anything runs; a mistake is one line that names the file, the field and t
 
 Every model forbids unknown keys and is frozen (a validated scenario never changes; build a new
 one with :meth:`Scenario.with_overrides`). Defaults are FISCO BCOS 3.x's, each with its
-FISCO.md section in the field's docstring.
+docs/fisco-reference.md section in the field's docstring.
 
 **Limits.** Every number has a range (docs/scenario-reference.md lists them, each upper bound
 with its reason), types are strict (``'1000'`` in quotes is text, not a number; a whole float
@@ -182,49 +182,53 @@ _MODEL = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, use_attrib
 
 
 class ChainConfig(BaseModel):
-    """The chain's parameters; every default is FISCO BCOS 3.x's (FISCO.md §1.3-§1.7, §2.2-§2.5)."""
+    """The chain's parameters; every default is FISCO BCOS 3.x's (docs/fisco-reference.md §1.3-§1.7,
+    §2.2-§2.5)."""
 
     model_config = _MODEL
 
     version: Literal["3.x"] = "3.x"
-    """The FISCO BCOS behaviour modelled: 3.x (two-phase PBFT with checkpoints, FISCO.md §1.5)."""
+    """The FISCO BCOS behaviour modelled: 3.x (two-phase PBFT with checkpoints,
+    docs/fisco-reference.md §1.5)."""
     tx_count_limit: Int = Field(1000, ge=1, le=1_000_000)
-    """Most transactions in a block (genesis ``block_tx_count_limit``, FISCO.md §2.5). At most a
-    million: a block of them is 300 MB on the wire, beyond any FISCO block."""
+    """Most transactions in a block (genesis ``block_tx_count_limit``, docs/fisco-reference.md
+    §2.5). At most a million: a block of them is 300 MB on the wire, beyond any FISCO block."""
     min_seal_time_ms: Int = Field(500, ge=1, le=600_000)
     """A leader with pending transactions seals at the latest this long after its last seal
-    (``[consensus] min_seal_time``, 1..600000, FISCO.md §2.5)."""
+    (``[consensus] min_seal_time``, 1..600000, docs/fisco-reference.md §2.5)."""
     leader_period: Int = Field(1, ge=1, le=1_000_000)
-    """Consecutive blocks each leader proposes (``consensus_leader_period``, FISCO.md §1.4). A
-    million blocks is one leader for any run."""
+    """Consecutive blocks each leader proposes (``consensus_leader_period``, docs/fisco-reference.md
+    §1.4). A million blocks is one leader for any run."""
     consensus_timeout_ms: Int = Field(3000, ge=1, le=3_600_000)
-    """Base view-change timeout, × 1.5 per failed view (FISCO.md §1.7: hard-coded 3000 in 3.x).
-    At most an hour: longer never fires in a run."""
+    """Base view-change timeout, × 1.5 per failed view (docs/fisco-reference.md §1.7: hard-coded
+    3000 in 3.x). At most an hour: longer never fires in a run."""
     sync_status_ms: Float | None = Field(None, ge=10, le=600_000)
     """Every node sends its height to every other node of its group this often (FISCO's
-    block-sync status gossip: 200 ms, ``idleWaitMs``, FISCO.md §7). None: sealers send their
-    status to observers and light nodes on each new block only, and sealers learn each other's
-    heights from CheckPoints and ViewChanges (docs/architecture.md, decision 19): at 100
+    block-sync status gossip: 200 ms, ``idleWaitMs``, docs/fisco-reference.md §7). None: sealers
+    send their status to observers and light nodes on each new block only, and sealers learn each
+    other's heights from CheckPoints and ViewChanges (docs/architecture.md, decision 19): at 100
     sealers the gossip would be 50,000 more messages a second. From 10 ms (below it every node
     messages every other more than 100 times a second) to 10 minutes."""
     pipeline_size: Int = Field(50, ge=1, le=1000)
     """Proposals in flight between committed+1 and the high water mark (``pipeline_size``,
-    FISCO.md §1.6). FISCO requires >= 50; smaller values are allowed here for experiments, and
-    up to 1,000 (every sealer holds the state of each proposal in flight)."""
+    docs/fisco-reference.md §1.6). FISCO requires >= 50; smaller values are allowed here for
+    experiments, and up to 1,000 (every sealer holds the state of each proposal in flight)."""
     block_limit: Int = Field(1000, ge=1, le=5000)
     """A transaction is valid while ``cur < blockLimit <= cur + block_limit``; nonces are
-    remembered for this many blocks (``[chain] block_limit``, max 5000, FISCO.md §2.3)."""
+    remembered for this many blocks (``[chain] block_limit``, max 5000, docs/fisco-reference.md
+    §2.3)."""
     txpool_limit: Int = Field(15000, ge=1, le=10_000_000)
-    """Most transactions a txpool holds from RPC (``[txpool] limit``, FISCO.md §2.2). At most
-    ten million, 600× FISCO's default."""
+    """Most transactions a txpool holds from RPC (``[txpool] limit``, docs/fisco-reference.md §2.2).
+    At most ten million, 600× FISCO's default."""
     tx_expiry_s: Float = Field(600, gt=0, le=31_536_000)
-    """Pending transactions older than this are dropped (``txs_expiration_time``, FISCO.md §2.2).
-    At most a year (stored in µs), far past the end of any run: use it for "never"."""
+    """Pending transactions older than this are dropped (``txs_expiration_time``,
+    docs/fisco-reference.md §2.2). At most a year (stored in µs), far past the end of any run: use
+    it for "never"."""
     crypto_suite: Literal["secp256k1", "sm2"] = "secp256k1"
-    """secp256k1 + keccak256 (FISCO's default) or SM2 + SM3 (guomi), FISCO.md §3."""
+    """secp256k1 + keccak256 (FISCO's default) or SM2 + SM3 (guomi), docs/fisco-reference.md §3."""
     crypto_mode: Literal["modelled", "real"] = "modelled"
     """``modelled``: costs only; ``real``: really signed transactions, really verified
-    (DESIGN.md rule 4)."""
+    (docs/architecture.md rule 4)."""
     execution_us_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
     """Execution cost per transaction in µs; None takes the node profile's ``execute_tx``. At
     most a second: costs are µs, more is a unit mistake."""
@@ -292,12 +296,12 @@ class NodeSpec(BaseModel):
     name: str
     """Unique; letters, digits, '_', '-', '.', starting with a letter or '_'."""
     weight: Int = Field(1, ge=1, le=10_000)
-    """Consensus vote weight (genesis ``node.i=<id>:<weight>``, default 1, FISCO.md §1.3). At
-    most 10,000: weights are shares of the vote, small numbers in FISCO."""
+    """Consensus vote weight (genesis ``node.i=<id>:<weight>``, default 1, docs/fisco-reference.md
+    §1.3). At most 10,000: weights are shares of the vote, small numbers in FISCO."""
     role: Literal["sealer", "observer", "light"] = "sealer"
-    """``sealer``: votes in PBFT; ``observer``: syncs and executes blocks, no vote (FISCO.md §4);
-    ``light``: keeps block headers only, answers client queries with proofs from full nodes
-    (FISCO.md §4.2)."""
+    """``sealer``: votes in PBFT; ``observer``: syncs and executes blocks, no vote
+    (docs/fisco-reference.md §4); ``light``: keeps block headers only, answers client queries with
+    proofs from full nodes (docs/fisco-reference.md §4.2)."""
     profile: ProfileRef | None = None
     """This node's hardware; None takes ``nodes.profile``."""
     region: str | None = None
@@ -376,9 +380,9 @@ class GroupConfig(BaseModel):
     model_config = _MODEL
 
     id: str = Field("group0", min_length=1)
-    """Group id (``build_chain.sh`` default ``group0``, FISCO.md §4)."""
+    """Group id (``build_chain.sh`` default ``group0``, docs/fisco-reference.md §4)."""
     chain_id: str = Field("chain0", min_length=1)
-    """Chain id (default ``chain0``, FISCO.md §4)."""
+    """Chain id (default ``chain0``, docs/fisco-reference.md §4)."""
 
 
 # -- network -----------------------------------------------------------------------------------
@@ -393,7 +397,7 @@ LatencyMs = Annotated[Float, Field(ge=0, le=MAX_DELAY_MS)]
 
 
 class TopologyConfig(BaseModel):
-    """Who is connected to whom (FISCO gateways form a full mesh, FISCO.md §4.1)."""
+    """Who is connected to whom (FISCO gateways form a full mesh, docs/fisco-reference.md §4.1)."""
 
     model_config = _MODEL
 
@@ -549,7 +553,8 @@ TargetsRef = Annotated[
 
 
 class WorkloadConfig(BaseModel):
-    """Open-loop clients sending transfer transactions to the nodes' RPC (FISCO.md §2.2)."""
+    """Open-loop clients sending transfer transactions to the nodes' RPC (docs/fisco-reference.md
+    §2.2)."""
 
     model_config = _MODEL
 
@@ -584,8 +589,8 @@ class WorkloadConfig(BaseModel):
     query_rate: Float = Field(0.0, ge=0, le=10_000)
     """Client queries per simulated second to the group's light nodes (Poisson), each for a
     committed transaction with its Merkle proof, a receipt with its proof, or a whole block,
-    in turn (FISCO.md §4.2). Needs a light node in the group. At most 10,000: each query is a
-    request, a proof and a reply handled one by one."""
+    in turn (docs/fisco-reference.md §4.2). Needs a light node in the group. At most 10,000: each
+    query is a request, a proof and a reply handled one by one."""
 
     @model_validator(mode="after")
     def _check_targets(self) -> WorkloadConfig:
@@ -599,7 +604,7 @@ class WorkloadConfig(BaseModel):
 
 
 class LightConfig(BaseModel):
-    """How light nodes check what full nodes send them (FISCO.md §4.2)."""
+    """How light nodes check what full nodes send them (docs/fisco-reference.md §4.2)."""
 
     model_config = _MODEL
 
@@ -612,8 +617,9 @@ class LightConfig(BaseModel):
 
 
 class GroupSpec(BaseModel):
-    """One group (ledger) of a multi-group scenario (FISCO.md §4: its own PBFT, txpool and
-    ledger; groups share the nodes' network and, for a node in several, its CPU and uplink)."""
+    """One group (ledger) of a multi-group scenario (docs/fisco-reference.md §4: its own PBFT,
+    txpool and ledger; groups share the nodes' network and, for a node in several, its CPU and
+    uplink)."""
 
     model_config = _MODEL
 
@@ -624,7 +630,7 @@ class GroupSpec(BaseModel):
     observers: list[str] = []
     """Names of the nodes that follow this group by block sync."""
     light: list[str] = []
-    """Names of the group's light nodes (headers only, FISCO.md §4.2)."""
+    """Names of the group's light nodes (headers only, docs/fisco-reference.md §4.2)."""
     workload: WorkloadConfig | None = None
     """This group's clients; None: the scenario's ``workload`` (its own copy per group)."""
 
@@ -797,8 +803,8 @@ class Scenario(BaseModel):
     description: str = ""
     """One line on what the scenario models (text fields are at most 10,000 characters)."""
     seed: Int = Field(1, ge=0, le=2**63 - 1)
-    """The one seed every random stream is spawned from (DESIGN.md rule 6); a 64-bit integer,
-    as JSON readers of summary.json store it."""
+    """The one seed every random stream is spawned from (docs/architecture.md rule 6); a 64-bit
+    integer, as JSON readers of summary.json store it."""
     duration_s: Float = Field(10, gt=0, le=MAX_RUN_S)
     """Simulated seconds of workload. At most a day: runs go at about real time."""
     warmup_s: Float = Field(2, ge=0, le=MAX_RUN_S)
@@ -815,8 +821,8 @@ class Scenario(BaseModel):
     """Faults injected during the run, in any order (docs/scenario-reference.md: FaultSpec)."""
     light: LightConfig = LightConfig()
     groups: list[GroupSpec] | None = None
-    """Several groups on these nodes (FISCO.md §4). None: one group, ``group.id``, whose
-    sealers and observers are the nodes' roles. With groups, a node's role comes from the
+    """Several groups on these nodes (docs/fisco-reference.md §4). None: one group, ``group.id``,
+    whose sealers and observers are the nodes' roles. With groups, a node's role comes from the
     groups it is in, and a node may be in several (sharing its CPU and bandwidth)."""
 
     @field_validator("version", mode="before")

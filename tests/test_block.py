@@ -1,4 +1,5 @@
-"""Block header hash and signature list, weighted quorum, block roots (FISCO.md §1.3, §2.6, §5)."""
+"""Block header hash and signature list, weighted quorum, block roots (docs/fisco-reference.md §1.3,
+§2.6, §5)."""
 
 from __future__ import annotations
 

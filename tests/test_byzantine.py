@@ -56,7 +56,8 @@ def test_f_equivocators_cannot_break_safety(count, byzantine):
     assert summary["safety"]["ok"], summary["safety"]["violations"]
     assert len(honest_heights(result, byzantine)) == 1
     assert summary["blocks"] >= 15 and summary["txs_pending_at_end"] == 0
-    # the honest node that got the other proposal fetched the committed one (FISCO.md §1.5)
+    # the honest node that got the other proposal fetched the committed one (docs/fisco-reference.md
+    # §1.5)
     assert summary["messages"]["CommittedProposalResponse"]["count"] > 0
 
 

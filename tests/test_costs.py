@@ -63,7 +63,8 @@ def test_shipped_profiles_load():
 def test_reference_and_server_profiles():
     reference = load_profile("reference-2core")
     server = load_profile("server-8core")
-    assert reference.cores == 2 and server.cores == 8  # FISCO.md §4: 8 cores recommended
+    # docs/fisco-reference.md §4: 8 cores recommended
+    assert reference.cores == 2 and server.cores == 8
     # Same per-core costs: the server profile is derived from the reference (docs/profiles.md).
     assert reference.costs() == server.costs()
     # Execution and storage cannot be measured here: they are marked as assumptions.

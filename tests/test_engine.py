@@ -35,13 +35,15 @@ def test_quickstart_commits_everything_safely():
 
 
 def test_low_load_block_interval_is_about_min_seal_time():
-    # FISCO.md §2.5 (issue #2522): blocks about every 500 ms when transactions trickle in.
+    # docs/fisco-reference.md §2.5 (issue #2522): blocks about every 500 ms when transactions
+    # trickle in.
     summary = run("workload.rate_tps=100").summary
     assert summary["block_interval_ms"]["mean"] == pytest.approx(500, rel=0.05)
 
 
 def test_300_tps_gives_blocks_of_100_to_200_transactions():
-    # A FISCO maintainer's observation (FISCO.md §2.5): ~300 TPS → 100-200 txs per block.
+    # A FISCO maintainer's observation (docs/fisco-reference.md §2.5): ~300 TPS → 100-200 txs per
+    # block.
     summary = run("workload.rate_tps=300").summary
     assert 100 <= summary["txs_per_block"]["mean"] <= 200
 

@@ -63,7 +63,8 @@ def test_faults_never_break_safety(faults):
 
 def test_a_crashed_leader_is_replaced_at_once():
     # Its peers see its connections close and change view without waiting for the 3 s
-    # timer (FISCO.md §1.7): the chain never stalls longer than about a block interval.
+    # timer (docs/fisco-reference.md §1.7): the chain never stalls longer than about a block
+    # interval.
     summary = run("[{at_s: 1, kind: crash, nodes: [node2]}]").summary
     assert summary["safety"]["ok"] and summary["blocks"] >= 10
     assert summary["max_stall_s"] < 1.0
@@ -146,8 +147,8 @@ def test_shipped_leader_scenarios_recover_as_documented():
     ids=["restarted", "cut-off"],
 )
 def test_a_node_left_behind_catches_up_by_block_sync(faults):
-    # FISCO.md §7: it learns from peers' CheckPoints that it is behind, fetches the blocks,
-    # checks their signature lists, executes and commits them, then rejoins consensus.
+    # docs/fisco-reference.md §7: it learns from peers' CheckPoints that it is behind, fetches the
+    # blocks, checks their signature lists, executes and commits them, then rejoins consensus.
     result = run(faults, "nodes.count=7", "duration_s=10")
     summary, nodes = result.summary, result.world.nodes
     assert summary["safety"]["ok"]

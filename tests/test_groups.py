@@ -1,4 +1,5 @@
-"""Several groups (ledgers) on one set of nodes (FISCO.md §4, ``groups:`` in a scenario).
+"""Several groups (ledgers) on one set of nodes (docs/fisco-reference.md §4, ``groups:`` in a
+scenario).
 
 Each group has its own PBFT, txpool, ledger and clients; a node in several groups shares its
 CPU cores and its uplink between them. A fault names physical nodes and hits every group.

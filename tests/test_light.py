@@ -1,4 +1,5 @@
-"""Light nodes (FISCO.md §4.2): headers only, verified queries, forwarded transactions.
+"""Light nodes (docs/fisco-reference.md §4.2): headers only, verified queries, forwarded
+transactions.
 
 The Merkle checks are real (fiscosim.crypto.merkle); a full node that serves forged headers or
 proofs (byzantine ``forge_light``) is caught and counted, and the light node asks another.

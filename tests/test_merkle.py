@@ -1,4 +1,5 @@
-"""Merkle roots and proofs: FISCO 3.x binary trees and the 2.x 16-ary variant (FISCO.md §3)."""
+"""Merkle roots and proofs: FISCO 3.x binary trees and the 2.x 16-ary variant
+(docs/fisco-reference.md §3)."""
 
 from __future__ import annotations
 

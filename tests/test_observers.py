@@ -1,4 +1,5 @@
-"""Observers follow the chain by block sync; laggards catch up by it (FISCO.md §4, §7).
+"""Observers follow the chain by block sync; laggards catch up by it (docs/fisco-reference.md §4,
+§7).
 
 Observers get no PBFT traffic: sealers announce each new block to them (BlockStatus), they
 download it, check that its signature list weighs at least Q, execute and commit it, and

@@ -1,8 +1,8 @@
 """The PBFT core (fiscosim.consensus) driven without simpy: single cores fed by hand, and a tiny
 in-memory network of cores that plays the runtime's part with FIFO or seeded-random delivery.
 
-FISCO.md §1.3 (weighted quorum), §1.4 (leader formula), §1.5 (four rounds, serial execution,
-ordered commit), §1.6 (pipeline), §1.7 (timer).
+docs/fisco-reference.md §1.3 (weighted quorum), §1.4 (leader formula), §1.5 (four rounds, serial
+execution, ordered commit), §1.6 (pipeline), §1.7 (timer).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The committed-proposal fetch (FISCO.md §1.5, ``shouldRequestCheckPoint``), fed to the core.
+"""The committed-proposal fetch (docs/fisco-reference.md §1.5, ``shouldRequestCheckPoint``), fed to
+the core.
 
 A node that sees CheckPoints of weight ≥ f + 1 for a block it has not precommitted (or any
 CheckPoint during a view change, or a re-broadcast one while it waits for a Commit quorum)

@@ -6,8 +6,8 @@ delivery, drops chosen messages, crashes a node at a chosen step and plays the r
 including a virtual clock for the timers: when no event is left, time jumps to the next timer
 deadline and every timer due then fires (network delays are negligible next to a 3 s timeout).
 
-FISCO.md §1.3 (quorum, f + 1), §1.4 (leader of a new view), §1.5 (checkpoint re-broadcast),
-§1.7 (timers, view change, NewView, recovery), §2.7 (unsealed transactions).
+docs/fisco-reference.md §1.3 (quorum, f + 1), §1.4 (leader of a new view), §1.5 (checkpoint
+re-broadcast), §1.7 (timers, view change, NewView, recovery), §2.7 (unsealed transactions).
 """
 
 from __future__ import annotations

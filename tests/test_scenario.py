@@ -80,7 +80,7 @@ def test_scenarios_readme_lists_every_scenario():
 
 def test_defaults_are_fisco_3x():
     chain = minimal().chain
-    assert chain.tx_count_limit == 1000  # FISCO.md §2.5
+    assert chain.tx_count_limit == 1000  # docs/fisco-reference.md §2.5
     assert chain.min_seal_time_ms == 500  # §2.5
     assert chain.leader_period == 1  # §1.4
     assert chain.consensus_timeout_ms == 3000  # §1.7

@@ -1,4 +1,5 @@
-"""The txpool's FISCO admission rules, pending queue, sealing and removal (FISCO.md §2.2–2.5)."""
+"""The txpool's FISCO admission rules, pending queue, sealing and removal (docs/fisco-reference.md
+§2.2–2.5)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def test_invalid_signatures_are_rejected_by_name():
 
 
 def test_block_limit_window():
-    # valid iff height < blockLimit <= height + block_limit (FISCO.md §2.3)
+    # valid iff height < blockLimit <= height + block_limit (docs/fisco-reference.md §2.3)
     table, ids = table_with(4)
     table.block_limit[ids] = [10, 11, 1010, 1011]
     pool = TxPool(table, block_limit=1000)

@@ -1,6 +1,6 @@
 """Layer 1: the ledger's data model, written to be read like a specification of FISCO BCOS 3.x.
 
-One module per concept, each citing the section of FISCO.md it models:
+One module per concept, each citing the section of docs/fisco-reference.md it models:
 
 - :mod:`~fiscosim.chain.encoding` — the canonical msgpack encoding every hash and size rests on;
 - :mod:`~fiscosim.chain.transaction` — a transaction, its hash, signature and sender (§2.1);

@@ -1,6 +1,6 @@
 """A block: its header, the header's hash and signature list, and the transactions it holds.
 
-FISCO.md §2.6 (``bcos-tars-protocol/tars/Block.tars``, ``impl/TarsHashable.h``):
+docs/fisco-reference.md §2.6 (``bcos-tars-protocol/tars/Block.tars``, ``impl/TarsHashable.h``):
 
 - a header's *data* is ``version, parentInfo, txsRoot, receiptRoot, stateRoot, blockNumber,
   gasUsed, timestamp, sealer, sealerList, extraData, consensusWeights``, in that order;
@@ -8,16 +8,16 @@ FISCO.md §2.6 (``bcos-tars-protocol/tars/Block.tars``, ``impl/TarsHashable.h``)
   ``(sealerIndex, signature)`` — travels with the header but is *not* hashed, so signing a
   header does not change its hash;
 - each signature is a sealer's signature over that hash: in 3.x, the CheckPoint signatures the
-  sealers exchanged after executing the block (FISCO.md §1.5), collected until their weight
-  reaches the quorum.
+  sealers exchanged after executing the block (docs/fisco-reference.md §1.5), collected until their
+  weight reaches the quorum.
 
 A block is **committed with enough signatures** when the weights of the distinct sealers that
 signed reach ``Q = W − ⌊(W − 1)/3⌋`` (:func:`fiscosim.chain.config.quorum`). Light nodes and block
-sync check exactly that (:func:`check_signature_list`, FISCO.md §4.2, §9 item 10).
+sync check exactly that (:func:`check_signature_list`, docs/fisco-reference.md §4.2, §9 item 10).
 
 A block carries its transactions in full, or — as a PBFT proposal does — only their hashes
-(``transactionsMetaData``, FISCO.md §2.6); ``txsRoot`` is the Merkle root of the transaction
-hashes either way (:func:`txs_root`).
+(``transactionsMetaData``, docs/fisco-reference.md §2.6); ``txsRoot`` is the Merkle root of the
+transaction hashes either way (:func:`txs_root`).
 
 >>> import numpy as np
 >>> from fiscosim.crypto import get_suite
@@ -235,8 +235,8 @@ def check_signature_list(
     address recovered from it must be that of ``header.sealer_list[sealer_index]``. Entries with
     an index outside the list or a signature that fails are not counted; a sealer counts once
     however many of its signatures are listed. The counted weights are summed and compared with
-    ``quorum(header.weights())`` (FISCO.md §1.3) — a node downloading blocks accepts a block only
-    when this holds (§9 item 10).
+    ``quorum(header.weights())`` (docs/fisco-reference.md §1.3) — a node downloading blocks accepts
+    a block only when this holds (§9 item 10).
 
     All the signatures are checked in one call of the batch core
     (:func:`fiscosim.crypto.verify_batch`, in this process), not one recovery at a time.
@@ -273,7 +273,8 @@ def check_signature_list(
 
 
 def txs_root(tx_hashes: Leaves, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
-    """``txsRoot``: the Merkle root of the transaction hashes in block order (FISCO.md §3).
+    """``txsRoot``: the Merkle root of the transaction hashes in block order
+    (docs/fisco-reference.md §3).
 
     ``tx_hashes`` is a list of 32-byte hashes or an n×32 uint8 array (a :class:`TxBatch`'s
     ``hashes`` column). No transactions give the all-zero hash, as 3.x's ``BlockImpl`` does.
@@ -285,9 +286,10 @@ def txs_root(tx_hashes: Leaves, suite: CryptoSuite, width: int = WIDTH_V3) -> by
 class Block:
     """A header with the block's body: full transactions or only their hashes, and receipts.
 
-    A proposal carries only transaction hashes (followers fill it from their pools, FISCO.md
-    §2.7); a committed block carries transactions and receipts. When both ``transactions`` and
-    ``tx_hashes`` are given, the transactions are the body, as in ``BlockImpl``.
+    A proposal carries only transaction hashes (followers fill it from their pools,
+    docs/fisco-reference.md §2.7); a committed block carries transactions and receipts. When both
+    ``transactions`` and ``tx_hashes`` are given, the transactions are the body, as in
+    ``BlockImpl``.
     """
 
     header: BlockHeader

@@ -4,10 +4,11 @@ Two things live here because every layer above reads them and none of them owns 
 
 - the **consensus list** — the sealers, sorted by node id (a node's *index* is its position in
   that order) with their vote weights, and the **weighted quorum** every PBFT phase must reach
-  (FISCO.md §1.3, ``PBFTConfig::updateQuorum``);
+  (docs/fisco-reference.md §1.3, ``PBFTConfig::updateQuorum``);
 - the **system config** a chain carries in its ledger: ``tx_count_limit``,
   ``consensus_leader_period`` and ``tx_gas_limit``, with their genesis defaults and the bounds
-  FISCO enforces when they are changed (FISCO.md §5), and the consensus timeout (§1.7).
+  FISCO enforces when they are changed (docs/fisco-reference.md §5), and the consensus timeout
+  (§1.7).
 
 >>> [quorum([1] * n) for n in (4, 7, 10, 100)]
 [3, 5, 7, 67]
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 NODE_ID_SIZE = 64
-"""A node id is the 64-byte uncompressed public key X‖Y (FISCO.md §1.3)."""
+"""A node id is the 64-byte uncompressed public key X‖Y (docs/fisco-reference.md §1.3)."""
 
 DEFAULT_VOTE_WEIGHT = 1
 """Weight of a genesis line ``node.i=<nodeid>`` that gives none (``build_chain.sh`` writes 1)."""
@@ -30,7 +31,7 @@ DEFAULT_TX_COUNT_LIMIT = 1000
 DEFAULT_LEADER_PERIOD = 1
 DEFAULT_TX_GAS_LIMIT = 3_000_000_000
 DEFAULT_CONSENSUS_TIMEOUT_MS = 3000
-"""PBFT's base timeout (``ConsensusConfig.h m_consensusTimeout``, FISCO.md §1.7)."""
+"""PBFT's base timeout (``ConsensusConfig.h m_consensusTimeout``, docs/fisco-reference.md §1.7)."""
 MIN_TX_GAS_LIMIT = 100_000
 
 
@@ -57,7 +58,8 @@ def max_faulty(weights: Sequence[int]) -> int:
 
 
 def quorum(weights: Sequence[int]) -> int:
-    """Q = W − ⌊(W − 1) / 3⌋, the weight every PBFT quorum must reach (FISCO.md §1.3).
+    """Q = W − ⌊(W − 1) / 3⌋, the weight every PBFT quorum must reach (docs/fisco-reference.md
+    §1.3).
 
     This is ``minRequiredQuorum`` of ``PBFTConfig::updateQuorum`` (FB@HEAD). Prepare, Commit,
     CheckPoint, ViewChange, NewView and Recover all compare accumulated *weight* against it, and
@@ -102,7 +104,8 @@ def consensus_list(nodes: Iterable[ConsensusNode]) -> tuple[ConsensusNode, ...]:
 
 @dataclass(frozen=True, slots=True)
 class SystemConfig:
-    """The system config keys the simulator uses, with FISCO's genesis defaults (FISCO.md §5).
+    """The system config keys the simulator uses, with FISCO's genesis defaults
+    (docs/fisco-reference.md §5).
 
     Bounds are those ``SystemConfigPrecompiled`` enforces on update: ``tx_count_limit ≥ 1``,
     ``leader_period ≥ 1``, ``tx_gas_limit ≥ 100000``. In FISCO a new value takes effect from the
@@ -120,9 +123,9 @@ class SystemConfig:
     tx_gas_limit: int = DEFAULT_TX_GAS_LIMIT
     """Most gas one transaction may use (``tx_gas_limit``)."""
     consensus_timeout_ms: int = DEFAULT_CONSENSUS_TIMEOUT_MS
-    """PBFT's base view timeout in milliseconds, before back-off (FISCO.md §1.7). Genesis files
-    carry ``consensus_timeout=3000`` but FISCO 3.x never reads it: the node's 3000 ms is
-    effectively fixed. It is a field here so scenarios can explore other values."""
+    """PBFT's base view timeout in milliseconds, before back-off (docs/fisco-reference.md §1.7).
+    Genesis files carry ``consensus_timeout=3000`` but FISCO 3.x never reads it: the node's 3000 ms
+    is effectively fixed. It is a field here so scenarios can explore other values."""
 
     def __post_init__(self) -> None:
         if self.tx_count_limit < 1:

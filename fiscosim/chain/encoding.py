@@ -10,9 +10,9 @@ small subset, which :func:`encode_fields` enforces:
   (UTF-8 str), ``bool``, ``None``, or arrays of these; **no floats**, whose several widths would
   again give two encodings of one number.
 
-FISCO BCOS itself encodes with Tars and hashes a concatenation of the fields (FISCO.md §2.1,
-§2.6); we hash the msgpack array instead, so our hashes cover the same fields in the same order
-but are not byte-compatible with a real chain's.
+FISCO BCOS itself encodes with Tars and hashes a concatenation of the fields
+(docs/fisco-reference.md §2.1, §2.6); we hash the msgpack array instead, so our hashes cover the
+same fields in the same order but are not byte-compatible with a real chain's.
 
 >>> encode_fields([1, b"\\x00", "a", [2, 3]]).hex()
 '9401c40100a161920203'

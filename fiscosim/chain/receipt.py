@@ -1,9 +1,9 @@
 """A transaction receipt — what executing one transaction produced — and the receipts root.
 
-FISCO.md §2.9 (``TarsHashable.h``): a receipt's hash covers ``version, gasUsed, contractAddress,
-status, output, logs, blockNumber`` in that order (the ``effectiveGasPrice`` of later versions
-is not modelled). A block header commits to the list of its receipts' hashes through
-``receiptRoot``, a binary Merkle root like ``txsRoot`` (FISCO.md §3,
+docs/fisco-reference.md §2.9 (``TarsHashable.h``): a receipt's hash covers ``version, gasUsed,
+contractAddress, status, output, logs, blockNumber`` in that order (the ``effectiveGasPrice`` of
+later versions is not modelled). A block header commits to the list of its receipts' hashes through
+``receiptRoot``, a binary Merkle root like ``txsRoot`` (docs/fisco-reference.md §3,
 :mod:`fiscosim.crypto.merkle`). Receipts are released to clients only after the block is
 committed to storage.
 
@@ -100,12 +100,14 @@ class Receipt:
         )
 
     def hash(self, suite: CryptoSuite) -> bytes:
-        """The receipt hash: the suite's hash of the encoded fields (FISCO.md §2.9)."""
+        """The receipt hash: the suite's hash of the encoded fields (docs/fisco-reference.md
+        §2.9)."""
         return suite.hash(self.encode())
 
 
 def receipts_root(receipts: Sequence[Receipt], suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
-    """``receiptRoot``: the Merkle root of the receipts' hashes, in block order (FISCO.md §3).
+    """``receiptRoot``: the Merkle root of the receipts' hashes, in block order
+    (docs/fisco-reference.md §3).
 
     No receipts give the all-zero hash, as ``BlockImpl::calculateReceiptRoot`` does in 3.x.
     """

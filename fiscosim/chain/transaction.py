@@ -1,6 +1,7 @@
 """A FISCO BCOS transaction: its fields, its hash, its signature and the sender it proves.
 
-FISCO.md §2.1 (``bcos-tars-protocol/tars/Transaction.tars``, ``impl/TarsHashable.h``):
+docs/fisco-reference.md §2.1 (``bcos-tars-protocol/tars/Transaction.tars``,
+``impl/TarsHashable.h``):
 
 - a transaction's *data* is ``version, chainID, groupID, blockLimit, nonce, to, input, abi`` (the
   gas and value fields of versions ≥ 1 are not modelled);
@@ -51,14 +52,16 @@ class Transaction:
     version: int = 0
     """Transaction format version; 0 is the format whose fields are all below."""
     chain_id: str = "chain0"
-    """The chain the transaction is for; the RPC rejects another chain's (FISCO.md §2.2)."""
+    """The chain the transaction is for; the RPC rejects another chain's (docs/fisco-reference.md
+    §2.2)."""
     group_id: str = "group0"
     """The group (ledger) within the chain."""
     block_limit: int
     """Last block number that may include it; a txpool admits it only while
-    ``current < block_limit ≤ current + 1000`` (FISCO.md §2.3)."""
+    ``current < block_limit ≤ current + 1000`` (docs/fisco-reference.md §2.3)."""
     nonce: int
-    """Replay protection: unique among the pool and the last 1000 blocks (FISCO.md §2.3)."""
+    """Replay protection: unique among the pool and the last 1000 blocks (docs/fisco-reference.md
+    §2.3)."""
     to: bytes = b""
     """20-byte address of the called contract, or empty to deploy one."""
     input: bytes = b""
@@ -128,7 +131,8 @@ class SignedTransaction:
 
     tx: Transaction
     signature: bytes
-    """``suite.signature_size`` bytes: r‖s‖v (secp256k1) or r‖s‖public key (SM2), FISCO.md §3."""
+    """``suite.signature_size`` bytes: r‖s‖v (secp256k1) or r‖s‖public key (SM2),
+    docs/fisco-reference.md §3."""
 
     def hash(self, suite: CryptoSuite) -> bytes:
         """The transaction hash (the signature is not part of it)."""

@@ -21,10 +21,10 @@ Columns (the choices, and why):
     addresses back to indices. ``-1`` means "no account" (a signature that recovers nobody, or
     an address outside the table).
 ``nonces`` — int64, non-negative
-    The replay-protection nonce. FISCO carries a random string (FISCO.md §2.1); 63 bits of it
-    are enough for uniqueness within the 1000-block window the txpool checks, and a signed type
-    keeps arithmetic with the other int64 columns in integers (numpy turns uint64 mixed with
-    int64 into float64).
+    The replay-protection nonce. FISCO carries a random string (docs/fisco-reference.md §2.1); 63
+    bits of it are enough for uniqueness within the 1000-block window the txpool checks, and a
+    signed type keeps arithmetic with the other int64 columns in integers (numpy turns uint64 mixed
+    with int64 into float64).
 ``submit_times`` — int64, simulated microseconds
     When the client submitted it. Integers keep simulated time exact and deterministic: sums
     and differences never round, so two runs with one seed give bit-identical latencies, and
@@ -339,7 +339,8 @@ class TxBatch:
         )
 
     def txs_root(self, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
-        """``txsRoot`` of a block holding exactly these transactions in this order (FISCO.md §3)."""
+        """``txsRoot`` of a block holding exactly these transactions in this order
+        (docs/fisco-reference.md §3)."""
         if self.hashes is None:
             raise ValueError("a modelled batch has no transaction hashes to build a txsRoot from")
         return merkle_root(self.hashes, suite.hash, width)
@@ -354,10 +355,11 @@ class TxBatch:
         """FISCO's signature check of every row, as one call of the batch core: a bool array.
 
         A row passes when its signature is valid for its hash and recovers the address of its
-        sender, ``accounts[senders]`` (``Transaction::verify``: recover, then compare, FISCO.md
-        §2.1); a row whose sender is ``NO_ACCOUNT`` or outside the table fails. ``accounts``
-        overrides the batch's own table; with neither, only the signature's validity is checked.
-        ``workers`` is passed to :func:`fiscosim.crypto.verify_batch` (None: every core).
+        sender, ``accounts[senders]`` (``Transaction::verify``: recover, then compare,
+        docs/fisco-reference.md §2.1); a row whose sender is ``NO_ACCOUNT`` or outside the table
+        fails. ``accounts`` overrides the batch's own table; with neither, only the signature's
+        validity is checked. ``workers`` is passed to :func:`fiscosim.crypto.verify_batch` (None:
+        every core).
         """
         if self.hashes is None or self.signatures is None:
             raise ValueError("a modelled batch has no signatures to verify")

@@ -1,17 +1,18 @@
-"""Consensus protocol cores as sans-I/O state machines (DESIGN.md rule 1): messages in, actions out.
+"""Consensus protocol cores as sans-I/O state machines (docs/architecture.md rule 1): messages in,
+actions out.
 
 - :mod:`fiscosim.consensus.messages` — PBFT's packets (PrePrepare, Prepare, Commit, CheckPoint;
   ViewChange, NewView, RecoverRequest, RecoverResponse, CommittedProposalRequest and
   CommittedProposalResponse) and the
   :class:`~fiscosim.consensus.messages.Proposal` they agree on, with their msgpack encodings
-  and sizes on the wire (FISCO.md §1.1, §1.2);
+  and sizes on the wire (docs/fisco-reference.md §1.1, §1.2);
 - :mod:`fiscosim.consensus.actions` — what a core asks its runtime to do (broadcast, timers,
   verify a proposal, unseal an abandoned one, execute, commit, seal, notes for the trace);
 - :mod:`fiscosim.consensus.pbft` — :class:`~fiscosim.consensus.pbft.PbftCore`, FISCO BCOS 3.x
   PBFT: weighted quorums, the leader formula, the 50-block pipeline, serial execution and the
   checkpoint after it, and the failure handling — view timer with back-off, view change, fast
   view change, NewView re-proposals, checkpoint re-broadcast, the committed-proposal fetch,
-  recovery (FISCO.md §1.3–§1.7, §9).
+  recovery (docs/fisco-reference.md §1.3–§1.7, §9).
 
 Nothing here imports simpy, reads a clock or touches the network; ``docs/pbft.md`` explains the
 protocol for teaching.

@@ -1,4 +1,5 @@
-"""What a protocol core asks its runtime to do: small frozen dataclasses (DESIGN.md rule 1).
+"""What a protocol core asks its runtime to do: small frozen dataclasses (docs/architecture.md rule
+1).
 
 The core never sends, sleeps, executes or stores anything itself; every method of
 :class:`~fiscosim.consensus.pbft.PbftCore` returns a list of these, in the order they must be
@@ -12,7 +13,7 @@ action                  the runtime does                     and then calls
 :class:`SetTimer`       (re)arm the named timer               ``on_timer(name, now)``
 :class:`CancelTimer`    disarm it                             —
 :class:`VerifyProposal` fill the proposal from the txpool,    ``on_proposal_verified(index,
-                        fetch missing txs (FISCO.md §2.7)     hash, ok, now)``
+                        fetch missing txs (docs/fisco-reference.md §2.7)     hash, ok, now)``
 :class:`Unseal`         put the proposal's txs back to        —
                         pending (§2.7)
 :class:`Execute`        execute the block (§2.8)              ``on_executed(index, hash, now)``
@@ -23,7 +24,7 @@ action                  the runtime does                     and then calls
 ======================= ==================================== ==================================
 
 Broadcasts never include the sender: the core applies its own votes locally, as FISCO handles
-its own PrePrepare and Prepare locally (FISCO.md §1.5 step 2).
+its own PrePrepare and Prepare locally (docs/fisco-reference.md §1.5 step 2).
 
 The runtime also reports what the core cannot see: ``on_pool_size(pending, now)`` (the
 txpool's pending count, which keeps the view timer running, §1.7) and
@@ -41,7 +42,8 @@ from fiscosim.consensus.messages import PbftMessage, Proposal
 
 @dataclass(frozen=True, slots=True)
 class Broadcast:
-    """Send ``message`` to every consensus node but this one (FISCO.md §1.1: sealers only)."""
+    """Send ``message`` to every consensus node but this one (docs/fisco-reference.md §1.1: sealers
+    only)."""
 
     message: PbftMessage
 
@@ -71,7 +73,7 @@ class CancelTimer:
 
 @dataclass(frozen=True, slots=True)
 class VerifyProposal:
-    """Check a received proposal against the txpool (FISCO.md §1.5 step 3, §2.7).
+    """Check a received proposal against the txpool (docs/fisco-reference.md §1.5 step 3, §2.7).
 
     Look every transaction id up in the pool, fetch the missing ones from ``fetch_from`` (a
     consensus index; ``None`` means ``proposal.leader``) and verify those; reject if a
@@ -89,7 +91,8 @@ class VerifyProposal:
 
 @dataclass(frozen=True, slots=True)
 class Unseal:
-    """The node gave ``proposal`` up: its transactions are no longer sealed (FISCO.md §2.7).
+    """The node gave ``proposal`` up: its transactions are no longer sealed (docs/fisco-reference.md
+    §2.7).
 
     Emitted when a view change abandons a proposal this node accepted (or whose verification
     was under way and then succeeded) and the NewView does not re-propose it, and when
@@ -106,7 +109,7 @@ class Execute:
     """Execute block ``proposal.index`` (the core issues these one at a time, in index order).
 
     Answer with ``core.on_executed(proposal.index, executed_hash, now)``, where
-    ``executed_hash`` is the executed header's hash (roots filled in, FISCO.md §2.6).
+    ``executed_hash`` is the executed header's hash (roots filled in, docs/fisco-reference.md §2.6).
     """
 
     proposal: Proposal
@@ -114,7 +117,8 @@ class Execute:
 
 @dataclass(frozen=True, slots=True)
 class CommitBlock:
-    """Write block ``index`` to the ledger: it has a stable checkpoint (FISCO.md §1.5 step 8).
+    """Write block ``index`` to the ledger: it has a stable checkpoint (docs/fisco-reference.md §1.5
+    step 8).
 
     ``signatures`` are the consensus indices of the sealers whose CheckPoints formed the stable
     checkpoint, ascending: the block header's signature list (§1.2). Issued strictly in index

@@ -1,7 +1,7 @@
 """PBFT's messages (FISCO BCOS 3.x ``bcos-pbft``) and the proposal they agree on.
 
-Four packets make the normal case (FISCO.md §1.1, enum ``PacketType``; §1.5), six more the
-failure handling (§1.5 committed-proposal fetch, §1.7):
+Four packets make the normal case (docs/fisco-reference.md §1.1, enum ``PacketType``; §1.5), six
+more the failure handling (§1.5 committed-proposal fetch, §1.7):
 
 =============== ============ ====================================================
 packet          packet_type  carries
@@ -23,8 +23,8 @@ RecoverResponse 0x0b         a node's view and committed index
 Every message keeps ``view``, ``index`` (the block number) and ``sender`` (FISCO's
 ``generatedFrom``, the sender's consensus index, §1.3), like FISCO's ``BaseMessage`` (§1.2).
 
-Sizes on the wire (DESIGN.md rule 5): ``wire_size()`` is ``len(encode())`` — a msgpack array of
-the message's fields — plus the fixed bytes of what we do not model field by field: FISCO's
+Sizes on the wire (docs/architecture.md rule 5): ``wire_size()`` is ``len(encode())`` — a msgpack
+array of the message's fields — plus the fixed bytes of what we do not model field by field: FISCO's
 ``BaseMessage`` version and timestamp, the signature hash and the 65-byte message signature, the
 ``RawMessage`` envelope (:data:`MESSAGE_OVERHEAD`), and for Prepare, Commit and CheckPoint the
 second, proposal signature (:data:`PROPOSAL_SIGNATURE_OVERHEAD`, §1.2); a PrePrepare adds the
@@ -65,36 +65,39 @@ import numpy as np
 HASH_SIZE = 32
 """Bytes of a hash (keccak256 / SM3 in FISCO; BLAKE2b-256 in our model)."""
 SIGNATURE_SIZE = 65
-"""A secp256k1 signature r‖s‖v (FISCO.md §3). SM2's is 64 bytes; we charge the larger."""
+"""A secp256k1 signature r‖s‖v (docs/fisco-reference.md §3). SM2's is 64 bytes; we charge the
+larger."""
 TX_HASH_SIZE = 32
-"""Bytes a PrePrepare carries per transaction: its hash (FISCO.md §2.7)."""
+"""Bytes a PrePrepare carries per transaction: its hash (docs/fisco-reference.md §2.7)."""
 
 _UINT64 = 9  # msgpack uint64: marker + 8 bytes
 _BIN8 = 2  # msgpack bin 8 header (marker + 1 length byte)
 
 MESSAGE_OVERHEAD = 1 + _UINT64 + (_BIN8 + HASH_SIZE) + (_BIN8 + SIGNATURE_SIZE) + 7
-"""Bytes every PBFT message carries beyond the fields we encode (FISCO.md §1.2): the
+"""Bytes every PBFT message carries beyond the fields we encode (docs/fisco-reference.md §1.2): the
 ``BaseMessage`` version (1) and timestamp (9), the signature hash (2 + 32) and the message
 signature (2 + 65), and the ``RawMessage`` envelope: version, type, an empty envelope signature
 and the payload's length (7). 118 bytes."""
 
 PROPOSAL_SIGNATURE_OVERHEAD = _BIN8 + SIGNATURE_SIZE
 """Prepare, Commit and CheckPoint also carry ``consensusProposal.signature`` = Sign(proposal
-hash) (FISCO.md §1.2, ``populateFrom(..., _needSign=true)``). 67 bytes."""
+hash) (docs/fisco-reference.md §1.2, ``populateFrom(..., _needSign=true)``). 67 bytes."""
 
 PROPOSAL_HEADER_OVERHEAD = 1 + (_BIN8 + HASH_SIZE) + _BIN8 + _BIN8 + 1 + _BIN8
-"""Header fields of a sealed block we do not model one by one (FISCO.md §2.6): version, the
-transactions root, the still-empty receipt and state roots, gasUsed and extraData. 42 bytes.
-The sealer list and consensus weights (64 bytes and a weight per sealer) are not counted: a
+"""Header fields of a sealed block we do not model one by one (docs/fisco-reference.md §2.6):
+version, the transactions root, the still-empty receipt and state roots, gasUsed and extraData. 42
+bytes. The sealer list and consensus weights (64 bytes and a weight per sealer) are not counted: a
 proposal does not know the group's size."""
 
 PBFT_TIMER = "pbft"
-"""Name of PBFT's one view timer (FISCO.md §1.7, ``PBFTTimer``): ``SetTimer(PBFT_TIMER, ...)``.
+"""Name of PBFT's one view timer (docs/fisco-reference.md §1.7, ``PBFTTimer``):
+``SetTimer(PBFT_TIMER, ...)``.
 
 Timer naming convention: a core's timers are plain lower-case names, unique per core, that the
 runtime passes back verbatim to ``on_timer(name, now)``."""
 CHECKPOINT_TIMER = "checkpoint"
-"""Name of the checkpoint re-broadcast timer (FISCO.md §1.5, ``checkPointResendTimer``)."""
+"""Name of the checkpoint re-broadcast timer (docs/fisco-reference.md §1.5,
+``checkPointResendTimer``)."""
 TIMERS = (PBFT_TIMER, CHECKPOINT_TIMER)
 """Every timer name the PBFT core sets."""
 
@@ -135,9 +138,9 @@ def proposal_hash(
 ) -> bytes:
     """The modelled hash of a sealed (unexecuted) block: BLAKE2b-256 over its header fields.
 
-    Covers what FISCO's sealed header hash covers that we model (FISCO.md §2.6): number, parent
-    hash, timestamp, sealer, and the transactions (through their ids, standing in for the
-    transactions root). The view is not in it: in FISCO a block header has no view.
+    Covers what FISCO's sealed header hash covers that we model (docs/fisco-reference.md §2.6):
+    number, parent hash, timestamp, sealer, and the transactions (through their ids, standing in for
+    the transactions root). The view is not in it: in FISCO a block header has no view.
 
     >>> ids = np.array([5, 6], dtype=np.int64)
     >>> proposal_hash(1, bytes(32), ids, 7, 0) == proposal_hash(1, bytes(32), ids, 7, 0)
@@ -153,10 +156,10 @@ def proposal_hash(
 
 @dataclass(frozen=True, slots=True)
 class Proposal:
-    """A sealed, unexecuted block as PBFT sees it (FISCO.md §1.5 step 1, §2.6).
+    """A sealed, unexecuted block as PBFT sees it (docs/fisco-reference.md §1.5 step 1, §2.6).
 
-    ``tx_ids`` are the block's transactions by run-wide id (DESIGN.md rule 2): one int64 array,
-    made read-only here (a read-only view; the caller's array is untouched), never one Python
+    ``tx_ids`` are the block's transactions by run-wide id (docs/architecture.md rule 2): one int64
+    array, made read-only here (a read-only view; the caller's array is untouched), never one Python
     object per transaction. ``hash`` is computed by whoever seals the block, normally with
     :func:`proposal_hash`.
     """
@@ -207,7 +210,7 @@ class Proposal:
 
 @dataclass(frozen=True, slots=True)
 class PrePrepare:
-    """The leader's proposal for block ``index`` in ``view`` (FISCO.md §1.5 step 2).
+    """The leader's proposal for block ``index`` in ``view`` (docs/fisco-reference.md §1.5 step 2).
 
     Sent to every other consensus node; the leader handles its own without verification.
     """
@@ -255,13 +258,15 @@ class _Vote:
         )
 
     def wire_size(self) -> int:
-        """Encoded length + message signature + proposal signature (FISCO.md §1.2)."""
+        """Encoded length + message signature + proposal signature (docs/fisco-reference.md
+        §1.2)."""
         return len(self.encode()) + MESSAGE_OVERHEAD + PROPOSAL_SIGNATURE_OVERHEAD
 
 
 @dataclass(frozen=True, slots=True)
 class Prepare(_Vote):
-    """A vote for the sealed proposal ``hash`` of block ``index`` (FISCO.md §1.5 step 3)."""
+    """A vote for the sealed proposal ``hash`` of block ``index`` (docs/fisco-reference.md §1.5 step
+    3)."""
 
     view: int
     index: int
@@ -273,7 +278,8 @@ class Prepare(_Vote):
 
 @dataclass(frozen=True, slots=True)
 class Commit(_Vote):
-    """The second vote for ``hash``, sent once a prepare quorum is seen (FISCO.md §1.5 step 4)."""
+    """The second vote for ``hash``, sent once a prepare quorum is seen (docs/fisco-reference.md
+    §1.5 step 4)."""
 
     view: int
     index: int
@@ -285,7 +291,8 @@ class Commit(_Vote):
 
 @dataclass(frozen=True, slots=True)
 class CheckPoint(_Vote):
-    """A vote for the *executed* block hash of ``index``, after execution (FISCO.md §1.5 step 7).
+    """A vote for the *executed* block hash of ``index``, after execution (docs/fisco-reference.md
+    §1.5 step 7).
 
     Its proposal signature over ``executed_hash`` ends up in the block header's signature list.
     """
@@ -325,8 +332,8 @@ class PreparedProof:
     """Proof that ``proposal`` reached the prepare quorum for block ``index`` in ``view``.
 
     FISCO's precommit: the proposal and the proposal signatures of the Prepares that formed the
-    quorum (``PBFTCache::intoPrecommit/setSignatureList``, FISCO.md §1.2). ``voters`` are the
-    consensus indices of those Prepares' senders; their weight must reach Q (§1.7
+    quorum (``PBFTCache::intoPrecommit/setSignatureList``, docs/fisco-reference.md §1.2). ``voters``
+    are the consensus indices of those Prepares' senders; their weight must reach Q (§1.7
     ``checkPrecommitWeight``). Not a packet: it travels inside a :class:`ViewChange`.
     """
 
@@ -361,7 +368,7 @@ class PreparedProof:
 
 @dataclass(frozen=True, slots=True)
 class ViewChange:
-    """"Move to ``view``": sent on a timeout or a fast view change (FISCO.md §1.7).
+    """"Move to ``view``": sent on a timeout or a fast view change (docs/fisco-reference.md §1.7).
 
     ``index`` and ``committed_hash`` are the sender's committed block (its ledger hash; zeros
     when unknown), ``prepared`` a :class:`PreparedProof` for every block the sender precommitted
@@ -414,7 +421,7 @@ class ViewChange:
 
 @dataclass(frozen=True, slots=True)
 class NewView:
-    """The leader of ``view`` starts it (FISCO.md §1.7, ``checkAndTryIntoNewView``).
+    """The leader of ``view`` starts it (docs/fisco-reference.md §1.7, ``checkAndTryIntoNewView``).
 
     ``view_changes``: the ViewChanges for ``view`` it collected (weight ≥ Q), by sender;
     ``pre_prepares``: its re-proposal of every index from the highest committed index among
@@ -485,7 +492,7 @@ class _Status:
 
 @dataclass(frozen=True, slots=True)
 class RecoverRequest(_Status):
-    """A (re)started node asks every consensus node for its view (FISCO.md §1.7)."""
+    """A (re)started node asks every consensus node for its view (docs/fisco-reference.md §1.7)."""
 
     view: int
     index: int
@@ -496,7 +503,8 @@ class RecoverRequest(_Status):
 
 @dataclass(frozen=True, slots=True)
 class RecoverResponse(_Status):
-    """A node's ``view`` and committed ``index`` (FISCO.md §1.7, ``sendRecoverResponse``).
+    """A node's ``view`` and committed ``index`` (docs/fisco-reference.md §1.7,
+    ``sendRecoverResponse``).
 
     Sent to a RecoverRequest's sender, and by a node that has not timed out to the sender of a
     ViewChange; a node adopts a view reported by weight ≥ Q (``checkAndTryToRecover``).
@@ -511,7 +519,7 @@ class RecoverResponse(_Status):
 
 @dataclass(frozen=True, slots=True)
 class CommittedProposalRequest(_Status):
-    """"Send me block ``index``'s committed proposal" (FISCO.md §1.5, 0x05).
+    """"Send me block ``index``'s committed proposal" (docs/fisco-reference.md §1.5, 0x05).
 
     Sent to the senders of CheckPoints of weight ≥ f + 1 for a block this node has not
     precommitted (``shouldRequestCheckPoint``): at least one honest node executed it, so it was
@@ -527,7 +535,7 @@ class CommittedProposalRequest(_Status):
 
 @dataclass(frozen=True, slots=True)
 class CommittedProposalResponse:
-    """Block ``index``'s committed proposal and its proof (FISCO.md §1.5, 0x06).
+    """Block ``index``'s committed proposal and its proof (docs/fisco-reference.md §1.5, 0x06).
 
     ``proof`` is a :class:`PreparedProof` whose ``view`` is the view of the Commit quorum and
     whose ``voters`` are that quorum's senders (their weight must reach Q): a Commit quorum

@@ -1,12 +1,12 @@
 """FISCO BCOS 3.x PBFT, normal case and failure handling, as a sans-I/O state machine.
 
-:class:`PbftCore` is one consensus node's protocol (DESIGN.md rule 1): messages and runtime
-reports go in, a list of :mod:`~fiscosim.consensus.actions` comes out. It reads no clock
+:class:`PbftCore` is one consensus node's protocol (docs/architecture.md rule 1): messages and
+runtime reports go in, a list of :mod:`~fiscosim.consensus.actions` comes out. It reads no clock
 (``now`` is passed in, integer µs), sends nothing and holds no transaction objects — a block's
 transactions stay one read-only int64 array inside its
 :class:`~fiscosim.consensus.messages.Proposal`.
 
-One block, as FISCO.md §1.5 describes it (four network rounds)::
+One block, as docs/fisco-reference.md §1.5 describes it (four network rounds)::
 
     leader: SealRange ─► propose ─► PrePrepare ─┐   (leader handles its own, no verification)
     replica: PrePrepare ─► VerifyProposal ─► on_proposal_verified ─► Prepare
@@ -17,7 +17,7 @@ One block, as FISCO.md §1.5 describes it (four network rounds)::
     checkpoint weight ≥ Q on our own executed hash ─► stable ─► CommitBlock, strictly in order
     on_committed ─► committed index advances, state ≤ index is dropped, the window moves
 
-When a leader fails (FISCO.md §1.7)::
+When a leader fails (docs/fisco-reference.md §1.7)::
 
     view timer fires ─► to_view += 1, change_cycle += 1 ─► ViewChange(to_view, committed,
                         prepared proofs) to all; old-view PrePrepare/Prepare/Commit ignored
@@ -154,8 +154,8 @@ Deviations from FISCO, each deliberate:
   sent while behind, which every peer whose ledger is ahead refuses as committed below its own
   (``isValidViewChangeMsg``), so the view change waits for the next, backed-off timeout: 7.5 s
   without a block under 2 % loss (docs/faults.md, fuzz with ``--loss``).
-- ``change_cycle`` is capped at :data:`MAX_CHANGE_CYCLE` = 10 (FISCO.md §1.7); recent FISCO
-  sources cap it at 3 (``PBFTTimer.h``, FIB-135): ``max_change_cycle`` sets it.
+- ``change_cycle`` is capped at :data:`MAX_CHANGE_CYCLE` = 10 (docs/fisco-reference.md §1.7); recent
+  FISCO sources cap it at 3 (``PBFTTimer.h``, FIB-135): ``max_change_cycle`` sets it.
 - Not modelled: system proposals that stall the pipeline (§1.6). Block sync (§7) lives in the
   runtime (:mod:`fiscosim.node.runtime`); the committed-proposal fetch (§1.5) is answered by
   the core from blocks at their Commit quorum, not from the ledger: a block already in the
@@ -203,7 +203,7 @@ from fiscosim.consensus.messages import (
 )
 
 MAX_CHANGE_CYCLE = 10
-"""Cap of the timeout back-off exponent (FISCO.md §1.7, ``PBFTTimer``)."""
+"""Cap of the timeout back-off exponent (docs/fisco-reference.md §1.7, ``PBFTTimer``)."""
 VIEW_SLACK = 50
 """How many views above ``to_view`` a message may be: FISCO's ``waterMarkLimit`` default
 (``handlePrePrepareMsg`` refuses a view beyond ``view + waterMarkLimit``)."""
@@ -294,9 +294,9 @@ def _freshness(vc: ViewChange) -> tuple[int, int, int]:
 class PbftCore:
     """One consensus node's PBFT (FISCO BCOS 3.x), messages in, actions out.
 
-    ``index`` is this node's position in the consensus list (nodeID order, FISCO.md §1.3) and
-    ``weights`` every sealer's vote weight in that order. ``committed_index`` is the ledger's
-    height at start. ``timeout_us`` is the view timer's base (``consensus_timeout``),
+    ``index`` is this node's position in the consensus list (nodeID order, docs/fisco-reference.md
+    §1.3) and ``weights`` every sealer's vote weight in that order. ``committed_index`` is the
+    ledger's height at start. ``timeout_us`` is the view timer's base (``consensus_timeout``),
     ``checkpoint_timeout_us`` the checkpoint re-broadcast delay, ``max_change_cycle`` the cap of
     the back-off exponent (§1.7). With ``recovering=True`` the node starts by asking the others
     for their view (:meth:`recover`). With ``notes=False`` no
@@ -472,12 +472,12 @@ class PbftCore:
 
     @property
     def quorum(self) -> int:
-        """Q, the weight every phase must reach (FISCO.md §1.3)."""
+        """Q, the weight every phase must reach (docs/fisco-reference.md §1.3)."""
         return self._quorum
 
     @property
     def max_faulty(self) -> int:
-        """f, the faulty weight tolerated (FISCO.md §1.3)."""
+        """f, the faulty weight tolerated (docs/fisco-reference.md §1.3)."""
         return self._max_faulty
 
     @property
@@ -502,7 +502,8 @@ class PbftCore:
 
     @property
     def change_cycle(self) -> int:
-        """The timeout back-off exponent (FISCO.md §1.7): +1 per timeout, 0 in a new view."""
+        """The timeout back-off exponent (docs/fisco-reference.md §1.7): +1 per timeout, 0 in a new
+        view."""
         return self._change_cycle
 
     @property
@@ -565,7 +566,8 @@ class PbftCore:
         return ((self._committed + 1) // self._leader_period + view) % self._n
 
     def leader_of(self, index: int, view: int | None = None) -> int:
-        """The leader of block ``index`` in ``view`` (default: ours) (FISCO.md §1.4)."""
+        """The leader of block ``index`` in ``view`` (default: ours) (docs/fisco-reference.md
+        §1.4)."""
         if view is None:
             view = self._view
         return (index // self._leader_period + view) % self._n
@@ -608,7 +610,8 @@ class PbftCore:
         return acts
 
     def propose(self, proposal: Proposal, now: int) -> list[Action]:
-        """The sealer's block: broadcast its PrePrepare and our Prepare (FISCO.md §1.5 step 2).
+        """The sealer's block: broadcast its PrePrepare and our Prepare (docs/fisco-reference.md
+        §1.5 step 2).
 
         Refused (with a Note and an :class:`~fiscosim.consensus.actions.Unseal` of the block)
         during a view change or a recovery, unless this node leads ``proposal.index``, and
@@ -687,7 +690,7 @@ class PbftCore:
         return acts
 
     def on_proposal_verified(self, index: int, hash: bytes, ok: bool, now: int) -> list[Action]:
-        """The txpool's verdict on a received proposal (FISCO.md §1.5 step 3, §2.7).
+        """The txpool's verdict on a received proposal (docs/fisco-reference.md §1.5 step 3, §2.7).
 
         ok: accept it and broadcast our Prepare (withheld during a view change). Not ok: a
         Note; the proposal stays in flight so the view timer fires (FISCO then changes view).
@@ -894,7 +897,7 @@ class PbftCore:
         return acts
 
     def on_pool_size(self, pending: int, now: int) -> list[Action]:
-        """The txpool's size report (FISCO.md §1.7 ``setUnSealedTxsSize``).
+        """The txpool's size report (docs/fisco-reference.md §1.7 ``setUnSealedTxsSize``).
 
         FISCO runs the view timer while transactions are pending even if no proposal arrived,
         so a crashed leader is noticed: pending > 0 arms the timer if it is not running;
@@ -1033,7 +1036,8 @@ class PbftCore:
                     ))
         return acts
 
-    # -- view change messages (FISCO.md §1.7) ---------------------------------------------------
+    # -- view change messages (docs/fisco-reference.md §1.7)
+    # ---------------------------------------------------
     def _on_view_change(self, message: ViewChange) -> list[Action]:
         acts: list[Action] = []
         sender = message.sender
@@ -1194,7 +1198,8 @@ class PbftCore:
             self._adopt_view(view, self._recover_index[view], acts)
         return acts
 
-    # -- committed-proposal fetch (FISCO.md §1.5) ----------------------------------------------
+    # -- committed-proposal fetch (docs/fisco-reference.md §1.5)
+    # ----------------------------------------------
     def _maybe_fetch(self, slot: _Slot, executed_hash: bytes, acts: list[Action], sender: int,
                      resent: bool) -> None:
         """``shouldRequestCheckPoint``: ask CheckPoint senders for a block's committed proposal.
@@ -1676,7 +1681,8 @@ class PbftCore:
         acts.append(CommitBlock(index, slot.proposal, slot.executed_hash, slot.stable))
 
     def _try_notify(self, start: int, acts: list[Action]) -> None:
-        """FISCO's ``notifySealer``: tell our sealer to seal from ``start`` (FISCO.md §1.6).
+        """FISCO's ``notifySealer``: tell our sealer to seal from ``start`` (docs/fisco-reference.md
+        §1.6).
 
         ``end = min(end of start's leader period, high water mark − 1)``. Each index is handed
         out once (``sealed_up_to``); a turn beyond the high water mark waits for a commit.
@@ -1715,7 +1721,8 @@ class PbftCore:
             ))
         acts.append(SealRange(start, end))
 
-    # -- view change (FISCO.md §1.7) ------------------------------------------------------------
+    # -- view change (docs/fisco-reference.md §1.7)
+    # ------------------------------------------------------------
     def _start_view_change(self, to_view: int, reason: str, acts: list[Action],
                            backoff: bool) -> None:
         """``triggerTimeout``: move to ``to_view``, broadcast our ViewChange, restart the timer."""
@@ -2052,7 +2059,8 @@ class PbftCore:
             ))
         acts.append(Send(dest, RecoverResponse(self._view, self._committed, self._index)))
 
-    # -- timers (FISCO.md §1.5, §1.7) -----------------------------------------------------------
+    # -- timers (docs/fisco-reference.md §1.5, §1.7)
+    # -----------------------------------------------------------
     def _on_view_timeout(self) -> list[Action]:
         acts: list[Action] = []
         self._timer_armed = False

@@ -1,7 +1,8 @@
 """Merkle roots and proofs over transaction and receipt hashes, as FISCO BCOS builds them.
 
 A block header commits to its transactions and receipts through ``txsRoot`` and ``receiptRoot``
-(FISCO.md §2.6, §3). FISCO BCOS has built these roots two ways; ``width`` picks which one.
+(docs/fisco-reference.md §2.6, §3). FISCO BCOS has built these roots two ways; ``width`` picks which
+one.
 
 **3.x, ``width=2`` (the default)** — read from ``bcos-crypto/bcos-crypto/merkle/Merkle.h``
 (class template ``Merkle<Hasher, width = 2>``, FB@HEAD) and ``BlockImpl::calculateTransactionRoot``
@@ -26,7 +27,7 @@ leaf index gives, so a proof is bound to its index as well as to its leaf.
 **2.x, ``width=16``** — ``MAX_CHILD_COUNT = 16`` in FB@v2.9.0 ``libdevcore/TrieHash2.cpp`` (the
 same algorithm survives as ``getMerkleProofRoot`` in ``libutilities/ParallelMerkleProof.cpp`` of
 the 3.0 release candidates, which we read), with the leaves of ``Block::calTransactionRootV2_2_0``
-(FISCO.md §3):
+(docs/fisco-reference.md §3):
 
 - leaf ``i`` is the byte string ``RLP(i) ‖ hash_i`` (so the position is committed in the leaf);
 - a parent is ``H(concatenation of up to 16 children)``, the last group of a level holding what is

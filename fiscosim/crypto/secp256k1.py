@@ -1,4 +1,4 @@
-"""FISCO BCOS's default crypto suite: secp256k1 ECDSA with keccak256 (FISCO.md §3).
+"""FISCO BCOS's default crypto suite: secp256k1 ECDSA with keccak256 (docs/fisco-reference.md §3).
 
 Signatures are 65 bytes r‖s‖v with v the raw recovery id 0–3 (not Ethereum's 27/28), as
 ``Secp256k1Crypto.cpp`` produces them. Verification follows FISCO's rule: recover the public key

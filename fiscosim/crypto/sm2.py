@@ -1,4 +1,4 @@
-"""FISCO BCOS's guomi crypto suite: SM2 signatures with SM3 (FISCO.md §3).
+"""FISCO BCOS's guomi crypto suite: SM2 signatures with SM3 (docs/fisco-reference.md §3).
 
 A transaction signature is 128 bytes r‖s‖public key (32 + 32 + 64), as ``SM2Crypto::sign``
 writes it with ``_signatureWithPub``: SM2 cannot recover a key, so the key travels with the

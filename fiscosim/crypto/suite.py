@@ -1,7 +1,8 @@
 """The crypto-suite interface every signature scheme of the simulator implements, and its registry.
 
 A FISCO BCOS chain runs one suite: the standard one (secp256k1 ECDSA with keccak256) or the guomi
-one (SM2 with SM3), see FISCO.md §3. Everything above this layer talks to a suite through
+one (SM2 with SM3), see docs/fisco-reference.md §3. Everything above this layer talks to a suite
+through
 :class:`CryptoSuite`, so the ledger model and the batch core never branch on the scheme.
 """
 
@@ -38,7 +39,8 @@ class CryptoSuite(Protocol):
         """The 20-byte sender address the signature proves, or None if it is invalid."""
 
     def address_of(self, public_key: bytes) -> bytes:
-        """Last 20 bytes of the suite's hash of the 64-byte public key (FISCO.md §3)."""
+        """Last 20 bytes of the suite's hash of the 64-byte public key (docs/fisco-reference.md
+        §3)."""
 
     def verify_shard(
         self,

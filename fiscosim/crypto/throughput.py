@@ -28,7 +28,7 @@ from fiscosim.crypto.batch import Mode, default_workers, shared_pool, verify_bat
 from fiscosim.crypto.suite import CryptoSuite, get_suite
 
 TARGET_PER_S = 50_000
-"""FISCO BCOS 3.0's published throughput (WeBank 2022 annual report; FISCO.md §6)."""
+"""FISCO BCOS 3.0's published throughput (WeBank 2022 annual report; docs/fisco-reference.md §6)."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ Equivocation needs colluders to break safety: with f + 1 equivocating nodes of n
 byzantine leader's two proposals each gather Q = 2f + 1 Prepares, Commits and CheckPoints
 (f + 1 byzantine plus the f honest nodes of that half), and the halves commit different blocks
 at one height, which the safety checker reports. With f or fewer, neither half reaches Q, and
-the honest nodes change view or fetch the committed proposal (FISCO.md §1.5, §1.7).
+the honest nodes change view or fetch the committed proposal (docs/fisco-reference.md §1.5, §1.7).
 
 Forged signatures are caught where an honest node verifies: a PBFT message's signature when it
 arrives (the verification is charged; the message is dropped and counted), a transaction's at

@@ -159,8 +159,9 @@ def summarise(world: Any, wall_time_s: float, digest: str,
     committed = receipt >= 0
     receipts_in_window = committed & (receipt >= start_us) & (receipt < end_us)
     # FISCO's RPC pushes a transaction to the other sealers before its own pool admits it
-    # (FISCO.md §2.2), so a client can be told TxPoolIsFull about a transaction that another
-    # leader then commits. It counts as committed; "rejected" means rejected and not on chain.
+    # (docs/fisco-reference.md §2.2), so a client can be told TxPoolIsFull about a transaction that
+    # another leader then commits. It counts as committed; "rejected" means rejected and not on
+    # chain.
     rejected_by_rpc = reasons >= 0
     latency_us = (receipt - submit)[in_window & committed]
     states, state_reasons = tx_states(world)
@@ -304,7 +305,7 @@ def _byzantine(world: Any) -> dict:
 
 def _sync(world: Any) -> dict:
     """Block sync: how many blocks nodes fetched, how long catching up took, and how far
-    observers trail the sealers (FISCO.md §7)."""
+    observers trail the sealers (docs/fisco-reference.md §7)."""
     catch_up = np.array([d for node in world.nodes for d in node.stats.catch_up_us],
                         dtype=np.float64) / 1e6
     observers = {}
@@ -381,7 +382,8 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str,
 
 
 def _light(world: Any) -> dict | None:
-    """Light nodes (FISCO.md §4.2): header lag, query latency, storage per block against a full
+    """Light nodes (docs/fisco-reference.md §4.2): header lag, query latency, storage per block
+    against a full
     node's, and the bytes full nodes served them. None without light nodes."""
     if not world.light_nodes:
         return None

@@ -4,17 +4,17 @@ A message of ``size`` payload bytes from ``src`` to ``dst`` travels like this:
 
 1. It waits for ``src``'s **uplink**, which sends one message at a time in FIFO order, and is
    serialised in ``ceil((size + header_bytes) * 8 / bandwidth)`` µs (``header_bytes`` is
-   FISCO's 14-byte P2P header, FISCO.md §4.1). So a leader's PrePrepare to 99 peers takes 99
-   serialisations, the last peer hearing of it 99 transmission times after the first.
+   FISCO's 14-byte P2P header, docs/fisco-reference.md §4.1). So a leader's PrePrepare to 99 peers
+   takes 99 serialisations, the last peer hearing of it 99 transmission times after the first.
 2. It then propagates for a **latency** drawn from the link's distribution.
 3. ``on_deliver(src, dst, message)`` is called at the arrival time.
 
 Only the sender's uplink is a bottleneck: a receiver takes any number of messages at once (its
 downlink and its CPU belong to the node model). If ``src`` and ``dst`` are not neighbours the
 message is relayed along the shortest path by hop count — FISCO gateways relay through peers
-with a distance-vector router table (FISCO.md §4.1) — paying the relay's uplink and the next
-link's latency at every hop. Routes are computed once from the graph (breadth-first from the
-destination, neighbours in id order, so ties always break the same way); they do not route
+with a distance-vector router table (docs/fisco-reference.md §4.1) — paying the relay's uplink and
+the next link's latency at every hop. Routes are computed once from the graph (breadth-first from
+the destination, neighbours in id order, so ties always break the same way); they do not route
 around partitions or down nodes.
 
 **Transport order.** FISCO's links are TCP connections, which never reorder: by default a
@@ -59,8 +59,8 @@ delivered together, in the order they were scheduled (send order); another simpy
 that microsecond runs before or after the whole batch, deterministically, and one due earlier
 always runs first. With ``fifo_links=False`` each message has its own heap entry.
 
-**Compression.** FISCO zstd-compresses payloads above 1024 bytes (FISCO.md §4.1). The network
-charges the payload size it is given; pass ``compress`` (payload size -> compressed size,
+**Compression.** FISCO zstd-compresses payloads above 1024 bytes (docs/fisco-reference.md §4.1). The
+network charges the payload size it is given; pass ``compress`` (payload size -> compressed size,
 called for payloads above :data:`COMPRESS_THRESHOLD_BYTES`) to model compression.
 
 >>> import numpy as np, simpy
@@ -92,9 +92,11 @@ from simpy.core import NORMAL
 from fiscosim.net.latency import uniform_stream
 
 P2P_HEADER_BYTES = 14
-"""FISCO's P2P header: length u32, version u16, packetType i16, seq u32, ext u16 (FISCO.md §4.1)."""
+"""FISCO's P2P header: length u32, version u16, packetType i16, seq u32, ext u16
+(docs/fisco-reference.md §4.1)."""
 COMPRESS_THRESHOLD_BYTES = 1024
-"""FISCO compresses payloads larger than this (``c_compressThreshold``, FISCO.md §4.1)."""
+"""FISCO compresses payloads larger than this (``c_compressThreshold``, docs/fisco-reference.md
+§4.1)."""
 UNLIMITED_BPS = 10**18
 """An infinite bandwidth is stored as this: any real message then takes 1 µs to serialise."""
 

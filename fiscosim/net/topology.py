@@ -7,10 +7,11 @@ share its latency distribution, each with its own random stream (see
 :mod:`fiscosim.net.network`). Nodes and edges are inserted in sorted order, so iterating a graph
 built from one seed always gives the same order.
 
-FISCO BCOS gateways form a full mesh of TCP connections (FISCO.md §4.1): :func:`full_mesh` is
-the faithful default. :func:`random_regular_ish` models partially connected deployments where
-messages are relayed through peers (FISCO's distance-vector router table), and :func:`regions`
-models a geo-distributed full mesh whose latencies come from a region-to-region ping matrix.
+FISCO BCOS gateways form a full mesh of TCP connections (docs/fisco-reference.md §4.1):
+:func:`full_mesh` is the faithful default. :func:`random_regular_ish` models partially connected
+deployments where messages are relayed through peers (FISCO's distance-vector router table), and
+:func:`regions` models a geo-distributed full mesh whose latencies come from a region-to-region ping
+matrix.
 
 >>> from fiscosim.net.latency import LatencyModel
 >>> g = full_mesh(4, LatencyModel("constant", 10.0))

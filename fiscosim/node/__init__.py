@@ -2,5 +2,5 @@
 with simulated timers, CPU cores and the hardware cost model, the txpool and the sealer.
 
 Work on a node takes simulated time from its :class:`~fiscosim.node.costs.CostModel`, never from
-the wall clock (DESIGN.md rule 3).
+the wall clock (docs/architecture.md rule 3).
 """

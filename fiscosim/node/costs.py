@@ -1,15 +1,15 @@
 """Hardware profiles and the cost model: how many simulated microseconds each piece of work takes.
 
-Simulated time comes from here, never from the wall clock (DESIGN.md rule 3). A
+Simulated time comes from here, never from the wall clock (docs/architecture.md rule 3). A
 :class:`HardwareProfile` holds per-core costs in microseconds; a :class:`CostModel` turns a
-profile and the chain's crypto suite (FISCO.md §3: secp256k1 + keccak256, or SM2 + SM3) into
-integer microseconds of **single-core** work for a given amount of work. Splitting that work over
-a node's cores is the CPU model's job (:mod:`fiscosim.node.cpu`), not this module's.
+profile and the chain's crypto suite (docs/fisco-reference.md §3: secp256k1 + keccak256, or SM2 +
+SM3) into integer microseconds of **single-core** work for a given amount of work. Splitting that
+work over a node's cores is the CPU model's job (:mod:`fiscosim.node.cpu`), not this module's.
 
 A profile comes from one of three places (:func:`load_profile`):
 
 - a **shipped** profile, by name: ``reference-2core`` (the development machine, measured) and
-  ``server-8core`` (FISCO's recommended 8-core server, FISCO.md §4, derived from it);
+  ``server-8core`` (FISCO's recommended 8-core server, docs/fisco-reference.md §4, derived from it);
   the derivation of each figure is in ``docs/profiles.md``;
 - a **calibrated** file, by path: the YAML that ``fiscosim calibrate`` writes on a host. It
   measures verification, hashing and msgpack; the costs it cannot measure (signing, execution,
@@ -191,7 +191,8 @@ class CostModel:
         return _up(n * self._verify) if n > 0 else 0
 
     def sign(self, n: int = 1) -> int:
-        """Making ``n`` signatures with the node's key (consensus messages, FISCO.md §1.2)."""
+        """Making ``n`` signatures with the node's key (consensus messages, docs/fisco-reference.md
+        §1.2)."""
         return _up(n * self._sign) if n > 0 else 0
 
     def hash(self, nbytes: int) -> int:
@@ -207,7 +208,8 @@ class CostModel:
         return _up(nbytes * self._decode) if nbytes > 0 else 0
 
     def execute(self, n_txs: int) -> int:
-        """Executing ``n_txs`` transfer-like transactions one after another (FISCO.md §2.8)."""
+        """Executing ``n_txs`` transfer-like transactions one after another (docs/fisco-reference.md
+        §2.8)."""
         return _up(n_txs * self._execute) if n_txs > 0 else 0
 
     def storage_commit(self, n_txs: int) -> int:

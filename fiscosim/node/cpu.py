@@ -1,12 +1,13 @@
-"""A node's CPU: cores that work is charged to in simulated microseconds (DESIGN.md rule 3).
+"""A node's CPU: cores that work is charged to in simulated microseconds (docs/architecture.md rule
+3).
 
 Work never reads the wall clock: its duration comes from the node's cost model. A task of
 ``work_us`` spread over ``parallelism`` threads is shared among the ``parallelism`` cores that
 are free soonest so that they finish together (a work-stealing pool): a core still busy with a
 long serial task takes less of it, or none. A *lane*
 is a sequence of tasks that run one after another, like a single worker thread in FISCO (all
-PBFT messages of a node go through one queue and one thread, FISCO.md §1.2; execution is
-serial, §2.8): a lane's next task starts no earlier than its previous one finished.
+PBFT messages of a node go through one queue and one thread, docs/fisco-reference.md §1.2; execution
+is serial, §2.8): a lane's next task starts no earlier than its previous one finished.
 
 This is a list of per-core "busy until" times, not a simpy resource: O(cores) per task and no
 process per task, which is what lets a run keep up with 50,000 transactions per second.

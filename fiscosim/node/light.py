@@ -1,4 +1,5 @@
-"""Light nodes (FISCO.md §4.2): block headers only; client queries answered with proofs.
+"""Light nodes (docs/fisco-reference.md §4.2): block headers only; client queries answered with
+proofs.
 
 A light node keeps the headers of its group's chain. Full nodes announce each new block to it
 (:class:`~fiscosim.node.messages.BlockStatus`); it asks one of them for the missing headers,
@@ -34,7 +35,7 @@ from fiscosim.node.txpool import REJECT_CODES, Reject
 HEADER_FIXED_BYTES = 8 + 40 + 3 * 32 + 8 + 8 + 32
 """A header's fields besides the sealer list and the signature list: number, parent info
 (number and hash), the transaction, receipt and state roots, timestamp, sealer index, extra
-data (FISCO.md §2.6)."""
+data (docs/fisco-reference.md §2.6)."""
 SEALER_ENTRY_BYTES = 64 + 8
 """Per sealer in the header: node id (a 64-byte public key) and consensus weight."""
 SIGNATURE_ENTRY_BYTES = 8 + 65
@@ -52,7 +53,7 @@ def _blake(data: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class LightHeader:
-    """What a light node stores per block (FISCO.md §2.6, headers only)."""
+    """What a light node stores per block (docs/fisco-reference.md §2.6, headers only)."""
 
     number: int
     proposal_hash: bytes
@@ -364,7 +365,8 @@ class LightNode:
         last = min(self.known_height, self.height + self.max_headers)
         self._syncing_from = peer
         self._send(peer, HeadersRequest(self.height + 1, last))
-        # a lost or ignored request is given up after the block-sync timeout (FISCO.md §7)
+        # a lost or ignored request is given up after the block-sync timeout
+        # (docs/fisco-reference.md §7)
         self._later(self.env.now + 1_600_000, self._sync_timeout, peer, self.height)
 
     def _sync_timeout(self, peer: int, height: int) -> None:

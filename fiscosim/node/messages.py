@@ -2,8 +2,9 @@
 
 They carry transaction ids (the run-wide handle, :mod:`fiscosim.workload.table`) and their size
 on the wire is what the real packet would weigh: the transactions' encoded bytes plus a small
-per-transaction framing for pushes and responses, 32 bytes per hash for requests (FISCO.md §2.4,
-§2.7). Module ids are FISCO's (``SYNC_PUSH_TRANSACTION = 5000``, ``ConsTxsSync = 2002``).
+per-transaction framing for pushes and responses, 32 bytes per hash for requests
+(docs/fisco-reference.md §2.4, §2.7). Module ids are FISCO's (``SYNC_PUSH_TRANSACTION = 5000``,
+``ConsTxsSync = 2002``).
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class BlockRequest:
-    """Ask a peer for committed blocks ``first..last`` (FISCO.md §7 ``BlockRequestPacket``)."""
+    """Ask a peer for committed blocks ``first..last`` (docs/fisco-reference.md §7
+    ``BlockRequestPacket``)."""
 
     first: int
     last: int
@@ -115,12 +117,13 @@ class BlockRequest:
 
 
 SYNCED_HEADER_BYTES = 400
-"""A committed block's header with its signature list, roughly (FISCO.md §2.6)."""
+"""A committed block's header with its signature list, roughly (docs/fisco-reference.md §2.6)."""
 
 
 @dataclass(frozen=True, slots=True)
 class BlockStatus:
-    """A node's ledger height and latest block hash (FISCO.md §7 ``BlockSyncStatusPacket``).
+    """A node's ledger height and latest block hash (docs/fisco-reference.md §7
+    ``BlockSyncStatusPacket``).
 
     Sent by a sealer to the observers of its group when it commits a block: observers get no
     PBFT traffic and learn from these that the chain moved.

@@ -1,12 +1,13 @@
 """The node runtime: carries out what the PBFT core decides, with simulated CPU and network.
 
-It holds no protocol rules (DESIGN.md rule 1): the :class:`~fiscosim.consensus.pbft.PbftCore`
-decides, this module charges the work to the node's :class:`~fiscosim.node.cpu.Cpu` through its
-cost model, sends messages through the :class:`~fiscosim.net.network.Network`, and calls the
-core back when the work is done. The pieces it wires, each modelled on FISCO BCOS 3.x:
+It holds no protocol rules (docs/architecture.md rule 1): the
+:class:`~fiscosim.consensus.pbft.PbftCore` decides, this module charges the work to the node's
+:class:`~fiscosim.node.cpu.Cpu` through its cost model, sends messages through the
+:class:`~fiscosim.net.network.Network`, and calls the core back when the work is done. The pieces it
+wires, each modelled on FISCO BCOS 3.x:
 
-- RPC intake (FISCO.md §2.2): push the raw transactions to every other consensus node first,
-  then verify and admit them locally;
+- RPC intake (docs/fisco-reference.md §2.2): push the raw transactions to every other consensus node
+  first, then verify and admit them locally;
 - the txpool (:mod:`fiscosim.node.txpool`) and transaction push receipt (§2.4);
 - the sealer (§2.5): seal when pending ≥ ``tx_count_limit``, or when something is pending and
   ``min_seal_time`` has passed since this node was told to seal or last sealed; never empty;
@@ -46,8 +47,8 @@ from fiscosim.node.messages import (
 from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool
 
 SIGNATURES_CHECKED = {"PrePrepare": 1, "Prepare": 2, "Commit": 1, "CheckPoint": 2}
-"""Signature verifications per received PBFT message (FISCO.md §1.2: message signature, plus
-the proposal signature for Prepare and CheckPoint)."""
+"""Signature verifications per received PBFT message (docs/fisco-reference.md §1.2: message
+signature, plus the proposal signature for Prepare and CheckPoint)."""
 SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
 """Signatures per sent PBFT message (message signature, plus the proposal signature for
 Prepare, Commit and CheckPoint)."""
@@ -67,9 +68,9 @@ verification; asking again keeps a lost message from costing a view change)."""
 LOOKUP_US_PER_TX = 0.2
 """Looking a proposal's transaction hash up in the pool's hash map."""
 SYNC_SHARD_BLOCKS = 8
-"""Blocks per sync request (``MAX_REQUEST_BLOCKS_COUNT``, FISCO.md §7)."""
+"""Blocks per sync request (``MAX_REQUEST_BLOCKS_COUNT``, docs/fisco-reference.md §7)."""
 SYNC_SHARDS_PER_PEER = 2
-"""Shards in flight per peer (FISCO.md §7: at most 2 per peer per round)."""
+"""Shards in flight per peer (docs/fisco-reference.md §7: at most 2 per peer per round)."""
 SYNC_TIMEOUT_US = 1_600_000
 """A sync request unanswered this long is given up and retried (200 ms × 8 blocks, §7)."""
 SYNC_STALL_US = 1_000_000
@@ -86,7 +87,7 @@ class ChainParams:
     block_limit: int = 1000
     crypto_mode: str = "modelled"
     sync_status_us: int = 0
-    """Status gossip to every group member this often (0: none, FISCO.md §7)."""
+    """Status gossip to every group member this often (0: none, docs/fisco-reference.md §7)."""
 
 
 @dataclass
@@ -130,7 +131,8 @@ class Shared:
     table: Any
     params: ChainParams
     sealer_net_ids: list[int]
-    """Network id of the sealer with each consensus index (nodeID order, FISCO.md §1.3)."""
+    """Network id of the sealer with each consensus index (nodeID order, docs/fisco-reference.md
+    §1.3)."""
     on_commit: Callable[[Node, int, Any, bytes], None]
     """Called when a node commits block ``index`` (safety checker, metrics)."""
     on_seal: Callable[[Node, Any], None]
@@ -156,7 +158,7 @@ class Shared:
     """When block ``number`` was first committed in this group (−1: not yet)."""
     weights: tuple[int, ...] = ()
     """Consensus weights in consensus-index order: a synced block's signature list must reach
-    ``quorum`` of them (FISCO.md §7)."""
+    ``quorum`` of them (docs/fisco-reference.md §7)."""
     quorum: int = 0
 
     def nodes_deliver(self, src: int, dst: int, message: Any) -> None:
@@ -197,7 +199,8 @@ class Node:
         self._receive_costs: dict[tuple[str, int], int] = {}
         self._reported_pending = False
         self._leader_checked: tuple[int, int] | None = None
-        # block sync (FISCO.md §7): the ledger it serves, what peers are known to have
+        # block sync (docs/fisco-reference.md §7): the ledger it serves, what peers are known to
+        # have
         self.ledger: dict[int, tuple[Any, bytes, tuple[int, ...]]] = {}
         self.known_height = 0
         self._peer_heights: dict[int, int] = {}
@@ -215,7 +218,7 @@ class Node:
         self.byzantine: frozenset[str] = frozenset()
         self.byzantine_rng: np.random.Generator | None = None
         self.byzantine_delay_us = 0
-        # sealer state (FISCO.md §2.5)
+        # sealer state (docs/fisco-reference.md §2.5)
         self._seal_next = 0
         self._seal_end = -1
         self._last_seal_time = 0
@@ -231,8 +234,9 @@ class Node:
         trace = self.shared.trace
         if trace is not None:
             # `node` is the network position (the scenario's node order); `sealer` is the
-            # consensus index (nodeID order, FISCO.md §1.3) that the PBFT core's fields use;
-            # `node_name` is the scenario's name ("name" is taken: the timer events' field).
+            # consensus index (nodeID order, docs/fisco-reference.md §1.3) that the PBFT core's
+            # fields use; `node_name` is the scenario's name ("name" is taken: the timer events'
+            # field).
             trace(event, {"node": self.net_id, "sealer": self.index, "node_name": self.name,
                           **fields})
 
@@ -255,7 +259,7 @@ class Node:
 
     def _gossip_status(self) -> None:
         """FISCO's status gossip: this node's height to every other node of its group, every
-        ``sync_status_ms`` (FISCO.md §7)."""
+        ``sync_status_ms`` (docs/fisco-reference.md §7)."""
         shared = self.shared
         peers = [n for n in shared.sealer_net_ids + shared.follower_net_ids if n != self.net_id]
         entry = self.ledger.get(self.height)
@@ -293,8 +297,8 @@ class Node:
         """Starts a view change at once if the leader this node waits for is disconnected.
 
         FISCO's gateway knows when a peer's session drops; PBFT then triggers a view change
-        without waiting for its timer (``tryTriggerFastViewChange``, FISCO.md §1.7). A crashed
-        process closes its connections, so its peers know at once; a partition is not seen
+        without waiting for its timer (``tryTriggerFastViewChange``, docs/fisco-reference.md §1.7).
+        A crashed process closes its connections, so its peers know at once; a partition is not seen
         this way (only the timer finds it). Acts once per (leader, target view) found down; a
         leader found alive is checked again next time (it may have crashed since).
         """
@@ -313,7 +317,7 @@ class Node:
 
     def restart(self) -> None:
         """The process starts again from its ledger: an empty pool, a fresh PBFT core that
-        recovers the current view from its peers (FISCO.md §1.7 Recover)."""
+        recovers the current view from its peers (docs/fisco-reference.md §1.7 Recover)."""
         if self.up:
             return
         self.up = True
@@ -392,7 +396,8 @@ class Node:
         self._apply(self.core.on_timer(name, self.env.now))
 
     def _report_pool(self) -> None:
-        """Tells the core whether transactions are pending (``setTxsSize``, FISCO.md §1.7).
+        """Tells the core whether transactions are pending (``setTxsSize``, docs/fisco-reference.md
+        §1.7).
 
         FISCO's txpool reports its size every 100 ms and the view timer runs while it is not
         empty, so a crashed leader is noticed even when no proposal arrives. Only the changes
@@ -493,7 +498,8 @@ class Node:
                     self._receive_costs[(kind, size)] = work
             done = self.cpu.run(now, work, lane="pbft")
             if forged:
-                # The signature check fails: dropped before the core sees it (FISCO.md §1.2).
+                # The signature check fails: dropped before the core sees it
+                # (docs/fisco-reference.md §1.2).
                 self.stats.forged_messages_rejected += 1
                 self._trace("forged_rejected", kind=kind, src=src)
                 return
@@ -523,7 +529,8 @@ class Node:
 
     # -- transactions: RPC, push, admission ----------------------------------------------------
     def rpc_submit(self, ids: np.ndarray) -> None:
-        """A client's batch reaches this node's RPC (FISCO.md §2.2): push first, then admit."""
+        """A client's batch reaches this node's RPC (docs/fisco-reference.md §2.2): push first,
+        then admit."""
         table = self.shared.table
         if not self.up:
             # The SDK's connection fails: the client learns at once, nothing is submitted.
@@ -601,7 +608,8 @@ class Node:
             self._report_pool()
             self._maybe_seal()
 
-    # -- sealing (FISCO.md §2.5) ---------------------------------------------------------------
+    # -- sealing (docs/fisco-reference.md §2.5)
+    # ---------------------------------------------------------------
     def _notify_seal(self, start: int, end: int) -> None:
         continues = start == self._seal_end + 1 and self._seal_next > self._seal_end
         if not continues:
@@ -662,7 +670,8 @@ class Node:
         self._apply(self.core.propose(proposal, self.env.now))
         self._maybe_seal()
 
-    # -- proposal fill (FISCO.md §2.7) ---------------------------------------------------------
+    # -- proposal fill (docs/fisco-reference.md §2.7)
+    # ---------------------------------------------------------
     def _verify_proposal(self, proposal: Any, fetch_from: int | None = None) -> None:
         missing = self.pool.missing(proposal.tx_ids)
         lookup = int(LOOKUP_US_PER_TX * len(proposal.tx_ids)) + 1
@@ -729,7 +738,8 @@ class Node:
         assert self.core is not None
         self._apply(self.core.on_proposal_verified(proposal.index, proposal.hash, ok, self.env.now))
 
-    # -- execution and commit (FISCO.md §2.8, §2.9) --------------------------------------------
+    # -- execution and commit (docs/fisco-reference.md §2.8, §2.9)
+    # --------------------------------------------
     def _execute(self, proposal: Any) -> None:
         work = self.costs.execute(len(proposal.tx_ids)) + self.costs.hash(256)
         done = self.cpu.run(self.env.now, work, lane="executor")
@@ -769,9 +779,10 @@ class Node:
         self._maybe_seal()
 
 
-    # -- block sync (FISCO.md §7) -------------------------------------------------------------
+    # -- block sync (docs/fisco-reference.md §7)
+    # -------------------------------------------------------------
     def _announce(self, height: int, latest_hash: bytes) -> None:
-        """Tells the observers this node's new height (a status packet, FISCO.md §7).
+        """Tells the observers this node's new height (a status packet, docs/fisco-reference.md §7).
 
         FISCO's nodes send their status to every peer every 200 ms and on each new block; here
         only sealers send, to observers only, on each new block (docs/architecture.md, decision
@@ -794,7 +805,7 @@ class Node:
                 self.known_height = height
 
     def _maybe_sync(self) -> None:
-        """Downloads what peers have and this node lacks (FISCO.md §7).
+        """Downloads what peers have and this node lacks (docs/fisco-reference.md §7).
 
         The range up to the highest known height is split in shards of 8 blocks; shards go to
         the peers at that height in turn, at most 2 in flight per peer; a shard unanswered
@@ -895,8 +906,9 @@ class Node:
                     response.wire_size(), self.shared.nodes_deliver, requester._sync_lost)
 
     def _receive_blocks(self, response: BlockResponse) -> None:
-        """Checks each block's signature list (weight ≥ Q, FISCO.md §7) and queues it; blocks
-        that follow the ledger without a gap are then executed and committed in order."""
+        """Checks each block's signature list (weight ≥ Q, docs/fisco-reference.md §7) and queues
+        it; blocks that follow the ledger without a gap are then executed and committed in
+        order."""
         self._inflight.pop(response.first, None)
         blocks = [b for b in response.blocks if b[0] > self._queued_to_height()]
         weights, quorum = self.shared.weights, self.shared.quorum
@@ -914,7 +926,8 @@ class Node:
         self._later(done, self._apply_ready)
 
     def _apply_ready(self) -> None:
-        """Executes the downloaded blocks that follow the ledger (re-executed, FISCO.md §7)."""
+        """Executes the downloaded blocks that follow the ledger (re-executed,
+        docs/fisco-reference.md §7)."""
         batch = []
         number = self._queued_to_height() + 1
         while number in self._downloaded:

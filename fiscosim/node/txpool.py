@@ -1,8 +1,8 @@
 """A node's transaction pool: FISCO BCOS 3.x admission, the pending queue, sealing and removal.
 
-Admission follows ``MemoryStorage::verifyAndSubmitTransaction`` (FISCO.md §2.2) in its order:
-duplicate → signature → nonce (pool and the last ``block_limit`` blocks, §2.3) → block limit
-window → pool limit (RPC transactions only). Rejections are counted under FISCO's own status
+Admission follows ``MemoryStorage::verifyAndSubmitTransaction`` (docs/fisco-reference.md §2.2) in
+its order: duplicate → signature → nonce (pool and the last ``block_limit`` blocks, §2.3) → block
+limit window → pool limit (RPC transactions only). Rejections are counted under FISCO's own status
 names. The pool holds transaction *ids* (see :mod:`fiscosim.workload.table`): its state is one
 int8 per id, the pending queue a list of id arrays in arrival order, so admitting, sealing and
 removing a thousand transactions are a few array operations.
@@ -32,7 +32,8 @@ class TxState(IntEnum):
 
 
 class Reject(IntEnum):
-    """FISCO's transaction status codes for rejections (``TransactionStatus.h``, FISCO.md §2.2)."""
+    """FISCO's transaction status codes for rejections (``TransactionStatus.h``,
+    docs/fisco-reference.md §2.2)."""
 
     NonceCheckFail = 10000
     BlockLimitCheckFail = 10001
@@ -293,9 +294,9 @@ class TxPool:
         self.sealed += new
 
     def unseal(self, ids: np.ndarray) -> None:
-        """Puts an abandoned proposal's transactions back to pending (FISCO.md §2.7: "on view
-        change/failed proposal they are reset to unsealed"), at the front of the queue so they
-        are sealed first. Transactions already committed or never held are left alone."""
+        """Puts an abandoned proposal's transactions back to pending (docs/fisco-reference.md §2.7:
+        "on view change/failed proposal they are reset to unsealed"), at the front of the queue so
+        they are sealed first. Transactions already committed or never held are left alone."""
         self._ensure(ids)
         back = ids[self.state[ids] == SEALED]
         if len(back):

@@ -2,5 +2,5 @@
 
 Among those services is real-crypto mode's shared verdict table
 (:mod:`fiscosim.sim.verdicts`): each distinct transaction is really verified once per run and
-its verdict shared by every simulated node (DESIGN.md rule 4).
+its verdict shared by every simulated node (docs/architecture.md rule 4).
 """

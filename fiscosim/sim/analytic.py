@@ -2,8 +2,8 @@
 checked against (docs/latency.md writes it out).
 
 At low load (a block holds far fewer than ``tx_count_limit`` transactions) a leader seals
-``min_seal_time`` after it was told to seal (FISCO.md §2.5), and it is told when the previous
-block reaches its commit quorum (§1.6). So blocks come every
+``min_seal_time`` after it was told to seal (docs/fisco-reference.md §2.5), and it is told when the
+previous block reaches its commit quorum (§1.6). So blocks come every
 
     T = min_seal_time + C,   C = seal → commit quorum at the next leader
       = seal + PrePrepare round + fill + Prepare round + Commit round,

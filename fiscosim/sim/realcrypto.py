@@ -1,4 +1,4 @@
-"""Real-crypto mode (DESIGN.md rule 4): really signed transactions, really verified.
+"""Real-crypto mode (docs/architecture.md rule 4): really signed transactions, really verified.
 
 Clients send rows of a signed corpus (:mod:`fiscosim.workload.corpus`, built once per suite,
 size and seed, cached on disk); transaction id ``i`` is corpus row ``i``. A transaction the

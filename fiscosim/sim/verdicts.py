@@ -1,10 +1,10 @@
 """The host's shared signature verdicts: each distinct transaction verified once per run.
 
-In real-crypto mode (DESIGN.md rule 4) every simulated node's txpool checks the signatures of
-the transactions it admits, and the same transaction reaches every consensus node of its group
-(FISCO pushes it to all of them, FISCO.md §2.4). Doing the real check once per node would
-multiply the host's work by the node count and change nothing: a signature's verdict is a
-function of the transaction's bytes. So the host really verifies each distinct transaction
+In real-crypto mode (docs/architecture.md rule 4) every simulated node's txpool checks the
+signatures of the transactions it admits, and the same transaction reaches every consensus node of
+its group (FISCO pushes it to all of them, docs/fisco-reference.md §2.4). Doing the real check once
+per node would multiply the host's work by the node count and change nothing: a signature's verdict
+is a function of the transaction's bytes. So the host really verifies each distinct transaction
 once, with the real batch core, and every simulated node reads that verdict.
 
 This is **not a cache inside the verification core** (:mod:`fiscosim.crypto.batch` keeps none):
@@ -15,7 +15,7 @@ wall-clock work is shared.
 
 The table is keyed by the run-wide transaction id (dense-ish int64 from 0), so it is a growable
 int8 array indexed by id (−1 unknown, 0 invalid, 1 valid): a batch's lookups are one fancy
-index, no Python object per transaction (DESIGN.md rule 2). An id must therefore name one
+index, no Python object per transaction (docs/architecture.md rule 2). An id must therefore name one
 (hash, signature, sender) triple for the whole run: a forged or tampered variant of a
 transaction is a different transaction and needs an id of its own.
 

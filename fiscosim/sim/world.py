@@ -1,7 +1,7 @@
 """Builds the world of a run from a validated scenario: nodes, network, clients, recorders.
 
-One seed drives every random choice (DESIGN.md rule 6): a ``numpy.random.SeedSequence`` from
-the scenario's seed is spawned into independent streams, always in the same order — node ids,
+One seed drives every random choice (docs/architecture.md rule 6): a ``numpy.random.SeedSequence``
+from the scenario's seed is spawned into independent streams, always in the same order — node ids,
 the network, the clients (one stream each), and one reserved for faults — so adding a client
 does not change the network's draws.
 """
@@ -48,7 +48,8 @@ class CountingEnvironment(simpy.Environment):
 
 @dataclass
 class SafetyChecker:
-    """No two honest nodes commit different blocks at one height, ever (DESIGN.md rule 7).
+    """No two honest nodes commit different blocks at one height, ever (docs/architecture.md rule
+    7).
 
     ``honest_nodes`` is how many honest full nodes (sealers and observers) the group has; with
     fewer than two there is nothing to compare and the check is *not checked* rather than ok
@@ -261,7 +262,8 @@ def _build_group(
         first = table.commit_block[ids] < 0
         table.commit_block[ids[first]] = number
         mine = ids[(table.rpc_node[ids] == node.net_id) & (table.receipt_time[ids] < 0)]
-        # The RPC node returns the receipt once its own ledger committed (FISCO.md §2.9).
+        # The RPC node returns the receipt once its own ledger committed (docs/fisco-reference.md
+        # §2.9).
         table.receipt_time[mine] = env.now
 
     shared = Shared(
@@ -368,7 +370,7 @@ def _build_group(
 
 
 class GroupCpu:
-    """A group's view of a CPU its node shares with other groups (FISCO.md §4).
+    """A group's view of a CPU its node shares with other groups (docs/fisco-reference.md §4).
 
     The cores, their busy times and the slowdown are the node's; the lanes are the group's
     own (each group has its own PBFT thread, executor and storage queue), named

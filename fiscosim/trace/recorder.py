@@ -3,8 +3,8 @@
 Every line is ``{"t": <µs>, "event": <name>, "node": <network id>, ...fields}`` in the order
 events happened (simpy's order, which is deterministic), so the same scenario and seed give a
 byte-identical file. ``node`` is the node's position in the scenario (node0 is 0); events of a
-sealer also carry ``sealer``, its consensus index (the nodeID order, FISCO.md §1.3), which
-is the number the PBFT core's texts use ("node 1 leads blocks 1..1"); -1 for an observer.
+sealer also carry ``sealer``, its consensus index (the nodeID order, docs/fisco-reference.md §1.3),
+which is the number the PBFT core's texts use ("node 1 leads blocks 1..1"); -1 for an observer.
 
 Events: ``send`` (one per destination), ``deliver`` or ``drop`` (exactly one per send),
 ``note`` (the PBFT core's own words: a code, a text and fields), ``timer_set``,

@@ -1,7 +1,7 @@
 """Open-loop clients: they submit transactions at a rate, whatever the chain does with them.
 
-Each client has its own random stream (spawned from the scenario's seed, DESIGN.md rule 6).
-Time is cut into ticks (``workload.tick_ms``): the arrivals of one tick — a Poisson draw, or a
+Each client has its own random stream (spawned from the scenario's seed, docs/architecture.md rule
+6). Time is cut into ticks (``workload.tick_ms``): the arrivals of one tick — a Poisson draw, or a
 constant rate with the fractional remainder carried over — are allocated ids in the run-wide
 :class:`~fiscosim.workload.table.TxTable` and sent together to one node's RPC, the client's
 targets taken in turn (clients sending to the same node in one tick share a batch,
@@ -9,7 +9,7 @@ targets taken in turn (clients sending to the same node in one tick share a batc
 moment its batch is sent, so latencies do not include the wait inside the tick.
 
 A transaction's ``block_limit`` is the target node's block number + 500, as FISCO's SDKs set
-it (FISCO.md §2.1); its nonce is fresh (``nonce_owner`` = itself).
+it (docs/fisco-reference.md §2.1); its nonce is fresh (``nonce_owner`` = itself).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from fiscosim.workload.table import TxTable
 
 SDK_BLOCK_LIMIT_RANGE = 500
-"""``BLOCK_LIMIT_RANGE`` of the Java and C++ SDKs (FISCO.md §2.1)."""
+"""``BLOCK_LIMIT_RANGE`` of the Java and C++ SDKs (docs/fisco-reference.md §2.1)."""
 
 Submit = Callable[[int, np.ndarray], None]
 """``submit(target, ids)``: hands a batch of new transaction ids to node ``target``'s RPC."""

@@ -1,15 +1,15 @@
 """A corpus of really signed FISCO BCOS transactions: signed once, cached on disk, reused by runs.
 
-Real-crypto mode (DESIGN.md rule 4) sends really signed transactions through the simulated
-chain, so that every txpool asks the real verification core and a tampered transaction is
+Real-crypto mode (docs/architecture.md rule 4) sends really signed transactions through the
+simulated chain, so that every txpool asks the real verification core and a tampered transaction is
 really rejected. Signing is the slow part of that (~4,500 SM2 to ~12,000 secp256k1 transactions
 per second and core, see below), far slower than a simulated chain consumes transactions, so a run
 does not sign: it takes rows of a :class:`Corpus`, built once by :func:`build_corpus` and kept
 in an ``.npz`` file by :func:`load_or_build`, and gives them its own run-wide ids and submit
 times (:meth:`Corpus.batch`).
 
-What a corpus holds (columnar, one row per transaction, DESIGN.md rule 2): ``accounts`` (the
-a×20 addresses of the signing accounts), ``hashes`` (n×32), ``signatures`` (n×S), ``senders``
+What a corpus holds (columnar, one row per transaction, docs/architecture.md rule 2): ``accounts``
+(the a×20 addresses of the signing accounts), ``hashes`` (n×32), ``signatures`` (n×S), ``senders``
 (int32 row of ``accounts``), ``nonces`` (int64) and ``sizes`` (int32, the length of the signed
 transaction's encoding, what the bandwidth model charges). The data fields that are not stored
 (input bytes, contract address) are regenerated from the seed by :meth:`Corpus.transactions`.

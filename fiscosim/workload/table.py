@@ -2,9 +2,9 @@
 
 Transactions have dense run-wide ids 0, 1, 2, ...; a column is indexed by id. Nodes move ids
 around (in pools, proposals, blocks) and look their fields up here with array indexing, so no
-hot path holds one Python object per transaction (DESIGN.md rule 2). The table also collects
-the outcome of each transaction (receipt time, rejection told to the client, a pool's drop),
-which is what metrics read.
+hot path holds one Python object per transaction (docs/architecture.md rule 2). The table also
+collects the outcome of each transaction (receipt time, rejection told to the client, a pool's
+drop), which is what metrics read.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ class TxTable:
     """Growable columns indexed by transaction id; see the module docstring.
 
     ``nonce_owner`` is the id of the first transaction that used the same nonce (itself for a
-    fresh nonce): it lets a txpool check nonce uniqueness (FISCO.md §2.3) with array lookups.
+    fresh nonce): it lets a txpool check nonce uniqueness (docs/fisco-reference.md §2.3) with array
+    lookups.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
