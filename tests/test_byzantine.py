@@ -174,7 +174,7 @@ def test_coalition_splits_the_honest_nodes_in_two_halves():
 
 
 def test_modelled_forged_verdicts_are_all_invalid():
-    from fiscosim.faults.byzantine import forged_verdicts
+    from fiscosim.sim.realcrypto import forged_verdicts
 
     assert not forged_verdicts(None, None, 0)(np.arange(5)).any()
 

@@ -7,7 +7,6 @@ execution, ordered commit), §1.6 (pipeline), §1.7 (timer).
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections import deque
 
@@ -43,6 +42,7 @@ from fiscosim.consensus.messages import (
     PROPOSAL_HEADER_OVERHEAD,
     PROPOSAL_SIGNATURE_OVERHEAD,
 )
+from fiscosim.consensus.messages import executed_hash as executed_hash_of
 from fiscosim.consensus.pbft import receive_slack
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ def make_proposal(index: int, leader: int, txs: int = 3, parent: bytes = bytes(3
 
 
 def executed_hash(proposal: Proposal) -> bytes:
-    return hashlib.sha256(b"executed" + proposal.hash).digest()
+    return executed_hash_of(proposal.hash)
 
 
 def of(acts: list, kind: type) -> list:

@@ -154,6 +154,19 @@ def proposal_hash(
     return digest.digest()
 
 
+def executed_hash(proposal_digest: bytes) -> bytes:
+    """The modelled hash of a block's executed header, from its proposal's hash.
+
+    Execution adds the state and receipt roots to the header; every honest node computes the
+    same ones from the same transactions, so the executed hash is a function of the proposal
+    (SHA-256 over a tag and the proposal hash).
+
+    >>> executed_hash(bytes(32)) == executed_hash(bytes(32)) != executed_hash(bytes(31) + b"1")
+    True
+    """
+    return hashlib.sha256(b"executed" + proposal_digest).digest()
+
+
 @dataclass(frozen=True, slots=True)
 class Proposal:
     """A sealed, unexecuted block as PBFT sees it (docs/fisco-reference.md §1.5 step 1, §2.6).
@@ -605,6 +618,7 @@ __all__ = [
     "RecoverResponse",
     "ViewChange",
     "empty_proposal",
+    "executed_hash",
     "proposal_hash",
     "tx_hash_bytes",
 ]

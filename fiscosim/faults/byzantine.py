@@ -41,14 +41,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from fiscosim.consensus.messages import (
     CheckPoint,
     Commit,
     Prepare,
     PrePrepare,
     Proposal,
+    executed_hash,
     proposal_hash,
 )
 
@@ -69,11 +68,6 @@ DEFAULT_REORDER_MS = 50.0
 
 _VOTES = (Prepare, Commit, CheckPoint)
 _LEADER_MESSAGES = ("PrePrepare", "NewView")
-
-
-def executed_hash_of(proposal_digest: bytes) -> bytes:
-    """The executed header hash every honest node computes for a proposal (the runtime's)."""
-    return hashlib.sha256(b"executed" + proposal_digest).digest()
 
 
 def wrong_hash(digest: bytes) -> bytes:
@@ -114,7 +108,7 @@ class Coalition:
     def record(self, first: Proposal, second: Proposal) -> None:
         swap = self.second.setdefault(first.index, {})
         swap[first.hash] = second.hash
-        swap[executed_hash_of(first.hash)] = executed_hash_of(second.hash)
+        swap[executed_hash(first.hash)] = executed_hash(second.hash)
 
 
 def send(node: Any, message: Any, dest: int | None) -> None:
@@ -178,46 +172,10 @@ def _with_hash(message: Any, digest: bytes) -> Any:
     return type(message)(message.view, message.index, message.sender, digest)
 
 
-def forged_verdicts(real: Any, table: Any, seed: int) -> Any:
-    """The verdict function for transactions a ``forge_txs`` node sends: all invalid when
-    modelled; in real-crypto mode, the verdicts of the real core on forged copies.
-
-    Transaction ``i``'s forged copy is always the same (bit ``forged_bit(i, seed)`` of its
-    signature's s flipped), so a verifier of its own, keyed by ``i`` like the run's shared one
-    (:mod:`fiscosim.sim.verdicts`), verifies each forged copy once for every node.
-    """
-    if real is None:
-        return lambda ids: np.zeros(len(ids), dtype=bool)
-    from fiscosim.sim.verdicts import SharedVerifier
-    from fiscosim.workload.corpus import tamper_rows
-
-    verifier = SharedVerifier(real.verifier.suite, real.corpus.accounts,
-                              workers=real.verifier.workers)
-
-    def verdicts(ids: np.ndarray) -> np.ndarray:
-        batch = real.corpus.batch(table.corpus_row[ids], ids, table.submit_time[ids])
-        forged = tamper_rows(batch, np.ones(len(ids), dtype=bool), None,
-                             bits=forged_bit(ids, seed))
-        return verifier.verdicts(forged)
-
-    return verdicts
-
-
-def forged_bit(ids: np.ndarray, seed: int) -> np.ndarray:
-    """Which bit (0..255) of s a forger flips in transaction ``ids``' signatures: a fixed
-    function of the id and the run's seed (a multiplicative hash's top byte)."""
-    mixed = (np.asarray(ids, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-             + np.uint64(seed % 2**64))
-    return (mixed >> np.uint64(56)).astype(np.int64)
-
-
 __all__ = [
     "BEHAVIOURS",
     "DEFAULT_REORDER_MS",
     "Coalition",
-    "executed_hash_of",
-    "forged_bit",
-    "forged_verdicts",
     "second_proposal",
     "send",
     "wrong_hash",

@@ -138,6 +138,19 @@ class HardwareProfile:
         return data
 
 
+SIGNATURES_CHECKED = {"PrePrepare": 1, "Prepare": 2, "Commit": 1, "CheckPoint": 2}
+"""Signature verifications per received PBFT message (docs/fisco-reference.md §1.2: message
+signature, plus the proposal signature for Prepare and CheckPoint)."""
+SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
+"""Signatures per sent PBFT message (message signature, plus the proposal signature for
+Prepare, Commit and CheckPoint)."""
+LOOKUP_US_PER_TX = 0.2
+"""Looking a proposal's transaction hash up in the pool's hash map (assumed)."""
+HEADER_ENCODE_BYTES = 256
+"""Bytes of a block header beyond its per-transaction hashes, as encoded and hashed when a
+block is sealed or executed (assumed)."""
+
+
 class CostModel:
     """Integer microseconds of single-core work, from a profile and the chain's crypto suite.
 
@@ -219,6 +232,33 @@ class CostModel:
         ``storage_commit(0)`` is the per-block cost.
         """
         return _up(self._block + max(n_txs, 0) * self._store)
+
+    # -- what the node runtime charges, one formula each: the runtime and the analytic latency
+    # model (fiscosim.sim.analytic) both call these.
+    def send_message(self, kind: str, nbytes: int) -> int:
+        """Signing and encoding a PBFT message of kind ``kind`` and ``nbytes`` bytes."""
+        return self.sign(SIGNATURES_MADE.get(kind, 1)) + self.encode(nbytes)
+
+    def receive_message(self, kind: str, nbytes: int) -> int:
+        """Decoding a received PBFT message and checking its signatures."""
+        return self.verify(SIGNATURES_CHECKED.get(kind, 1)) + self.decode(nbytes)
+
+    def admit(self, payload_bytes: int, fresh: int) -> int:
+        """Decoding a batch of transactions and verifying the ``fresh`` ones (those the pool
+        does not hold yet)."""
+        return self.decode(payload_bytes) + self.verify(fresh)
+
+    def seal(self, n_txs: int) -> int:
+        """Sealing a block of ``n_txs`` transactions: hashing their hashes, encoding the block."""
+        return self.hash(32 * n_txs) + self.encode(64 * n_txs + HEADER_ENCODE_BYTES)
+
+    def fill(self, n_txs: int) -> int:
+        """Looking a proposal's ``n_txs`` transaction hashes up in the pool (none missing)."""
+        return int(LOOKUP_US_PER_TX * n_txs) + 1
+
+    def execute_block(self, n_txs: int) -> int:
+        """Executing a block of ``n_txs`` transactions and hashing its executed header."""
+        return self.execute(n_txs) + self.hash(HEADER_ENCODE_BYTES)
 
     def with_execute_us(self, us: float) -> CostModel:
         """The same model with another execution cost per transaction (a scenario override)."""

@@ -21,16 +21,14 @@ Work lanes (FISCO's threads): ``pbft`` — one thread for every consensus messag
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from fiscosim.consensus import actions as act
 from fiscosim.consensus import messages as msg
-from fiscosim.faults import byzantine
 from fiscosim.node import light
 from fiscosim.node.clock import Timer, schedule
 from fiscosim.node.cpu import Cpu
@@ -46,12 +44,6 @@ from fiscosim.node.messages import (
 )
 from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool
 
-SIGNATURES_CHECKED = {"PrePrepare": 1, "Prepare": 2, "Commit": 1, "CheckPoint": 2}
-"""Signature verifications per received PBFT message (docs/fisco-reference.md §1.2: message
-signature, plus the proposal signature for Prepare and CheckPoint)."""
-SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
-"""Signatures per sent PBFT message (message signature, plus the proposal signature for
-Prepare, Commit and CheckPoint)."""
 _LIGHT_REQUESTS = frozenset(
     ("LightHeadersRequest", "LightQueryRequest", "LightSendTransactions")
 )
@@ -65,8 +57,6 @@ FILL_RETRIES = 10
 """A proposal's missing transactions are asked for again after 1 s, at most 10 times (an
 assumption: FISCO's txpool fetch gives up on a timeout and the proposal then fails
 verification; asking again keeps a lost message from costing a view change)."""
-LOOKUP_US_PER_TX = 0.2
-"""Looking a proposal's transaction hash up in the pool's hash map."""
 SYNC_SHARD_BLOCKS = 8
 """Blocks per sync request (``MAX_REQUEST_BLOCKS_COUNT``, docs/fisco-reference.md §7)."""
 SYNC_SHARDS_PER_PEER = 2
@@ -122,6 +112,21 @@ class NodeStats:
     """Bytes of headers, proofs and blocks this full node sent to light nodes."""
 
 
+class ByzantineSender(Protocol):
+    """How a byzantine node sends what its honest core produced: given the node, the message
+    and its destination (a consensus index; None for every other sealer), it drops, rewrites,
+    forges or delays it and sends the result with :meth:`Node.emit`. The node layer names only
+    this interface; :func:`fiscosim.faults.byzantine.send` implements it and the world builder
+    hands it to the nodes (:attr:`Shared.byzantine_send`)."""
+
+    def __call__(self, node: Node, message: Any, dest: int | None) -> None: ...
+
+
+def _no_byzantine_sender(node: Node, message: Any, dest: int | None) -> None:
+    raise RuntimeError(f"{node.name} has byzantine behaviours {sorted(node.byzantine)} but the "
+                       "world gave its nodes no Shared.byzantine_send")
+
+
 @dataclass
 class Shared:
     """What every node of a run shares: the clock, the network, the tables and the recorders."""
@@ -141,11 +146,15 @@ class Shared:
     trace: Callable[[str, dict], None] | None = None
     nodes: list[Node] = field(default_factory=list)
     coalition: Any = None
-    """The equivocating nodes' shared state (:class:`fiscosim.faults.byzantine.Coalition`)."""
+    """The equivocating nodes' shared state (:class:`fiscosim.faults.byzantine.Coalition`),
+    read and written only by ``byzantine_send`` and :meth:`Node.set_byzantine`."""
+    byzantine_send: ByzantineSender = _no_byzantine_sender
+    """What a node with byzantine behaviours sends instead of its core's messages."""
     sealer_index: dict[int, int] = field(default_factory=dict)
     """Consensus index of each sealer's network id (the inverse of ``sealer_net_ids``)."""
     forged_verdicts: Callable[[np.ndarray], np.ndarray] | None = None
-    """Verdicts for transactions a ``forge_txs`` node sends (:mod:`fiscosim.faults.byzantine`)."""
+    """Verdicts for transactions a ``forge_txs`` node sends (:func:`fiscosim.sim.realcrypto.
+    forged_verdicts`)."""
     follower_net_ids: list[int] = field(default_factory=list)
     """Network ids of the group's observers and light nodes: sealers announce each new block
     to them."""
@@ -411,17 +420,9 @@ class Node:
     # -- PBFT messages -------------------------------------------------------------------------
     def _send_pbft(self, message: Any, dest: int | None) -> None:
         if self.byzantine:
-            byzantine.send(self, message, dest)
-            return
-        size = message.wire_size()
-        work = self.costs.sign(SIGNATURES_MADE.get(message.kind, 1)) + self.costs.encode(size)
-        done = self.cpu.run(self.env.now, work, lane="pbft")
-        shared = self.shared
-        if dest is None:
-            targets = [n for n in shared.sealer_net_ids if n != self.net_id]
+            self.shared.byzantine_send(self, message, dest)
         else:
-            targets = [shared.sealer_net_ids[dest]]
-        self._later(done, self._transmit, targets, Envelope(message, size), size)
+            self.emit(message, self.pbft_dests(dest))
 
     def pbft_dests(self, dest: int | None) -> list[int]:
         """Network ids a PBFT message goes to: consensus node ``dest``, or every other sealer."""
@@ -437,8 +438,7 @@ class Node:
         if not targets:
             return
         size = message.wire_size()
-        work = self.costs.sign(SIGNATURES_MADE.get(message.kind, 1)) + self.costs.encode(size)
-        done = self.cpu.run(self.env.now, work, lane="pbft")
+        done = self.cpu.run(self.env.now, self.costs.send_message(message.kind, size), lane="pbft")
         self._later(done + delay_us, self._transmit, targets, Envelope(message, size, forged),
                     size)
 
@@ -493,8 +493,7 @@ class Node:
             else:
                 work = self._receive_costs.get((kind, size))
                 if work is None:
-                    signatures = SIGNATURES_CHECKED.get(kind, 1)
-                    work = self.costs.verify(signatures) + self.costs.decode(size)
+                    work = self.costs.receive_message(kind, size)
                     self._receive_costs[(kind, size)] = work
             done = self.cpu.run(now, work, lane="pbft")
             if forged:
@@ -558,7 +557,7 @@ class Node:
     def _receive_push(self, push: TxPush) -> None:
         if push.forged:
             fresh = self.pool.fresh_count(push.ids, None)
-            work = self.costs.decode(push.payload_bytes) + self.costs.verify(fresh)
+            work = self.costs.admit(push.payload_bytes, fresh)
             self.stats.verified += fresh
             done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
             self._later(done, self._admit_forged, push.ids)
@@ -590,7 +589,7 @@ class Node:
                           facts: Any = None) -> None:
         # Only transactions the pool does not hold yet are decoded and verified.
         fresh = self.pool.fresh_count(ids, facts)
-        work = self.costs.decode(payload) + self.costs.verify(fresh)
+        work = self.costs.admit(payload, fresh)
         self.stats.verified += fresh
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
         self._later(done, self._admit, ids, from_rpc, facts)
@@ -646,7 +645,7 @@ class Node:
         self._sealing = True
         self._seal_next += 1
         self._last_seal_time = now
-        work = self.costs.hash(32 * len(ids)) + self.costs.encode(64 * len(ids) + 256)
+        work = self.costs.seal(len(ids))
         done = self.cpu.run(now, work, lane="sealer")
         self._later(done, self._propose, number, ids)
 
@@ -674,7 +673,7 @@ class Node:
     # ---------------------------------------------------------
     def _verify_proposal(self, proposal: Any, fetch_from: int | None = None) -> None:
         missing = self.pool.missing(proposal.tx_ids)
-        lookup = int(LOOKUP_US_PER_TX * len(proposal.tx_ids)) + 1
+        lookup = self.costs.fill(len(proposal.tx_ids))
         if len(missing) == 0:
             done = self.cpu.run(self.env.now, lookup, parallelism=2, lane="verifier")
             self._later(done, self._proposal_filled, proposal, True)
@@ -713,7 +712,7 @@ class Node:
         if proposal is None:
             return
         # Fetched transactions are verified in parallel (tbb::parallel_for, importDownloadedTxs).
-        work = self.costs.decode(response.payload_bytes) + self.costs.verify(len(response.ids))
+        work = self.costs.admit(response.payload_bytes, len(response.ids))
         self.stats.verified += len(response.ids)
         self.stats.fetched += len(response.ids)
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="verifier")
@@ -741,15 +740,13 @@ class Node:
     # -- execution and commit (docs/fisco-reference.md §2.8, §2.9)
     # --------------------------------------------
     def _execute(self, proposal: Any) -> None:
-        work = self.costs.execute(len(proposal.tx_ids)) + self.costs.hash(256)
+        work = self.costs.execute_block(len(proposal.tx_ids))
         done = self.cpu.run(self.env.now, work, lane="executor")
         self._trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
         self._later(done, self._executed, proposal)
 
     def _executed(self, proposal: Any) -> None:
-        # The executed header adds the state and receipt roots; every honest node computes the
-        # same ones from the same transactions, so the executed hash derives from the proposal.
-        executed = hashlib.sha256(b"executed" + proposal.hash).digest()
+        executed = msg.executed_hash(proposal.hash)
         self.stats.executed_blocks += 1
         assert self.core is not None
         self._apply(self.core.on_executed(proposal.index, executed, self.env.now))

@@ -39,7 +39,6 @@ from fiscosim.consensus.messages import CheckPoint, Commit, Prepare, PrePrepare,
 from fiscosim.net.network import P2P_HEADER_BYTES
 from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.messages import TxPush
-from fiscosim.node.runtime import LOOKUP_US_PER_TX, SIGNATURES_CHECKED, SIGNATURES_MADE
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,8 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
 
     def vote_round(message: Any) -> float:
         size = message.wire_size()
-        kind = message.kind
-        send = costs.sign(SIGNATURES_MADE[kind]) + costs.encode(size)
-        handle = costs.decode(size) + costs.verify(SIGNATURES_CHECKED[kind])
+        send = costs.send_message(message.kind, size)
+        handle = costs.receive_message(message.kind, size)
         return send + (n - 1) * ser(size) + latency + q_others * handle
 
     chain = scenario.chain
@@ -95,7 +93,7 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
     push = TxPush(np.zeros(tick_batch, np.int64), tick_batch * scenario.workload.tx_size_bytes)
     admission = (
         costs.encode(push.wire_size()) + (n - 1) * ser(push.wire_size()) / 2 + latency
-        + (costs.decode(push.payload_bytes) + costs.verify(tick_batch)) / costs.cores
+        + costs.admit(push.payload_bytes, tick_batch) / costs.cores
     )
 
     h = bytes(32)
@@ -107,13 +105,13 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
         pre = PrePrepare(0, 1, 0, Proposal(1, 0, 0, h, h, ids, 0))
         pre_size = pre.wire_size()
         terms = {
-            "seal": costs.hash(32 * b) + costs.encode(64 * b + 256),
-            "preprepare": costs.sign(1) + costs.encode(pre_size) + (n - 1) * ser(pre_size) / 2
-            + latency + costs.decode(pre_size) + costs.verify(SIGNATURES_CHECKED["PrePrepare"]),
-            "fill": (int(LOOKUP_US_PER_TX * b) + 1) / min(2, costs.cores),
+            "seal": costs.seal(b),
+            "preprepare": costs.send_message("PrePrepare", pre_size)
+            + (n - 1) * ser(pre_size) / 2 + latency + costs.receive_message("PrePrepare", pre_size),
+            "fill": costs.fill(b) / min(2, costs.cores),
             "prepare": vote_round(Prepare(0, 1, 0, h)),
             "commit": vote_round(Commit(0, 1, 0, h)),
-            "execute": costs.execute(b) + costs.hash(256),
+            "execute": costs.execute_block(b),
             "checkpoint": vote_round(CheckPoint(0, 1, 0, h)),
             "storage": costs.storage_commit(b),
         }

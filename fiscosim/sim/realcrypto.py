@@ -94,3 +94,33 @@ def real_crypto(
     )
     verifier = SharedVerifier(scenario.chain.crypto_suite, corpus.accounts)
     return RealCrypto(corpus, verifier, tamper_seed=scenario.seed)
+
+
+def forged_verdicts(real: Any, table: Any, seed: int) -> Any:
+    """The verdict function for transactions a ``forge_txs`` node sends: all invalid when
+    modelled; in real-crypto mode, the verdicts of the real core on forged copies.
+
+    Transaction ``i``'s forged copy is always the same (bit ``forged_bit(i, seed)`` of its
+    signature's s flipped), so a verifier of its own, keyed by ``i`` like the run's shared one
+    (:class:`~fiscosim.sim.verdicts.SharedVerifier`), verifies each forged copy once for every node.
+    """
+    if real is None:
+        return lambda ids: np.zeros(len(ids), dtype=bool)
+    verifier = SharedVerifier(real.verifier.suite, real.corpus.accounts,
+                              workers=real.verifier.workers)
+
+    def verdicts(ids: np.ndarray) -> np.ndarray:
+        batch = real.corpus.batch(table.corpus_row[ids], ids, table.submit_time[ids])
+        forged = tamper_rows(batch, np.ones(len(ids), dtype=bool), None,
+                             bits=forged_bit(ids, seed))
+        return verifier.verdicts(forged)
+
+    return verdicts
+
+
+def forged_bit(ids: np.ndarray, seed: int) -> np.ndarray:
+    """Which bit (0..255) of s a forger flips in transaction ``ids``' signatures: a fixed
+    function of the id and the run's seed (a multiplicative hash's top byte)."""
+    mixed = (np.asarray(ids, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+             + np.uint64(seed % 2**64))
+    return (mixed >> np.uint64(56)).astype(np.int64)

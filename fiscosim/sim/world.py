@@ -17,7 +17,7 @@ import simpy
 
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
-from fiscosim.faults.byzantine import Coalition, forged_verdicts
+from fiscosim.faults import byzantine
 from fiscosim.metrics.blocks import BlockLog
 from fiscosim.metrics.summary import NOT_CHECKED
 from fiscosim.net.latency import LatencyModel
@@ -28,6 +28,7 @@ from fiscosim.node.cpu import Cpu
 from fiscosim.node.light import QUERY_KINDS, LightNode
 from fiscosim.node.runtime import ChainParams, Node, Shared
 from fiscosim.node.txpool import TxPool
+from fiscosim.sim.realcrypto import forged_verdicts
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
 from fiscosim.workload.table import TxTable
 
@@ -276,7 +277,8 @@ def _build_group(
         on_seal=on_seal,
         verdicts=None if real is None else real.verdicts_for(table, own_verifier=not first),
         trace=trace,
-        coalition=Coalition(len(ordered)),
+        coalition=byzantine.Coalition(len(ordered)),
+        byzantine_send=byzantine.send,
         sealer_index={net_id: index for index, net_id in enumerate(ordered)},
         forged_verdicts=forged_verdicts(real, table, scenario.seed),
         follower_net_ids=sorted(positions[name] for name in group.observers + group.light),
