@@ -21,8 +21,8 @@ from fiscosim.metrics.blocks import BlockLog
 from fiscosim.metrics.output import json_text
 from fiscosim.metrics.summary import STATES, tx_states
 from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool
+from fiscosim.node.txtable import TxTable
 from fiscosim.scenario import load_scenario
-from fiscosim.workload.table import TxTable
 
 SCENARIOS = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"

@@ -8,7 +8,7 @@ import pytest
 
 from fiscosim.node.messages import BatchFacts
 from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool, TxState
-from fiscosim.workload.table import TxTable
+from fiscosim.node.txtable import TxTable
 
 
 def table_with(n: int, block_limit: int = 500, submit: int = 0) -> tuple[TxTable, np.ndarray]:

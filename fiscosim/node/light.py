@@ -200,7 +200,7 @@ def serve(node: Any, src: int, message: Any) -> None:
     transactions (taken in as if its own RPC had received them)."""
     kind = message.kind
     if kind == "LightSendTransactions":
-        node.shared.table.rpc_node[message.ids] = node.net_id
+        node.shared.table.route(message.ids, node.net_id)
         node.rpc_submit(message.ids)
         return
     if kind == "LightHeadersRequest":
@@ -327,7 +327,7 @@ class LightNode:
         """A client's batch: forwarded to a full node (``sendTransaction``)."""
         table = self.shared.table
         if not self.up:
-            table.reject_reason[ids] = REJECT_CODES[Reject.RpcUnreachable]
+            table.reject(ids, REJECT_CODES[Reject.RpcUnreachable])
             return
         payload = int(table.size[ids].sum(dtype=np.int64))
         self.stats.forwarded_txs += len(ids)

@@ -1,6 +1,6 @@
 """The node-level messages that are not PBFT's: transaction push and proposal-fill fetches.
 
-They carry transaction ids (the run-wide handle, :mod:`fiscosim.workload.table`) and their size
+They carry transaction ids (the run-wide handle, :mod:`fiscosim.node.txtable`) and their size
 on the wire is what the real packet would weigh: the transactions' encoded bytes plus a small
 per-transaction framing for pushes and responses, 32 bytes per hash for requests
 (docs/fisco-reference.md §2.4, §2.7). Module ids are FISCO's (``SYNC_PUSH_TRANSACTION = 5000``,

@@ -533,7 +533,7 @@ class Node:
         table = self.shared.table
         if not self.up:
             # The SDK's connection fails: the client learns at once, nothing is submitted.
-            table.reject_reason[ids] = REJECT_CODES[Reject.RpcUnreachable]
+            table.reject(ids, REJECT_CODES[Reject.RpcUnreachable])
             return
         payload = int(table.size[ids].sum(dtype=np.int64))
         limits = table.block_limit[ids]
@@ -601,7 +601,7 @@ class Node:
             rejected = reasons >= 0
             if rejected.any():
                 table = self.shared.table
-                table.reject_reason[ids[rejected]] = reasons[rejected]
+                table.reject(ids[rejected], reasons[rejected])
         if len(admitted):
             self._trace("admitted", count=len(admitted), rpc=from_rpc)
             self._report_pool()

@@ -3,7 +3,7 @@
 Admission follows ``MemoryStorage::verifyAndSubmitTransaction`` (docs/fisco-reference.md §2.2) in
 its order: duplicate → signature → nonce (pool and the last ``block_limit`` blocks, §2.3) → block
 limit window → pool limit (RPC transactions only). Rejections are counted under FISCO's own status
-names. The pool holds transaction *ids* (see :mod:`fiscosim.workload.table`): its state is one
+names. The pool holds transaction *ids* (see :mod:`fiscosim.node.txtable`): its state is one
 int8 per id, the pending queue a list of id arrays in arrival order, so admitting, sealing and
 removing a thousand transactions are a few array operations.
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from fiscosim.workload.table import TxTable
+from fiscosim.node.txtable import TxTable
 
 
 class TxState(IntEnum):
@@ -272,7 +272,7 @@ class TxPool:
             self.state[ids] = REJECTED
             self.pending -= len(ids)
             self.rejected[code] += len(ids)
-            self.table.drop_reason[ids] = code
+            self.table.drop(ids, code)
 
     def missing(self, ids: np.ndarray) -> np.ndarray:
         """The ids of a proposal this pool does not hold (to fetch from the leader, §2.7)."""

@@ -8,7 +8,7 @@ each distinct transaction once with the real batch core and shares the verdict, 
 simulated node is still charged its own verification time by its cost model.
 
 The replay-protection fields (nonce, block limit) the txpools check are the simulation's own
-columns (:class:`~fiscosim.workload.table.TxTable`), not the ones inside the signed bytes:
+columns (:class:`~fiscosim.node.txtable.TxTable`), not the ones inside the signed bytes:
 a corpus is signed once for many runs, and a signed block limit would expire after
 ``block_limit`` blocks of a long run.
 """

@@ -28,9 +28,9 @@ from fiscosim.node.cpu import Cpu
 from fiscosim.node.light import QUERY_KINDS, LightNode
 from fiscosim.node.runtime import ChainParams, Node, Shared
 from fiscosim.node.txpool import TxPool
+from fiscosim.node.txtable import TxTable
 from fiscosim.sim.realcrypto import forged_verdicts
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
-from fiscosim.workload.table import TxTable
 
 US = 1_000_000
 
@@ -259,13 +259,7 @@ def _build_group(
                 row = blocks.rows.get(number)
                 if row is not None and row.first_commit_us >= 0:
                     node.stats.follow_lag_us.append(env.now - row.first_commit_us)
-        ids = proposal.tx_ids
-        first = table.commit_block[ids] < 0
-        table.commit_block[ids[first]] = number
-        mine = ids[(table.rpc_node[ids] == node.net_id) & (table.receipt_time[ids] < 0)]
-        # The RPC node returns the receipt once its own ledger committed (docs/fisco-reference.md
-        # §2.9).
-        table.receipt_time[mine] = env.now
+        table.record_commit(proposal.tx_ids, number, node.net_id, env.now)
 
     shared = Shared(
         env=env,

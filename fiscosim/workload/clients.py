@@ -3,7 +3,7 @@
 Each client has its own random stream (spawned from the scenario's seed, docs/architecture.md rule
 6). Time is cut into ticks (``workload.tick_ms``): the arrivals of one tick — a Poisson draw, or a
 constant rate with the fractional remainder carried over — are allocated ids in the run-wide
-:class:`~fiscosim.workload.table.TxTable` and sent together to one node's RPC, the client's
+:class:`~fiscosim.node.txtable.TxTable` and sent together to one node's RPC, the client's
 targets taken in turn (clients sending to the same node in one tick share a batch,
 :func:`emit_tick`). The tick is a modelling granularity: a transaction's submit time is the
 moment its batch is sent, so latencies do not include the wait inside the tick.
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from fiscosim.workload.table import TxTable
+from fiscosim.node.txtable import TxTable
 
 SDK_BLOCK_LIMIT_RANGE = 500
 """``BLOCK_LIMIT_RANGE`` of the Java and C++ SDKs (docs/fisco-reference.md §2.1)."""
@@ -78,25 +78,24 @@ class OpenLoopClient:
     def fill(self, ids: np.ndarray, now: int, table: TxTable, height: int) -> None:
         """Writes this client's transactions ``ids`` (already allocated) into the table."""
         count = len(ids)
-        table.submit_time[ids] = now
+        corpus_row = None
         if self.corpus is not None:
             if ids[-1] >= len(self.corpus.sizes):
                 raise RuntimeError(
                     f"the signed corpus has {len(self.corpus.sizes):,} transactions and the run "
                     "needs more; this is a bug in corpus_size_for, please report it"
                 )
-            table.size[ids] = self.corpus.sizes[ids]
-            table.sender[ids] = self.corpus.senders[ids]
-            table.corpus_row[ids] = ids
+            size: np.ndarray | int = self.corpus.sizes[ids]
+            sender = self.corpus.senders[ids]
+            corpus_row = ids
         else:
-            table.size[ids] = self.tx_size
-            table.sender[ids] = self.rng.integers(0, self.accounts, size=count, dtype=np.int32)
-        table.nonce[ids] = self.rng.integers(0, 2**63 - 1, size=count, dtype=np.int64)
-        table.nonce_owner[ids] = ids
-        table.block_limit[ids] = height + SDK_BLOCK_LIMIT_RANGE
-        table.rpc_node[ids] = self._last_target
-        if self.invalid_fraction > 0:
-            table.tampered[ids] = self.rng.random(count) < self.invalid_fraction
+            size = self.tx_size
+            sender = self.rng.integers(0, self.accounts, size=count, dtype=np.int32)
+        nonce = self.rng.integers(0, 2**63 - 1, size=count, dtype=np.int64)
+        tampered = (self.rng.random(count) < self.invalid_fraction
+                    if self.invalid_fraction > 0 else None)
+        table.submit(ids, now, size, sender, nonce, height + SDK_BLOCK_LIMIT_RANGE,
+                     self._last_target, corpus_row, tampered)
 
 
 def emit_tick(
