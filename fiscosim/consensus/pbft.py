@@ -154,8 +154,8 @@ Deviations from FISCO, each deliberate:
   sent while behind, which every peer whose ledger is ahead refuses as committed below its own
   (``isValidViewChangeMsg``), so the view change waits for the next, backed-off timeout: 7.5 s
   without a block under 2 % loss (docs/faults.md, fuzz with ``--loss``).
-- ``change_cycle`` is capped at :data:`MAX_CHANGE_CYCLE` = 10 (docs/fisco-reference.md §1.7); recent
-  FISCO sources cap it at 3 (``PBFTTimer.h``, FIB-135): ``max_change_cycle`` sets it.
+- ``change_cycle`` is capped at :data:`MAX_CHANGE_CYCLE` = 10, FISCO's ``c_maxChangeCycle``
+  (``PBFTTimer.h``, docs/fisco-reference.md §1.7); ``max_change_cycle`` changes it.
 - Not modelled: system proposals that stall the pipeline (§1.6). Block sync (§7) lives in the
   runtime (:mod:`fiscosim.node.runtime`); the committed-proposal fetch (§1.5) is answered by
   the core from blocks at their Commit quorum, not from the ledger: a block already in the
