@@ -1,4 +1,4 @@
-"""Layer 1: the ledger's data model, written to be read like a specification of FISCO BCOS 3.x.
+"""The ledger's data model, written to be read like a specification of FISCO BCOS 3.x.
 
 One module per concept, each citing the section of docs/fisco-reference.md it models:
 

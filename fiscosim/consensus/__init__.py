@@ -1,5 +1,6 @@
-"""Consensus protocol cores as sans-I/O state machines (docs/architecture.md rule 1): messages in,
-actions out.
+"""Consensus protocol cores as sans-I/O state machines, messages in and actions out.
+
+They import no simpy, read no clock and touch no network (docs/architecture.md rule 1).
 
 - :mod:`fiscosim.consensus.messages` — PBFT's packets (PrePrepare, Prepare, Commit, CheckPoint;
   ViewChange, NewView, RecoverRequest, RecoverResponse, CommittedProposalRequest and

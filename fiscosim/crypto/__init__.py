@@ -1,4 +1,4 @@
-"""Layer 1 cryptography: crypto suites, hashing, Merkle trees and the batch verification core.
+"""Cryptography: crypto suites, hashing, Merkle trees and the batch verification core.
 
 Public names that the rest of the project (and external checks) rely on:
 

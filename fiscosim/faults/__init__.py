@@ -1,4 +1,4 @@
-"""Layer 3: fault injection — crashes and restarts, partitions, loss, delay and slow nodes."""
+"""Fault injection: crashes and restarts, partitions, loss, delay, slow and byzantine nodes."""
 
 from fiscosim.faults.injector import schedule_faults
 

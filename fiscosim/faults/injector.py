@@ -28,13 +28,60 @@ is still held, never restores a value captured earlier:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from fiscosim.faults import byzantine
+from fiscosim.net.network import Network
 from fiscosim.node.clock import schedule
+from fiscosim.node.cpu import Cpu
+from fiscosim.node.runtime import Node
 
 US = 1_000_000
+
+
+class FaultPlan(Protocol):
+    """What the injector reads of a scenario: its faults (each a ``FaultSpec`` of the schema:
+    kind, nodes, groups, at_s, at_block, block_event, until_s, for_s and the kind's value) and
+    the nodes named in a byzantine fault."""
+
+    @property
+    def faults(self) -> Sequence[Any]: ...
+
+    def byzantine_nodes(self) -> set[str]: ...
+
+
+class Group(Protocol):
+    """One ledger of the world: the injector tells its block log that a node went down."""
+
+    @property
+    def blocks(self) -> Any: ...
+
+
+class FaultTarget(Protocol):
+    """What the injector needs of a world (:class:`fiscosim.sim.world.World` is one): the
+    clock, the nodes and their hooks, the network, and where to log. Written out so that the
+    injector's reach is visible and it can be tested on a small stand-in."""
+
+    env: Any
+    """The simulation clock (``now`` in µs; :func:`~fiscosim.node.clock.schedule` takes it)."""
+    names: list[str]
+    """Physical node names; a fault's ``nodes`` index into it."""
+    scenario: FaultPlan
+    network: Network
+    cpus: list[Cpu]
+    """Each physical node's CPU (``slowdown``)."""
+    sealers: list[Node]
+    """The sealers of every group, for resolving the ``leader`` and ``next_leader`` roles."""
+    groups: Sequence[Group]
+    block_watchers: dict[tuple[str, int], list[Callable[[], None]]]
+    """Callbacks to run when a block is first sealed or committed (the world calls them)."""
+    fault_log: list[dict[str, Any]]
+    trace: Callable[[str, dict], None] | None
+
+    def members_of(self, position: int) -> list[Node]:
+        """The node objects of physical node ``position``, one per group it serves."""
+        ...
 
 
 class Holds:
@@ -65,7 +112,7 @@ class Holds:
         return list(self.held.get(key, {}).values())
 
 
-def schedule_faults(world: Any) -> None:
+def schedule_faults(world: FaultTarget) -> None:
     """Schedules every fault of ``world.scenario`` (in the order given; ties keep that order).
 
     A fault starts at ``at_s``, or when block ``at_block`` is first sealed or committed by an
@@ -103,7 +150,7 @@ def schedule_faults(world: Any) -> None:
                 lambda fault=fault, resolved=resolved: f"undo {_describe(fault, resolved)}")
 
 
-def _resolve(world: Any, nodes: list[str], resolved: dict[str, str]) -> list[int]:
+def _resolve(world: FaultTarget, nodes: list[str], resolved: dict[str, str]) -> list[int]:
     """Positions of ``nodes``, roles resolved now (FaultSpec.nodes says what each role is:
     ``leader`` or ``next_leader``; the scenario refused any other name that is not a node's).
 
@@ -136,13 +183,13 @@ def _resolve(world: Any, nodes: list[str], resolved: dict[str, str]) -> list[int
     return positions
 
 
-def _on_block(world: Any, number: int, event: str, callback: Callable[[], None]) -> None:
+def _on_block(world: FaultTarget, number: int, event: str, callback: Callable[[], None]) -> None:
     """Calls ``callback`` once, when block ``number`` is first sealed (``event`` "sealed") or
     first committed by an honest sealer ("committed"), at that moment of simulated time."""
     world.block_watchers.setdefault((event, number), []).append(callback)
 
 
-def _fire(world: Any, action: Callable[[], str | None], text: str | Callable[[], str],
+def _fire(world: FaultTarget, action: Callable[[], str | None], text: str | Callable[[], str],
           resolved: dict[str, str] | None = None) -> None:
     if callable(text):
         text = text()  # an undo's text names the nodes its fault's roles resolved to
@@ -156,7 +203,7 @@ def _fire(world: Any, action: Callable[[], str | None], text: str | Callable[[],
         world.trace("fault", {"node": -1, "text": entry})
 
 
-def _at(world: Any, at_s: float, action: Callable[[], str | None],
+def _at(world: FaultTarget, at_s: float, action: Callable[[], str | None],
         text: str | Callable[[], str]) -> None:
     schedule(world.env, round(at_s * US), _fire, world, action, text)
 
@@ -188,7 +235,8 @@ def combined_loss(base: float, rates: list[float]) -> float:
 
 
 def _actions(
-    world: Any, fault: Any, number: int, targets: list[int], names: list[str], holds: Holds,
+    world: FaultTarget, fault: Any, number: int, targets: list[int], names: list[str],
+    holds: Holds,
     base_loss: float,
 ) -> tuple[Callable[[], str | None], Callable[[], str | None] | None]:
     """What the fault does at ``at_s`` and at ``until_s``; each returns a note for the log

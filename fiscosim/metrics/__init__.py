@@ -1,1 +1,1 @@
-"""Layer 4: metrics of a run — the block log, the summary, result files and the report table."""
+"""What a run reports: the block log, the summary, result files and the report table."""

@@ -1,4 +1,4 @@
-"""Layer 3: the network model — topology, link latency, uplink bandwidth, loss, partitions.
+"""The network model: topology, link latency, uplink bandwidth, loss, partitions.
 
 - :mod:`~fiscosim.net.latency` — one-way latency distributions drawn in integer µs, and the
   buffered per-link streams that keep draws fast and deterministic;

@@ -1,4 +1,4 @@
-"""Layer 4: building the world from a scenario, running it, and the host-side services of a run.
+"""Running a scenario: building its world, running it, and the host-side services of a run.
 
 Among those services is real-crypto mode's shared verdict table
 (:mod:`fiscosim.sim.verdicts`): each distinct transaction is really verified once per run and

@@ -1,4 +1,4 @@
-"""Layer 4: the structured event trace of a run (JSON lines), for narration and teaching."""
+"""The structured event trace of a run (JSON lines), for narration and teaching."""
 
 from fiscosim.trace.recorder import TraceRecorder
 
