@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fiscosim import Simulation
+from fiscosim import load_simulation
 
 QUICKSTART = Path(__file__).resolve().parent.parent / "scenarios" / "quickstart.yaml"
 WAN = {"network.latency.distribution": "normal", "network.latency.mean_ms": 50,
@@ -30,7 +30,7 @@ def traced(sealers: int, faults: list[dict]) -> tuple[dict, list[dict]]:
     os.close(fd)
     try:
         overrides = {**WAN, "nodes.count": sealers, "faults": faults}
-        result = Simulation.from_file(QUICKSTART, seed=1, overrides=overrides).run(trace=path)
+        result = load_simulation(QUICKSTART, seed=1, overrides=overrides).run(trace=path)
         events = [json.loads(line) for line in Path(path).read_text().splitlines()]
     finally:
         os.unlink(path)

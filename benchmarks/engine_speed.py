@@ -29,8 +29,8 @@ TARGETS = {
 CHILD = """
 import json, resource, sys, time
 started = time.perf_counter()
-from fiscosim import Simulation
-summary = Simulation.from_file(sys.argv[1]).run().summary
+from fiscosim import load_simulation
+summary = load_simulation(sys.argv[1]).run().summary
 total = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"process_wall_s": round(total, 2), "peak_mb": round(peak_mb),

@@ -27,7 +27,7 @@ PENDING, SEALED = 1, 2  # fiscosim.node.txpool's states
 
 def one(args: tuple[int, float, float]) -> dict:
     seed, loss, rate = args
-    from fiscosim.scenario import Scenario
+    from fiscosim.schema import Scenario
     from fiscosim.sim.fuzz import random_faults
     from fiscosim.sim.simulation import Simulation
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fiscosim import Simulation
+from fiscosim import load_simulation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ids=["quickstart", "4-sealers-50k-10s", "100-sealers-2k-5s"],
 )
 def test_engine_speed(benchmark, scenario, overrides):
-    simulation = Simulation.from_file(ROOT / "scenarios" / scenario, overrides=overrides)
+    simulation = load_simulation(ROOT / "scenarios" / scenario, overrides=overrides)
     result = benchmark.pedantic(simulation.run, rounds=1, iterations=1)
     summary = result.summary
     benchmark.extra_info.update(

@@ -3,22 +3,15 @@
 The package is layered (see docs/architecture.md): ``fiscosim.crypto`` and ``fiscosim.chain``
 are the bottom layer and know nothing about simulated time; ``fiscosim.consensus`` holds the
 sans-I/O PBFT core; ``fiscosim.net`` and ``fiscosim.node`` the simulated network and nodes;
-``fiscosim.sim`` builds and runs a world from a scenario (:class:`Simulation`).
+``fiscosim.schema`` says what a scenario is; ``fiscosim.sim`` builds and runs a world from one
+(:class:`Simulation`); ``fiscosim.scenario`` loads one from a file (:func:`load_simulation`).
 """
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("fiscosim")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0.0.0+unknown"
+from fiscosim.version import MODEL_EPOCH, __version__
 
-MODEL_EPOCH = 1
-"""Version of what a run computes. A change meant to change results (a cost, a protocol rule)
-bumps it; tests/golden holds outputs recorded at this epoch, and manifest.json records it."""
-
-__all__ = ["MODEL_EPOCH", "Simulation", "__version__"]
+__all__ = ["MODEL_EPOCH", "Simulation", "__version__", "load_simulation"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from fiscosim.sim.simulation import Simulation
 
         return Simulation
+    if name == "load_simulation":
+        from fiscosim.scenario import load_simulation
+
+        return load_simulation
     raise AttributeError(f"module 'fiscosim' has no attribute {name!r}")

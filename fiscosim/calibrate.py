@@ -22,9 +22,9 @@ import msgpack
 import numpy as np
 import yaml
 
-from fiscosim import __version__
 from fiscosim.crypto.suite import get_suite
 from fiscosim.crypto.throughput import best_rate, cpu_model, make_corpus
+from fiscosim.version import __version__
 
 KIB = 1024
 

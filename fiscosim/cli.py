@@ -26,8 +26,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from fiscosim import __version__
 from fiscosim.crypto.suite import SUITE_NAMES
+from fiscosim.version import __version__
 
 console = Console(stderr=False)
 
@@ -426,7 +426,7 @@ def _exit_codes_epilog() -> str:
 
 def _dry_run(simulation: Any, path: Path, quiet: bool, as_json: bool) -> None:
     """Prints the resolved scenario's size and what running it is expected to need."""
-    from fiscosim.scenario import scenario_digest
+    from fiscosim.schema import scenario_digest
     from fiscosim.sim.estimate import estimate_run
 
     scenario = simulation.scenario
@@ -444,7 +444,7 @@ def _dry_run(simulation: Any, path: Path, quiet: bool, as_json: bool) -> None:
                    f"{scenario.duration_s:g} s of workload + {scenario.drain_s:g} s drain, "
                    f"{offered:,} transactions offered")
         click.echo(f"estimate: {estimate.describe()}")
-        from fiscosim.scenario import ScenarioError
+        from fiscosim.schema import ScenarioError
         from fiscosim.sim.estimate import check_fits
 
         try:
@@ -490,14 +490,13 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
     """Run a scenario [default: scenarios/quickstart.yaml] and print a report."""
     from fiscosim.metrics.output import remove_stale_temporaries
     from fiscosim.metrics.report import print_report
-    from fiscosim.scenario import ScenarioError
-    from fiscosim.sim.simulation import Simulation
+    from fiscosim.scenario import ScenarioError, load_simulation
 
     path = Path(scenario) if scenario is not None else _default_scenario()
     try:
         # A dry run shows the estimate of a run the memory check would refuse, and says so.
-        simulation = Simulation.from_file(path, seed=seed, overrides=list(overrides),
-                                          check_memory=not (no_memory_check or dry_run))
+        simulation = load_simulation(path, seed=seed, overrides=list(overrides),
+                                     check_memory=not (no_memory_check or dry_run))
     except ScenarioError as error:
         raise Failure(str(error)) from None
     simulation.command_line = list(sys.argv)  # for manifest.json

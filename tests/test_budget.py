@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from fiscosim.sim.simulation import Simulation
+from fiscosim.scenario import load_simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = Path(__file__).resolve().parent / "budget.json"
@@ -51,8 +51,8 @@ HEADER = [
 
 def measure(name: str, overrides: list[str]) -> dict[str, Any]:
     """One run's figures: raw counts and per committed block."""
-    simulation = Simulation.from_file(ROOT / "scenarios" / f"{name}.yaml", overrides=overrides,
-                                      check_memory=False)
+    simulation = load_simulation(ROOT / "scenarios" / f"{name}.yaml", overrides=overrides,
+                                 check_memory=False)
     summary = simulation.run().summary
     events, messages, blocks = summary["events"], summary["messages_total"], summary["blocks"]
     return {

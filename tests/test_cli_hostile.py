@@ -125,7 +125,7 @@ def test_ctrl_c_before_the_run_is_one_line_and_130(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(simulation_module.Simulation, "from_file", interrupted)
+    monkeypatch.setattr("fiscosim.scenario.load_simulation", interrupted)
     line = assert_one_line_error(invoke("run"), code=130)
     assert line == "error: interrupted"
 

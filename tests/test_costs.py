@@ -149,7 +149,7 @@ def test_inline_without_cores_takes_the_base_cores():
 
 
 def test_model_dump_objects_are_read_as_mappings():
-    from fiscosim.scenario import ProfileSpec
+    from fiscosim.schema import ProfileSpec
 
     spec = ProfileSpec(cores=3, costs_us={"execute_tx": 11})
     profile = load_profile(spec)

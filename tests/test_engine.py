@@ -10,7 +10,7 @@ import json
 import pytest
 from conftest import REPO_ROOT
 
-from fiscosim import Simulation
+from fiscosim import Simulation, load_simulation
 from fiscosim.scenario import load_scenario
 from fiscosim.sim.analytic import low_load_latency
 
@@ -117,7 +117,7 @@ def test_trace_is_byte_identical_and_complete(tmp_path):
 
 def test_result_api_and_files(tmp_path):
     overrides = {"duration_s": 2, "warmup_s": 0.5}
-    result = Simulation.from_file(QUICKSTART, seed=5, overrides=overrides).run()
+    result = load_simulation(QUICKSTART, seed=5, overrides=overrides).run()
     assert result.summary["seed"] == 5
     assert len(result.blocks) == result.summary["blocks"]
     assert list(result.blocks["number"]) == sorted(result.blocks["number"])

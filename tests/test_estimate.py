@@ -17,7 +17,8 @@ import sys
 import pytest
 from conftest import REPO_ROOT
 
-from fiscosim.scenario import Scenario, ScenarioError, load_scenario
+from fiscosim.scenario import load_scenario
+from fiscosim.schema import Scenario, ScenarioError
 from fiscosim.sim import estimate
 from fiscosim.sim.estimate import RunEstimate, available_bytes, check_fits, estimate_run
 
@@ -69,7 +70,7 @@ def test_the_estimate_is_within_2x_of_the_measured_peak(name, sets):
 def test_the_table_row_is_the_tables_columns():
     import numpy as np
 
-    from fiscosim.workload.table import _COLUMNS
+    from fiscosim.node.txtable import _COLUMNS
 
     row = sum(np.dtype(dtype).itemsize for dtype, _ in _COLUMNS.values())
     assert row == estimate.TX_ROW_BYTES

@@ -32,7 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fiscosim.chain.config import max_faulty
-from fiscosim.faults.byzantine import BEHAVIOURS
+from fiscosim.faults.behaviours import BEHAVIOURS
 from fiscosim.sim.fuzz import fuzz_scenario
 from fiscosim.sim.simulation import Simulation
 

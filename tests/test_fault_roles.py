@@ -14,7 +14,7 @@ import json
 import pytest
 from conftest import REPO_ROOT
 
-from fiscosim import Simulation
+from fiscosim import load_simulation
 from fiscosim.scenario import ScenarioError, load_scenario
 
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
@@ -24,7 +24,7 @@ SHORT = {"duration_s": 8, "warmup_s": 1, "drain_s": 3}
 def run(faults: list[dict], tmp_path=None, sealers: int = 4, seed: int = 3):
     overrides = {**SHORT, "nodes.count": sealers, "faults": faults}
     trace = None if tmp_path is None else tmp_path / f"t{len(list(tmp_path.iterdir()))}.jsonl"
-    result = Simulation.from_file(QUICKSTART, seed=seed, overrides=overrides).run(trace=trace)
+    result = load_simulation(QUICKSTART, seed=seed, overrides=overrides).run(trace=trace)
     events = [] if trace is None else [json.loads(x) for x in trace.read_text().splitlines()]
     return result.summary, events
 
@@ -74,7 +74,7 @@ def test_block_event_sealed_starts_when_the_block_is_sealed(tmp_path):
 def test_a_role_that_is_also_named_is_hit_once():
     faults = [{"at_block": 4, "kind": "slow", "nodes": ["leader", "node0", "node1", "node2",
                                                          "node3"], "factor": 2}]
-    sim = Simulation.from_file(QUICKSTART, seed=3, overrides={**SHORT, "faults": faults})
+    sim = load_simulation(QUICKSTART, seed=3, overrides={**SHORT, "faults": faults})
     sim.run()
     # every node slowed exactly once: factor 2, not 4 for the leader
     assert sorted(cpu.slowdown for cpu in sim.world.cpus) == [2.0] * 4

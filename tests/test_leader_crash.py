@@ -33,7 +33,7 @@ import os
 import pytest
 from conftest import REPO_ROOT
 
-from fiscosim import Simulation
+from fiscosim import load_simulation
 
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
 WAN = {"network.latency.distribution": "normal", "network.latency.mean_ms": 50,
@@ -47,7 +47,7 @@ SLOW = pytest.mark.skipif(not os.environ.get("FISCOSIM_SLOW"),
 def traced(tmp_path, sealers: int, faults: list[dict]) -> tuple[dict, list[dict]]:
     path = tmp_path / f"trace-{sealers}-{len(faults)}.jsonl"
     overrides = {**WAN, "nodes.count": sealers, "faults": faults}
-    result = Simulation.from_file(QUICKSTART, seed=1, overrides=overrides).run(trace=path)
+    result = load_simulation(QUICKSTART, seed=1, overrides=overrides).run(trace=path)
     events = [json.loads(line) for line in path.read_text().splitlines()]
     return result.summary, events
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 from conftest import REPO_ROOT
 
-from fiscosim import Simulation
+from fiscosim import load_simulation
 
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
 LOSSY = {"network.latency.mean_ms": 1, "workload.rate_tps": 2000, "workload.clients": 4,
@@ -27,7 +27,7 @@ BACKED_OFF_TIMEOUT_S = 3.0 * 1.5
 
 @pytest.mark.parametrize("seed", range(5, 17))
 def test_steady_loss_under_load_stalls_less_than_a_backed_off_timeout(seed):
-    result = Simulation.from_file(QUICKSTART, seed=seed, overrides=LOSSY).run()
+    result = load_simulation(QUICKSTART, seed=seed, overrides=LOSSY).run()
     summary = result.summary
     assert summary["safety"]["ok"]
     assert summary["max_stall_s"] < BACKED_OFF_TIMEOUT_S, summary["view_changes"]

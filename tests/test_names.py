@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
-from fiscosim import Simulation
+from fiscosim import load_simulation
 from fiscosim.consensus import Note, PbftCore, Proposal, proposal_hash
 
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
@@ -25,7 +25,7 @@ SEEDS = (2, 7)
 
 
 def run(seed: int, trace: Path) -> tuple:
-    result = Simulation.from_file(QUICKSTART, seed=seed, overrides=SHORT).run(trace=trace)
+    result = load_simulation(QUICKSTART, seed=seed, overrides=SHORT).run(trace=trace)
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     return result, events
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import simpy
 
+from fiscosim.engine.simpy_adapter import advance_clock
 from fiscosim.net import LatencyModel, Network, build_topology, full_mesh, regions
 from fiscosim.net import network as network_module
 from fiscosim.net.latency import MAX_DRAW_US, MAX_LATENCY_MS
@@ -634,7 +635,7 @@ def test_the_delivery_queue_refuses_an_arrival_in_the_past():
     env, net = make(full_mesh(2, constant(10.0)))
     log = Log(env)
     net.send(0, 1, "m", 986, log.deliver)  # due at 18,000 µs
-    env._now = 20_000  # a clock that went past the arrival without delivering it
+    advance_clock(env, 20_000)  # a clock that went past the arrival without delivering it
     with pytest.raises(RuntimeError, match=r"link 0->1: .*18000 µs.*20000 µs"):
         net._drain()
     assert log.delivered == []

@@ -21,12 +21,14 @@ from fiscosim.cli import main
 from fiscosim.metrics import output
 from fiscosim.metrics.output import cpu_info, git_state, provenance
 from fiscosim.metrics.summary import WALL_CLOCK_KEYS, scenario_label
+from fiscosim.scenario import load_simulation
 from fiscosim.sim.simulation import Simulation
 
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
 SHORT = ["duration_s=2", "warmup_s=0.5", "drain_s=1"]
 MANIFEST_KEYS = {"seed", "scenario_digest", "scenario", "versions", "command_line", "overrides",
-                 "fiscosim_version", "git", "python", "platform", "cpu"}
+                 "fiscosim_version", "model_epoch", "git", "python", "platform",
+                 "cpu"}
 
 
 def cli(*args: str):
@@ -76,8 +78,8 @@ def test_no_overrides_keeps_the_plain_name():
 
 
 def test_api_run_has_no_command_line():
-    simulation = Simulation.from_file(QUICKSTART, overrides={"duration_s": 2, "warmup_s": 0.5,
-                                                             "drain_s": 1})
+    simulation = load_simulation(QUICKSTART, overrides={"duration_s": 2, "warmup_s": 0.5,
+                                                        "drain_s": 1})
     result = simulation.run()
     assert result.manifest["command_line"] is None
     assert result.manifest["overrides"] == SHORT
@@ -90,12 +92,12 @@ def test_api_run_has_no_command_line():
 
 
 def test_summary_is_deterministic_and_an_identical_override_keeps_the_digest():
-    plain = Simulation.from_file(QUICKSTART, overrides=SHORT).run().deterministic_summary()
-    again = Simulation.from_file(QUICKSTART, overrides=SHORT).run().deterministic_summary()
+    plain = load_simulation(QUICKSTART, overrides=SHORT).run().deterministic_summary()
+    again = load_simulation(QUICKSTART, overrides=SHORT).run().deterministic_summary()
     assert json.dumps(plain) == json.dumps(again)  # byte-identical, no machine data in it
     assert not set(plain) & set(WALL_CLOCK_KEYS)
     # workload.rate_tps is 500 in the file: the same effective scenario, one override more.
-    same = Simulation.from_file(QUICKSTART, overrides=[*SHORT, "workload.rate_tps=500"])
+    same = load_simulation(QUICKSTART, overrides=[*SHORT, "workload.rate_tps=500"])
     marked = same.run().deterministic_summary()
     assert marked["scenario_digest"] == plain["scenario_digest"]
     assert marked["scenario"] == "quickstart (+4 overrides)"

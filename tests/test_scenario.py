@@ -13,13 +13,13 @@ import yaml
 
 from fiscosim.calibrate import write_profile
 from fiscosim.node.costs import COST_FIELDS
-from fiscosim.scenario import (
+from fiscosim.scenario import load_scenario
+from fiscosim.schema import (
     MAX_DELAY_MS,
     NodeSpec,
     ProfileCosts,
     Scenario,
     ScenarioError,
-    load_scenario,
     scenario_digest,
 )
 
@@ -385,7 +385,8 @@ def test_latencies_up_to_the_bound_are_accepted():
 
 
 def test_the_delay_bound_is_the_latency_models():
-    # scenario.py keeps its own copy so that loading a scenario does not import numpy/networkx.
+    # The schema (fiscosim/schema/limits.py) keeps its own copy so that loading a scenario
+    # does not import numpy or networkx.
     from fiscosim.net.latency import MAX_LATENCY_MS
 
     assert MAX_DELAY_MS == MAX_LATENCY_MS
@@ -453,11 +454,11 @@ def test_shipped_quickstart_is_valid_yaml_with_comments():
 
 
 def test_the_field_reference_document_is_current():
-    from fiscosim.scenario import field_reference
+    from fiscosim.schema import field_reference
 
     path = Path(__file__).resolve().parents[1] / "docs" / "scenario-reference.md"
     assert path.read_text() == field_reference(), (
         "docs/scenario-reference.md is stale: regenerate it with python -c "
-        "\"from fiscosim.scenario import field_reference; print(field_reference(), end='')\" "
+        "\"from fiscosim.schema import field_reference; print(field_reference(), end='')\" "
         "> docs/scenario-reference.md"
     )

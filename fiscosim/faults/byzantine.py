@@ -50,21 +50,7 @@ from fiscosim.consensus.messages import (
     executed_hash,
     proposal_hash,
 )
-
-BEHAVIOURS = (
-    "silent",
-    "equivocate",
-    "withhold_votes",
-    "wrong_votes",
-    "forge_signatures",
-    "forge_txs",
-    "reorder",
-    "forge_light",
-)
-"""What ``faults: - kind: byzantine, behaviour: ...`` accepts (the module docstring)."""
-
-DEFAULT_REORDER_MS = 50.0
-"""The longest hold of a ``reorder`` node's message when its fault gives no ``delay_ms``."""
+from fiscosim.faults.behaviours import BEHAVIOURS, DEFAULT_REORDER_MS
 
 _VOTES = (Prepare, Commit, CheckPoint)
 _LEADER_MESSAGES = ("PrePrepare", "NewView")

@@ -31,9 +31,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from fiscosim.faults import byzantine
+from fiscosim.engine import schedule
+from fiscosim.faults.behaviours import DEFAULT_REORDER_MS
 from fiscosim.net.network import Network
-from fiscosim.node.clock import schedule
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.runtime import Node
 
@@ -64,7 +64,7 @@ class FaultTarget(Protocol):
     injector's reach is visible and it can be tested on a small stand-in."""
 
     env: Any
-    """The simulation clock (``now`` in µs; :func:`~fiscosim.node.clock.schedule` takes it)."""
+    """The simulation clock (``now`` in µs; :func:`~fiscosim.engine.clock.schedule` takes it)."""
     names: list[str]
     """Physical node names; a fault's ``nodes`` index into it."""
     scenario: FaultPlan
@@ -316,7 +316,7 @@ def _actions(
     if kind == "byzantine":
         behaviour = fault.behaviour
         delay = round((fault.delay_ms if fault.delay_ms is not None
-                       else byzantine.DEFAULT_REORDER_MS) * 1000)
+                       else DEFAULT_REORDER_MS) * 1000)
 
         def misbehave(on: bool) -> Callable[[], None]:
             def run() -> None:

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from fiscosim.version import MODEL_EPOCH
+
 PACKAGES = ("fiscosim", "numpy", "simpy", "networkx", "msgpack", "pydantic", "coincurve",
             "pyyaml", "tongsuopy", "ipp-crypto")
 
@@ -124,6 +126,7 @@ def provenance(command_line: Sequence[str] | None,
         "command_line": list(command_line) if command_line is not None else None,
         "overrides": list(overrides),
         "fiscosim_version": version,
+        "model_epoch": MODEL_EPOCH,
         "git": git_state(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),

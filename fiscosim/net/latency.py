@@ -58,7 +58,7 @@ DISTRIBUTIONS: tuple[str, ...] = ("constant", "normal", "lognormal")
 
 MAX_LATENCY_MS = 60_000.0
 """The largest ``mean_ms`` and ``std_ms`` a model accepts: one minute, far above any real link's
-one-way latency and far below what an int64 of µs holds (``fiscosim.scenario.MAX_DELAY_MS`` is
+one-way latency and far below what an int64 of µs holds (``fiscosim.schema.limits.MAX_DELAY_MS`` is
 the same bound for scenarios)."""
 MAX_DRAW_US = 2**62
 """The largest draw handed out (~146,000 years): a float above it is no longer a latency but an

@@ -51,9 +51,10 @@ links are FIFO, the messages on a link arrive in the order they were queued: the
 one deque per directed link and a heap holding only each busy link's head, keyed by
 (arrival time, scheduling order), and merges it into simpy with one "wake" event at the earliest
 arrival. When a wake fires, the network delivers everything due and, as long as no other simpy
-event is due first, moves the clock on to the next arrival itself (it sets ``env._now`` and
-reads ``env._queue``, simpy 4 internals: any ``simpy.Environment`` or subclass that keeps
-them, not a ``RealtimeEnvironment``). So ``env.step`` runs far fewer times than messages are
+event is due first, moves the clock on to the next arrival itself
+(:func:`~fiscosim.engine.simpy_adapter.advance_clock_if_idle`: simpy internals, so any
+``simpy.Environment`` or subclass that keeps them, not a ``RealtimeEnvironment``; the adapter
+is the only module that touches them). So ``env.step`` runs far fewer times than messages are
 delivered; :meth:`NetworkStats.totals` counts those. Messages due at the same microsecond are
 delivered together, in the order they were scheduled (send order); another simpy event due at
 that microsecond runs before or after the whole batch, deterministically, and one due earlier
@@ -87,8 +88,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import simpy
-from simpy.core import NORMAL
 
+from fiscosim.engine.simpy_adapter import advance_clock_if_idle, schedule_call
 from fiscosim.net.latency import uniform_stream
 
 P2P_HEADER_BYTES = 14
@@ -190,18 +191,6 @@ class _Packet:
         self.seq = 0
 
 
-class _Wake(simpy.Event):
-    """The simpy event that hands control to the network's queue at a delivery time."""
-
-    def __init__(self, env: simpy.Environment, callbacks: list) -> None:
-        self.env = env
-        # One shared list for every wake: simpy swaps an event's list out before running it
-        # and never mutates it, so sharing saves an allocation per event.
-        self.callbacks = callbacks
-        self._ok = True
-        self._value = None
-
-
 def _before_departure(u: int, v: int, departure: int, arrival: int) -> str:
     return (
         f"link {u}->{v}: arrival at {arrival} µs is before its departure at {departure} µs "
@@ -294,7 +283,6 @@ class Network:
         self._heap: list[tuple[int, int, Any]] = []
         self._seq = 0
         self._wakes: list[int] = []
-        self._wake_callbacks = [self._wake]
         self._draining = False
         self._local = _Link(None)  # sends to oneself, and drops decided at send time
         # Faults (all empty: the fast path checks one flag).
@@ -480,7 +468,7 @@ class Network:
         counters = self.stats._kinds.get(kind) or self.stats._counters(kind)
         counters[_SENT] += copies
         counters[_BYTES_SENT] += copies * wire
-        return (src, message, size, wire, kind, counters, on_deliver, on_drop, self.env._now)
+        return (src, message, size, wire, kind, counters, on_deliver, on_drop, self.env.now)
 
     def send(
         self,
@@ -676,11 +664,12 @@ class Network:
                 self._add_wake(arrival)
 
     def _add_wake(self, at: int) -> None:
+        """Hands control to :meth:`_drain` at ``at`` (not before the clock): a simpy event."""
         heappush(self._wakes, at)
-        self.env.schedule(_Wake(self.env, self._wake_callbacks), NORMAL, at - self.env._now)
+        schedule_call(self.env, at, self._wake)
 
-    def _wake(self, _event: simpy.Event) -> None:
-        """simpy callback at a delivery time: runs the network's queue (:meth:`_drain`)."""
+    def _wake(self) -> None:
+        """Called by simpy at a delivery time: runs the network's queue (:meth:`_drain`)."""
         heappop(self._wakes)
         self._drain()
 
@@ -696,20 +685,21 @@ class Network:
         """
         env = self.env
         heap = self._heap
-        queue = env._queue
+        # Only this loop moves the clock while it runs (deliveries schedule, they never step).
+        now = env.now
         self._draining = True
         try:
             while heap:
                 entry = heap[0]
                 at = entry[0]
-                if at > env._now:
-                    if (queue and queue[0][0] <= at) or not ADVANCE_CLOCK:
+                if at > now:
+                    if not ADVANCE_CLOCK or not advance_clock_if_idle(env, at):
                         break  # another simpy event comes first (or at the same time)
-                    env._now = at
-                elif at < env._now:
+                    now = at
+                elif at < now:
                     # Delivering it now would hand it over late; moving the clock back would
                     # deliver it before things that already happened. Neither is a simulation.
-                    raise RuntimeError(_overdue(entry, env._now))
+                    raise RuntimeError(_overdue(entry, now))
                 item = entry[2]
                 if item.__class__ is _Link:
                     waiting = item.queue
@@ -732,7 +722,8 @@ class Network:
                 if not wakes or at < wakes[0]:
                     # Never a wake in the past (after the overdue error above): simpy would
                     # move its clock back to it.
-                    self._add_wake(at if at >= env._now else env._now)
+                    now = env.now
+                    self._add_wake(at if at >= now else now)
 
     # -- arrival ---------------------------------------------------------------------------
     def _arrive(self, packet: _Packet) -> None:
@@ -753,7 +744,7 @@ class Network:
         if path is not None and packet.hop + 2 < len(path):
             # A relay: forward on its own uplink toward the next hop.
             packet.hop += 1
-            self._depart(packet, path[packet.hop], path[packet.hop + 1], self.env._now)
+            self._depart(packet, path[packet.hop], path[packet.hop + 1], self.env.now)
             return
         src, message, size, wire, kind, counters, on_deliver, _, sent_at = packet.sent
         counters[_DELIVERED] += 1

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from fiscosim.crypto.merkle import merkle_proof, merkle_root, verify_proof
-from fiscosim.node.clock import schedule
+from fiscosim.engine import schedule
 from fiscosim.node.messages import MESSAGE_OVERHEAD, PER_TX_FRAMING
 from fiscosim.node.txpool import REJECT_CODES, Reject
 

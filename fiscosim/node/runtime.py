@@ -29,8 +29,8 @@ import numpy as np
 
 from fiscosim.consensus import actions as act
 from fiscosim.consensus import messages as msg
+from fiscosim.engine import Timer, schedule
 from fiscosim.node import light
-from fiscosim.node.clock import Timer, schedule
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.messages import (
     BatchFacts,

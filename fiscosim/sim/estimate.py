@@ -12,7 +12,7 @@ keeps it within 2x of the measured peak):
 
 - **the interpreter and libraries**: :data:`BASE_BYTES`, what ``fiscosim run`` holds before
   the world is built (Python, numpy, simpy, networkx, pydantic, rich);
-- **the transaction table** (:class:`~fiscosim.workload.table.TxTable`): :data:`TX_ROW_BYTES`
+- **the transaction table** (:class:`~fiscosim.node.txtable.TxTable`): :data:`TX_ROW_BYTES`
   per row of its capacity (1.2x the expected submissions), plus :data:`TX_OTHER_BYTES` per
   transaction for what a run keeps or makes per transaction besides (the block proposals'
   id arrays, the summary's masks over the whole table), plus each full node's txpool state,
@@ -40,13 +40,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fiscosim.scenario import Scenario, ScenarioError, _short
+from fiscosim.schema import Scenario, ScenarioError
+from fiscosim.schema.errors import short
 
 BASE_BYTES = 68 << 20
 """Resident memory of ``fiscosim run`` before the world is built (measured: 66-70 MB)."""
 TX_ROW_BYTES = 73
 """Bytes of one row of the transaction table: its 13 columns' item sizes (a test keeps this
-equal to :data:`fiscosim.workload.table._COLUMNS`; importing it here would import numpy)."""
+equal to :data:`fiscosim.node.txtable._COLUMNS`; importing it here would import numpy)."""
 TABLE_HEADROOM = 1.2
 """The table is allocated for 1.2x the expected submissions (fiscosim.sim.world)."""
 TX_OTHER_BYTES = 50
@@ -264,7 +265,7 @@ def check_fits(scenario: Scenario, source: str = "", overrides: Sequence[tuple[s
             field = f"groups.{busiest}.workload.rate_tps"
     for path, text in overrides:
         if path == field or path in _SIZE_FIELDS:
-            fix = f"{fix}; --set {_short(text)} asked for it"
+            fix = f"{fix}; --set {short(text)} asked for it"
             break
     raise ScenarioError(
         source or f"<scenario {scenario.name}>", field or "scenario",

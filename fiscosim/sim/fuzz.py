@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from fiscosim.chain.config import max_faulty
-from fiscosim.faults.byzantine import BEHAVIOURS
-from fiscosim.node.clock import schedule
+from fiscosim.engine import schedule
+from fiscosim.faults.behaviours import BEHAVIOURS
+from fiscosim.schema import Scenario
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def random_faults(rng: np.random.Generator, names: list[str], duration_s: float,
     """A random schedule: at most f nodes faulty, everything healed before ``heal_by``.
 
     With ``byzantine`` a faulty node may also misbehave (any of
-    :data:`~fiscosim.faults.byzantine.BEHAVIOURS`) instead of crashing, slowing or lagging;
+    :data:`~fiscosim.faults.behaviours.BEHAVIOURS`) instead of crashing, slowing or lagging;
     without it the draws are those of earlier versions, so old seeds replay the same schedule.
     """
     f = max_faulty([1] * len(names))
@@ -95,11 +96,9 @@ def random_faults(rng: np.random.Generator, names: list[str], duration_s: float,
 
 
 def fuzz_scenario(seed: int, nodes: int, duration_s: float, rate_tps: float,
-                  faults: list[dict], loss_rate: float = 0.0) -> Any:
+                  faults: list[dict], loss_rate: float = 0.0) -> Scenario:
     """The network every fuzz run uses (a quickstart-like one, 2 ± 0.5 ms links, 2 clients,
     no warm-up or drain), with ``faults`` and a steady ``loss_rate`` on every link."""
-    from fiscosim.scenario import Scenario
-
     network: dict[str, Any] = {
         "latency": {"distribution": "normal", "mean_ms": 2, "std_ms": 0.5}}
     if loss_rate:

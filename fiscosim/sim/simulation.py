@@ -1,9 +1,9 @@
 """Running a scenario: the Python API behind ``fiscosim run``, for scripts and notebooks::
 
-    from fiscosim import Simulation
+    from fiscosim import load_simulation
 
-    result = Simulation.from_file("scenarios/quickstart.yaml", seed=7,
-                                  overrides={"workload.rate_tps": 2000}).run()
+    result = load_simulation("scenarios/quickstart.yaml", seed=7,
+                             overrides={"workload.rate_tps": 2000}).run()
     result.summary["tps"], result.summary["latency_ms"]["p99"]
     result.blocks.to_pandas()          # one row per committed block (needs pandas)
     result.write("results/quickstart")  # summary.json, blocks.csv, manifest.json
@@ -12,9 +12,8 @@
 from __future__ import annotations
 
 import gc
-import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from fiscosim.metrics.output import (
     write_results,
 )
 from fiscosim.metrics.summary import WALL_CLOCK_KEYS, summarise, summarise_groups
-from fiscosim.scenario import Scenario, load_scenario, scenario_digest
+from fiscosim.schema import Scenario, scenario_digest
 from fiscosim.sim.world import World, build_world
 
 
@@ -83,7 +82,8 @@ class Result:
 
 
 class Simulation:
-    """A scenario ready to run. Build it from a file or a validated :class:`Scenario`."""
+    """A scenario ready to run. Build it from a validated :class:`Scenario`, or from a file
+    with :func:`fiscosim.scenario.load_simulation`."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
@@ -99,7 +99,7 @@ class Simulation:
         """The world of the current (or last) run, from the moment it is built; None before.
 
         A ``progress`` callback may use it to look at the run, or to put a probe on its clock
-        (:func:`fiscosim.node.clock.schedule`), as ``fiscosim fuzz`` does at a fault's heal.
+        (:func:`fiscosim.engine.clock.schedule`), as ``fiscosim fuzz`` does at a fault's heal.
         """
         return self._world
 
@@ -110,31 +110,6 @@ class Simulation:
         Read after a run was stopped (Ctrl-C, a --timeout) to say how far it got.
         """
         return self._world.env.now / 1e6 if self._world is not None else 0.0
-
-    @classmethod
-    def from_file(
-        cls,
-        path: str | Path,
-        seed: int | None = None,
-        overrides: Sequence[str] | Mapping[str, object] = (),
-        check_memory: bool = True,
-    ) -> Simulation:
-        """Loads and validates ``path``; ``seed`` and ``overrides`` replace scenario fields.
-
-        With ``check_memory`` a run whose estimated peak memory exceeds what this machine has
-        free is refused (:func:`fiscosim.sim.estimate.check_fits`)."""
-        if isinstance(overrides, Mapping):
-            given = [f"{k}={v if isinstance(v, str) else json.dumps(v)}"
-                     for k, v in overrides.items()]
-            overrides = dict(overrides)
-            if seed is not None:
-                overrides["seed"] = seed
-        else:
-            given = [str(text) for text in overrides]
-            overrides = list(overrides) + ([f"seed={seed}"] if seed is not None else [])
-        simulation = cls(load_scenario(path, overrides, check_memory=check_memory))
-        simulation.overrides = given
-        return simulation
 
     def run(
         self,
@@ -215,7 +190,7 @@ def _group_blocks(world: World) -> dict[str, np.ndarray]:
 
 
 def _drive(world: World, progress: Callable[[float, float], None] | None) -> None:
-    from fiscosim.faults import schedule_faults
+    from fiscosim.faults.injector import schedule_faults
 
     env = world.env
     for group in world.groups:

@@ -17,6 +17,7 @@ import simpy
 
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
+from fiscosim.engine import CountingEnvironment
 from fiscosim.faults import byzantine
 from fiscosim.metrics.blocks import BlockLog
 from fiscosim.metrics.summary import NOT_CHECKED
@@ -33,18 +34,6 @@ from fiscosim.sim.realcrypto import forged_verdicts
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
 
 US = 1_000_000
-
-
-class CountingEnvironment(simpy.Environment):
-    """A simpy environment that counts the events it processes (reported as ``events``)."""
-
-    def __init__(self) -> None:
-        super().__init__(initial_time=0)
-        self.events_processed = 0
-
-    def step(self) -> None:
-        self.events_processed += 1
-        super().step()
 
 
 @dataclass

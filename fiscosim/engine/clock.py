@@ -1,43 +1,24 @@
-"""Scheduling a plain callback on the simpy clock without a process or an Event per call.
+"""Callbacks on the simulated clock: :func:`schedule` and the cancellable :class:`Timer`.
 
 A simpy process, or even a full ``simpy.Event``, per message or CPU task would dominate the cost
 of a run at 50,000 TPS or with 100 nodes; most of the simulator's work is "call this function at
-time t". :func:`schedule` puts a tiny object straight into simpy's event queue, which simpy then
-processes like any event (it only reads ``callbacks`` and ``_ok``). simpy orders its queue by
-time, priority and insertion, so callbacks at one instant run in the order they were scheduled:
-deterministic.
+time t". :func:`schedule` is :func:`fiscosim.engine.simpy_adapter.schedule_call`: one small
+entry in simpy's queue, processed like any event. simpy orders its queue by time, priority and
+insertion, so callbacks at one instant run in the order they were scheduled: deterministic.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL
 
+from fiscosim.engine.simpy_adapter import schedule_call
 
-class _Call:
-    """What simpy's ``Environment.step`` needs of an event, and nothing else."""
-
-    __slots__ = ("_args", "_fn", "_ok", "_value", "callbacks")
-
-    def __init__(self, fn: Callable[..., Any], args: tuple) -> None:
-        self._fn = fn
-        self._args = args
-        self._ok = True
-        self._value = None
-        self.callbacks = [self._fire]
-
-    def _fire(self, _event: Any) -> None:
-        self._fn(*self._args)
-
-
-def schedule(env: simpy.Environment, at_us: int, fn: Callable[..., Any], *args: Any) -> None:
-    """Calls ``fn(*args)`` at simulated time ``at_us`` (integer µs; now if it is in the past)."""
-    now = env._now
-    heappush(env._queue, (at_us if at_us > now else now, NORMAL, next(env._eid), _Call(fn, args)))
+schedule = schedule_call
+"""``schedule(env, at_us, fn, *args)``: calls ``fn(*args)`` at simulated time ``at_us`` (integer
+µs; now if it is in the past)."""
 
 
 class Timer:
@@ -59,7 +40,7 @@ class Timer:
         self._generation += 1
         generation = self._generation
         self.deadline = self._env.now + delay_us
-        schedule(self._env, self.deadline, self._fire, generation)
+        schedule_call(self._env, self.deadline, self._fire, generation)
 
     def cancel(self) -> None:
         self._generation += 1

@@ -1,0 +1,169 @@
+"""The nodes: each one's name, weight, role, region and hardware profile (:class:`NodeSpec`,
+:class:`NodesConfig`, inline profiles :class:`ProfileSpec`), and the check that a profile
+loads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
+
+from fiscosim.node.costs import REFERENCE_PROFILE, load_profile
+from fiscosim.schema.errors import Invalid, split_fix
+from fiscosim.schema.fields import MODEL, Float, Int
+from fiscosim.schema.limits import MAX_CORES, MAX_COST_US, MAX_NODES
+
+NODE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+
+
+class ProfileCosts(BaseModel):
+    """Per-core costs in µs (``*_per_kb``: per KiB); any left out come from the profile's base.
+    Each is at most a second (1,000,000 µs): costs are microseconds, more is a unit mistake."""
+
+    model_config = MODEL
+
+    verify_secp256k1: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    verify_sm2: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    sign_secp256k1: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    sign_sm2: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    keccak256_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    sm3_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    msgpack_encode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    msgpack_decode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    execute_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    storage_commit_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    storage_commit_per_block: Float | None = Field(None, ge=0, le=MAX_COST_US)
+
+
+class ProfileSpec(BaseModel):
+    """An inline hardware profile, in the format of a profile file (docs/profiles.md)."""
+
+    model_config = MODEL
+
+    base: str = REFERENCE_PROFILE
+    """The profile (shipped name or path) whose figures fill what this one leaves out."""
+    name: str | None = None
+    cores: Int | None = Field(None, ge=1, le=MAX_CORES)
+    """Cores of the node; None takes the base's. At most 256: the CPU model scans every core
+    for each task, and the largest servers have 256 hardware threads."""
+    cpu_model: str | None = None
+    source: str | None = None
+    notes: str | None = None
+    measured: dict[str, Any] | None = None
+    """Free-form record of a measurement (what ``fiscosim calibrate`` writes)."""
+    assumed: list[str] | None = None
+    """Costs that are assumptions rather than measurements."""
+    costs_us: ProfileCosts = ProfileCosts()
+
+
+def _profile_kind(value: Any) -> str:
+    return "~inline" if isinstance(value, Mapping | ProfileSpec) else "~name"
+
+
+ProfileRef = Annotated[
+    Union[Annotated[str, Tag("~name")], Annotated[ProfileSpec, Tag("~inline")]],  # noqa: UP007
+    Discriminator(_profile_kind),
+]
+"""A shipped profile name, the path of a YAML written by ``fiscosim calibrate``, or inline."""
+
+
+class NodeSpec(BaseModel):
+    """One node of the group."""
+
+    model_config = MODEL
+
+    name: str
+    """Unique; letters, digits, '_', '-', '.', starting with a letter or '_'."""
+    weight: Int = Field(1, ge=1, le=10_000)
+    """Consensus vote weight (genesis ``node.i=<id>:<weight>``, default 1, docs/fisco-reference.md
+    §1.3). At most 10,000: weights are shares of the vote, small numbers in FISCO."""
+    role: Literal["sealer", "observer", "light"] = "sealer"
+    """``sealer``: votes in PBFT; ``observer``: syncs and executes blocks, no vote
+    (docs/fisco-reference.md §4); ``light``: keeps block headers only, answers client queries with
+    proofs from full nodes (docs/fisco-reference.md §4.2)."""
+    profile: ProfileRef | None = None
+    """This node's hardware; None takes ``nodes.profile``."""
+    region: str | None = None
+    """The node's region, for ``network.topology.kind: regions``."""
+    bandwidth_mbps: Float | None = Field(None, gt=0, le=1_000_000)
+    """This node's uplink in Mbit/s; None takes ``network.bandwidth_mbps``. At most 1 Tbit/s."""
+
+    @model_validator(mode="after")
+    def _check_name(self) -> NodeSpec:
+        if not NODE_NAME.match(self.name):
+            raise Invalid(
+                "name",
+                f"{self.name!r} is not a valid node name",
+                "use letters, digits, '_', '-' or '.', starting with a letter or '_', "
+                "at most 64 characters, e.g. node0",
+            )
+        return self
+
+
+_NodeList = Annotated[list[NodeSpec], Field(max_length=MAX_NODES)]
+
+
+class NodesConfig(BaseModel):
+    """The nodes: ``count`` identical sealers, or a ``list`` of named nodes (exactly one)."""
+
+    model_config = MODEL
+
+    count: Int | None = Field(None, ge=1, le=MAX_NODES)
+    """That many sealers named node0..node{count-1}, weight 1. At most 1,000 (as the list): a
+    full mesh holds n(n-1) links, ~5 GB of them at 1,000 nodes."""
+    profile: ProfileRef = REFERENCE_PROFILE
+    """Every node's hardware unless the node names its own: a shipped profile
+    (reference-2core, server-8core), a path to a YAML written by ``fiscosim calibrate``
+    (relative to the scenario file), or an inline profile."""
+    list: _NodeList | None = None
+    """Named nodes, each with its weight, role, profile and region; at most 1,000."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> NodesConfig:
+        if self.count is not None and self.list is not None:
+            raise Invalid(
+                "count",
+                "both count and list are given",
+                "keep one: count for identical sealers, list for named nodes",
+            )
+        if self.count is None and self.list is None:
+            raise Invalid(
+                (),
+                "no nodes: neither count nor list is given",
+                "add 'count: 4' or a 'list:' of nodes",
+            )
+        if self.list is not None:
+            if not self.list:
+                raise Invalid("list", "the list is empty", "list at least one node")
+            first: dict[str, int] = {}
+            for i, spec in enumerate(self.list):
+                if spec.name in first:
+                    raise Invalid(
+                        ("list", i, "name"),
+                        f"duplicate node name {spec.name!r}, also nodes.list.{first[spec.name]}",
+                        "give every node a unique name",
+                    )
+                first[spec.name] = i
+        return self
+
+    def specs(self) -> list[NodeSpec]:
+        """Every node, in order: the list as given, or node0..node{count-1} (sealers)."""
+        if self.list is not None:
+            return self.list
+        return [NodeSpec(name=f"node{i}") for i in range(self.count or 0)]
+
+
+
+def check_profile(ref: Any, where: tuple) -> None:
+    try:
+        profile = load_profile(ref)
+    except ValueError as error:
+        problem, fix = split_fix(str(error))
+        raise Invalid(where, problem, fix) from None
+    # An inline profile's cores are bounded by the schema; a profile file's are checked here.
+    if profile.cores > MAX_CORES:
+        raise Invalid(where, f"the profile has {profile.cores:,} cores, more than {MAX_CORES}",
+                       f"use a profile of at most {MAX_CORES} cores (the CPU model scans every "
+                       "core for each task)")
