@@ -69,6 +69,19 @@ def test_the_layers_contract_holds(capsys):
     assert "1 kept, 0 broken" in report
 
 
+def test_no_module_imports_itself_through_others():
+    """No import cycle between modules, function-level imports included (the layers contract
+    rules out cycles between packages, not inside one)."""
+    import grimp
+
+    graph = grimp.build_graph("fiscosim", cache_dir=None)
+    cycles = sorted({tuple(sorted((importer, imported)))
+                     for importer in graph.modules
+                     for imported in graph.find_modules_directly_imported_by(importer)
+                     if graph.chain_exists(importer=imported, imported=importer)})
+    assert cycles == [], f"modules that import each other (directly or through others): {cycles}"
+
+
 def test_every_top_level_module_is_in_a_layer():
     in_layers = {name.split(".")[1] for layer in contract_layers() for name in layer}
     present = {path.stem if path.is_file() else path.name

@@ -18,7 +18,7 @@ from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
 from fiscosim.crypto.hashing import keccak256
-from fiscosim.crypto.suite import check_hash, recover_one
+from fiscosim.crypto.single import check_hash, recover_one
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 """Order of the secp256k1 group."""

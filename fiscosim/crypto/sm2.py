@@ -52,8 +52,8 @@ import functools
 import numpy as np
 
 from fiscosim.crypto import cryptomb
+from fiscosim.crypto.single import check_hash, recover_one
 from fiscosim.crypto.sm3 import sm3, sm3_rows
-from fiscosim.crypto.suite import check_hash, recover_one
 
 SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
 SM2_A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC

@@ -2,8 +2,8 @@
 
 A FISCO BCOS chain runs one suite: the standard one (secp256k1 ECDSA with keccak256) or the guomi
 one (SM2 with SM3), see docs/fisco-reference.md §3. Everything above this layer talks to a suite
-through
-:class:`CryptoSuite`, so the ledger model and the batch core never branch on the scheme.
+through :class:`CryptoSuite`, so the ledger model and the batch core never branch on the scheme.
+The helpers the implementations share are in :mod:`fiscosim.crypto.single`.
 """
 
 from __future__ import annotations
@@ -56,31 +56,6 @@ class CryptoSuite(Protocol):
         where invalid). Never raises on malformed signatures. Runs inside the batch core's
         workers, so it must not depend on state other than the suite itself.
         """
-
-
-def check_hash(msg_hash: bytes) -> None:
-    """A message hash is 32 bytes (keccak256 or SM3); anything else is a caller's error."""
-    if len(msg_hash) != 32:
-        raise ValueError(f"message hash must be 32 bytes, got {len(msg_hash)}")
-
-
-def recover_one(suite: CryptoSuite, msg_hash: bytes, signature: bytes) -> bytes | None:
-    """``recover_address`` of any suite: its batch kernel on a single row.
-
-    One code path for one signature and for a million keeps their verdicts identical.
-    """
-    check_hash(msg_hash)
-    if len(signature) != suite.signature_size:
-        return None
-    ok = np.zeros(1, dtype=bool)
-    addr = np.zeros((1, 20), dtype=np.uint8)
-    suite.verify_shard(
-        np.frombuffer(msg_hash, dtype=np.uint8).reshape(1, 32),
-        np.frombuffer(signature, dtype=np.uint8).reshape(1, suite.signature_size),
-        ok,
-        addr,
-    )
-    return addr[0].tobytes() if ok[0] else None
 
 
 def get_suite(name: str = "secp256k1", backend: str | None = None) -> CryptoSuite:

@@ -16,6 +16,10 @@ import simpy
 
 from fiscosim.engine.simpy_adapter import schedule_call
 
+US = 1_000_000
+"""Microseconds per second: simulated time is integer microseconds (docs/architecture.md,
+decision 11)."""
+
 schedule = schedule_call
 """``schedule(env, at_us, fn, *args)``: calls ``fn(*args)`` at simulated time ``at_us`` (integer
 µs; now if it is in the past)."""

@@ -31,13 +31,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from fiscosim.engine import schedule
+from fiscosim.engine import US, schedule
 from fiscosim.faults.behaviours import DEFAULT_REORDER_MS
 from fiscosim.net.network import Network
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.runtime import Node
-
-US = 1_000_000
 
 
 class FaultPlan(Protocol):

@@ -17,7 +17,7 @@ import simpy
 
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
-from fiscosim.engine import CountingEnvironment
+from fiscosim.engine import US, CountingEnvironment
 from fiscosim.faults import byzantine
 from fiscosim.metrics.blocks import BlockLog
 from fiscosim.metrics.summary import NOT_CHECKED
@@ -32,8 +32,6 @@ from fiscosim.node.txpool import TxPool
 from fiscosim.node.txtable import TxTable
 from fiscosim.sim.realcrypto import forged_verdicts
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
-
-US = 1_000_000
 
 
 @dataclass
