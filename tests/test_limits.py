@@ -495,12 +495,12 @@ def test_whole_floats_and_yaml_1_2_exponents_are_numbers():
 
 def test_text_that_looks_like_an_exponent_round_trips(tmp_path):
     # The loader reads 1e5 as a number (YAML 1.2); the dumper quotes such text in return.
-    from fiscosim.scenario import load_scenario
+    from fiscosim.scenario import dump_yaml, load_scenario
     from fiscosim.schema import Scenario
 
     scenario = Scenario.from_dict({"name": "2e5", "description": "1e5", "nodes": {"count": 4}})
     path = tmp_path / "s.yaml"
-    path.write_text(scenario.dump_yaml())
+    path.write_text(dump_yaml(scenario))
     assert load_scenario(path) == scenario
 
 

@@ -7,32 +7,30 @@ line that names the source, the field and the fix (:class:`ScenarioError`)::
     scenarios/x.yaml: workload.rate_tps: -5 is too small (use a value >= 0)
     scenarios/x.yaml: wrkload: unknown key 'wrkload' (did you mean 'workload'? known keys: ...)
 
-Every model forbids unknown keys and is frozen (a validated scenario never changes; build a new
-one with :meth:`Scenario.with_overrides`). Defaults are FISCO BCOS 3.x's, each with its
-docs/fisco-reference.md section in the field's docstring.
+Every model forbids unknown keys and is frozen (a validated scenario never changes; build a
+new one with :func:`fiscosim.scenario.with_overrides`). Defaults are FISCO BCOS 3.x's, each
+with its docs/fisco-reference.md section in the field's docstring.
 
 **Limits.** Every number has a range (docs/scenario-reference.md lists them, each upper bound
 with its reason, :mod:`fiscosim.schema.limits`), types are strict (``'1000'`` in quotes is text,
 not a number; a whole float such as ``1e6`` is taken for an integer), and text is at most
 :data:`MAX_TEXT` characters. What the ranges allow together is bounded by the run's memory
 estimate (:mod:`fiscosim.sim.estimate`), checked when a scenario file is loaded
-(:func:`fiscosim.scenario.load_scenario`: this package reads no scenario file).
+(:func:`fiscosim.scenario.load_scenario`: this package reads no scenario file and applies no
+``--set``; both are loading, at the top of the package).
 
 The package, bottom to top: :mod:`~fiscosim.schema.limits` (the limits),
 :mod:`~fiscosim.schema.errors` (one-line errors), :mod:`~fiscosim.schema.fields` (strict
 field types), the models (:mod:`~fiscosim.schema.chain`, :mod:`~fiscosim.schema.nodes`,
 :mod:`~fiscosim.schema.network`, :mod:`~fiscosim.schema.workload`,
 :mod:`~fiscosim.schema.groups`, :mod:`~fiscosim.schema.faults`,
-:mod:`~fiscosim.schema.scenario`), what validating a mapping and applying ``--set`` overrides
-need (:mod:`~fiscosim.schema.tree`, :mod:`~fiscosim.schema.explain`,
-:mod:`~fiscosim.schema.overrides`, :mod:`~fiscosim.schema.yamltext`), and the field reference
+:mod:`~fiscosim.schema.scenario`), what validating a mapping needs
+(:mod:`~fiscosim.schema.tree`, :mod:`~fiscosim.schema.explain`), and the field reference
 (:mod:`~fiscosim.schema.reference`). It imports nothing from ``fiscosim.sim`` or above.
 
 >>> s = Scenario.from_dict({"name": "demo", "nodes": {"count": 4}})
 >>> s.sealers, s.chain.tx_count_limit, s.chain.min_seal_time_ms
 (['node0', 'node1', 'node2', 'node3'], 1000, 500)
->>> s.with_overrides(["workload.rate_tps=20000"]).workload.rate_tps
-20000.0
 >>> len(scenario_digest(s))
 64
 """

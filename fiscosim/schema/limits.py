@@ -3,7 +3,7 @@
 Every range of the schema's fields that is not a FISCO BCOS limit of its own is one of these
 (docs/scenario-reference.md lists them); the file limits (:data:`MAX_FILE_BYTES`,
 :data:`MAX_DEPTH`, :data:`MAX_YAML_VALUES`) are applied by the loader
-(:mod:`fiscosim.scenario`) and by ``--set`` values (:mod:`fiscosim.schema.yamltext`).
+(:mod:`fiscosim.scenario`) and by ``--set`` values (:mod:`fiscosim.scenario.yamltext`).
 """
 
 from __future__ import annotations

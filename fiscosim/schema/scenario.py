@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from fiscosim.schema.chain import ChainConfig
@@ -20,9 +19,7 @@ from fiscosim.schema.groups import GroupConfig, GroupSpec, ResolvedGroup
 from fiscosim.schema.limits import MAX_RUN_S
 from fiscosim.schema.network import NetworkConfig
 from fiscosim.schema.nodes import NodesConfig, NodeSpec, check_profile
-from fiscosim.schema.overrides import apply_overrides
 from fiscosim.schema.workload import LightConfig, WorkloadConfig
-from fiscosim.schema.yamltext import ScenarioDumper
 
 
 class Scenario(BaseModel):
@@ -360,24 +357,6 @@ class Scenario(BaseModel):
     def from_dict(cls, data: Any, source: str = "<dict>") -> Scenario:
         """Validates ``data`` (a mapping as read from YAML); a problem raises ScenarioError."""
         return validate(cls, data, source)
-
-    def with_overrides(
-        self, overrides: Sequence[str] | Mapping[str, object], source: str | None = None
-    ) -> Scenario:
-        """A new scenario with ``overrides`` applied: ``dotted.field=value`` strings (the value
-        read as YAML) or a mapping of dotted field -> value, as
-        :func:`fiscosim.scenario.load_scenario` takes them (:mod:`fiscosim.schema.overrides`)."""
-        where = source or f"<scenario {self.name}>"
-        data = self.model_dump(mode="json", exclude_none=True)
-        applied = apply_overrides(type(self), data, overrides, where)
-        return validate(type(self), data, where, applied)
-
-    def dump_yaml(self) -> str:
-        """The scenario as YAML that loads back to an equal scenario."""
-        return yaml.dump(
-            self.model_dump(mode="json", exclude_none=True), Dumper=ScenarioDumper,
-            sort_keys=False, allow_unicode=True,
-        )
 
 
 def _us(seconds: float) -> int:

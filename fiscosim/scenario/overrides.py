@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from fiscosim.scenario.yamltext import TooBig, parse_yaml
 from fiscosim.schema.errors import ScenarioError, choices_hint, kind_of, short
 from fiscosim.schema.tree import step
-from fiscosim.schema.yamltext import TooBig, parse_yaml
 
 
 def apply_overrides(

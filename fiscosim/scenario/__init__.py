@@ -1,10 +1,11 @@
 """Loading scenario files and building a run from one.
 
-The schema, what a scenario is, lives in :mod:`fiscosim.schema`; this module reads one from a
-file, applying ``--set`` overrides (:func:`load_scenario`), and builds a run from it
-(:func:`load_simulation`). It sits at the top of the package: after validating a scenario it
-checks that the run fits in memory (:mod:`fiscosim.sim.estimate`). A mistake is one line that
-names the file, the field and the fix::
+The schema, what a scenario is, lives in :mod:`fiscosim.schema`; this package reads one from a
+file, applying ``--set`` overrides (:func:`load_scenario`; :mod:`.overrides`, :mod:`.yamltext`),
+changes a validated one (:func:`with_overrides`), writes one back (:func:`dump_yaml`) and builds
+a run from a file (:func:`load_simulation`). It sits at the top of the package: after validating
+a scenario it checks that the run fits in memory (:mod:`fiscosim.sim.estimate`). A mistake is
+one line that names the file, the field and the fix::
 
     scenarios/x.yaml: workload.rate_tps: -5 is too small (use a value >= 0)
     scenarios/x.yaml: wrkload: unknown key 'wrkload' (did you mean 'workload'? known keys: ...)
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING
 import yaml
 
 from fiscosim.node.costs import shipped_profiles
+from fiscosim.scenario.overrides import apply_overrides
+from fiscosim.scenario.yamltext import ScenarioDumper, TooBig, parse_yaml
 from fiscosim.schema import (
     ChainConfig,
     GroupConfig,
@@ -52,8 +55,6 @@ from fiscosim.schema import (
 from fiscosim.schema.errors import kind_of
 from fiscosim.schema.explain import validate
 from fiscosim.schema.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_YAML_VALUES
-from fiscosim.schema.overrides import apply_overrides
-from fiscosim.schema.yamltext import TooBig, parse_yaml
 
 if TYPE_CHECKING:
     from fiscosim.sim.simulation import Simulation
@@ -207,6 +208,29 @@ def _resolve_profile_paths(data: dict, folder: Path) -> None:
                 owner[key] = str(beside)
 
 
+def with_overrides(scenario: Scenario, overrides: Sequence[str] | Mapping[str, object],
+                   source: str | None = None) -> Scenario:
+    """A new scenario: ``scenario`` with ``overrides`` applied, ``dotted.field=value`` strings
+    (the value read as YAML) or a mapping of dotted field -> value, as :func:`load_scenario`
+    takes them.
+
+    >>> from fiscosim.schema import NodesConfig
+    >>> s = Scenario(name="demo", nodes=NodesConfig(count=4))
+    >>> with_overrides(s, ["workload.rate_tps=20000"]).workload.rate_tps
+    20000.0
+    """
+    where = source or f"<scenario {scenario.name}>"
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    applied = apply_overrides(type(scenario), data, overrides, where)
+    return validate(type(scenario), data, where, applied)
+
+
+def dump_yaml(scenario: Scenario) -> str:
+    """The scenario as YAML that loads back to an equal scenario."""
+    return yaml.dump(scenario.model_dump(mode="json", exclude_none=True), Dumper=ScenarioDumper,
+                     sort_keys=False, allow_unicode=True)
+
+
 def load_simulation(
     path: str | Path,
     seed: int | None = None,
@@ -257,8 +281,10 @@ __all__ = [
     "ScenarioError",
     "TopologyConfig",
     "WorkloadConfig",
+    "dump_yaml",
     "field_reference",
     "load_scenario",
     "load_simulation",
     "scenario_digest",
+    "with_overrides",
 ]

@@ -1,7 +1,7 @@
 """YAML as scenarios are read and written: ``safe_load`` without duplicate keys, with
 :data:`~fiscosim.schema.limits.MAX_DEPTH` and :data:`~fiscosim.schema.limits.MAX_YAML_VALUES`
 enforced while a document is composed, and with YAML 1.2's ``1e12`` as a number. Scenario files
-(:mod:`fiscosim.scenario`) and ``--set`` values (:mod:`fiscosim.schema.overrides`) are read
+(:mod:`fiscosim.scenario`) and ``--set`` values (:mod:`fiscosim.scenario.overrides`) are read
 with :func:`parse_yaml`; :meth:`Scenario.dump_yaml` writes with :class:`ScenarioDumper`."""
 
 from __future__ import annotations
