@@ -366,7 +366,7 @@ def test_during_a_view_change_the_leader_is_that_of_the_view_it_moves_to():
     def prepare(bench: Bench) -> None:
         reference = bench.sealer(0)
         reference.height = 4  # the most advanced: the lowest block not committed is 5
-        reference.core.on_leader_unreachable(0)  # it moves to view 1 (its actions dropped)
+        reference.core.on_leader_unreachable()  # it moves to view 1 (its actions dropped)
         assert reference.core.in_view_change and reference.core.to_view == 1
 
     # (slow faults: a crash would make the peers change view once more)
@@ -386,7 +386,7 @@ def test_between_sealers_equally_advanced_the_first_in_node_order_is_the_referen
         first, last = bench.world.node_at[0], bench.world.node_at[3]
         first.height = last.height = 4  # both the most advanced: the lowest block is 5
         assert last.index != last.core.current_leader  # (a leader does not leave its view)
-        last.core.on_leader_unreachable(0)  # only the later one moves to view 1
+        last.core.on_leader_unreachable()  # only the later one moves to view 1
         assert last.core.to_view == 1 and first.core.to_view == 0
 
     bench = Bench([{"at_s": 1, "kind": "slow", "nodes": ["leader"], "factor": 2}],

@@ -16,7 +16,8 @@ import pytest
 from conftest import REPO_ROOT
 
 from fiscosim import load_simulation
-from fiscosim.consensus import Note, PbftCore, Proposal, proposal_hash
+from fiscosim.consensus import Event, PbftCore, Proposal, proposal_hash
+from fiscosim.trace.narrate import Narrator
 
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
 SHORT = {"duration_s": 3, "warmup_s": 0.5, "drain_s": 1}
@@ -102,25 +103,18 @@ def proposal(index: int, leader: int) -> Proposal:
     return Proposal(index, 0, leader, digest, bytes(32), ids, index * 1000)
 
 
-def texts(acts: list) -> list[str]:
-    return [a.text for a in acts if type(a) is Note]
+def texts(acts: list, narrator: Narrator) -> list[str]:
+    return [narrator(a) for a in acts if isinstance(a, Event)]
 
 
-def test_core_texts_default_to_the_index_and_use_labels_when_given() -> None:
-    plain = PbftCore(1, [1, 1, 1, 1])
-    named = PbftCore(1, [1, 1, 1, 1], labels=[f"sealer {i} (n{i})" for i in range(4)])
-    plain.start(0)
-    named.start(0)
-    block = proposal(1, 1)
-    plain_acts = plain.propose(block, 0)
-    named_acts = named.propose(block, 0)
-    assert any(t.startswith("node 1 proposes block 1") for t in texts(plain_acts))
-    assert any(t.startswith("sealer 1 (n1) proposes block 1") for t in texts(named_acts))
-    plain_fields = [a.fields for a in plain_acts if type(a) is Note]
-    named_fields = [a.fields for a in named_acts if type(a) is Note]
-    assert plain_fields == named_fields
+def test_narrated_texts_default_to_the_index_and_use_labels_when_given() -> None:
+    core = PbftCore(1, [1, 1, 1, 1])
+    core.start()
+    acts = core.propose(proposal(1, 1))
+    plain, named = Narrator(1), Narrator(1, [f"sealer {i} (n{i})" for i in range(4)])
+    assert any(t.startswith("node 1 proposes block 1") for t in texts(acts, plain))
+    assert any(t.startswith("sealer 1 (n1) proposes block 1") for t in texts(acts, named))
 
 
-def test_core_refuses_labels_of_the_wrong_length() -> None:
-    with pytest.raises(ValueError, match="labels"):
-        PbftCore(0, [1, 1, 1, 1], labels=["a", "b"])
+def test_a_sender_outside_the_labels_is_named_by_its_number() -> None:
+    assert Narrator(0, ["a", "b"]).who(5) == "node 5"

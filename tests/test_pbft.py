@@ -23,8 +23,8 @@ from fiscosim.consensus import (
     CheckPoint,
     Commit,
     CommitBlock,
+    Event,
     Execute,
-    Note,
     PbftCore,
     Prepare,
     PrePrepare,
@@ -37,6 +37,7 @@ from fiscosim.consensus import (
     ViewChangeNeeded,
     proposal_hash,
 )
+from fiscosim.consensus.events import Ignored, QuorumReached
 from fiscosim.consensus.messages import (
     MESSAGE_OVERHEAD,
     PROPOSAL_HEADER_OVERHEAD,
@@ -44,6 +45,7 @@ from fiscosim.consensus.messages import (
 )
 from fiscosim.consensus.messages import executed_hash as executed_hash_of
 from fiscosim.consensus.pbft import receive_slack
+from fiscosim.consensus.phases import MOVES, IllegalMove, Phase, check_move
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -64,12 +66,18 @@ def of(acts: list, kind: type) -> list:
     return [a for a in acts if type(a) is kind]
 
 
+def events(acts: list) -> list[Event]:
+    """The events among a core's actions (what a trace records)."""
+    return [a for a in acts if isinstance(a, Event)]
+
+
 def codes(acts: list) -> list[str]:
-    return [a.code for a in acts if type(a) is Note]
+    return [a.code for a in events(acts)]
 
 
 def ignored(acts: list) -> list[str]:
-    return [a.fields["reason"] for a in acts if type(a) is Note and a.code == "ignored"]
+    """The reasons of the Ignored events (ProposalRefused included)."""
+    return [a.reason for a in acts if isinstance(a, Ignored)]
 
 
 def sent(acts: list, kind: type) -> list:
@@ -78,12 +86,12 @@ def sent(acts: list, kind: type) -> list:
 
 def to_commit_quorum(core: PbftCore, proposal: Proposal, voters: list[int]) -> list:
     """Feeds ``core`` the PrePrepare, the verification and Prepares and Commits from voters."""
-    acts = core.handle(PrePrepare(0, proposal.index, proposal.leader, proposal), 0)
-    acts += core.on_proposal_verified(proposal.index, proposal.hash, True, 0)
+    acts = core.handle(PrePrepare(0, proposal.index, proposal.leader, proposal))
+    acts += core.on_proposal_verified(proposal.index, proposal.hash, True)
     for v in voters:
-        acts += core.handle(Prepare(0, proposal.index, v, proposal.hash), 0)
+        acts += core.handle(Prepare(0, proposal.index, v, proposal.hash))
     for v in voters:
-        acts += core.handle(Commit(0, proposal.index, v, proposal.hash), 0)
+        acts += core.handle(Commit(0, proposal.index, v, proposal.hash))
     return acts
 
 
@@ -101,11 +109,11 @@ class Harness:
 
     def __init__(self, weights: list[int], *, leader_period: int = 1, pipeline_size: int = 50,
                  seed: int | None = None, blocks: int = 20, silent: tuple[int, ...] = (),
-                 duplicate: bool = False, notes: bool = True, hold_execution: bool = False):
+                 duplicate: bool = False, events: bool = True, hold_execution: bool = False):
         self.n = len(weights)
         self.cores = [
             PbftCore(i, weights, leader_period=leader_period, pipeline_size=pipeline_size,
-                     notes=notes)
+                     events=events)
             for i in range(self.n)
         ]
         self.pipeline_size = pipeline_size
@@ -136,7 +144,7 @@ class Harness:
     # wiring
     def start(self) -> Harness:
         for i, core in enumerate(self.cores):
-            self.apply(i, core.start(0))
+            self.apply(i, core.start())
         return self
 
     def post(self, event: tuple) -> None:
@@ -204,7 +212,7 @@ class Harness:
             elif kind is ViewChangeNeeded:
                 self.view_changes.append((node, a))
             else:
-                assert kind is Note
+                assert isinstance(a, Event)
         assert core.timer_armed == (self.timers[node] is not None)
         assert core.checkpoint_timer_armed == (self.checkpoint_timers[node] is not None)
 
@@ -221,17 +229,17 @@ class Harness:
             return
         core = self.cores[node]
         if what == "msg":
-            self.apply(node, core.handle(event[2], 0))
+            self.apply(node, core.handle(event[2]))
         elif what == "verified":
             p = event[2]
-            self.apply(node, core.on_proposal_verified(p.index, p.hash, True, 0))
+            self.apply(node, core.on_proposal_verified(p.index, p.hash, True))
         elif what == "executed":
             p = event[2]
             self.executing[node] = None
-            self.apply(node, core.on_executed(p.index, executed_hash(p), 0))
+            self.apply(node, core.on_executed(p.index, executed_hash(p)))
         elif what == "committed":
             self.committing[node] = None
-            self.apply(node, core.on_committed(event[2], 0))
+            self.apply(node, core.on_committed(event[2]))
         elif what == "seal":
             if event[2] > self.blocks:
                 return  # out of transactions: FISCO never seals an empty block
@@ -243,7 +251,7 @@ class Harness:
                 parent = self.proposed[index - 1].hash if index > 1 else bytes(32)
                 proposal = make_proposal(index, node, parent=parent)
                 self.proposed[index] = proposal
-                self.apply(node, core.propose(proposal, 0))
+                self.apply(node, core.propose(proposal))
 
     def run(self, max_steps: int = 2_000_000) -> Harness:
         while self.pending:
@@ -262,7 +270,7 @@ class Harness:
         for node, delay in enumerate(self.timers):
             if delay is not None and node not in self.silent:
                 self.timers[node] = None
-                self.apply(node, self.cores[node].on_timer(PBFT_TIMER, 0))
+                self.apply(node, self.cores[node].on_timer(PBFT_TIMER))
 
     # views
     def alive(self) -> list[int]:
@@ -271,8 +279,8 @@ class Harness:
     def committed(self, node: int) -> list[int]:
         return [c[0] for c in self.commits[node]]
 
-    def notes(self, node: int) -> list[Note]:
-        return of(self.actions[node], Note)
+    def events(self, node: int) -> list[Event]:
+        return events(self.actions[node])
 
     def assert_all_committed(self, blocks: int) -> None:
         first = [c[:3] for c in self.commits[self.alive()[0]]]
@@ -387,19 +395,19 @@ def test_duplicates_change_nothing_in_a_run() -> None:
 
 
 def test_duplicate_vote_changes_nothing() -> None:
-    for notes in (True, False):
-        core = PbftCore(0, [1] * 4, notes=notes)
+    for with_events in (True, False):
+        core = PbftCore(0, [1] * 4, events=with_events)
         p = make_proposal(1, leader=1)
-        core.handle(PrePrepare(0, 1, 1, p), 0)
-        core.on_proposal_verified(1, p.hash, True, 0)
-        assert core.handle(Prepare(0, 1, 2, p.hash), 0) == []
-        again = core.handle(Prepare(0, 1, 2, p.hash), 0)
-        assert [type(a) for a in again] == ([Note] if notes else [])
-        assert ignored(again) == (["duplicate"] if notes else [])
+        core.handle(PrePrepare(0, 1, 1, p))
+        core.on_proposal_verified(1, p.hash, True)
+        assert core.handle(Prepare(0, 1, 2, p.hash)) == []
+        again = core.handle(Prepare(0, 1, 2, p.hash))
+        assert [type(a) for a in again] == ([Ignored] if with_events else [])
+        assert ignored(again) == (["duplicate"] if with_events else [])
         # own vote + node 2 = 2 < 3; node 3 completes the quorum exactly once
-        acts = core.handle(Prepare(0, 1, 3, p.hash), 0)
+        acts = core.handle(Prepare(0, 1, 3, p.hash))
         assert len(sent(acts, Commit)) == 1
-        assert sent(core.handle(Prepare(0, 1, 3, p.hash), 0), Commit) == []
+        assert sent(core.handle(Prepare(0, 1, 3, p.hash)), Commit) == []
 
 
 def test_votes_before_preprepare_still_count() -> None:
@@ -407,33 +415,63 @@ def test_votes_before_preprepare_still_count() -> None:
     p = make_proposal(1, leader=1)
     early: list = []
     for v in (1, 2, 3):
-        early += core.handle(Prepare(0, 1, v, p.hash), 0)
-        early += core.handle(Commit(0, 1, v, p.hash), 0)
-        early += core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
+        early += core.handle(Prepare(0, 1, v, p.hash))
+        early += core.handle(Commit(0, 1, v, p.hash))
+        early += core.handle(CheckPoint(0, 1, v, executed_hash(p)))
     assert of(early, Broadcast) == [] and of(early, Execute) == []
-    acts = core.handle(PrePrepare(0, 1, 1, p), 0)
+    acts = core.handle(PrePrepare(0, 1, 1, p))
     assert of(acts, VerifyProposal) == [VerifyProposal(p)]
-    acts = core.on_proposal_verified(1, p.hash, True, 0)
+    acts = core.on_proposal_verified(1, p.hash, True)
     # Prepare, then at once the prepare quorum → Commit, the commit quorum → Execute.
     assert [type(a.message) for a in of(acts, Broadcast)] == [Prepare, Commit]
     assert of(acts, Execute) == [Execute(p)]
     assert "prepare_quorum" in codes(acts) and "commit_quorum" in codes(acts)
-    acts = core.on_executed(1, executed_hash(p), 0)
+    acts = core.on_executed(1, executed_hash(p))
     assert sent(acts, CheckPoint) == [CheckPoint(0, 1, 0, executed_hash(p))]
     commit = of(acts, CommitBlock)
     assert commit == [CommitBlock(1, p, executed_hash(p), (0, 1, 2, 3))]
-    acts = core.on_committed(1, 0)
+    acts = core.on_committed(1)
     assert core.committed_index == 1 and "committed" in codes(acts)
 
 
-def test_quorum_notes_name_the_voters() -> None:
+def test_a_block_walks_its_phases_in_order() -> None:
+    core = PbftCore(0, [1] * 4)
+    p = make_proposal(1, leader=1)
+    assert core.phase(1) is Phase.EMPTY
+    core.handle(PrePrepare(0, 1, 1, p))
+    assert core.phase(1) is Phase.VERIFYING
+    core.on_proposal_verified(1, p.hash, True)
+    assert core.phase(1) is Phase.ACCEPTED
+    core.handle(Prepare(0, 1, 1, p.hash))
+    core.handle(Prepare(0, 1, 2, p.hash))
+    assert core.phase(1) is Phase.PRECOMMITTED
+    core.handle(Commit(0, 1, 1, p.hash))
+    core.handle(Commit(0, 1, 2, p.hash))
+    assert core.phase(1) is Phase.COMMITTED
+    core.on_executed(1, executed_hash(p))
+    assert core.phase(1) is Phase.EXECUTED
+    core.handle(CheckPoint(0, 1, 1, executed_hash(p)))
+    core.handle(CheckPoint(0, 1, 2, executed_hash(p)))
+    assert core.phase(1) is Phase.STABLE
+    core.on_committed(1)
+    assert core.phase(1) is Phase.EMPTY and core.committed_index == 1
+
+
+def test_the_moves_table_refuses_a_move_back_from_committed() -> None:
+    assert all(phase not in MOVES[phase] for phase in Phase)  # no move stays in place
+    with pytest.raises(IllegalMove, match="block 7 cannot move from COMMITTED to ACCEPTED"):
+        check_move(7, Phase.COMMITTED, Phase.ACCEPTED)
+    later = {Phase.COMMITTED, Phase.EXECUTED, Phase.STABLE}
+    assert all(MOVES[phase] <= later for phase in later)
+
+
+def test_quorum_events_name_the_voters() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(1, leader=1)
     acts = to_commit_quorum(core, p, [3, 1])
-    note = next(a for a in acts if type(a) is Note and a.code == "prepare_quorum")
-    assert note.fields["voters"] == (0, 1, 3)
-    assert (note.fields["weight"], note.fields["quorum"], note.fields["index"]) == (3, 3, 1)
-    assert "nodes 0,1,3" in note.text and "weight 3/3" in note.text
+    prepared, committed = of(acts, QuorumReached)
+    assert prepared == QuorumReached("prepare", 1, 0, 3, 3, (0, 1, 3), p.hash)
+    assert (committed.code, committed.voters) == ("commit_quorum", (0, 1, 3))
 
 
 # -- PrePrepare checks --------------------------------------------------------------------------
@@ -442,7 +480,7 @@ def test_quorum_notes_name_the_voters() -> None:
 def test_preprepare_from_wrong_leader_is_ignored() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(1, leader=2)
-    acts = core.handle(PrePrepare(0, 1, 2, p), 0)
+    acts = core.handle(PrePrepare(0, 1, 2, p))
     assert ignored(acts) == ["wrong_leader"]
     assert of(acts, VerifyProposal) == []
     assert not core.timer_armed
@@ -450,11 +488,11 @@ def test_preprepare_from_wrong_leader_is_ignored() -> None:
 
 def test_stale_preprepare_is_ignored() -> None:
     core = PbftCore(0, [1] * 4, committed_index=5)
-    acts = core.handle(PrePrepare(0, 5, 1, make_proposal(5, leader=1)), 0)
+    acts = core.handle(PrePrepare(0, 5, 1, make_proposal(5, leader=1)))
     assert ignored(acts) == ["stale"]
-    acts = core.handle(PrePrepare(0, 3, 3, make_proposal(3, leader=3)), 0)
+    acts = core.handle(PrePrepare(0, 3, 3, make_proposal(3, leader=3)))
     assert ignored(acts) == ["stale"]
-    assert ignored(core.handle(Prepare(0, 5, 1, bytes(32)), 0)) == ["stale"]
+    assert ignored(core.handle(Prepare(0, 5, 1, bytes(32)))) == ["stale"]
 
 
 def test_preprepare_beyond_the_window_is_ignored() -> None:
@@ -463,16 +501,16 @@ def test_preprepare_beyond_the_window_is_ignored() -> None:
     # every message it will need.
     slack = receive_slack(3)
     inside = make_proposal(slack, leader=slack % 4)
-    assert of(core.handle(PrePrepare(0, slack, slack % 4, inside), 0), VerifyProposal)
+    assert of(core.handle(PrePrepare(0, slack, slack % 4, inside)), VerifyProposal)
     far = slack + 1
     beyond = make_proposal(far, leader=far % 4)
-    acts = core.handle(PrePrepare(0, far, far % 4, beyond), 0)
+    acts = core.handle(PrePrepare(0, far, far % 4, beyond))
     assert ignored(acts) == ["out_of_window"] and of(acts, VerifyProposal) == []
-    assert ignored(core.handle(Prepare(0, far, 1, beyond.hash), 0)) == ["out_of_window"]
+    assert ignored(core.handle(Prepare(0, far, 1, beyond.hash))) == ["out_of_window"]
     # The sealing side is strict: the leader may not propose at or above the high water mark.
     leader = PbftCore(0, [1] * 4, pipeline_size=3)
     assert leader.high_water_mark == 4
-    acts = leader.propose(make_proposal(4, leader=0), 0)
+    acts = leader.propose(make_proposal(4, leader=0))
     assert ignored(acts) == ["out_of_window"] and of(acts, Broadcast) == []
 
 
@@ -480,14 +518,14 @@ def test_conflicting_and_duplicate_preprepare_are_ignored() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(1, leader=1)
     other = make_proposal(1, leader=1, salt=1)
-    assert of(core.handle(PrePrepare(0, 1, 1, p), 0), VerifyProposal)
-    acts = core.handle(PrePrepare(0, 1, 1, other), 0)
+    assert of(core.handle(PrePrepare(0, 1, 1, p)), VerifyProposal)
+    acts = core.handle(PrePrepare(0, 1, 1, other))
     assert ignored(acts) == ["conflicting"] and of(acts, VerifyProposal) == []
-    assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["duplicate"]
+    assert ignored(core.handle(PrePrepare(0, 1, 1, p))) == ["duplicate"]
     # Votes for the other hash never complete our block.
     for v in (1, 2, 3):
-        core.handle(Prepare(0, 1, v, other.hash), 0)
-    acts = core.on_proposal_verified(1, p.hash, True, 0)
+        core.handle(Prepare(0, 1, v, other.hash))
+    acts = core.on_proposal_verified(1, p.hash, True)
     assert sent(acts, Commit) == []
 
 
@@ -496,53 +534,53 @@ def test_views_other_than_ours_are_ignored() -> None:
     p = make_proposal(1, leader=2, view=2)
     # A view not reached yet is held for later, not acted on (pbft.py docstring; view change
     # tests: test_pbft_viewchange.py).
-    acts = core.handle(PrePrepare(2, 1, 3, p), 0)
+    acts = core.handle(PrePrepare(2, 1, 3, p))
     assert ignored(acts) == [] and codes(acts) == ["deferred"] and of(acts, VerifyProposal) == []
-    assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["stale_view"]
-    assert ignored(core.handle(Commit(0, 1, 1, p.hash), 0)) == ["stale_view"]
+    assert ignored(core.handle(PrePrepare(0, 1, 1, p))) == ["stale_view"]
+    assert ignored(core.handle(Commit(0, 1, 1, p.hash))) == ["stale_view"]
     # CheckPoints are counted whatever their view: the executed hash does not depend on it.
-    assert core.handle(CheckPoint(0, 1, 1, bytes(32)), 0) == []
+    assert core.handle(CheckPoint(0, 1, 1, bytes(32))) == []
 
 
 def test_malformed_and_unknown_senders_are_ignored() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(2, leader=1)
-    assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["malformed"]
-    assert ignored(core.handle(Prepare(0, 1, 9, p.hash), 0)) == ["unknown_sender"]
-    assert ignored(core.handle(object(), 0)) == ["unknown_message"]
+    assert ignored(core.handle(PrePrepare(0, 1, 1, p))) == ["malformed"]
+    assert ignored(core.handle(Prepare(0, 1, 9, p.hash))) == ["unknown_sender"]
+    assert ignored(core.handle(object())) == ["unknown_message"]
 
 
 def test_verification_result_for_nothing_is_ignored() -> None:
     core = PbftCore(0, [1] * 4)
-    assert ignored(core.on_proposal_verified(1, bytes(32), True, 0)) == ["unexpected"]
-    assert ignored(core.on_executed(1, bytes(32), 0)) == ["unexpected"]
-    assert ignored(core.on_committed(1, 0)) == ["unexpected"]
+    assert ignored(core.on_proposal_verified(1, bytes(32), True)) == ["unexpected"]
+    assert ignored(core.on_executed(1, bytes(32))) == ["unexpected"]
+    assert ignored(core.on_committed(1)) == ["unexpected"]
 
 
 # -- leader, sealing and the pipeline -----------------------------------------------------------
 
 
 def test_start_notifies_only_the_first_leader() -> None:
-    acts = [PbftCore(i, [1] * 4).start(0) for i in range(4)]
+    acts = [PbftCore(i, [1] * 4).start() for i in range(4)]
     assert of(acts[1], SealRange) == [SealRange(1, 1)]
     assert all(of(acts[i], SealRange) == [] for i in (0, 2, 3))
-    assert of(PbftCore(2, [1] * 4, leader_period=2).start(0), SealRange) == []
-    assert of(PbftCore(0, [1] * 4, leader_period=2).start(0), SealRange) == [SealRange(1, 1)]
+    assert of(PbftCore(2, [1] * 4, leader_period=2).start(), SealRange) == []
+    assert of(PbftCore(0, [1] * 4, leader_period=2).start(), SealRange) == [SealRange(1, 1)]
     restarted = PbftCore(3, [1] * 4, committed_index=6, leader_period=2)
-    assert of(restarted.start(0), SealRange) == [SealRange(7, 7)]
+    assert of(restarted.start(), SealRange) == [SealRange(7, 7)]
 
 
 def test_leader_proposes_without_verifying_its_own_proposal() -> None:
     core = PbftCore(1, [1] * 4)
-    core.start(0)
+    core.start()
     p = make_proposal(1, leader=1)
-    acts = core.propose(p, 0)
+    acts = core.propose(p)
     assert [type(a.message) for a in of(acts, Broadcast)] == [PrePrepare, Prepare]
     assert of(acts, VerifyProposal) == []
     assert sent(acts, PrePrepare)[0].proposal is p
     assert codes(acts)[0] == "proposal_sent"
-    assert ignored(PbftCore(0, [1] * 4).propose(p, 0)) == ["not_leader"]
-    assert ignored(core.propose(p, 0)) == ["duplicate"]
+    assert ignored(PbftCore(0, [1] * 4).propose(p)) == ["not_leader"]
+    assert ignored(core.propose(p)) == ["duplicate"]
 
 
 def test_next_leader_is_notified_at_commit_quorum_before_execution() -> None:
@@ -558,7 +596,7 @@ def test_next_leader_is_notified_at_commit_quorum_before_execution() -> None:
 def test_commit_quorum_triggers_seal_range_on_the_spot() -> None:
     core = PbftCore(2, [1] * 4)
     acts = to_commit_quorum(core, make_proposal(1, leader=1), [1, 3])
-    position = {type(a) if type(a) is not Note else a.code: i for i, a in enumerate(acts)}
+    position = {a.code if isinstance(a, Event) else type(a): i for i, a in enumerate(acts)}
     # commit quorum, then the next leader's SealRange, then (and only then) execution starts
     assert position["commit_quorum"] < position[SealRange] < position[Execute]
     assert of(acts, SealRange) == [SealRange(2, 2)] and core.executed_index == 0
@@ -598,9 +636,9 @@ def test_execution_in_order_when_commit_quorums_complete_out_of_order() -> None:
     assert "commit_quorum" in codes(acts) and of(acts, Execute) == []
     acts = to_commit_quorum(core, p1, [1, 2])
     assert of(acts, Execute) == [Execute(p1)]
-    acts = core.on_executed(1, executed_hash(p1), 0)
+    acts = core.on_executed(1, executed_hash(p1))
     assert of(acts, Execute) == [Execute(p2)]  # started as soon as block 1 finished
-    assert ignored(core.on_executed(1, executed_hash(p1), 0)) == ["unexpected"]
+    assert ignored(core.on_executed(1, executed_hash(p1))) == ["unexpected"]
 
 
 def test_ledger_commit_is_strictly_in_order() -> None:
@@ -609,18 +647,18 @@ def test_ledger_commit_is_strictly_in_order() -> None:
     p2 = make_proposal(2, leader=2, parent=p1.hash)
     to_commit_quorum(core, p1, [1, 2, 3])
     to_commit_quorum(core, p2, [1, 2, 3])
-    core.on_executed(1, executed_hash(p1), 0)
-    acts = core.on_executed(2, executed_hash(p2), 0)
+    core.on_executed(1, executed_hash(p1))
+    acts = core.on_executed(2, executed_hash(p2))
     for v in (1, 2):  # block 2's stable checkpoint first
-        acts += core.handle(CheckPoint(0, 2, v, executed_hash(p2)), 0)
+        acts += core.handle(CheckPoint(0, 2, v, executed_hash(p2)))
     assert of(acts, CommitBlock) == []
     assert "stable_checkpoint" in codes(acts)
     acts = []
     for v in (3, 2):
-        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p1)), 0)
+        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p1)))
     assert of(acts, CommitBlock) == [CommitBlock(1, p1, executed_hash(p1), (0, 2, 3))]
-    assert of(core.handle(CheckPoint(0, 1, 1, executed_hash(p1)), 0), CommitBlock) == []
-    acts = core.on_committed(1, 0)
+    assert of(core.handle(CheckPoint(0, 1, 1, executed_hash(p1))), CommitBlock) == []
+    acts = core.on_committed(1)
     assert of(acts, CommitBlock) == [CommitBlock(2, p2, executed_hash(p2), (0, 1, 2))]
 
 
@@ -628,10 +666,10 @@ def test_checkpoint_quorum_on_another_hash_commits_nothing() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(1, leader=1)
     to_commit_quorum(core, p, [1, 2, 3])
-    core.on_executed(1, b"\x01" * 32, 0)  # our execution disagrees with everyone else's
+    core.on_executed(1, b"\x01" * 32)  # our execution disagrees with everyone else's
     acts = []
     for v in (1, 2, 3):
-        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
+        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p)))
     assert of(acts, CommitBlock) == []
     assert "checkpoint_mismatch" in codes(acts)
 
@@ -661,20 +699,20 @@ def test_two_of_four_silent_nothing_commits_and_the_timer_fires() -> None:
 def test_timer_is_set_while_in_flight_and_cancelled_when_idle() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(1, leader=1)
-    acts = core.handle(PrePrepare(0, 1, 1, p), 0)
+    acts = core.handle(PrePrepare(0, 1, 1, p))
     assert of(acts, SetTimer) == [SetTimer(PBFT_TIMER, 3_000_000)] and "timer_set" in codes(acts)
-    acts = core.on_proposal_verified(1, p.hash, True, 0)
+    acts = core.on_proposal_verified(1, p.hash, True)
     assert of(acts, SetTimer)  # restarted on progress
     to_commit_quorum(core, p, [1, 2, 3])
-    core.on_executed(1, executed_hash(p), 0)
+    core.on_executed(1, executed_hash(p))
     acts = []
     for v in (1, 2):
-        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
+        acts += core.handle(CheckPoint(0, 1, v, executed_hash(p)))
     assert core.timer_armed
-    acts = core.on_committed(1, 0)
+    acts = core.on_committed(1)
     assert of(acts, CancelTimer) == [CancelTimer(PBFT_TIMER)] and not core.timer_armed
     assert "timer_cancelled" in codes(acts)
-    assert ignored(core.on_timer(PBFT_TIMER, 0)) == ["stale_timer"]
+    assert ignored(core.on_timer(PBFT_TIMER)) == ["stale_timer"]
 
 
 def test_timer_in_a_run_ends_cancelled() -> None:
@@ -689,7 +727,7 @@ def test_timeout_while_executing_just_restarts_the_timer() -> None:
     core = PbftCore(0, [1] * 4)
     acts = to_commit_quorum(core, make_proposal(1, leader=1), [1, 2, 3])
     assert of(acts, Execute)
-    acts = core.on_timer(PBFT_TIMER, 0)
+    acts = core.on_timer(PBFT_TIMER)
     assert of(acts, ViewChangeNeeded) == [] and of(acts, SetTimer)
     assert codes(acts) == ["timeout_extended"] and core.timer_armed
 
@@ -697,36 +735,36 @@ def test_timeout_while_executing_just_restarts_the_timer() -> None:
 def test_rejected_proposal_sends_nothing_and_times_out() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(1, leader=1)
-    core.handle(PrePrepare(0, 1, 1, p), 0)
-    acts = core.on_proposal_verified(1, p.hash, False, 0)
+    core.handle(PrePrepare(0, 1, 1, p))
+    acts = core.on_proposal_verified(1, p.hash, False)
     assert codes(acts) == ["proposal_rejected"] and of(acts, Broadcast) == []
     assert core.timer_armed
-    acts = core.on_timer(PBFT_TIMER, 0)
+    acts = core.on_timer(PBFT_TIMER)
     assert of(acts, ViewChangeNeeded) == [ViewChangeNeeded(1, 1, "timeout")]
 
 
 def test_pool_size_arms_and_cancels_the_timer() -> None:
     core = PbftCore(0, [1] * 4)
-    assert of(core.on_pool_size(5, 0), SetTimer) and core.timer_armed
-    assert core.on_pool_size(5, 0) == []
-    assert of(core.on_pool_size(0, 0), CancelTimer) and not core.timer_armed
+    assert of(core.on_pool_size(5), SetTimer) and core.timer_armed
+    assert core.on_pool_size(5) == []
+    assert of(core.on_pool_size(0), CancelTimer) and not core.timer_armed
 
 
-# -- notes, messages and sizes ------------------------------------------------------------------
+# -- events, messages and sizes ------------------------------------------------------------------
 
 
-def test_notes_off_emit_no_notes() -> None:
+def test_events_off_emit_no_events() -> None:
     on = Harness([1] * 4, seed=9, blocks=20).start().run()
-    off = Harness([1] * 4, seed=9, blocks=20, notes=False).start().run()
+    off = Harness([1] * 4, seed=9, blocks=20, events=False).start().run()
     off.assert_all_committed(20)
     assert off.chain == on.chain
-    assert all(of(acts, Note) == [] for acts in off.actions)
-    assert all(of(acts, Note) for acts in on.actions)
-    quiet = PbftCore(0, [1] * 4, notes=False)
-    assert quiet.handle(PrePrepare(0, 1, 2, make_proposal(1, leader=2)), 0) == []
+    assert all(events(acts) == [] for acts in off.actions)
+    assert all(events(acts) for acts in on.actions)
+    quiet = PbftCore(0, [1] * 4, events=False)
+    assert quiet.handle(PrePrepare(0, 1, 2, make_proposal(1, leader=2))) == []
 
 
-def test_notes_cover_the_steps_of_a_block() -> None:
+def test_events_cover_the_steps_of_a_block() -> None:
     h = Harness([1] * 4, blocks=2).start().run()
     leader, follower = set(codes(h.actions[1])), set(codes(h.actions[0]))
     for code in ("proposal_sent", "prepare_quorum", "commit_quorum", "execute",
@@ -735,7 +773,7 @@ def test_notes_cover_the_steps_of_a_block() -> None:
         assert code in leader, code
     assert {"proposal_received", "proposal_verified"} <= follower
     reserved = {"code", "text", "node", "t", "event"}
-    assert all(not reserved & set(n.fields) for acts in h.actions for n in of(acts, Note))
+    assert all(not reserved & set(e.fields()) for acts in h.actions for e in events(acts))
 
 
 def test_preprepare_grows_by_32_bytes_per_tx() -> None:

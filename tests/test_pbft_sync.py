@@ -28,8 +28,8 @@ LEDGER_HASH = b"\x08" * 32
 
 def timed_out_at(index: int, committed: int) -> PbftCore:
     core = PbftCore(index, [1] * 4, committed_index=committed)
-    core.on_pool_size(1, 0)
-    core.on_timer(PBFT_TIMER, 0)
+    core.on_pool_size(1)
+    core.on_timer(PBFT_TIMER)
     return core
 
 
@@ -37,16 +37,16 @@ def test_a_node_that_synced_during_a_view_change_asks_again_with_its_new_height(
     lagging = timed_out_at(0, committed=7)
     ahead = PbftCore(2, [1] * 4, committed_index=8)
     stale = ViewChange(1, 7, 0, bytes(32), ())
-    assert ignored(ahead.handle(stale, 0)) == ["stale_committed"]
+    assert ignored(ahead.handle(stale)) == ["stale_committed"]
 
-    acts = lagging.on_synced(8, LEDGER_HASH, 0)
+    acts = lagging.on_synced(8, LEDGER_HASH)
     again = sent(acts, ViewChange)
     assert [(vc.view, vc.index, vc.committed_hash) for vc in again] == [(1, 8, LEDGER_HASH)]
     assert "view_change_resent" in codes(acts)
     # Still in the same view change, no extra back-off.
     assert (lagging.committed_index, lagging.to_view, lagging.in_view_change,
             lagging.change_cycle) == (8, 1, True, 1)
-    assert "view_change_received" in codes(ahead.handle(again[0], 0))
+    assert "view_change_received" in codes(ahead.handle(again[0]))
 
 
 def test_three_laggards_and_a_leader_reach_the_new_view_after_sync() -> None:
@@ -55,14 +55,14 @@ def test_three_laggards_and_a_leader_reach_the_new_view_after_sync() -> None:
              3: timed_out_at(3, 8)}
     # leaderIndexInNewViewPeriod(view 1) with committed 8: (9 + 1) % 4 = 2, a laggard.
     for lagging in (1, 2):
-        acts = cores[lagging].on_synced(8, LEDGER_HASH, 0)
+        acts = cores[lagging].on_synced(8, LEDGER_HASH)
         for vc in sent(acts, ViewChange):
             for other, core in cores.items():
                 if other != lagging:
-                    core.handle(vc, 0)
+                    core.handle(vc)
     for sender in (0, 3):
         own = ViewChange(1, 8, sender, LEDGER_HASH, ())
-        acts = cores[2].handle(own, 0)
+        acts = cores[2].handle(own)
         new_views = sent(acts, NewView)
         if new_views:
             break
@@ -71,12 +71,12 @@ def test_three_laggards_and_a_leader_reach_the_new_view_after_sync() -> None:
 
 def test_a_live_node_that_synced_asks_for_the_view_and_seals_its_turn() -> None:
     core = PbftCore(2, [1] * 4, committed_index=3)
-    acts = core.on_synced(5, LEDGER_HASH, 0)
+    acts = core.on_synced(5, LEDGER_HASH)
     assert sent(acts, RecoverRequest) == [RecoverRequest(0, 5, 2)]
     assert sent(acts, ViewChange) == []
     assert core.committed_index == 5 and core.executed_index == 5
     assert of(acts, SealRange) == [SealRange(6, 6)]  # leader(6) = 6 % 4 = 2
-    assert core.on_synced(5, LEDGER_HASH, 0) == []  # nothing new: nothing to do
+    assert core.on_synced(5, LEDGER_HASH) == []  # nothing new: nothing to do
 
 
 def test_sync_over_an_execution_in_progress_moves_on_to_the_next_block() -> None:
@@ -86,10 +86,10 @@ def test_sync_over_an_execution_in_progress_moves_on_to_the_next_block() -> None
     acts = to_commit_quorum(core, first, [1, 2, 3])
     assert of(acts, Execute) == [Execute(first)]
     to_commit_quorum(core, second, [1, 2, 3])  # waits: block 1 is executing
-    acts = core.on_synced(1, executed_hash(first), 0)
+    acts = core.on_synced(1, executed_hash(first))
     assert of(acts, Execute) == [Execute(second)]
     # The execution under way when sync wrote block 1 reports late: ignored, no harm done.
-    assert ignored(core.on_executed(1, executed_hash(first), 0)) == ["unexpected"]
+    assert ignored(core.on_executed(1, executed_hash(first))) == ["unexpected"]
     assert core.executed_index == 1
-    core.on_executed(2, executed_hash(second), 0)
+    core.on_executed(2, executed_hash(second))
     assert core.executed_index == 2

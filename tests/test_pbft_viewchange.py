@@ -19,7 +19,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_pbft import codes, executed_hash, ignored, make_proposal, of, sent
+from test_pbft import codes, events, executed_hash, ignored, make_proposal, of, sent
 
 from fiscosim.consensus import (
     CHECKPOINT_TIMER,
@@ -30,9 +30,9 @@ from fiscosim.consensus import (
     Commit,
     CommitBlock,
     CommittedProposalRequest,
+    Event,
     Execute,
     NewView,
-    Note,
     PbftCore,
     Prepare,
     PreparedProof,
@@ -50,6 +50,7 @@ from fiscosim.consensus import (
     ViewEntered,
     empty_proposal,
 )
+from fiscosim.consensus.events import ViewChangeReceived
 from fiscosim.consensus.messages import (
     MESSAGE_OVERHEAD,
     PROPOSAL_HEADER_OVERHEAD,
@@ -95,8 +96,8 @@ class Net:
 
     def start(self) -> Net:
         for node, core in enumerate(self.cores):
-            self.apply(node, core.start(0))
-            self.apply(node, core.on_pool_size(1, 0))
+            self.apply(node, core.start())
+            self.apply(node, core.on_pool_size(1))
         return self
 
     def post(self, event: tuple) -> None:
@@ -143,7 +144,7 @@ class Net:
             elif kind is Unseal:
                 self.unsealed.append((node, a.proposal))
             else:
-                assert kind in (Note, ViewChangeNeeded, ViewEntered), kind
+                assert isinstance(a, Event) or kind in (ViewChangeNeeded, ViewEntered), kind
         assert core.timer_armed == (PBFT_TIMER in self.timers[node])
         assert core.checkpoint_timer_armed == (CHECKPOINT_TIMER in self.timers[node])
 
@@ -160,25 +161,25 @@ class Net:
         what, node = event[0], event[1]
         if node in self.silent:
             return
-        core, now = self.cores[node], self.now
+        core = self.cores[node]
         if what == "msg":
-            self.apply(node, core.handle(event[2], now))
+            self.apply(node, core.handle(event[2]))
         elif what == "verified":
             p = event[2]
-            self.apply(node, core.on_proposal_verified(p.index, p.hash, True, now))
+            self.apply(node, core.on_proposal_verified(p.index, p.hash, True))
         elif what == "executed":
             p = event[2]
-            self.apply(node, core.on_executed(p.index, executed_hash(p), now))
+            self.apply(node, core.on_executed(p.index, executed_hash(p)))
         elif what == "committed":
-            self.apply(node, core.on_committed(event[2], now))
+            self.apply(node, core.on_committed(event[2]))
             if event[2] >= self.blocks:
-                self.apply(node, core.on_pool_size(0, now))
+                self.apply(node, core.on_pool_size(0))
         elif what == "seal":
             for index in range(event[2], min(event[3], self.blocks) + 1):
                 parent = self.proposed[index - 1].hash if index - 1 in self.proposed else ZERO
                 proposal = make_proposal(index, node, parent=parent, view=core.view)
                 self.proposed[index] = proposal
-                self.apply(node, core.propose(proposal, now))
+                self.apply(node, core.propose(proposal))
 
     def alive(self) -> list[int]:
         return [i for i in range(self.n) if i not in self.silent]
@@ -202,14 +203,14 @@ class Net:
             for t, node, name in sorted(due):
                 if t == self.now and self.timers[node].get(name) == t and node in self.alive():
                     del self.timers[node][name]
-                    self.apply(node, self.cores[node].on_timer(name, t))
+                    self.apply(node, self.cores[node].on_timer(name))
 
     # views
     def committed(self, node: int) -> list[int]:
         return [c[0] for c in self.commits[node]]
 
-    def notes(self, node: int, code: str) -> list[Note]:
-        return [a for a in self.actions[node] if type(a) is Note and a.code == code]
+    def events(self, node: int, code: str) -> list[Event]:
+        return [a for a in self.actions[node] if isinstance(a, Event) and a.code == code]
 
     def assert_agree(self, at_least: int) -> None:
         """Every live node committed ``1..k`` with k ≥ at_least, all the same blocks."""
@@ -232,8 +233,8 @@ def proof(proposal: Proposal, view: int = 0, voters: tuple[int, ...] = (0, 1, 2)
 def timed_out(index: int, n: int = 4, **args: object) -> tuple[PbftCore, list]:
     """A core whose view timer fired once with transactions pending: it asks for view 1."""
     core = PbftCore(index, [1] * n, **args)
-    core.on_pool_size(1, 0)
-    return core, core.on_timer(PBFT_TIMER, 0)
+    core.on_pool_size(1)
+    return core, core.on_timer(PBFT_TIMER)
 
 
 # -- the view timer (§1.7) ----------------------------------------------------------------------
@@ -241,10 +242,10 @@ def timed_out(index: int, n: int = 4, **args: object) -> tuple[PbftCore, list]:
 
 def test_timeout_backs_off_by_half_and_caps_at_cycle_10() -> None:
     core = PbftCore(0, [1] * 4)
-    assert of(core.on_pool_size(3, 0), SetTimer) == [SetTimer(PBFT_TIMER, 3 * SECOND)]
+    assert of(core.on_pool_size(3), SetTimer) == [SetTimer(PBFT_TIMER, 3 * SECOND)]
     delays = []
     for _ in range(13):
-        acts = core.on_timer(PBFT_TIMER, 0)
+        acts = core.on_timer(PBFT_TIMER)
         delays.append(of(acts, SetTimer)[0].delay_us)
         assert len(sent(acts, ViewChange)) == 1
     assert delays[:3] == [4_500_000, 6_750_000, 10_125_000]
@@ -252,20 +253,20 @@ def test_timeout_backs_off_by_half_and_caps_at_cycle_10() -> None:
     assert (core.change_cycle, core.to_view, core.view, core.in_view_change) == (10, 13, 0, True)
     assert sent(acts, ViewChange)[0].view == 13  # each timeout asks for the next view
     capped = PbftCore(0, [1] * 4, max_change_cycle=3)
-    capped.on_pool_size(1, 0)
+    capped.on_pool_size(1)
     for _ in range(5):
-        acts = capped.on_timer(PBFT_TIMER, 0)
+        acts = capped.on_timer(PBFT_TIMER)
     assert of(acts, SetTimer) == [SetTimer(PBFT_TIMER, 3 * SECOND * 27 // 8)]
 
 
 def test_back_off_resets_in_the_new_view() -> None:
     core = PbftCore(0, [1] * 4)
-    core.on_pool_size(1, 0)
+    core.on_pool_size(1)
     for _ in range(4):
-        core.on_timer(PBFT_TIMER, 0)
+        core.on_timer(PBFT_TIMER)
     assert core.change_cycle == 4 and core.to_view == 4
     leader = (1 + 4) % 4  # leaderIndexInNewViewPeriod: (committed + 1 + view) % n
-    acts = core.handle(NewView(4, leader, tuple(vc(4, s) for s in (1, 2, 3)), ()), 0)
+    acts = core.handle(NewView(4, leader, tuple(vc(4, s) for s in (1, 2, 3)), ()))
     assert "new_view_accepted" in codes(acts)
     assert (core.view, core.to_view, core.change_cycle, core.in_view_change) == (4, 4, 0, False)
     assert of(acts, SetTimer) == [SetTimer(PBFT_TIMER, 3 * SECOND)]  # pending txs: runs on
@@ -273,26 +274,26 @@ def test_back_off_resets_in_the_new_view() -> None:
 
 def test_timer_runs_on_pending_transactions_alone_and_stops_when_idle() -> None:
     core = PbftCore(0, [1] * 4)
-    assert of(core.on_pool_size(5, 0), SetTimer) and core.timer_armed
-    assert core.on_pool_size(7, 0) == []  # already running: not restarted
-    assert of(core.on_pool_size(0, 0), CancelTimer) and not core.timer_armed
+    assert of(core.on_pool_size(5), SetTimer) and core.timer_armed
+    assert core.on_pool_size(7) == []  # already running: not restarted
+    assert of(core.on_pool_size(0), CancelTimer) and not core.timer_armed
     # A proposal in flight keeps it running whatever the pool says.
     p = make_proposal(1, leader=1)
-    core.handle(PrePrepare(0, 1, 1, p), 0)
-    assert of(core.on_pool_size(0, 0), CancelTimer) == [] and core.timer_armed
+    core.handle(PrePrepare(0, 1, 1, p))
+    assert of(core.on_pool_size(0), CancelTimer) == [] and core.timer_armed
     # Committed with transactions still pending: restarted, not cancelled.
-    core.on_pool_size(2, 0)
-    core.on_proposal_verified(1, p.hash, True, 0)
+    core.on_pool_size(2)
+    core.on_proposal_verified(1, p.hash, True)
     for v in (1, 2, 3):
-        core.handle(Prepare(0, 1, v, p.hash), 0)
-        core.handle(Commit(0, 1, v, p.hash), 0)
-    core.on_executed(1, executed_hash(p), 0)
+        core.handle(Prepare(0, 1, v, p.hash))
+        core.handle(Commit(0, 1, v, p.hash))
+    core.on_executed(1, executed_hash(p))
     for v in (1, 2):
-        core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
-    acts = core.on_committed(1, 0)
+        core.handle(CheckPoint(0, 1, v, executed_hash(p)))
+    acts = core.on_committed(1)
     assert of(acts, SetTimer) and of(acts, CancelTimer) == [] and core.timer_armed
     # Pending transactions and no leader proposing: the timer fires into a view change.
-    acts = core.on_timer(PBFT_TIMER, 0)
+    acts = core.on_timer(PBFT_TIMER)
     assert of(acts, ViewChangeNeeded) == [ViewChangeNeeded(1, 2, "timeout")]
     assert sent(acts, ViewChange)[0].view == 1
 
@@ -323,27 +324,27 @@ def test_silent_leader_is_replaced_and_blocks_keep_committing(silent: int,
         core = net.cores[node]
         assert core.view >= 1 and not core.in_view_change and core.change_cycle == 0
         for code in ("timeout", "view_change_sent", "new_view_accepted"):
-            assert net.notes(node, code) or code == "new_view_accepted", (node, code)
+            assert net.events(node, code) or code == "new_view_accepted", (node, code)
         assert not core.timer_armed  # done: no pending transactions, nothing in flight
-    assert net.notes(expected[1], "new_view_sent")
+    assert net.events(expected[1], "new_view_sent")
     assert net.now == 3 * SECOND * len({nv.view for nv in net.new_views})  # one timeout each
 
 
 def test_old_view_messages_are_ignored_during_a_view_change() -> None:
     core, _ = timed_out(0)
     p = make_proposal(1, leader=1)
-    assert ignored(core.handle(PrePrepare(0, 1, 1, p), 0)) == ["in_view_change"]
-    assert ignored(core.handle(Prepare(0, 1, 2, p.hash), 0)) == ["in_view_change"]
-    assert ignored(core.handle(Commit(0, 1, 2, p.hash), 0)) == ["in_view_change"]
+    assert ignored(core.handle(PrePrepare(0, 1, 1, p))) == ["in_view_change"]
+    assert ignored(core.handle(Prepare(0, 1, 2, p.hash))) == ["in_view_change"]
+    assert ignored(core.handle(Commit(0, 1, 2, p.hash))) == ["in_view_change"]
     # Counted (no view in a checkpoint), and in a view change any CheckPoint for a block we
     # have not committed makes us ask for its committed proposal (shouldRequestCheckPoint).
-    acts = core.handle(CheckPoint(0, 1, 2, ZERO), 0)
+    acts = core.handle(CheckPoint(0, 1, 2, ZERO))
     assert [(a.dest, a.message) for a in of(acts, Send)] == [
         (2, CommittedProposalRequest(core.view, 1, 0))]
-    acts = core.propose(make_proposal(4, leader=0), 0)
+    acts = core.propose(make_proposal(4, leader=0))
     assert ignored(acts) == ["in_view_change"] and len(of(acts, Unseal)) == 1
     # A later view's messages are kept for when we get there.
-    assert codes(core.handle(Prepare(1, 1, 2, p.hash), 0)) == ["deferred"]
+    assert codes(core.handle(Prepare(1, 1, 2, p.hash))) == ["deferred"]
 
 
 # -- ViewChange validation (isValidViewChangeMsg) -----------------------------------------------
@@ -361,13 +362,12 @@ def test_invalid_view_changes_are_ignored() -> None:
         "malformed_proof": vc(2, 1, 2, (proof(p, 3, (0, 1, 2)),)),  # proof view > 2
     }
     for reason, message in cases.items():
-        assert ignored(core.handle(message, 0)) == [reason], reason
+        assert ignored(core.handle(message)) == [reason], reason
     # None of them counted: one valid ViewChange is weight 1.
-    acts = core.handle(vc(2, 1, 2, (proof(p, 1),)), 0)
+    acts = core.handle(vc(2, 1, 2, (proof(p, 1),)))
     assert "view_change_received" in codes(acts)
-    assert next(a for a in acts if type(a) is Note and a.code == "view_change_received").fields[
-        "weight"] == 1
-    assert ignored(core.handle(vc(2, 1, 2, (proof(p, 1),)), 0)) == ["duplicate"]
+    assert of(acts, ViewChangeReceived)[0].weight == 1
+    assert ignored(core.handle(vc(2, 1, 2, (proof(p, 1),)))) == ["duplicate"]
     # A node that has not timed out answers with its view (FISCO's sendRecoverResponse).
     assert [a.message for a in of(acts, Send)] == [RecoverResponse(1, 2, 0)]
 
@@ -375,9 +375,9 @@ def test_invalid_view_changes_are_ignored() -> None:
 def test_weighted_proof_quorum() -> None:
     core = PbftCore(0, [3, 1, 1, 1])  # Q = 5
     p = make_proposal(1, leader=1)
-    assert ignored(core.handle(vc(1, 1, 0, (proof(p, 0, (0, 1)),)), 0)) == [
+    assert ignored(core.handle(vc(1, 1, 0, (proof(p, 0, (0, 1)),)))) == [
         "proof_below_quorum"]  # 3 + 1
-    assert "view_change_received" in codes(core.handle(vc(1, 1, 0, (proof(p, 0, (0, 1, 2)),)), 0))
+    assert "view_change_received" in codes(core.handle(vc(1, 1, 0, (proof(p, 0, (0, 1, 2)),))))
 
 
 # -- NewView ------------------------------------------------------------------------------------
@@ -390,9 +390,9 @@ def test_new_view_reproposes_prepared_blocks_and_fills_gaps_with_empty_ones() ->
     assert own == ViewChange(1, 0, 2, ZERO, ())
     p2 = make_proposal(2, leader=2)
     old = make_proposal(2, leader=2, salt=1)
-    acts = core.handle(vc(1, 0), 0)
+    acts = core.handle(vc(1, 0))
     assert sent(acts, NewView) == []  # weight 2 < 3
-    acts = core.handle(vc(1, 1, 0, (proof(old, 0), proof(p2, 1, (0, 1, 3)))), 0)
+    acts = core.handle(vc(1, 1, 0, (proof(old, 0), proof(p2, 1, (0, 1, 3)))))
     assert "fast_view_change" not in codes(acts)
     new_view = sent(acts, NewView)[0]
     assert (new_view.view, new_view.sender) == (1, 2)
@@ -409,15 +409,15 @@ def test_new_view_reproposes_prepared_blocks_and_fills_gaps_with_empty_ones() ->
     assert {"view_change_quorum", "new_view_sent", "reproposal"} <= set(codes(acts))
     # A receiver recomputes the same NewView and accepts it; a forged one is refused.
     other, _ = timed_out(3)
-    acts = other.handle(new_view, 0)
+    acts = other.handle(new_view)
     assert "new_view_accepted" in codes(acts) and other.view == 1
     forged = NewView(1, 2, new_view.view_changes, new_view.pre_prepares[1:])
-    assert ignored(timed_out(3)[0].handle(forged, 0)) == ["bad_reproposals"]
+    assert ignored(timed_out(3)[0].handle(forged)) == ["bad_reproposals"]
     wrong = NewView(1, 1, new_view.view_changes, new_view.pre_prepares)
-    assert ignored(timed_out(3)[0].handle(wrong, 0)) == ["wrong_leader"]
+    assert ignored(timed_out(3)[0].handle(wrong)) == ["wrong_leader"]
     thin = NewView(1, 2, new_view.view_changes[:2], new_view.pre_prepares)
-    assert ignored(timed_out(3)[0].handle(thin, 0)) == ["no_quorum"]
-    assert ignored(other.handle(new_view, 0)) == ["stale_view"]
+    assert ignored(timed_out(3)[0].handle(thin)) == ["no_quorum"]
+    assert ignored(other.handle(new_view)) == ["stale_view"]
 
 
 def test_empty_proposal_fills_a_gap_in_a_run() -> None:
@@ -464,80 +464,80 @@ def test_prepared_but_uncommitted_block_survives_the_view_change() -> None:
 def test_proposal_abandoned_by_the_new_view_is_unsealed() -> None:
     core = PbftCore(0, [1] * 4)
     p = make_proposal(1, leader=1)
-    core.handle(PrePrepare(0, 1, 1, p), 0)
-    core.on_proposal_verified(1, p.hash, True, 0)  # accepted: our Prepare is out
+    core.handle(PrePrepare(0, 1, 1, p))
+    core.on_proposal_verified(1, p.hash, True)  # accepted: our Prepare is out
     mine = make_proposal(4, leader=0)
-    core.on_pool_size(1, 0)
-    core.on_timer(PBFT_TIMER, 0)
-    acts = core.handle(NewView(1, 2, tuple(vc(1, s) for s in (1, 2, 3)), ()), 0)
+    core.on_pool_size(1)
+    core.on_timer(PBFT_TIMER)
+    acts = core.handle(NewView(1, 2, tuple(vc(1, s) for s in (1, 2, 3)), ()))
     assert of(acts, Unseal) == [Unseal(p)] and "unsealed" in codes(acts)
     assert core.view == 1
     # A block whose verification was under way is unsealed when the txpool says ok.
     core2 = PbftCore(0, [1] * 4)
-    core2.handle(PrePrepare(0, 1, 1, p), 0)
-    core2.on_pool_size(1, 0)
-    core2.on_timer(PBFT_TIMER, 0)
-    acts = core2.handle(NewView(1, 2, tuple(vc(1, s) for s in (1, 2, 3)), ()), 0)
+    core2.handle(PrePrepare(0, 1, 1, p))
+    core2.on_pool_size(1)
+    core2.on_timer(PBFT_TIMER)
+    acts = core2.handle(NewView(1, 2, tuple(vc(1, s) for s in (1, 2, 3)), ()))
     assert of(acts, Unseal) == []
-    assert of(core2.on_proposal_verified(1, p.hash, True, 0), Unseal) == [Unseal(p)]
+    assert of(core2.on_proposal_verified(1, p.hash, True), Unseal) == [Unseal(p)]
     # propose() refusing a sealed block unseals it too.
-    assert of(PbftCore(1, [1] * 4).propose(mine, 0), Unseal) == [Unseal(mine)]
+    assert of(PbftCore(1, [1] * 4).propose(mine), Unseal) == [Unseal(mine)]
 
 
 def test_reproposed_block_held_by_a_receiver_is_not_verified_again() -> None:
     core = PbftCore(3, [1] * 4)
     p = make_proposal(1, leader=1)
-    core.handle(PrePrepare(0, 1, 1, p), 0)
-    core.on_proposal_verified(1, p.hash, True, 0)
+    core.handle(PrePrepare(0, 1, 1, p))
+    core.on_proposal_verified(1, p.hash, True)
     for v in (0, 1):
-        core.handle(Prepare(0, 1, v, p.hash), 0)  # precommitted: proof (0, 1, 3)
-    core.on_pool_size(1, 0)
-    acts = core.on_timer(PBFT_TIMER, 0)
+        core.handle(Prepare(0, 1, v, p.hash))  # precommitted: proof (0, 1, 3)
+    core.on_pool_size(1)
+    acts = core.on_timer(PBFT_TIMER)
     own = sent(acts, ViewChange)[0]
     assert [(x.index, x.view, x.voters) for x in own.prepared] == [(1, 0, (0, 1, 3))]
     views = (vc(1, 1, 0, own.prepared), vc(1, 2), own)
     new_view = NewView(1, 2, views, (PrePrepare(1, 1, 1, p),))
-    acts = core.handle(new_view, 0)
+    acts = core.handle(new_view)
     assert of(acts, VerifyProposal) == [] and of(acts, Unseal) == []
     assert sent(acts, Prepare) == [Prepare(1, 1, 3, p.hash)]
 
 
 def test_view_changes_of_a_later_view_and_from_lagging_nodes() -> None:
     core, _ = timed_out(0)
-    core.on_pool_size(1, 0)
-    core.on_timer(PBFT_TIMER, 0)
-    core.on_timer(PBFT_TIMER, 0)  # to_view 3
+    core.on_pool_size(1)
+    core.on_timer(PBFT_TIMER)
+    core.on_timer(PBFT_TIMER)  # to_view 3
     # A node two or more views behind hears where we are going (FISCO's sendViewChange).
-    acts = core.handle(vc(1, 2), 0)
+    acts = core.handle(vc(1, 2))
     assert [(a.dest, a.message.view) for a in of(acts, Send)] == [(2, 3)]
-    assert of(core.handle(vc(2, 2), 0), Send) == []  # one view behind: no help needed
+    assert of(core.handle(vc(2, 2)), Send) == []  # one view behind: no help needed
     # A fresher ViewChange from the same sender replaces the held one (more proofs); a stale
     # one arriving late does not.
     p = make_proposal(1, leader=1)
-    assert "view_change_received" in codes(core.handle(vc(3, 1, 0, (proof(p),)), 0))
-    assert ignored(core.handle(vc(3, 1), 0)) == ["duplicate"]
-    assert ignored(core.handle(vc(3, 1, 0, (proof(p),)), 0)) == ["duplicate"]
+    assert "view_change_received" in codes(core.handle(vc(3, 1, 0, (proof(p),))))
+    assert ignored(core.handle(vc(3, 1))) == ["duplicate"]
+    assert ignored(core.handle(vc(3, 1, 0, (proof(p),)))) == ["duplicate"]
 
 
 def test_view_changes_committed_below_us_are_dropped_on_commit() -> None:
     core = PbftCore(0, [1] * 4)
-    core.handle(vc(2, 1), 0)  # node 1 asks for view 2 at committed index 0
+    core.handle(vc(2, 1))  # node 1 asks for view 2 at committed index 0
     p = make_proposal(1, leader=1)
-    core.handle(PrePrepare(0, 1, 1, p), 0)
-    core.on_proposal_verified(1, p.hash, True, 0)
+    core.handle(PrePrepare(0, 1, 1, p))
+    core.on_proposal_verified(1, p.hash, True)
     for v in (1, 2):
-        core.handle(Prepare(0, 1, v, p.hash), 0)
-        core.handle(Commit(0, 1, v, p.hash), 0)
-    core.on_executed(1, executed_hash(p), 0)
+        core.handle(Prepare(0, 1, v, p.hash))
+        core.handle(Commit(0, 1, v, p.hash))
+    core.on_executed(1, executed_hash(p))
     for v in (1, 2):
-        core.handle(CheckPoint(0, 1, v, executed_hash(p)), 0)
-    core.on_committed(1, 0)
+        core.handle(CheckPoint(0, 1, v, executed_hash(p)))
+    core.on_committed(1)
     # removeInvalidViewChange: node 1's ViewChange no longer counts, so with node 2's one
     # view 2 has weight 1 < f + 1 and nothing happens; a fresh one from node 1 counts again.
-    acts = core.handle(vc(2, 2, 1), 0)
+    acts = core.handle(vc(2, 2, 1))
     assert core.to_view == 0 and "fast_view_change" not in codes(acts)
-    assert ignored(core.handle(vc(2, 1, 0), 0)) == ["stale_committed"]
-    assert "fast_view_change" in codes(core.handle(vc(2, 1, 1), 0)) and core.to_view == 2
+    assert ignored(core.handle(vc(2, 1, 0))) == ["stale_committed"]
+    assert "fast_view_change" in codes(core.handle(vc(2, 1, 1))) and core.to_view == 2
 
 
 def test_messages_of_a_view_not_reached_yet_count_once_it_is() -> None:
@@ -545,12 +545,12 @@ def test_messages_of_a_view_not_reached_yet_count_once_it_is() -> None:
     # view 1 (random delivery): all of it counts once the NewView arrives.
     core, _ = timed_out(3)
     p = make_proposal(1, leader=2, view=1)  # leader of block 1 in view 1: (1 + 1) % 4
-    assert codes(core.handle(PrePrepare(1, 1, 2, p), 0)) == ["deferred"]
+    assert codes(core.handle(PrePrepare(1, 1, 2, p))) == ["deferred"]
     for v in (0, 1, 2):
-        assert codes(core.handle(Prepare(1, 1, v, p.hash), 0)) == ["deferred"]
-    acts = core.handle(NewView(1, 2, tuple(vc(1, s) for s in (0, 1, 2)), ()), 0)
+        assert codes(core.handle(Prepare(1, 1, v, p.hash))) == ["deferred"]
+    acts = core.handle(NewView(1, 2, tuple(vc(1, s) for s in (0, 1, 2)), ()))
     assert of(acts, VerifyProposal) == [VerifyProposal(p)]
-    acts = core.on_proposal_verified(1, p.hash, True, 0)
+    acts = core.on_proposal_verified(1, p.hash, True)
     assert sent(acts, Prepare) == [Prepare(1, 1, 3, p.hash)]
     assert sent(acts, Commit) == [Commit(1, 1, 3, p.hash)]  # the held Prepares made the quorum
 
@@ -562,11 +562,11 @@ def test_messages_of_a_view_not_reached_yet_count_once_it_is() -> None:
 def test_fast_view_change_at_f_plus_one(n: int, f: int) -> None:
     core = PbftCore(0, [1] * n)
     for sender in range(1, f + 1):
-        acts = core.handle(vc(2, sender), 0)
+        acts = core.handle(vc(2, sender))
         assert sent(acts, ViewChange) == [] and core.to_view == 0
-    acts = core.handle(vc(3, f + 1), 0)
+    acts = core.handle(vc(3, f + 1))
     assert sent(acts, ViewChange) == []  # f + 1 in all, but not for one view
-    acts = core.handle(vc(2, f + 1), 0)  # f + 1 for view 2
+    acts = core.handle(vc(2, f + 1))  # f + 1 for view 2
     assert "fast_view_change" in codes(acts)
     assert sent(acts, ViewChange) == [ViewChange(2, 0, 0, ZERO, ())]
     assert of(acts, ViewChangeNeeded) == [ViewChangeNeeded(2, 1, "fast_view_change")]
@@ -574,23 +574,23 @@ def test_fast_view_change_at_f_plus_one(n: int, f: int) -> None:
     # The smallest such view wins.
     core = PbftCore(0, [1] * n)
     for sender in range(1, f + 2):
-        core.handle(vc(5, sender), 0)
+        core.handle(vc(5, sender))
     assert core.to_view == 5
     for sender in range(1, f + 2):
-        core.handle(vc(4, sender), 0)
+        core.handle(vc(4, sender))
     assert core.to_view == 5  # 4 is no longer above our to_view
 
 
 def test_leader_unreachable_starts_a_view_change_at_once() -> None:
     core = PbftCore(0, [1] * 4)
     assert core.current_leader == 1
-    acts = core.on_leader_unreachable(0)
+    acts = core.on_leader_unreachable()
     assert sent(acts, ViewChange) == [ViewChange(1, 0, 0, ZERO, ())]
     assert of(acts, ViewChangeNeeded) == [ViewChangeNeeded(1, 1, "leader_unreachable")]
     assert (core.to_view, core.change_cycle) == (1, 0) and core.timer_armed
     assert core.current_leader == 2  # the leader of view 1; unreachable too → call again
-    assert sent(core.on_leader_unreachable(0), ViewChange)[0].view == 2
-    assert ignored(PbftCore(1, [1] * 4).on_leader_unreachable(0)) == ["own_leadership"]
+    assert sent(core.on_leader_unreachable(), ViewChange)[0].view == 2
+    assert ignored(PbftCore(1, [1] * 4).on_leader_unreachable()) == ["own_leadership"]
 
 
 # -- checkpoint re-broadcast (§1.5) -------------------------------------------------------------
@@ -611,32 +611,32 @@ def test_lost_checkpoints_are_sent_again_after_checkpoint_timeout() -> None:
     net = Net([1] * 4, blocks=3, drop=drop, checkpoint_timeout_us=SECOND).start().run()
     net.assert_agree(3)
     assert net.dropped == 4 * 3 * 3
-    assert all(net.notes(node, "checkpoint_resent") for node in range(4))
+    assert all(net.events(node, "checkpoint_resent") for node in range(4))
     assert all(core.view == 0 for core in net.cores)  # resent before the view timer fired
     # Execution does not wait for stable checkpoints: blocks 1..3 were all executed and
     # unstable when the timer fired once, and one firing re-sent the three CheckPoints.
     assert net.now == SECOND
-    assert all(len(net.notes(node, "checkpoint_resent")) == 3 for node in range(4))
+    assert all(len(net.events(node, "checkpoint_resent")) == 3 for node in range(4))
     assert not any(core.checkpoint_timer_armed for core in net.cores)
 
 
 def test_checkpoint_timer_only_while_a_block_waits_for_its_stable_checkpoint() -> None:
     core = PbftCore(0, [1] * 4, checkpoint_timeout_us=5)
     p = make_proposal(1, leader=1)
-    core.handle(PrePrepare(0, 1, 1, p), 0)
-    core.on_proposal_verified(1, p.hash, True, 0)
+    core.handle(PrePrepare(0, 1, 1, p))
+    core.on_proposal_verified(1, p.hash, True)
     for v in (1, 2, 3):
-        core.handle(Prepare(0, 1, v, p.hash), 0)
-        core.handle(Commit(0, 1, v, p.hash), 0)
-    acts = core.on_executed(1, executed_hash(p), 0)
+        core.handle(Prepare(0, 1, v, p.hash))
+        core.handle(Commit(0, 1, v, p.hash))
+    acts = core.on_executed(1, executed_hash(p))
     assert SetTimer(CHECKPOINT_TIMER, 5) in acts
-    acts = core.on_timer(CHECKPOINT_TIMER, 0)
+    acts = core.on_timer(CHECKPOINT_TIMER)
     assert sent(acts, CheckPoint) == [CheckPoint(0, 1, 0, executed_hash(p))]
     assert "checkpoint_resent" in codes(acts) and core.checkpoint_timer_armed
-    core.handle(CheckPoint(0, 1, 1, executed_hash(p)), 0)
-    acts = core.handle(CheckPoint(0, 1, 2, executed_hash(p)), 0)
+    core.handle(CheckPoint(0, 1, 1, executed_hash(p)))
+    acts = core.handle(CheckPoint(0, 1, 2, executed_hash(p)))
     assert CancelTimer(CHECKPOINT_TIMER) in acts and not core.checkpoint_timer_armed
-    assert ignored(core.on_timer(CHECKPOINT_TIMER, 0)) == ["stale_timer"]
+    assert ignored(core.on_timer(CHECKPOINT_TIMER)) == ["stale_timer"]
 
 
 # -- recovery -----------------------------------------------------------------------------------
@@ -646,15 +646,15 @@ def test_restarted_node_adopts_the_view_of_a_quorum() -> None:
     # Node 1 restarts at block 4 while the others went on to view 3 and block 9. In view 0 it
     # would lead block 5, but it seals nothing before it knows the view.
     core = PbftCore(1, [1] * 4, committed_index=4, recovering=True)
-    acts = core.start(0)
+    acts = core.start()
     assert of(acts, Broadcast) == [Broadcast(RecoverRequest(0, 4, 1))]
     assert of(acts, SealRange) == [] and core.recovering
-    assert of(core.handle(RecoverResponse(2, 9, 2), 0), Note) == []  # another view: apart
-    assert of(core.handle(RecoverResponse(3, 9, 0), 0), Note) == []
-    assert ignored(core.handle(RecoverResponse(3, 9, 0), 0)) == ["duplicate"]
-    assert of(core.handle(RecoverResponse(3, 9, 2), 0), Note) == []
+    assert events(core.handle(RecoverResponse(2, 9, 2))) == []  # another view: apart
+    assert events(core.handle(RecoverResponse(3, 9, 0))) == []
+    assert ignored(core.handle(RecoverResponse(3, 9, 0))) == ["duplicate"]
+    assert events(core.handle(RecoverResponse(3, 9, 2))) == []
     assert core.view == 0 and core.recovering
-    acts = core.handle(RecoverResponse(3, 8, 3), 0)
+    acts = core.handle(RecoverResponse(3, 8, 3))
     assert "recovered" in codes(acts)
     assert (core.view, core.to_view, core.recovering, core.change_cycle) == (3, 3, False, 0)
     # The others committed block 9; node 1 leads block 10 in view 3 ((10 + 3) % 4): told to
@@ -662,23 +662,23 @@ def test_restarted_node_adopts_the_view_of_a_quorum() -> None:
     assert of(acts, SealRange) == [SealRange(10, 10)]
     # Everyone answers a RecoverRequest with its view and committed index.
     helper, _ = timed_out(0)
-    assert [a.message for a in of(helper.handle(RecoverRequest(0, 4, 1), 0), Send)] == [
+    assert [a.message for a in of(helper.handle(RecoverRequest(0, 4, 1)), Send)] == [
         RecoverResponse(0, 0, 0)]
 
 
 def test_lone_timed_out_node_rejoins_through_recover_responses() -> None:
     cores = [PbftCore(i, [1] * 4) for i in range(4)]
-    cores[0].on_pool_size(1, 0)
-    view_change = sent(cores[0].on_timer(PBFT_TIMER, 0), ViewChange)[0]
+    cores[0].on_pool_size(1)
+    view_change = sent(cores[0].on_timer(PBFT_TIMER), ViewChange)[0]
     assert cores[0].in_view_change
     answers = []
     for other in cores[1:]:
-        acts = other.handle(view_change, 0)
+        acts = other.handle(view_change)
         answers += [a.message for a in of(acts, Send)]
         assert other.to_view == 0  # weight 1 < f + 1: no fast view change
     assert answers == [RecoverResponse(0, 0, i) for i in (1, 2, 3)]
     for answer in answers:
-        acts = cores[0].handle(answer, 0)
+        acts = cores[0].handle(answer)
     assert "recovered" in codes(acts)
     assert (cores[0].view, cores[0].to_view, cores[0].in_view_change) == (0, 0, False)
     assert cores[0].change_cycle == 0
@@ -687,8 +687,8 @@ def test_lone_timed_out_node_rejoins_through_recover_responses() -> None:
 def test_node_that_missed_the_new_view_catches_up_by_recovery() -> None:
     core, _ = timed_out(0)  # in view change to view 1; the others went on to view 2
     for sender in (1, 2):
-        assert of(core.handle(RecoverResponse(2, 0, sender), 0), Note) == []
-    acts = core.handle(RecoverResponse(2, 0, 3), 0)
+        assert events(core.handle(RecoverResponse(2, 0, sender))) == []
+    acts = core.handle(RecoverResponse(2, 0, 3))
     assert "recovered" in codes(acts) and (core.view, core.in_view_change) == (2, False)
 
 
@@ -726,16 +726,16 @@ def test_view_change_message_sizes() -> None:
     assert "txs=" not in repr(new_view) and "pre_prepares=[3]" in repr(new_view)
 
 
-def test_notes_use_no_reserved_keys() -> None:
+def test_events_use_no_reserved_keys() -> None:
     net = Net([1] * 4, blocks=8, silent=(0,)).start().run()
     reserved = {"code", "text", "node", "t", "event"}
-    notes = [a for acts in net.actions for a in acts if type(a) is Note]
+    told = [a for acts in net.actions for a in acts if isinstance(a, Event)]
     assert {"view_change_sent", "view_change_received", "view_change_quorum", "new_view_sent",
-            "new_view_accepted", "timeout"} <= {note.code for note in notes}
-    assert all(not reserved & set(note.fields) for note in notes)
-    quiet = Net([1] * 4, blocks=8, silent=(0,), notes=False).start().run()
+            "new_view_accepted", "timeout"} <= {event.code for event in told}
+    assert all(not reserved & set(event.fields()) for event in told)
+    quiet = Net([1] * 4, blocks=8, silent=(0,), events=False).start().run()
     assert quiet.chain == net.chain
-    assert not any(type(a) is Note for acts in quiet.actions for a in acts)
+    assert not any(isinstance(a, Event) for acts in quiet.actions for a in acts)
 
 
 # -- safety and liveness under crashes and random delivery --------------------------------------
@@ -756,6 +756,6 @@ def test_one_crash_random_delivery_property(seed: int, n: int, crashed: int, cra
     order: the live nodes commit ≥ 12 blocks, all the same (the Net checks every commit
     against the first one at its height)."""
     net = Net([1] * n, blocks=12, seed=seed, crash=(crashed % n, crash_step),
-              leader_period=leader_period, pipeline_size=pipeline_size, notes=False)
+              leader_period=leader_period, pipeline_size=pipeline_size, events=False)
     net.start().run()
     net.assert_agree(12)

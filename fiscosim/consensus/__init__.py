@@ -8,7 +8,10 @@ They import no simpy, read no clock and touch no network (docs/architecture.md r
   :class:`~fiscosim.consensus.messages.Proposal` they agree on, with their msgpack encodings
   and sizes on the wire (docs/fisco-reference.md §1.1, §1.2);
 - :mod:`fiscosim.consensus.actions` — what a core asks its runtime to do (broadcast, timers,
-  verify a proposal, unseal an abandoned one, execute, commit, seal, notes for the trace);
+  verify a proposal, unseal an abandoned one, execute, commit, seal);
+- :mod:`fiscosim.consensus.events` — what a core tells a trace at each step, as data (the
+  words are :mod:`fiscosim.trace.narrate`'s);
+- :mod:`fiscosim.consensus.phases` — a block's phases at one node and the moves between them;
 - :mod:`fiscosim.consensus.pbft` — :class:`~fiscosim.consensus.pbft.PbftCore`, FISCO BCOS 3.x
   PBFT: weighted quorums, the leader formula, the 50-block pipeline, serial execution and the
   checkpoint after it, and the failure handling — view timer with back-off, view change, fast
@@ -24,8 +27,8 @@ from fiscosim.consensus.actions import (
     Broadcast,
     CancelTimer,
     CommitBlock,
+    Event,
     Execute,
-    Note,
     SealRange,
     Send,
     SetTimer,
@@ -54,6 +57,7 @@ from fiscosim.consensus.messages import (
     proposal_hash,
 )
 from fiscosim.consensus.pbft import PbftCore
+from fiscosim.consensus.phases import Phase
 
 __all__ = [
     "CHECKPOINT_TIMER",
@@ -66,11 +70,12 @@ __all__ = [
     "CommitBlock",
     "CommittedProposalRequest",
     "CommittedProposalResponse",
+    "Event",
     "Execute",
     "NewView",
-    "Note",
     "PbftCore",
     "PbftMessage",
+    "Phase",
     "PrePrepare",
     "Prepare",
     "PreparedProof",

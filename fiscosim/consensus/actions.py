@@ -10,33 +10,33 @@ action                  the runtime does                     and then calls
 ======================= ==================================== ==================================
 :class:`Broadcast`      send to every *other* consensus node  (receivers: ``handle``)
 :class:`Send`           send to one consensus node            (receiver: ``handle``)
-:class:`SetTimer`       (re)arm the named timer               ``on_timer(name, now)``
+:class:`SetTimer`       (re)arm the named timer               ``on_timer(name)``
 :class:`CancelTimer`    disarm it                             —
 :class:`VerifyProposal` fill the proposal from the txpool,    ``on_proposal_verified(index,
-                        fetch missing txs (docs/fisco-reference.md §2.7)     hash, ok, now)``
+                        fetch missing txs (docs/fisco-reference.md §2.7)     hash, ok)``
 :class:`Unseal`         put the proposal's txs back to        —
                         pending (§2.7)
-:class:`Execute`        execute the block (§2.8)              ``on_executed(index, hash, now)``
-:class:`CommitBlock`    write the block to the ledger (§2.9)  ``on_committed(index, now)``
-:class:`SealRange`      tell the sealer to seal [start, end]  ``propose(proposal, now)``
-:class:`Note`           record it in the trace, or drop it    —
+:class:`Execute`        execute the block (§2.8)              ``on_executed(index, hash)``
+:class:`CommitBlock`    write the block to the ledger (§2.9)  ``on_committed(index)``
+:class:`SealRange`      tell the sealer to seal [start, end]  ``propose(proposal)``
+:class:`Event`          write it to the trace (built only     —
+                        with ``events=True``; consensus.events)
 :class:`ViewChangeNeeded` record it: a view change started   —
 ======================= ==================================== ==================================
 
 Broadcasts never include the sender: the core applies its own votes locally, as FISCO handles
 its own PrePrepare and Prepare locally (docs/fisco-reference.md §1.5 step 2).
 
-The runtime also reports what the core cannot see: ``on_pool_size(pending, now)`` (the
+The runtime also reports what the core cannot see: ``on_pool_size(pending)`` (the
 txpool's pending count, which keeps the view timer running, §1.7) and
-``on_leader_unreachable(now)`` (the leader is disconnected or ≥ 50 blocks behind, §1.7, §7).
+``on_leader_unreachable()`` (the leader is disconnected or ≥ 50 blocks behind, §1.7, §7).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from fiscosim.consensus.events import Event
 from fiscosim.consensus.messages import PbftMessage, Proposal
 
 
@@ -78,7 +78,7 @@ class VerifyProposal:
     Look every transaction id up in the pool, fetch the missing ones from ``fetch_from`` (a
     consensus index; ``None`` means ``proposal.leader``) and verify those; reject if a
     transaction is already sealed for another block. Answer with
-    ``core.on_proposal_verified(proposal.index, proposal.hash, ok, now)``.
+    ``core.on_proposal_verified(proposal.index, proposal.hash, ok)``.
 
     ``fetch_from`` is set for a NewView's re-proposal: its original leader may be the node that
     failed, so the transactions come from a node that precommitted it (FISCO requests the
@@ -108,7 +108,7 @@ class Unseal:
 class Execute:
     """Execute block ``proposal.index`` (the core issues these one at a time, in index order).
 
-    Answer with ``core.on_executed(proposal.index, executed_hash, now)``, where
+    Answer with ``core.on_executed(proposal.index, executed_hash)``, where
     ``executed_hash`` is the executed header's hash (roots filled in, docs/fisco-reference.md §2.6).
     """
 
@@ -122,7 +122,7 @@ class CommitBlock:
 
     ``signatures`` are the consensus indices of the sealers whose CheckPoints formed the stable
     checkpoint, ascending: the block header's signature list (§1.2). Issued strictly in index
-    order, one at a time; answer with ``core.on_committed(index, now)``.
+    order, one at a time; answer with ``core.on_committed(index)``.
     """
 
     index: int
@@ -136,28 +136,13 @@ class SealRange:
     """This node now leads blocks ``start``..``end`` inclusive: FISCO's ``notifySealer`` (§1.6).
 
     The sealer seals them when it has transactions (never an empty block, §1.7) and hands each
-    to ``core.propose(proposal, now)``. After a view change a range may start at or below the
+    to ``core.propose(proposal)``. After a view change a range may start at or below the
     end of an earlier one: the sealer drops its earlier range and starts at ``start`` (FISCO's
     ``notifyResetSealing`` + ``reNotifySealer``).
     """
 
     start: int
     end: int
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """The protocol's own words at one step, for traces and teaching; never acted upon.
-
-    ``code`` is a short stable identifier (``"prepare_quorum"``, ``"ignored"``, ...), ``text`` a
-    sentence for a person, ``fields`` the numbers behind it. Field names never use the trace's
-    own keys (``code``, ``text``, ``node``, ``t``, ``event``). A core built with
-    ``notes=False`` emits none. Not hashable (``fields`` is a dict).
-    """
-
-    code: str
-    text: str
-    fields: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +181,7 @@ Action = (
     | Execute
     | CommitBlock
     | SealRange
-    | Note
+    | Event
     | ViewChangeNeeded
     | ViewEntered
 )
@@ -207,8 +192,8 @@ __all__ = [
     "Broadcast",
     "CancelTimer",
     "CommitBlock",
+    "Event",
     "Execute",
-    "Note",
     "SealRange",
     "Send",
     "SetTimer",

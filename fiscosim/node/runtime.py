@@ -205,6 +205,9 @@ class Node:
         self._epoch = 0
         self._core_factory: Any = None
         """Builds this node's core again after a crash: ``factory(committed_index)``."""
+        self.narrate: Callable[[Any], str] = repr
+        """Words for the core's events in the trace; the world sets a
+        :class:`fiscosim.trace.narrate.Narrator`."""
         self._receive_costs: dict[tuple[str, int], int] = {}
         self._reported_pending = False
         self._leader_checked: tuple[int, int] | None = None
@@ -262,7 +265,7 @@ class Node:
 
     def start(self) -> None:
         if self.core is not None:
-            self._apply(self.core.start(self.env.now))
+            self._apply(self.core.start())
         if self.shared.params.sync_status_us:
             self._later(self.env.now + self.shared.params.sync_status_us, self._gossip_status)
 
@@ -321,7 +324,7 @@ class Node:
         network_id = self.shared.sealer_net_ids[leader]
         if network_id != self.net_id and not self.shared.network.is_up(network_id):
             self._leader_checked = key
-            self._apply(core.on_leader_unreachable(self.env.now))
+            self._apply(core.on_leader_unreachable())
             self.check_leader()  # the next leader may be down too
 
     def restart(self) -> None:
@@ -378,8 +381,6 @@ class Node:
                 if timer is not None and timer.armed:
                     timer.cancel()
                     self._trace("timer_cancelled", name=action.name)
-            elif kind is act.Note:
-                self._trace("note", code=action.code, text=action.text, **dict(action.fields))
             elif kind is act.ViewChangeNeeded:
                 self.stats.view_changes_wanted += 1
                 if self._view_change_since is None:
@@ -388,6 +389,12 @@ class Node:
                 if self._view_change_since is not None:
                     self.stats.view_change_us.append(self.env.now - self._view_change_since)
                     self._view_change_since = None
+            elif isinstance(action, act.Event):
+                # The core's events (built only when tracing): words from the narrator the
+                # world gave this node (fiscosim.trace.narrate, a layer above this one).
+                if self.shared.trace is not None:
+                    self._trace("note", code=action.code, text=self.narrate(action),
+                                **action.fields())
             else:  # pragma: no cover - a new action type must be wired here
                 raise TypeError(f"the runtime does not know action {kind.__name__}")
 
@@ -402,7 +409,7 @@ class Node:
             return
         self._trace("timer_fired", name=name)
         assert self.core is not None
-        self._apply(self.core.on_timer(name, self.env.now))
+        self._apply(self.core.on_timer(name))
 
     def _report_pool(self) -> None:
         """Tells the core whether transactions are pending (``setTxsSize``, docs/fisco-reference.md
@@ -415,7 +422,7 @@ class Node:
         pending = self.pool.pending > 0
         if self.core is not None and pending != self._reported_pending:
             self._reported_pending = pending
-            self._apply(self.core.on_pool_size(self.pool.pending, self.env.now))
+            self._apply(self.core.on_pool_size(self.pool.pending))
 
     # -- PBFT messages -------------------------------------------------------------------------
     def _send_pbft(self, message: Any, dest: int | None) -> None:
@@ -520,7 +527,7 @@ class Node:
             # handled it (`done`). The thread is FIFO, so the core sees messages in the order
             # the thread would; most votes produce no action at all, and this saves an event
             # per message (half of a 100-node run's events).
-            actions = self.core.handle(message, now)
+            actions = self.core.handle(message)
             if actions:
                 self._later(done, self._apply, actions)
                 if kind in ("ViewChange", "NewView"):
@@ -666,7 +673,7 @@ class Node:
         self.proposal_hashes[number] = proposal.hash
         self.shared.on_seal(self, proposal)
         self._trace("seal", index=number, txs=len(ids))
-        self._apply(self.core.propose(proposal, self.env.now))
+        self._apply(self.core.propose(proposal))
         self._maybe_seal()
 
     # -- proposal fill (docs/fisco-reference.md §2.7)
@@ -735,7 +742,7 @@ class Node:
         else:
             self.stats.proposals_rejected += 1
         assert self.core is not None
-        self._apply(self.core.on_proposal_verified(proposal.index, proposal.hash, ok, self.env.now))
+        self._apply(self.core.on_proposal_verified(proposal.index, proposal.hash, ok))
 
     # -- execution and commit (docs/fisco-reference.md §2.8, §2.9)
     # --------------------------------------------
@@ -749,7 +756,7 @@ class Node:
         executed = msg.executed_hash(proposal.hash)
         self.stats.executed_blocks += 1
         assert self.core is not None
-        self._apply(self.core.on_executed(proposal.index, executed, self.env.now))
+        self._apply(self.core.on_executed(proposal.index, executed))
 
     def _commit(self, action: Any) -> None:
         proposal = action.proposal
@@ -770,7 +777,7 @@ class Node:
         self._trace("commit", index=action.index, txs=len(ids))
         self._announce(action.index, action.executed_hash)
         assert self.core is not None
-        self._apply(self.core.on_committed(action.index, self.env.now))
+        self._apply(self.core.on_committed(action.index))
         self.check_leader()
         self._report_pool()
         self._maybe_seal()
@@ -960,7 +967,7 @@ class Node:
         if self.core is not None and synced_hash is not None:
             # FISCO's finalizeConsensus(syncedBlock=true): the core moves its committed index
             # up and keeps its view and view-change state (PbftCore.on_synced).
-            self._apply(self.core.on_synced(self.height, synced_hash, self.env.now))
+            self._apply(self.core.on_synced(self.height, synced_hash))
         self._maybe_sync()
 
 

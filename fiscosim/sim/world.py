@@ -31,6 +31,7 @@ from fiscosim.node.runtime import ChainParams, Node, Shared
 from fiscosim.node.txpool import TxPool
 from fiscosim.node.txtable import TxTable
 from fiscosim.sim.realcrypto import forged_verdicts
+from fiscosim.trace.narrate import Narrator
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
 
 
@@ -207,7 +208,7 @@ def _build_group(
     ordered = sorted(sealer_positions, key=lambda i: node_ids[i])
     weights = [scenario.nodes.specs()[i].weight for i in ordered]
     consensus_index = {position: index for index, position in enumerate(ordered)}
-    # How the PBFT core's trace texts name a sealer: both numbers' meanings (docs/pbft.md).
+    # How the trace's note texts name a sealer: both numbers' meanings (docs/pbft.md).
     labels = tuple(f"sealer {index} ({names[position]})" for index, position in enumerate(ordered))
     workload = group.workload
 
@@ -274,8 +275,7 @@ def _build_group(
     for position in member_positions:
         core = None
         if position in consensus_index:
-            factory = _core_factory(consensus_index[position], weights, chain, trace is not None,
-                                    labels)
+            factory = _core_factory(consensus_index[position], weights, chain, trace is not None)
             core = factory(0, recovering=False)
         pool = TxPool(
             table,
@@ -287,6 +287,7 @@ def _build_group(
                     core)
         if core is not None:
             node._core_factory = factory  # a restart or a block sync builds the core again
+            node.narrate = Narrator(consensus_index[position], labels)  # the core's events
         if names[position] in dishonest:
             # one stream per physical node and group: spawned in group order, deterministic
             node.byzantine_rng = np.random.default_rng(byzantine_seqs[position].spawn(1)[0])
@@ -389,11 +390,10 @@ class GroupCpu:
         return self.base.utilisation(elapsed_us)
 
 
-def _core_factory(index: int, weights: list[int], chain: Any, notes: bool,
-                  labels: tuple[str, ...] | None = None) -> Any:
+def _core_factory(index: int, weights: list[int], chain: Any, events: bool) -> Any:
     """Builds a sealer's PBFT core: at the start, and again after a restart or a block sync,
-    from its ledger's height, recovering the current view from its peers. ``labels`` name the
-    sealers in the core's Note texts (one per consensus index)."""
+    from its ledger's height, recovering the current view from its peers. ``events``: the core
+    tells the trace its steps (only when tracing)."""
 
     def build(committed_index: int, recovering: bool = True) -> PbftCore:
         return PbftCore(
@@ -403,9 +403,8 @@ def _core_factory(index: int, weights: list[int], chain: Any, notes: bool,
             pipeline_size=chain.pipeline_size,
             timeout_us=int(chain.consensus_timeout_ms * 1000),
             committed_index=committed_index,
-            notes=notes,
+            events=events,
             recovering=recovering,
-            labels=labels,
         )
 
     return build
