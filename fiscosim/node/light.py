@@ -215,7 +215,7 @@ def serve(node: Any, src: int, message: Any) -> None:
         work = node.costs.encode(answer.wire_size()) + node.costs.hash(32 * len(answer.hashes))
     node.stats.light_bytes_served += answer.wire_size()
     done = node.cpu.run(node.env.now, work, lane="light")
-    node._later(done, node.shared.network.send, node.net_id, src, answer, answer.wire_size(),
+    node.later(done, node.shared.network.send, node.net_id, src, answer, answer.wire_size(),
                 node.shared.nodes_deliver)
 
 
@@ -302,7 +302,7 @@ class LightNode:
     def set_byzantine(self, behaviour: str, on: bool, delay_us: int = 0) -> None:
         raise ValueError("a light node runs no consensus and serves no one")
 
-    def _later(self, at_us: int, fn: Any, *args: Any) -> None:
+    def later(self, at_us: int, fn: Any, *args: Any) -> None:
         epoch = self._epoch
         schedule(self.env, at_us, lambda: fn(*args) if epoch == self._epoch else None)
 
@@ -315,7 +315,7 @@ class LightNode:
     def _send(self, dest: int, message: Any, work: int = 0) -> None:
         size = message.wire_size()
         done = self.cpu.run(self.env.now, work + self.costs.encode(size), lane="light")
-        self._later(done, self.shared.network.send, self.net_id, dest, message, size,
+        self.later(done, self.shared.network.send, self.net_id, dest, message, size,
                     self.shared.nodes_deliver, self._lost)
 
     def _lost(self, src: int, dst: int, message: Any) -> None:
@@ -351,12 +351,12 @@ class LightNode:
             if self.verify_signatures:
                 work += sum(self.costs.verify(len(h.signers)) for h in message.headers)
             done = self.cpu.run(self.env.now, work, lane="light")
-            self._later(done, self._store_headers, src, message.headers)
+            self.later(done, self._store_headers, src, message.headers)
         elif kind == "LightQueryResponse":
             work = self.costs.decode(message.wire_size()) + self.costs.hash(
                 32 * max(len(message.hashes), 2 * _proof_nodes(message)))
             done = self.cpu.run(self.env.now, work, lane="light")
-            self._later(done, self._check_answer, src, message)
+            self.later(done, self._check_answer, src, message)
 
     def _maybe_sync(self, peer: int | None = None) -> None:
         if self._syncing_from is not None or self.known_height <= self.height:
@@ -367,7 +367,7 @@ class LightNode:
         self._send(peer, HeadersRequest(self.height + 1, last))
         # a lost or ignored request is given up after the block-sync timeout
         # (docs/fisco-reference.md §7)
-        self._later(self.env.now + 1_600_000, self._sync_timeout, peer, self.height)
+        self.later(self.env.now + 1_600_000, self._sync_timeout, peer, self.height)
 
     def _sync_timeout(self, peer: int, height: int) -> None:
         if self._syncing_from == peer and self.height == height:

@@ -74,8 +74,6 @@ class ChainParams:
 
     tx_count_limit: int = 1000
     min_seal_time_us: int = 500_000
-    block_limit: int = 1000
-    crypto_mode: str = "modelled"
     sync_status_us: int = 0
     """Status gossip to every group member this often (0: none, docs/fisco-reference.md §7)."""
 
@@ -203,8 +201,9 @@ class Node:
         self.proposal_hashes: dict[int, bytes] = {}
         self.up = True
         self._epoch = 0
-        self._core_factory: Any = None
-        """Builds this node's core again after a crash: ``factory(committed_index)``."""
+        self.core_factory: Callable[[int], Any] | None = None
+        """Builds this node's core again after a crash or a restart: ``factory(committed_index)``
+        (the world sets it for a sealer)."""
         self.narrate: Callable[[Any], str] = repr
         """Words for the core's events in the trace; the world sets a
         :class:`fiscosim.trace.narrate.Narrator`."""
@@ -237,10 +236,6 @@ class Node:
         self._seal_check_at: int | None = None
         self._sealing = False
 
-    @property
-    def is_sealer(self) -> bool:
-        return self.core is not None
-
     # -- plumbing ------------------------------------------------------------------------------
     def _trace(self, event: str, **fields: Any) -> None:
         trace = self.shared.trace
@@ -252,7 +247,7 @@ class Node:
             trace(event, {"node": self.net_id, "sealer": self.index, "node_name": self.name,
                           **fields})
 
-    def _later(self, at_us: int, fn: Any, *args: Any) -> None:
+    def later(self, at_us: int, fn: Any, *args: Any) -> None:
         """Calls ``fn(*args)`` at ``at_us`` unless this node crashes before then.
 
         Work in progress is in memory: a crash loses it (the epoch changes).
@@ -267,7 +262,7 @@ class Node:
         if self.core is not None:
             self._apply(self.core.start())
         if self.shared.params.sync_status_us:
-            self._later(self.env.now + self.shared.params.sync_status_us, self._gossip_status)
+            self.later(self.env.now + self.shared.params.sync_status_us, self._gossip_status)
 
     def _gossip_status(self) -> None:
         """FISCO's status gossip: this node's height to every other node of its group, every
@@ -278,9 +273,9 @@ class Node:
         status = BlockStatus(self.height, entry[1] if entry is not None else bytes(32))
         size = status.wire_size()
         done = self.cpu.run(self.env.now, self.costs.encode(size), lane="sync")
-        self._later(done, shared.network.broadcast, self.net_id, peers, status, size,
+        self.later(done, shared.network.broadcast, self.net_id, peers, status, size,
                     shared.nodes_deliver)
-        self._later(self.env.now + shared.params.sync_status_us, self._gossip_status)
+        self.later(self.env.now + shared.params.sync_status_us, self._gossip_status)
 
     # -- crash and restart (faults) ------------------------------------------------------------
     def crash(self) -> None:
@@ -351,8 +346,8 @@ class Node:
         self._seal_check_at = None
         self._reported_pending = False
         self._leader_checked = None
-        if self._core_factory is not None:
-            self.core = self._core_factory(self.height)
+        if self.core_factory is not None:
+            self.core = self.core_factory(self.height)
 
     def _apply(self, actions: list) -> None:
         for action in actions:
@@ -446,7 +441,7 @@ class Node:
             return
         size = message.wire_size()
         done = self.cpu.run(self.env.now, self.costs.send_message(message.kind, size), lane="pbft")
-        self._later(done + delay_us, self._transmit, targets, Envelope(message, size, forged),
+        self.later(done + delay_us, self._transmit, targets, Envelope(message, size, forged),
                     size)
 
     def set_byzantine(self, behaviour: str, on: bool, delay_us: int = 0) -> None:
@@ -529,9 +524,9 @@ class Node:
             # per message (half of a 100-node run's events).
             actions = self.core.handle(message)
             if actions:
-                self._later(done, self._apply, actions)
+                self.later(done, self._apply, actions)
                 if kind in ("ViewChange", "NewView"):
-                    self._later(done, self.check_leader)
+                    self.later(done, self.check_leader)
 
     # -- transactions: RPC, push, admission ----------------------------------------------------
     def rpc_submit(self, ids: np.ndarray) -> None:
@@ -557,7 +552,7 @@ class Node:
         if targets:
             work = self.costs.encode(push.wire_size())
             done = self.cpu.run(self.env.now, work, lane="rpc")
-            self._later(done, self.shared.network.broadcast, self.net_id, targets, push,
+            self.later(done, self.shared.network.broadcast, self.net_id, targets, push,
                      push.wire_size(), self.shared.nodes_deliver)
         self._verify_and_admit(ids, payload, True, facts)
 
@@ -567,7 +562,7 @@ class Node:
             work = self.costs.admit(push.payload_bytes, fresh)
             self.stats.verified += fresh
             done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
-            self._later(done, self._admit_forged, push.ids)
+            self.later(done, self._admit_forged, push.ids)
             return
         self._verify_and_admit(push.ids, push.payload_bytes, False, push.facts)
 
@@ -599,7 +594,7 @@ class Node:
         work = self.costs.admit(payload, fresh)
         self.stats.verified += fresh
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
-        self._later(done, self._admit, ids, from_rpc, facts)
+        self.later(done, self._admit, ids, from_rpc, facts)
 
     def _admit(self, ids: np.ndarray, from_rpc: bool, facts: Any = None) -> None:
         ok = self._signature_verdicts(ids, facts)
@@ -638,7 +633,7 @@ class Node:
             self._seal(now)
         elif self._seal_check_at is None or self._seal_check_at > ready_at:
             self._seal_check_at = ready_at
-            self._later(ready_at, self._seal_check)
+            self.later(ready_at, self._seal_check)
 
     def _seal_check(self) -> None:
         self._seal_check_at = None
@@ -654,7 +649,7 @@ class Node:
         self._last_seal_time = now
         work = self.costs.seal(len(ids))
         done = self.cpu.run(now, work, lane="sealer")
-        self._later(done, self._propose, number, ids)
+        self.later(done, self._propose, number, ids)
 
     def _propose(self, number: int, ids: np.ndarray) -> None:
         self._sealing = False
@@ -683,7 +678,7 @@ class Node:
         lookup = self.costs.fill(len(proposal.tx_ids))
         if len(missing) == 0:
             done = self.cpu.run(self.env.now, lookup, parallelism=2, lane="verifier")
-            self._later(done, self._proposal_filled, proposal, True)
+            self.later(done, self._proposal_filled, proposal, True)
             return
         key = (proposal.index, proposal.hash)
         self._fills[key] = proposal
@@ -703,7 +698,7 @@ class Node:
             self.net_id, dest, request, request.wire_size(), self.shared.nodes_deliver
         )
         if retries > 0:
-            self._later(self.env.now + FILL_RETRY_US, self._send_fill, key, dest, request,
+            self.later(self.env.now + FILL_RETRY_US, self._send_fill, key, dest, request,
                         retries - 1)
 
     def _serve_fetch(self, src: int, request: TxsRequest) -> None:
@@ -711,7 +706,7 @@ class Node:
         response = TxsResponse(request.index, request.proposal_hash, request.ids, payload,
                                "forge_txs" in self.byzantine)
         done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
-        self._later(done, self.shared.network.send, self.net_id, src, response,
+        self.later(done, self.shared.network.send, self.net_id, src, response,
                  response.wire_size(), self.shared.nodes_deliver)
 
     def _receive_fetch(self, response: TxsResponse) -> None:
@@ -723,7 +718,7 @@ class Node:
         self.stats.verified += len(response.ids)
         self.stats.fetched += len(response.ids)
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="verifier")
-        self._later(done, self._fetched_verified, proposal, response.ids, response.forged)
+        self.later(done, self._fetched_verified, proposal, response.ids, response.forged)
 
     def _fetched_verified(self, proposal: Any, ids: np.ndarray, forged: bool = False) -> None:
         if forged:
@@ -750,7 +745,7 @@ class Node:
         work = self.costs.execute_block(len(proposal.tx_ids))
         done = self.cpu.run(self.env.now, work, lane="executor")
         self._trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
-        self._later(done, self._executed, proposal)
+        self.later(done, self._executed, proposal)
 
     def _executed(self, proposal: Any) -> None:
         executed = msg.executed_hash(proposal.hash)
@@ -762,7 +757,7 @@ class Node:
         proposal = action.proposal
         work = self.costs.storage_commit(len(proposal.tx_ids))
         done = self.cpu.run(self.env.now, work, lane="storage")
-        self._later(done, self._committed, action)
+        self.later(done, self._committed, action)
 
     def _committed(self, action: Any) -> None:
         proposal = action.proposal
@@ -798,7 +793,7 @@ class Node:
         status = BlockStatus(height, latest_hash)
         size = status.wire_size()
         done = self.cpu.run(self.env.now, self.costs.encode(size), lane="sync")
-        self._later(done, self.shared.network.broadcast, self.net_id, observers, status, size,
+        self.later(done, self.shared.network.broadcast, self.net_id, observers, status, size,
                     self.shared.nodes_deliver)
 
     def _peer_at(self, peer: int, height: int) -> None:
@@ -867,7 +862,7 @@ class Node:
         status = BlockStatus(self.height, entry[1] if entry is not None else bytes(32))
         size = status.wire_size()
         done = self.cpu.run(now, self.costs.encode(size), lane="sync")
-        self._later(done, self.shared.network.send, self.net_id, peer, status, size,
+        self.later(done, self.shared.network.send, self.net_id, peer, status, size,
                     self.shared.nodes_deliver)
 
     def _queued_to_height(self) -> int:
@@ -906,7 +901,7 @@ class Node:
         response = BlockResponse(blocks, payload, request.first)
         done = self.cpu.run(self.env.now, self.costs.encode(response.wire_size()), lane="sync")
         requester = self.shared.nodes[src]
-        self._later(done, self.shared.network.send, self.net_id, src, response,
+        self.later(done, self.shared.network.send, self.net_id, src, response,
                     response.wire_size(), self.shared.nodes_deliver, requester._sync_lost)
 
     def _receive_blocks(self, response: BlockResponse) -> None:
@@ -927,7 +922,7 @@ class Node:
         done = self.cpu.run(self.env.now, work, lane="sync")
         for block in valid:
             self._downloaded[block[0]] = block
-        self._later(done, self._apply_ready)
+        self.later(done, self._apply_ready)
 
     def _apply_ready(self) -> None:
         """Executes the downloaded blocks that follow the ledger (re-executed,
@@ -943,7 +938,7 @@ class Node:
             work = self.costs.execute(txs) + sum(
                 self.costs.storage_commit(len(block[1].tx_ids)) for block in batch)
             done = self.cpu.run(self.env.now, work, lane="sync")
-            self._later(done, self._apply_synced, batch)
+            self.later(done, self._apply_synced, batch)
         self._maybe_sync()
 
     def _apply_synced(self, blocks: list) -> None:

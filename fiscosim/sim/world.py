@@ -220,8 +220,6 @@ def _build_group(
     params = ChainParams(
         tx_count_limit=chain.tx_count_limit,
         min_seal_time_us=int(chain.min_seal_time_ms * 1000),
-        block_limit=chain.block_limit,
-        crypto_mode=chain.crypto_mode,
         sync_status_us=round((chain.sync_status_ms or 0) * 1000),
     )
 
@@ -286,7 +284,7 @@ def _build_group(
         node = Node(position, names[position], shared, cpus[position], costs[position], pool,
                     core)
         if core is not None:
-            node._core_factory = factory  # a restart or a block sync builds the core again
+            node.core_factory = factory  # a restart builds the core again
             node.narrate = Narrator(consensus_index[position], labels)  # the core's events
         if names[position] in dishonest:
             # one stream per physical node and group: spawned in group order, deterministic
