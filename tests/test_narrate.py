@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_pbft import Harness, events, make_proposal
-from test_pbft_viewchange import Net
+from test_pbft import events, make_proposal
+from test_pbft_viewchange import clients_waiting
 
 from fiscosim.consensus import PbftCore, Prepare, PrePrepare
 from fiscosim.consensus import events as ev
+from fiscosim.consensus.driver import Driver
 from fiscosim.trace.narrate import _TEXTS, Narrator, narrate
 
 LABELS = [f"sealer {i} (n{i})" for i in range(4)]
@@ -85,10 +86,10 @@ def test_text_only_fields_stay_out_of_the_trace() -> None:
 
 
 def test_every_event_of_the_test_runs_has_words() -> None:
-    """The harnesses' runs (random orders, a silent leader, duplicates) narrate without error."""
-    runs = [Harness([1] * 4, seed=3, blocks=12, duplicate=True).start().run(),
-            Net([1] * 4, blocks=8, silent=(1,)).start().run(),
-            Net([1] * 4, blocks=8, seed=5, silent=(0,)).start().run()]
+    """The driver's runs (random orders, a silent leader, duplicates) narrate without error."""
+    runs = [Driver([1] * 4, seed=3, blocks=12, duplicate=1.0).start().settle(),
+            clients_waiting([1] * 4, blocks=8, silent=(1,)).run(),
+            clients_waiting([1] * 4, blocks=8, seed=5, silent=(0,)).run()]
     narrators = [Narrator(i, LABELS) for i in range(4)]
     told = 0
     for run in runs:

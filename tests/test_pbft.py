@@ -1,5 +1,6 @@
-"""The PBFT core (fiscosim.consensus) driven without simpy: single cores fed by hand, and a tiny
-in-memory network of cores that plays the runtime's part with FIFO or seeded-random delivery.
+"""The PBFT core (fiscosim.consensus) driven without simpy: single cores fed by hand, and groups
+of cores run by the reference driver (fiscosim.consensus.driver) with FIFO or seeded-random
+delivery; ``run`` below delivers until nothing is in flight, without letting a timer fire.
 
 docs/fisco-reference.md §1.3 (weighted quorum), §1.4 (leader formula), §1.5 (four rounds, serial
 execution, ordered commit), §1.6 (pipeline), §1.7 (timer).
@@ -7,16 +8,12 @@ execution, ordered commit), §1.6 (pipeline), §1.7 (timer).
 
 from __future__ import annotations
 
-import random
-from collections import deque
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fiscosim.consensus import (
-    CHECKPOINT_TIMER,
     PBFT_TIMER,
     Broadcast,
     CancelTimer,
@@ -30,13 +27,12 @@ from fiscosim.consensus import (
     PrePrepare,
     Proposal,
     SealRange,
-    Send,
     SetTimer,
-    Unseal,
     VerifyProposal,
     ViewChangeNeeded,
     proposal_hash,
 )
+from fiscosim.consensus.driver import Driver, make_proposal
 from fiscosim.consensus.events import Ignored, QuorumReached
 from fiscosim.consensus.messages import (
     MESSAGE_OVERHEAD,
@@ -48,14 +44,6 @@ from fiscosim.consensus.pbft import receive_slack
 from fiscosim.consensus.phases import MOVES, IllegalMove, Phase, check_move
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def make_proposal(index: int, leader: int, txs: int = 3, parent: bytes = bytes(32),
-                  view: int = 0, salt: int = 0) -> Proposal:
-    ids = np.arange(index * 10 + salt * 1000, index * 10 + salt * 1000 + txs, dtype=np.int64)
-    timestamp = index * 1000
-    digest = proposal_hash(index, parent, ids, timestamp, leader)
-    return Proposal(index, view, leader, digest, parent, ids, timestamp)
 
 
 def executed_hash(proposal: Proposal) -> bytes:
@@ -95,200 +83,28 @@ def to_commit_quorum(core: PbftCore, proposal: Proposal, voters: list[int]) -> l
     return acts
 
 
-# -- the in-memory runtime ----------------------------------------------------------------------
+# -- the reference driver (fiscosim.consensus.driver) --------------------------------------------
 
 
-class Harness:
-    """N cores wired together; events are delivered FIFO or in a seeded-random order.
+def run(weights: list[int], **args: object) -> Driver:
+    """Drives ``weights``' cores until nothing is in flight; no timer fires (``Driver.settle``).
 
-    Plays the runtime: VerifyProposal → on_proposal_verified(ok=True); Execute → on_executed
-    with a hash derived from the proposal; CommitBlock → on_committed; SealRange → propose
-    blocks of a few txs (only up to ``blocks``). Silent nodes are crashed from the start: their
-    cores never see anything and send nothing. Checks the invariants as it goes.
-    """
+    No pool reports: an idle core cancels its view timer, so a stalled chain stays stalled."""
+    return Driver(weights, **args).start().settle()
 
-    def __init__(self, weights: list[int], *, leader_period: int = 1, pipeline_size: int = 50,
-                 seed: int | None = None, blocks: int = 20, silent: tuple[int, ...] = (),
-                 duplicate: bool = False, events: bool = True, hold_execution: bool = False):
-        self.n = len(weights)
-        self.cores = [
-            PbftCore(i, weights, leader_period=leader_period, pipeline_size=pipeline_size,
-                     events=events)
-            for i in range(self.n)
-        ]
-        self.pipeline_size = pipeline_size
-        self.rng = random.Random(seed) if seed is not None else None
-        self.pending: deque | list = [] if self.rng else deque()
-        self.blocks = blocks
-        self.silent = set(silent)
-        self.duplicate = duplicate
-        self.hold_execution = hold_execution
-        self.held: list = []
-        self.actions: list[list] = [[] for _ in range(self.n)]
-        self.proposed: dict[int, Proposal] = {}
-        self.chain: dict[int, tuple[bytes, bytes]] = {}  # what the first committer wrote
-        self.commits: list[list[tuple[int, bytes, bytes, tuple[int, ...]]]] = [
-            [] for _ in range(self.n)
-        ]
-        self.executions: list[list[int]] = [[] for _ in range(self.n)]
-        self.executing: list[int | None] = [None] * self.n
-        self.committing: list[int | None] = [None] * self.n
-        self.timers: list[int | None] = [None] * self.n  # the view timer
-        self.checkpoint_timers: list[int | None] = [None] * self.n
-        self.unsealed: list[tuple[int, Proposal]] = []
-        self.seal_ranges: list[tuple[int, int, int, int, int]] = []  # node, start, end, exec, comm
-        self.view_changes: list[tuple[int, ViewChangeNeeded]] = []
-        self.max_ahead = 0
-        self.steps = 0
 
-    # wiring
-    def start(self) -> Harness:
-        for i, core in enumerate(self.cores):
-            self.apply(i, core.start())
-        return self
+def entries(d: Driver, node: int) -> list[tuple[int, bytes, bytes]]:
+    """``node``'s ledger as (height, block hash, executed hash); signer sets may differ."""
+    return [(c.index, c.proposal.hash, c.executed_hash) for c in d.ledger[node]]
 
-    def post(self, event: tuple) -> None:
-        self.pending.append(event)
-        if self.duplicate and event[0] == "msg":
-            self.pending.append(event)
 
-    def apply(self, node: int, acts: list) -> None:
-        if node in self.silent:
-            return
-        core = self.cores[node]
-        for a in acts:
-            self.actions[node].append(a)
-            kind = type(a)
-            if kind is Broadcast:
-                message = a.message
-                assert message.sender == node
-                if type(message) is PrePrepare:
-                    ahead = message.index - core.committed_index
-                    assert ahead <= self.pipeline_size, "pipeline bound broken"
-                    self.max_ahead = max(self.max_ahead, ahead)
-                for dest in range(self.n):
-                    if dest != node:
-                        self.post(("msg", dest, message))
-            elif kind is Send:
-                self.post(("msg", a.dest, a.message))
-            elif kind is VerifyProposal:
-                assert a.proposal.leader != node, "a leader never verifies its own proposal"
-                self.post(("verified", node, a.proposal))
-            elif kind is Execute:
-                index = a.proposal.index
-                assert self.executing[node] is None, "two executions in flight"
-                assert index == (self.executions[node] or [0])[-1] + 1, "execution out of order"
-                self.executing[node] = index
-                self.executions[node].append(index)
-                event = ("executed", node, a.proposal)
-                (self.held if self.hold_execution else self.pending).append(event)
-            elif kind is CommitBlock:
-                assert self.committing[node] is None, "two ledger commits in flight"
-                last = self.commits[node][-1][0] if self.commits[node] else 0
-                assert a.index == last + 1, "ledger commit out of order"
-                assert a.index <= (self.executions[node] or [0])[-1], "commit before execution"
-                weight = sum(core.weights[s] for s in a.signatures)
-                assert weight >= core.quorum
-                record = (a.proposal.hash, a.executed_hash)
-                assert self.chain.setdefault(a.index, record) == record, "SAFETY VIOLATION"
-                self.commits[node].append((a.index, *record, a.signatures))
-                self.committing[node] = a.index
-                self.post(("committed", node, a.index))
-            elif kind is SealRange:
-                assert a.end < core.high_water_mark
-                self.seal_ranges.append(
-                    (node, a.start, a.end, core.executed_index, core.committed_index)
-                )
-                self.post(("seal", node, a.start, a.end))
-            elif kind is SetTimer:
-                assert a.name in (PBFT_TIMER, CHECKPOINT_TIMER)
-                timers = self.timers if a.name == PBFT_TIMER else self.checkpoint_timers
-                timers[node] = a.delay_us
-            elif kind is CancelTimer:
-                timers = self.timers if a.name == PBFT_TIMER else self.checkpoint_timers
-                timers[node] = None
-            elif kind is Unseal:
-                self.unsealed.append((node, a.proposal))
-            elif kind is ViewChangeNeeded:
-                self.view_changes.append((node, a))
-            else:
-                assert isinstance(a, Event)
-        assert core.timer_armed == (self.timers[node] is not None)
-        assert core.checkpoint_timer_armed == (self.checkpoint_timers[node] is not None)
-
-    def step(self) -> None:
-        if self.rng is not None:
-            i = self.rng.randrange(len(self.pending))
-            self.pending[i], self.pending[-1] = self.pending[-1], self.pending[i]
-            event = self.pending.pop()
-        else:
-            event = self.pending.popleft()
-        self.steps += 1
-        what, node = event[0], event[1]
-        if node in self.silent:
-            return
-        core = self.cores[node]
-        if what == "msg":
-            self.apply(node, core.handle(event[2]))
-        elif what == "verified":
-            p = event[2]
-            self.apply(node, core.on_proposal_verified(p.index, p.hash, True))
-        elif what == "executed":
-            p = event[2]
-            self.executing[node] = None
-            self.apply(node, core.on_executed(p.index, executed_hash(p)))
-        elif what == "committed":
-            self.committing[node] = None
-            self.apply(node, core.on_committed(event[2]))
-        elif what == "seal":
-            if event[2] > self.blocks:
-                return  # out of transactions: FISCO never seals an empty block
-            if event[2] > 1 and event[2] - 1 not in self.proposed:
-                # A sealer seals in order: an earlier range of ours is still on its way.
-                self.post(event)
-                return
-            for index in range(event[2], min(event[3], self.blocks) + 1):
-                parent = self.proposed[index - 1].hash if index > 1 else bytes(32)
-                proposal = make_proposal(index, node, parent=parent)
-                self.proposed[index] = proposal
-                self.apply(node, core.propose(proposal))
-
-    def run(self, max_steps: int = 2_000_000) -> Harness:
-        while self.pending:
-            self.step()
-            assert self.steps < max_steps
-        return self
-
-    def release(self) -> Harness:
-        """Stops holding executions: the held results are delivered."""
-        self.hold_execution = False
-        self.pending.extend(self.held)
-        self.held.clear()
-        return self
-
-    def fire_timers(self) -> None:
-        for node, delay in enumerate(self.timers):
-            if delay is not None and node not in self.silent:
-                self.timers[node] = None
-                self.apply(node, self.cores[node].on_timer(PBFT_TIMER))
-
-    # views
-    def alive(self) -> list[int]:
-        return [i for i in range(self.n) if i not in self.silent]
-
-    def committed(self, node: int) -> list[int]:
-        return [c[0] for c in self.commits[node]]
-
-    def events(self, node: int) -> list[Event]:
-        return events(self.actions[node])
-
-    def assert_all_committed(self, blocks: int) -> None:
-        first = [c[:3] for c in self.commits[self.alive()[0]]]
-        for node in self.alive():
-            assert self.committed(node) == list(range(1, blocks + 1)), node
-            assert self.cores[node].committed_index == blocks
-            # Same blocks, same executed hashes; the signer sets may differ between nodes.
-            assert [c[:3] for c in self.commits[node]] == first
+def assert_all_committed(d: Driver, blocks: int) -> None:
+    """Every live node committed exactly ``1..blocks``, all the same blocks and hashes."""
+    first = entries(d, d.alive()[0])
+    for node in d.alive():
+        assert d.committed(node) == list(range(1, blocks + 1)), node
+        assert d.cores[node].committed_index == blocks
+        assert entries(d, node) == first
 
 
 # -- quorum and leaders -------------------------------------------------------------------------
@@ -314,7 +130,7 @@ def test_quorum_weighted() -> None:
     ],
 )
 def test_weighted_quorum_in_a_run(silent: tuple[int, ...], expect: list[int]) -> None:
-    h = Harness([3, 1, 1, 1], silent=silent, blocks=10).start().run()
+    h = run([3, 1, 1, 1], silent=silent, blocks=10)
     for node in h.alive():
         assert h.committed(node) == expect
 
@@ -329,15 +145,15 @@ def test_leader_formula() -> None:
 
 @pytest.mark.parametrize("leader_period", [1, 2, 3])
 def test_leader_rotation_in_a_run(leader_period: int) -> None:
-    h = Harness([1] * 4, leader_period=leader_period, blocks=20).start().run()
-    h.assert_all_committed(20)
+    h = run([1] * 4, leader_period=leader_period, blocks=20)
+    assert_all_committed(h, 20)
     for index, proposal in h.proposed.items():
         assert proposal.leader == (index // leader_period) % 4
-    ranges = sorted((start, end) for _, start, end, _, _ in h.seal_ranges)
+    ranges = sorted((start, end) for _, start, end, _, _ in h.sealings)
     covered = [i for start, end in ranges for i in range(start, end + 1)]
     assert covered == sorted(set(covered)), "an index was handed out twice"
     assert covered[: 20] == list(range(1, 21))
-    for node, start, end, _, _ in h.seal_ranges:
+    for node, start, end, _, _ in h.sealings:
         assert all(h.cores[node].leader_of(i) == node for i in range(start, end + 1))
         assert start // leader_period == end // leader_period  # one leader period at most
     if leader_period == 2:
@@ -349,21 +165,21 @@ def test_leader_rotation_in_a_run(leader_period: int) -> None:
 
 @pytest.mark.parametrize("n", [4, 7, 10])
 def test_twenty_blocks_fifo(n: int) -> None:
-    h = Harness([1] * n, blocks=20).start().run()
-    h.assert_all_committed(20)
+    h = run([1] * n, blocks=20)
+    assert_all_committed(h, 20)
     for node in range(n):
         assert h.executions[node] == list(range(1, 21))
         assert h.cores[node].executed_index == 20
-        assert all(len(sigs) >= h.cores[node].quorum for *_, sigs in h.commits[node])
+        assert all(len(c.signatures) >= h.cores[node].quorum for c in h.ledger[node])
 
 
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize(("weights", "leader_period"), [([1] * 4, 1), ([1] * 7, 2),
                                                         ([3, 1, 1, 1, 2], 3)])
 def test_twenty_blocks_random_delivery(seed: int, weights: list[int], leader_period: int) -> None:
-    h = Harness(weights, leader_period=leader_period, seed=seed, blocks=20).start().run()
-    h.assert_all_committed(20)
-    hashes = {tuple((c[1], c[2]) for c in h.commits[node]) for node in range(len(weights))}
+    h = run(weights, leader_period=leader_period, seed=seed, blocks=20)
+    assert_all_committed(h, 20)
+    hashes = {tuple(entries(h, node)) for node in range(len(weights))}
     assert len(hashes) == 1
 
 
@@ -378,18 +194,18 @@ def test_twenty_blocks_random_delivery(seed: int, weights: list[int], leader_per
 def test_random_delivery_property(seed: int, n: int, leader_period: int, pipeline_size: int,
                                   duplicate: bool) -> None:
     """Any delivery order: every node commits 1..12 in order, all with the same hashes."""
-    h = Harness([1] * n, leader_period=leader_period, pipeline_size=pipeline_size, seed=seed,
-                blocks=12, duplicate=duplicate).start().run()
-    h.assert_all_committed(12)
+    h = run([1] * n, leader_period=leader_period, pipeline_size=pipeline_size, seed=seed,
+            blocks=12, duplicate=float(duplicate))
+    assert_all_committed(h, 12)
     assert h.max_ahead <= pipeline_size
     for node in range(n):
-        assert h.timers[node] is None  # idle at the end: the timer is cancelled
+        assert PBFT_TIMER not in h.timers[node]  # idle at the end: the timer is cancelled
 
 
 def test_duplicates_change_nothing_in_a_run() -> None:
-    plain = Harness([1] * 4, seed=3, blocks=20).start().run()
-    doubled = Harness([1] * 4, seed=3, blocks=20, duplicate=True).start().run()
-    doubled.assert_all_committed(20)
+    plain = run([1] * 4, seed=3, blocks=20)
+    doubled = run([1] * 4, seed=3, blocks=20, duplicate=1.0)  # every message twice
+    assert_all_committed(doubled, 20)
     assert doubled.chain == plain.chain
     assert "duplicate" in ignored(doubled.actions[0])
 
@@ -584,13 +400,13 @@ def test_leader_proposes_without_verifying_its_own_proposal() -> None:
 
 
 def test_next_leader_is_notified_at_commit_quorum_before_execution() -> None:
-    h = Harness([1] * 4, blocks=20, hold_execution=True).start().run()
+    h = run([1] * 4, blocks=20, hold_executions=True)
     # Nothing executed (all held), yet the leaders of blocks 2 and 3 were told to seal.
-    notified = {start: (node, executed) for node, start, _, executed, _ in h.seal_ranges}
+    notified = {start: (node, executed) for node, start, _, executed, _ in h.sealings}
     assert notified[2] == (2, 0) and notified[3] == (3, 0)
     assert all(h.executions[node] == [1] for node in range(4))
-    h.release().run()
-    h.assert_all_committed(20)
+    h.release().settle()
+    assert_all_committed(h, 20)
 
 
 def test_commit_quorum_triggers_seal_range_on_the_spot() -> None:
@@ -604,27 +420,25 @@ def test_commit_quorum_triggers_seal_range_on_the_spot() -> None:
 
 @pytest.mark.parametrize("seed", [None, 1, 2])
 def test_pipeline_bound_holds(seed: int | None) -> None:
-    h = Harness([1] * 4, pipeline_size=3, blocks=20, hold_execution=True, seed=seed)
-    h.start().run()
+    h = run([1] * 4, pipeline_size=3, blocks=20, hold_executions=True, seed=seed)
     # Blocks 1..3 are in flight; block 4's leader (node 0) waits for room.
     assert sorted(h.proposed) == [1, 2, 3]
     assert "window_full" in codes(h.actions[0])
-    assert not any(start == 4 for _, start, *_ in h.seal_ranges)
+    assert not any(start == 4 for _, start, *_ in h.sealings)
     assert h.max_ahead == 3
-    h.release().run()
-    h.assert_all_committed(20)
+    h.release().settle()
+    assert_all_committed(h, 20)
     assert h.max_ahead == 3  # never more than pipeline_size ahead of the proposer's commits
-    starts = sorted(start for _, start, *_ in h.seal_ranges)
+    starts = sorted(start for _, start, *_ in h.sealings)
     assert starts[:20] == list(range(1, 21))  # every turn handed out exactly once
 
 
 def test_leader_period_range_is_cut_at_the_high_water_mark() -> None:
-    h = Harness([1] * 4, leader_period=2, pipeline_size=2, blocks=9, hold_execution=True)
-    h.start().run()
-    assert (1, 2, 2) in [(n, s, e) for n, s, e, _, _ in h.seal_ranges]  # not [2, 3]
-    h.release().run()
-    h.assert_all_committed(9)
-    ranges = [(n, s, e) for n, s, e, _, _ in h.seal_ranges]
+    h = run([1] * 4, leader_period=2, pipeline_size=2, blocks=9, hold_executions=True)
+    assert (1, 2, 2) in [(n, s, e) for n, s, e, _, _ in h.sealings]  # not [2, 3]
+    h.release().settle()
+    assert_all_committed(h, 9)
+    ranges = [(n, s, e) for n, s, e, _, _ in h.sealings]
     assert (1, 3, 3) in ranges  # the rest of node 1's period, once block 1 committed
 
 
@@ -678,20 +492,20 @@ def test_checkpoint_quorum_on_another_hash_commits_nothing() -> None:
 
 
 def test_one_of_four_silent_still_commits() -> None:
-    h = Harness([1] * 4, silent=(0,), blocks=20).start().run()
+    h = run([1] * 4, silent=(0,), blocks=20)
     for node in h.alive():
         # Node 0 leads block 4: with no view change yet the chain waits there.
         assert h.committed(node) == [1, 2, 3]
-        assert h.timers[node] is None  # nothing in flight, nothing to time out
+        assert PBFT_TIMER not in h.timers[node]  # nothing in flight, nothing to time out
 
 
 def test_two_of_four_silent_nothing_commits_and_the_timer_fires() -> None:
-    h = Harness([1] * 4, silent=(2, 3), blocks=20).start().run()
+    h = run([1] * 4, silent=(2, 3), blocks=20)
     assert all(h.committed(node) == [] for node in (0, 1))
-    assert h.timers[0] == h.timers[1] == 3_000_000
-    h.fire_timers()
-    assert sorted(node for node, _ in h.view_changes) == [0, 1]
-    assert all(vc == ViewChangeNeeded(1, 1, "timeout") for _, vc in h.view_changes)
+    assert h.timers[0] == h.timers[1] == {PBFT_TIMER: 3_000_000}  # deadlines; the clock is at 0
+    assert h.advance() and h.now == 3_000_000  # both fire
+    assert sorted(node for node, _ in h.taken(ViewChangeNeeded)) == [0, 1]
+    assert all(vc == ViewChangeNeeded(1, 1, "timeout") for _, vc in h.taken(ViewChangeNeeded))
     assert all("timeout" in codes(h.actions[node]) for node in (0, 1))
     assert h.cores[0].view == 0  # view change itself comes later
 
@@ -716,7 +530,7 @@ def test_timer_is_set_while_in_flight_and_cancelled_when_idle() -> None:
 
 
 def test_timer_in_a_run_ends_cancelled() -> None:
-    h = Harness([1] * 4, seed=5, blocks=3).start().run()
+    h = run([1] * 4, seed=5, blocks=3)
     for node in range(4):
         timer_actions = [a for a in h.actions[node] if type(a) in (SetTimer, CancelTimer)]
         assert timer_actions and type(timer_actions[-1]) is CancelTimer
@@ -754,9 +568,9 @@ def test_pool_size_arms_and_cancels_the_timer() -> None:
 
 
 def test_events_off_emit_no_events() -> None:
-    on = Harness([1] * 4, seed=9, blocks=20).start().run()
-    off = Harness([1] * 4, seed=9, blocks=20, events=False).start().run()
-    off.assert_all_committed(20)
+    on = run([1] * 4, seed=9, blocks=20)
+    off = run([1] * 4, seed=9, blocks=20, events=False)
+    assert_all_committed(off, 20)
     assert off.chain == on.chain
     assert all(events(acts) == [] for acts in off.actions)
     assert all(events(acts) for acts in on.actions)
@@ -765,7 +579,7 @@ def test_events_off_emit_no_events() -> None:
 
 
 def test_events_cover_the_steps_of_a_block() -> None:
-    h = Harness([1] * 4, blocks=2).start().run()
+    h = run([1] * 4, blocks=2)
     leader, follower = set(codes(h.actions[1])), set(codes(h.actions[0]))
     for code in ("proposal_sent", "prepare_quorum", "commit_quorum", "execute",
                  "checkpoint_sent", "stable_checkpoint", "ledger_commit", "committed",

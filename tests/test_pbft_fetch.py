@@ -10,7 +10,7 @@ and the node executes the block without taking part in its votes.
 from __future__ import annotations
 
 from test_pbft import codes, executed_hash, ignored, make_proposal, of, sent, to_commit_quorum
-from test_pbft_viewchange import Net
+from test_pbft_viewchange import assert_agree, clients_waiting
 
 from fiscosim.consensus import (
     CHECKPOINT_TIMER,
@@ -188,8 +188,8 @@ def test_lost_commits_are_recovered_by_the_fetch_in_a_run() -> None:
     def drop(dest: int, message: object) -> bool:
         return dest == 3 and type(message) is Commit and message.index == 3
 
-    net = Net([1] * 4, blocks=6, silent=(2,), drop=drop).start().run()
-    net.assert_agree(6)
+    net = clients_waiting([1] * 4, blocks=6, silent=(2,), drop=drop).run()
+    assert_agree(net, 6)
     assert net.dropped >= 2
     assert net.events(3, "committed_proposal_requested")
     assert net.events(3, "committed_proposal_accepted")

@@ -1,10 +1,11 @@
 """PBFT failure handling (fiscosim.consensus.pbft), driven without simpy: view timer and back-off,
 ViewChange, NewView, fast view change, Unseal, checkpoint re-broadcast, recovery.
 
-Single cores are fed messages by hand; :class:`Net` wires N cores with FIFO or seeded-random
-delivery, drops chosen messages, crashes a node at a chosen step and plays the runtime,
-including a virtual clock for the timers: when no event is left, time jumps to the next timer
-deadline and every timer due then fires (network delays are negligible next to a 3 s timeout).
+Single cores are fed messages by hand; groups of cores run on the reference driver
+(fiscosim.consensus.driver) with FIFO or seeded-random delivery, chosen messages dropped, a node
+crashed at a chosen step, and its virtual clock for the timers: when nothing is in flight, time
+jumps to the next timer deadline and every timer due then fires (network delays are negligible
+next to a 3 s timeout).
 
 docs/fisco-reference.md §1.3 (quorum, f + 1), §1.4 (leader of a new view), §1.5 (checkpoint
 re-broadcast), §1.7 (timers, view change, NewView, recovery), §2.7 (unsealed transactions).
@@ -12,14 +13,10 @@ re-broadcast), §1.7 (timers, view change, NewView, recovery), §2.7 (unsealed t
 
 from __future__ import annotations
 
-import random
-from collections import deque
-from collections.abc import Callable
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_pbft import codes, events, executed_hash, ignored, make_proposal, of, sent
+from test_pbft import codes, entries, events, executed_hash, ignored, make_proposal, of, sent
 
 from fiscosim.consensus import (
     CHECKPOINT_TIMER,
@@ -28,7 +25,6 @@ from fiscosim.consensus import (
     CancelTimer,
     CheckPoint,
     Commit,
-    CommitBlock,
     CommittedProposalRequest,
     Event,
     Execute,
@@ -47,9 +43,9 @@ from fiscosim.consensus import (
     VerifyProposal,
     ViewChange,
     ViewChangeNeeded,
-    ViewEntered,
     empty_proposal,
 )
+from fiscosim.consensus.driver import SECOND, ZERO_HASH, Driver
 from fiscosim.consensus.events import ViewChangeReceived
 from fiscosim.consensus.messages import (
     MESSAGE_OVERHEAD,
@@ -57,169 +53,35 @@ from fiscosim.consensus.messages import (
     PROPOSAL_SIGNATURE_OVERHEAD,
 )
 
-ZERO = bytes(32)
-SECOND = 1_000_000
+ZERO = ZERO_HASH
 
-# -- the in-memory runtime with a clock ---------------------------------------------------------
+# -- the reference driver, with the clock (fiscosim.consensus.driver) ---------------------------
 
 
-class Net:
-    """N cores, a virtual clock and the runtime's part (see the module docstring).
+def clients_waiting(weights: list[int], **args: object) -> Driver:
+    """A started driver whose nodes report waiting transactions until they committed
+    ``blocks`` (``report_pool``), so the view timer runs as in FISCO while clients wait;
+    ``.run()`` fires timers on the virtual clock whenever nothing is in flight."""
+    return Driver(weights, report_pool=True, **args).start()
 
-    ``silent`` nodes are crashed from the start; ``crash=(node, step)`` crashes one after that
-    many delivered events. ``drop(dest, message)`` → True loses a message. Every node reports
-    pending transactions until it has committed ``blocks`` blocks (``on_pool_size``), so the
-    view timer runs as in FISCO while clients wait.
-    """
 
-    def __init__(self, weights: list[int], *, blocks: int = 12, seed: int | None = None,
-                 silent: tuple[int, ...] = (), crash: tuple[int, int] | None = None,
-                 drop: Callable[[int, object], bool] | None = None, **core_args: object):
-        self.n = len(weights)
-        self.cores = [PbftCore(i, weights, **core_args) for i in range(self.n)]
-        self.blocks = blocks
-        self.rng = random.Random(seed) if seed is not None else None
-        self.pending: deque | list = [] if self.rng else deque()
-        self.silent = set(silent)
-        self.crash = crash
-        self.drop = drop
-        self.dropped = 0
-        self.now = 0
-        self.steps = 0
-        self.timers: list[dict[str, int]] = [{} for _ in range(self.n)]
-        self.actions: list[list] = [[] for _ in range(self.n)]
-        self.commits: list[list[tuple[int, bytes, bytes, int]]] = [[] for _ in range(self.n)]
-        self.chain: dict[int, tuple[bytes, bytes]] = {}
-        self.proposed: dict[int, Proposal] = {}
-        self.unsealed: list[tuple[int, Proposal]] = []
-        self.new_views: list[NewView] = []
+def new_views(d: Driver) -> list[NewView]:
+    """The NewViews broadcast, in the order they were sent."""
+    return d.messages(NewView)
 
-    def start(self) -> Net:
-        for node, core in enumerate(self.cores):
-            self.apply(node, core.start())
-            self.apply(node, core.on_pool_size(1))
-        return self
 
-    def post(self, event: tuple) -> None:
-        if event[0] == "msg" and self.drop is not None and self.drop(event[1], event[2]):
-            self.dropped += 1
-            return
-        self.pending.append(event)
+def unsealed(d: Driver) -> list[tuple[int, Proposal]]:
+    return [(node, a.proposal) for node, a in d.taken(Unseal)]
 
-    def apply(self, node: int, acts: list) -> None:
-        if node in self.silent:
-            return
-        core = self.cores[node]
-        for a in acts:
-            self.actions[node].append(a)
-            kind = type(a)
-            if kind is Broadcast:
-                assert a.message.sender == node
-                if type(a.message) is NewView:
-                    self.new_views.append(a.message)
-                for dest in range(self.n):
-                    if dest != node:
-                        self.post(("msg", dest, a.message))
-            elif kind is Send:
-                self.post(("msg", a.dest, a.message))
-            elif kind is VerifyProposal:
-                self.post(("verified", node, a.proposal))
-            elif kind is Execute:
-                self.post(("executed", node, a.proposal))
-            elif kind is CommitBlock:
-                last = self.commits[node][-1][0] if self.commits[node] else 0
-                assert a.index == last + 1, "ledger commit out of order"
-                assert sum(core.weights[s] for s in a.signatures) >= core.quorum
-                record = (a.proposal.hash, a.executed_hash)
-                assert self.chain.setdefault(a.index, record) == record, "SAFETY VIOLATION"
-                self.commits[node].append((a.index, *record, len(a.proposal.tx_ids)))
-                self.post(("committed", node, a.index))
-            elif kind is SealRange:
-                self.post(("seal", node, a.start, a.end))
-            elif kind is SetTimer:
-                assert a.name in (PBFT_TIMER, CHECKPOINT_TIMER)
-                self.timers[node][a.name] = self.now + a.delay_us
-            elif kind is CancelTimer:
-                self.timers[node].pop(a.name, None)
-            elif kind is Unseal:
-                self.unsealed.append((node, a.proposal))
-            else:
-                assert isinstance(a, Event) or kind in (ViewChangeNeeded, ViewEntered), kind
-        assert core.timer_armed == (PBFT_TIMER in self.timers[node])
-        assert core.checkpoint_timer_armed == (CHECKPOINT_TIMER in self.timers[node])
 
-    def step(self) -> None:
-        if self.rng is not None:
-            i = self.rng.randrange(len(self.pending))
-            self.pending[i], self.pending[-1] = self.pending[-1], self.pending[i]
-            event = self.pending.pop()
-        else:
-            event = self.pending.popleft()
-        self.steps += 1
-        if self.crash is not None and self.steps == self.crash[1]:
-            self.silent.add(self.crash[0])
-        what, node = event[0], event[1]
-        if node in self.silent:
-            return
-        core = self.cores[node]
-        if what == "msg":
-            self.apply(node, core.handle(event[2]))
-        elif what == "verified":
-            p = event[2]
-            self.apply(node, core.on_proposal_verified(p.index, p.hash, True))
-        elif what == "executed":
-            p = event[2]
-            self.apply(node, core.on_executed(p.index, executed_hash(p)))
-        elif what == "committed":
-            self.apply(node, core.on_committed(event[2]))
-            if event[2] >= self.blocks:
-                self.apply(node, core.on_pool_size(0))
-        elif what == "seal":
-            for index in range(event[2], min(event[3], self.blocks) + 1):
-                parent = self.proposed[index - 1].hash if index - 1 in self.proposed else ZERO
-                proposal = make_proposal(index, node, parent=parent, view=core.view)
-                self.proposed[index] = proposal
-                self.apply(node, core.propose(proposal))
-
-    def alive(self) -> list[int]:
-        return [i for i in range(self.n) if i not in self.silent]
-
-    def done(self) -> bool:
-        return all(self.cores[i].committed_index >= self.blocks for i in self.alive())
-
-    def run(self, max_time: int = 600 * SECOND, max_steps: int = 500_000) -> Net:
-        while True:
-            while self.pending:
-                self.step()
-                assert self.steps < max_steps
-            if self.done():
-                return self
-            due = [(t, node, name) for node in self.alive()
-                   for name, t in self.timers[node].items()]
-            if not due:
-                return self  # stuck with no timer: the caller's asserts say so
-            self.now = min(t for t, _, _ in due)
-            assert self.now <= max_time, "no progress in the allotted time"
-            for t, node, name in sorted(due):
-                if t == self.now and self.timers[node].get(name) == t and node in self.alive():
-                    del self.timers[node][name]
-                    self.apply(node, self.cores[node].on_timer(name))
-
-    # views
-    def committed(self, node: int) -> list[int]:
-        return [c[0] for c in self.commits[node]]
-
-    def events(self, node: int, code: str) -> list[Event]:
-        return [a for a in self.actions[node] if isinstance(a, Event) and a.code == code]
-
-    def assert_agree(self, at_least: int) -> None:
-        """Every live node committed ``1..k`` with k ≥ at_least, all the same blocks."""
-        for node in self.alive():
-            assert self.committed(node)[:at_least] == list(range(1, at_least + 1)), node
-        longest = max(self.alive(), key=lambda node: len(self.commits[node]))
-        for node in self.alive():
-            mine = [c[:3] for c in self.commits[node]]
-            assert mine == [c[:3] for c in self.commits[longest]][: len(mine)]
+def assert_agree(d: Driver, at_least: int) -> None:
+    """Every live node committed ``1..k`` with k ≥ at_least, all the same blocks."""
+    for node in d.alive():
+        assert d.committed(node)[:at_least] == list(range(1, at_least + 1)), node
+    longest = max(d.alive(), key=lambda node: len(d.ledger[node]))
+    for node in d.alive():
+        mine = entries(d, node)
+        assert mine == entries(d, longest)[: len(mine)]
 
 
 def vc(view: int, sender: int, index: int = 0, prepared: tuple = ()) -> ViewChange:
@@ -299,8 +161,8 @@ def test_timer_runs_on_pending_transactions_alone_and_stops_when_idle() -> None:
 
 
 def test_idle_chain_makes_no_view_change() -> None:
-    net = Net([1] * 4, blocks=3).start().run()
-    net.assert_agree(3)
+    net = clients_waiting([1] * 4, blocks=3).run()
+    assert_agree(net, 3)
     assert all(core.view == 0 and not core.timer_armed for core in net.cores)
     assert net.now == 0  # no timer ever fired
 
@@ -312,14 +174,14 @@ def test_idle_chain_makes_no_view_change() -> None:
 @pytest.mark.parametrize("silent", [0, 1])
 def test_silent_leader_is_replaced_and_blocks_keep_committing(silent: int,
                                                               seed: int | None) -> None:
-    net = Net([1] * 4, blocks=12, seed=seed, silent=(silent,)).start().run()
-    net.assert_agree(12)
-    first = net.new_views[0]
+    net = clients_waiting([1] * 4, blocks=12, seed=seed, silent=(silent,)).run()
+    assert_agree(net, 12)
+    first = new_views(net)[0]
     # Node 0 leads block 4 (view 0): blocks 1..3 commit, then view 1, led by node
     # (4 + 1) % 4 = 1. Node 1 leads block 1: view 1 at once, led by (1 + 1) % 4 = 2.
     expected = {0: (1, 1), 1: (1, 2)}[silent]
     assert (first.view, first.sender) == expected
-    assert all(len(first.view_changes) >= 3 for first in net.new_views)
+    assert all(len(first.view_changes) >= 3 for first in new_views(net))
     for node in net.alive():
         core = net.cores[node]
         assert core.view >= 1 and not core.in_view_change and core.change_cycle == 0
@@ -327,7 +189,7 @@ def test_silent_leader_is_replaced_and_blocks_keep_committing(silent: int,
             assert net.events(node, code) or code == "new_view_accepted", (node, code)
         assert not core.timer_armed  # done: no pending transactions, nothing in flight
     assert net.events(expected[1], "new_view_sent")
-    assert net.now == 3 * SECOND * len({nv.view for nv in net.new_views})  # one timeout each
+    assert net.now == 3 * SECOND * len({nv.view for nv in new_views(net)})  # one timeout each
 
 
 def test_old_view_messages_are_ignored_during_a_view_change() -> None:
@@ -426,19 +288,19 @@ def test_empty_proposal_fills_a_gap_in_a_run() -> None:
     def drop(dest: int, message: object) -> bool:
         return type(message) is Prepare and message.index == 2 and message.view == 0
 
-    net = Net([1] * 4, blocks=12, leader_period=2, drop=drop).start().run()
-    net.assert_agree(12)
-    first = net.new_views[0]
+    net = clients_waiting([1] * 4, blocks=12, leader_period=2, drop=drop).run()
+    assert_agree(net, 12)
+    first = new_views(net)[0]
     gap = first.pre_prepares[0]
     assert gap.index == 2 and len(gap.proposal.tx_ids) == 0
     parent = net.chain[1][1]  # the ledger hash of block 1
     assert gap.proposal.hash == empty_proposal(2, 1, first.sender, parent).hash
     assert net.chain[2][0] == gap.proposal.hash
-    assert [c[3] for c in net.commits[0] if c[0] == 2] == [0]  # committed with no transactions
+    assert [len(c.proposal.tx_ids) for c in net.ledger[0] if c.index == 2] == [0]  # no txs
     # Block 2's original proposal was accepted everywhere and abandoned: Unseal on each node;
     # the re-proposed blocks 3.. keep their proposals, so no Unseal for them.
-    assert sorted(node for node, p in net.unsealed if p.index == 2) == [0, 1, 2, 3]
-    assert all(p.index == 2 for _, p in net.unsealed)
+    assert sorted(node for node, p in unsealed(net) if p.index == 2) == [0, 1, 2, 3]
+    assert all(p.index == 2 for _, p in unsealed(net))
     for pre in first.pre_prepares[1:]:
         assert net.chain[pre.index][0] == pre.proposal.hash == net.proposed[pre.index].hash
 
@@ -449,15 +311,15 @@ def test_prepared_but_uncommitted_block_survives_the_view_change() -> None:
     def drop(dest: int, message: object) -> bool:
         return type(message) is Commit and message.index == 3 and message.view == 0 and dest
 
-    net = Net([1] * 4, blocks=6, drop=drop).start().run()
-    net.assert_agree(6)
-    first = net.new_views[0]
+    net = clients_waiting([1] * 4, blocks=6, drop=drop).run()
+    assert_agree(net, 6)
+    first = new_views(net)[0]
     reproposed = {pre.index: pre.proposal.hash for pre in first.pre_prepares}
     assert reproposed[3] == net.chain[3][0] == net.proposed[3].hash
     # Node 0 executed block 3 in view 0 and took part in view 1's Prepare and Commit for it
     # without executing it again.
     assert [a.proposal.index for a in net.actions[0] if type(a) is Execute].count(3) == 1
-    assert not [p for _, p in net.unsealed if p.index == 3]
+    assert not [p for _, p in unsealed(net) if p.index == 3]
     assert net.cores[0].view == 1 and net.dropped > 0
 
 
@@ -608,8 +470,8 @@ def test_lost_checkpoints_are_sent_again_after_checkpoint_timeout() -> None:
         first_copy.add(key)
         return True
 
-    net = Net([1] * 4, blocks=3, drop=drop, checkpoint_timeout_us=SECOND).start().run()
-    net.assert_agree(3)
+    net = clients_waiting([1] * 4, blocks=3, drop=drop, checkpoint_timeout_us=SECOND).run()
+    assert_agree(net, 3)
     assert net.dropped == 4 * 3 * 3
     assert all(net.events(node, "checkpoint_resent") for node in range(4))
     assert all(core.view == 0 for core in net.cores)  # resent before the view timer fired
@@ -727,13 +589,13 @@ def test_view_change_message_sizes() -> None:
 
 
 def test_events_use_no_reserved_keys() -> None:
-    net = Net([1] * 4, blocks=8, silent=(0,)).start().run()
+    net = clients_waiting([1] * 4, blocks=8, silent=(0,)).run()
     reserved = {"code", "text", "node", "t", "event"}
     told = [a for acts in net.actions for a in acts if isinstance(a, Event)]
     assert {"view_change_sent", "view_change_received", "view_change_quorum", "new_view_sent",
             "new_view_accepted", "timeout"} <= {event.code for event in told}
     assert all(not reserved & set(event.fields()) for event in told)
-    quiet = Net([1] * 4, blocks=8, silent=(0,), events=False).start().run()
+    quiet = clients_waiting([1] * 4, blocks=8, silent=(0,), events=False).run()
     assert quiet.chain == net.chain
     assert not any(isinstance(a, Event) for acts in quiet.actions for a in acts)
 
@@ -753,9 +615,10 @@ def test_events_use_no_reserved_keys() -> None:
 def test_one_crash_random_delivery_property(seed: int, n: int, crashed: int, crash_step: int,
                                             leader_period: int, pipeline_size: int) -> None:
     """One node crashes at a random moment (possibly after the run: no crash); any delivery
-    order: the live nodes commit ≥ 12 blocks, all the same (the Net checks every commit
+    order: the live nodes commit ≥ 12 blocks, all the same (the driver checks every commit
     against the first one at its height)."""
-    net = Net([1] * n, blocks=12, seed=seed, crash=(crashed % n, crash_step),
-              leader_period=leader_period, pipeline_size=pipeline_size, events=False)
+    net = Driver([1] * n, blocks=12, seed=seed, report_pool=True, leader_period=leader_period,
+                 pipeline_size=pipeline_size, events=False)
+    net.crash(crashed % n, at_step=crash_step)
     net.start().run()
-    net.assert_agree(12)
+    assert_agree(net, 12)

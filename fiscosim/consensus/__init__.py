@@ -16,7 +16,10 @@ They import no simpy, read no clock and touch no network (docs/architecture.md r
   PBFT: weighted quorums, the leader formula, the 50-block pipeline, serial execution and the
   checkpoint after it, and the failure handling — view timer with back-off, view change, fast
   view change, NewView re-proposals, checkpoint re-broadcast, the committed-proposal fetch,
-  recovery (docs/fisco-reference.md §1.3–§1.7, §9).
+  recovery (docs/fisco-reference.md §1.3–§1.7, §9);
+- :mod:`fiscosim.consensus.driver` — :class:`~fiscosim.consensus.driver.Driver`, the reference
+  driver: n cores in memory, a virtual clock, a seeded delivery order; the tests and
+  docs/pbft.md ("Driving the core by hand") use it.
 
 Nothing here imports simpy, reads a clock or touches the network; ``docs/pbft.md`` explains the
 protocol for teaching.
