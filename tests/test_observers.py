@@ -88,8 +88,7 @@ def test_a_block_whose_signature_list_is_below_quorum_is_refused():
     number = height + 1
     proposal, executed, _ = sealer.ledger[height]
     forged = BlockResponse(((number, proposal, executed, (0,)),), 0)
-    observer._syncing = True
-    observer._receive_blocks(forged)
+    observer.receive(sealer.net_id, forged)  # as if the network delivered it
     world.env.run(until=world.env.now + 1_000_000)
     assert observer.stats.sync_rejected == 1 and observer.height == height
 

@@ -22,6 +22,7 @@ the light node catches both, counts them and asks another full node.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from fiscosim.crypto.merkle import merkle_proof, merkle_root, verify_proof
 from fiscosim.engine import schedule
+from fiscosim.node.context import NodeContext
 from fiscosim.node.messages import MESSAGE_OVERHEAD, PER_TX_FRAMING
 from fiscosim.node.txpool import REJECT_CODES, Reject
 
@@ -187,50 +189,49 @@ def roots(shared: Any, number: int, proposal: Any) -> tuple[bytes, bytes]:
     return txs_root, receipts_root
 
 
-def header_of(node: Any, number: int) -> LightHeader:
-    proposal, executed_hash, signers = node.ledger[number]
-    txs_root, receipts_root = roots(node.shared, number, proposal)
-    forged = "forge_light" in node.byzantine
+def header_of(ctx: NodeContext, number: int) -> LightHeader:
+    proposal, executed_hash, signers = ctx.ledger[number]
+    txs_root, receipts_root = roots(ctx.shared, number, proposal)
+    forged = "forge_light" in ctx.byzantine
     return LightHeader(number, proposal.hash, proposal.parent_hash, executed_hash, txs_root,
-                       receipts_root, tuple(signers), len(node.shared.sealer_net_ids), forged)
+                       receipts_root, tuple(signers), len(ctx.shared.sealer_net_ids), forged)
 
 
-def serve(node: Any, src: int, message: Any) -> None:
-    """A full node answers a light node: headers, a query with its proof, or forwarded
-    transactions (taken in as if its own RPC had received them)."""
+def serve(ctx: NodeContext, src: int, message: Any,
+          rpc_submit: Callable[[np.ndarray], None]) -> None:
+    """A full node (its context ``ctx``) answers a light node: headers, a query with its proof,
+    or forwarded transactions (taken in as if its own RPC had received them: ``rpc_submit``)."""
     kind = message.kind
     if kind == "LightSendTransactions":
-        node.shared.table.route(message.ids, node.net_id)
-        node.rpc_submit(message.ids)
+        ctx.shared.table.route(message.ids, ctx.net_id)
+        rpc_submit(message.ids)
         return
     if kind == "LightHeadersRequest":
-        last = min(message.last, node.height)
-        answer: Any = HeadersResponse(tuple(header_of(node, n)
+        last = min(message.last, ctx.height)
+        answer: Any = HeadersResponse(tuple(header_of(ctx, n)
                                             for n in range(message.first, last + 1)))
-        work = node.costs.encode(answer.wire_size())
+        work = ctx.costs.encode(answer.wire_size())
     else:
-        answer = _answer(node, message)
+        answer = _answer(ctx, message)
         if answer is None:
             return
-        work = node.costs.encode(answer.wire_size()) + node.costs.hash(32 * len(answer.hashes))
-    node.stats.light_bytes_served += answer.wire_size()
-    done = node.cpu.run(node.env.now, work, lane="light")
-    node.later(done, node.shared.network.send, node.net_id, src, answer, answer.wire_size(),
-                node.shared.nodes_deliver)
+        work = ctx.costs.encode(answer.wire_size()) + ctx.costs.hash(32 * len(answer.hashes))
+    ctx.stats.light_bytes_served += answer.wire_size()
+    ctx.send_after(work, "light", src, answer, answer.wire_size())
 
 
-def _answer(node: Any, request: QueryRequest) -> QueryResponse | None:
-    entry = node.ledger.get(request.number)
+def _answer(ctx: NodeContext, request: QueryRequest) -> QueryResponse | None:
+    entry = ctx.ledger.get(request.number)
     if entry is None:
         return None
     proposal = entry[0]
     ids = proposal.tx_ids
-    hashes = _block_hashes(node.shared, request.number, proposal)[0]
-    table = node.shared.table
+    hashes = _block_hashes(ctx.shared, request.number, proposal)[0]
+    table = ctx.shared.table
     if request.what == "block":
         payload = int(table.size[ids].sum(dtype=np.int64))
         leaves = tuple(hashes)
-        if "forge_light" in node.byzantine and leaves:
+        if "forge_light" in ctx.byzantine and leaves:
             leaves = (_flip(leaves[0]), *leaves[1:])
         return QueryResponse(request.query, "block", request.number, b"", -1, None, leaves,
                              payload)
@@ -241,7 +242,7 @@ def _answer(node: Any, request: QueryRequest) -> QueryResponse | None:
     leaves_all = hashes if request.what == "tx" else receipt_hashes(hashes)
     proof = merkle_proof(leaves_all, index, _blake)
     leaf = leaves_all[index]
-    if "forge_light" in node.byzantine:
+    if "forge_light" in ctx.byzantine:
         leaf = _flip(leaf)
     payload = int(table.size[request.tx]) if request.what == "tx" else RECEIPT_BYTES
     return QueryResponse(request.query, request.what, request.number, leaf, index, proof, (),

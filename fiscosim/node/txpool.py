@@ -185,6 +185,15 @@ class TxPool:
             self._queue.append(ids)
             self.pending += len(ids)
             return ids, None
+        return self._admit_rows(ids, signature_ok, state, owners, limits, height, from_rpc)
+
+    def _admit_rows(self, ids: np.ndarray, signature_ok: np.ndarray, state: np.ndarray,
+                    owners: np.ndarray, limits: np.ndarray, height: int,
+                    from_rpc: bool) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`admit` row by row, in FISCO's order of checks: a batch with some row that
+        fails one (``state``, ``owners``, ``limits``: the rows' pool states, nonce owners and
+        block limits)."""
+        table = self.table
         reasons = np.full(len(ids), -1, dtype=np.int16)
         in_pool = (state == PENDING) | (state == SEALED)
         reasons[in_pool] = REJECT_CODES[Reject.AlreadyInTxPool]

@@ -24,10 +24,11 @@ from fiscosim.metrics.summary import NOT_CHECKED
 from fiscosim.net.latency import LatencyModel
 from fiscosim.net.network import Network
 from fiscosim.net.topology import build_topology
+from fiscosim.node.context import ChainParams, NodeContext, Shared
 from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.light import QUERY_KINDS, LightNode
-from fiscosim.node.runtime import ChainParams, Node, Shared
+from fiscosim.node.runtime import Node
 from fiscosim.node.txpool import TxPool
 from fiscosim.node.txtable import TxTable
 from fiscosim.sim.realcrypto import forged_verdicts
@@ -225,14 +226,14 @@ def _build_group(
 
     watchers: dict[tuple[str, int], list[Callable[[], None]]] = {}
 
-    def on_seal(node: Node, proposal: Any) -> None:
+    def on_seal(node: NodeContext, proposal: Any) -> None:
         blocks.sealed(proposal.index, proposal.view, proposal.leader, len(proposal.tx_ids),
                       env.now, node.name)
         if watchers:
             for run in watchers.pop(("sealed", proposal.index), ()):
                 run()
 
-    def on_commit(node: Node, number: int, proposal: Any, executed_hash: bytes) -> None:
+    def on_commit(node: NodeContext, number: int, proposal: Any, executed_hash: bytes) -> None:
         honest = node.name not in dishonest
         if node.index >= 0:  # a sealer: every sealer's commit puts the block on the chain
             blocks.committed(number, executed_hash, env.now, node.net_id, honest)

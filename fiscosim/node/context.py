@@ -1,0 +1,245 @@
+"""The node context: what a node's stages share, below the stages.
+
+A full node (:class:`fiscosim.node.runtime.Node`) is built from stages, one module each:
+intake and admission (:mod:`.intake`), the sealer (:mod:`.sealer`), proposal fill
+(:mod:`.fill`), execution and commit (:mod:`.execution`) and block sync (:mod:`.sync`). They
+share one :class:`NodeContext`: the node's identity, CPU and cost model, the clock (``later``:
+work a crash loses), the trace, and the run state more than one stage reads — the txpool, the
+PBFT core, the chain (height, committed blocks, proposal hashes), whether the node is up, its
+byzantine behaviours and its statistics. The stages import this module and nothing of each
+other; what a stage tells another stage or the core goes through a callback the runtime sets
+when it wires the node (docs/architecture.md, decision 24). This module also holds what every
+node of a run shares (:class:`Shared`) and the chain parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from fiscosim.engine import schedule
+from fiscosim.node.cpu import Cpu
+from fiscosim.node.txpool import TxPool
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParams:
+    """The chain parameters the runtime needs (validated by the scenario)."""
+
+    tx_count_limit: int = 1000
+    min_seal_time_us: int = 500_000
+    sync_status_us: int = 0
+    """Status gossip to every group member this often (0: none, docs/fisco-reference.md §7)."""
+
+
+@dataclass
+class NodeStats:
+    """What one node did; the metrics layer sums and reports these."""
+
+    verified: int = 0
+    fetched: int = 0
+    executed_blocks: int = 0
+    view_changes_wanted: int = 0
+    proposals_rejected: int = 0
+    view_change_us: list[int] = field(default_factory=list)
+    """How long each of this node's view changes took (ViewChange sent → view entered)."""
+    forged_messages_rejected: int = 0
+    """PBFT messages dropped because their signature failed verification."""
+    forged_txs_rejected: int = 0
+    """Transactions from a peer rejected because their signature failed verification."""
+    byzantine_dropped: int = 0
+    """Messages this (byzantine) node's runtime withheld from its core's output."""
+    equivocations: int = 0
+    """Second proposals this (byzantine) node sent for an index it leads."""
+    synced_blocks: int = 0
+    """Blocks this node got by block sync."""
+    sync_rejected: int = 0
+    """Synced blocks refused: their signature list weighs less than the quorum."""
+    catch_up_us: list[int] = field(default_factory=list)
+    """Each time this node fell behind: from its first sync request to reaching the height its
+    peers had announced."""
+    follow_lag_us: list[int] = field(default_factory=list)
+    """An observer: per block, its commit time minus the first sealer's."""
+    light_bytes_served: int = 0
+    """Bytes of headers, proofs and blocks this full node sent to light nodes."""
+
+
+class ByzantineSender(Protocol):
+    """How a byzantine node sends what its honest core produced: given the node
+    (:class:`fiscosim.node.runtime.Node`), the message and its destination (a consensus index;
+    None for every other sealer), it drops, rewrites, forges or delays it and sends the result
+    with the node's ``emit``. The node layer names only this interface;
+    :func:`fiscosim.faults.byzantine.send` implements it and the world builder hands it to the
+    nodes (:attr:`Shared.byzantine_send`)."""
+
+    def __call__(self, node: Any, message: Any, dest: int | None) -> None: ...
+
+
+def _no_byzantine_sender(node: Any, message: Any, dest: int | None) -> None:
+    raise RuntimeError(f"{node.name} has byzantine behaviours {sorted(node.byzantine)} but the "
+                       "world gave its nodes no Shared.byzantine_send")
+
+
+@dataclass
+class Shared:
+    """What every node of a run shares: the clock, the network, the tables and the recorders."""
+
+    env: Any
+    network: Any
+    table: Any
+    params: ChainParams
+    sealer_net_ids: list[int]
+    """Network id of the sealer with each consensus index (nodeID order, docs/fisco-reference.md
+    §1.3)."""
+    on_commit: Callable[[NodeContext, int, Any, bytes], None]
+    """Called when a node commits block ``index`` (safety checker, metrics)."""
+    on_seal: Callable[[NodeContext, Any], None]
+    verdicts: Callable[[np.ndarray], np.ndarray] | None = None
+    """Real-crypto mode: the host's shared verdicts for transaction ids."""
+    trace: Callable[[str, dict], None] | None = None
+    nodes: list[Any] = field(default_factory=list)
+    """The group's nodes by network id (None where a position is not in the group)."""
+    coalition: Any = None
+    """The equivocating nodes' shared state (:class:`fiscosim.faults.byzantine.Coalition`),
+    read and written only by ``byzantine_send`` and ``Node.set_byzantine``."""
+    byzantine_send: ByzantineSender = _no_byzantine_sender
+    """What a node with byzantine behaviours sends instead of its core's messages."""
+    sealer_index: dict[int, int] = field(default_factory=dict)
+    """Consensus index of each sealer's network id (the inverse of ``sealer_net_ids``)."""
+    forged_verdicts: Callable[[np.ndarray], np.ndarray] | None = None
+    """Verdicts for transactions a ``forge_txs`` node sends (:func:`fiscosim.sim.realcrypto.
+    forged_verdicts`)."""
+    follower_net_ids: list[int] = field(default_factory=list)
+    """Network ids of the group's observers and light nodes: sealers announce each new block
+    to them."""
+    group_id: str = "group0"
+    real: Any = None
+    """Real-crypto mode: the corpus (transaction hashes for light nodes' proofs)."""
+    light_roots: dict[int, tuple] = field(default_factory=dict)
+    """Host-side memo of each block's transaction hashes and roots (:mod:`.light`)."""
+    first_commit_us: Callable[[int], int] = lambda number: -1
+    """When block ``number`` was first committed in this group (−1: not yet)."""
+    weights: tuple[int, ...] = ()
+    """Consensus weights in consensus-index order: a synced block's signature list must reach
+    ``quorum`` of them (docs/fisco-reference.md §7)."""
+    quorum: int = 0
+
+    def nodes_deliver(self, src: int, dst: int, message: Any) -> None:
+        """The network's delivery callback: hands ``message`` to node ``dst``."""
+        self.nodes[dst].receive(src, message)
+
+
+class NodeContext:
+    """One node's identity, resources, clock and shared run state (see the module docstring).
+
+    Who writes what: ``pool`` and ``core`` are replaced by the runtime on a restart; ``up`` and
+    ``epoch`` by the runtime on a crash or restart; the chain (``height``, ``ledger``,
+    ``last_commit_at``) through :meth:`store_block` by execution and block sync;
+    ``proposal_hashes`` by the runtime (PrePrepares), the sealer, proposal fill and block sync;
+    ``byzantine`` by the runtime's ``set_byzantine``.
+    """
+
+    def __init__(self, net_id: int, name: str, shared: Shared, cpu: Cpu, costs: Any,
+                 pool: TxPool, core: Any | None) -> None:
+        self.net_id = net_id
+        self.name = name
+        self.shared = shared
+        self.env = shared.env
+        self.cpu = cpu
+        self.costs = costs
+        self.pool = pool
+        self.core = core
+        """The PBFT core (None on an observer). Stages read it (the sealer its view) but hand
+        their results to it only through the runtime's callbacks."""
+        self.index = -1 if core is None else core.index
+        self.stats = NodeStats()
+        self.up = True
+        self.epoch = 0
+        """Changes when the process dies or its core is rebuilt: ``later`` work from before is
+        dropped."""
+        self.height = 0
+        self.ledger: dict[int, tuple[Any, bytes, tuple[int, ...]]] = {}
+        """The committed blocks: number → (proposal, executed hash, signers)."""
+        self.last_commit_at = 0
+        self.proposal_hashes: dict[int, bytes] = {}
+        """Each block's proposal hash as this node knows it (the sealer's parent hash)."""
+        self.byzantine: frozenset[str] = frozenset()
+
+    def later(self, at_us: int, fn: Any, *args: Any) -> None:
+        """Calls ``fn(*args)`` at ``at_us`` unless this node crashes before then.
+
+        Work in progress is in memory: a crash loses it (the epoch changes).
+        """
+        schedule(self.env, at_us, self._if_alive, self.epoch, fn, args)
+
+    def _if_alive(self, epoch: int, fn: Any, args: tuple) -> None:
+        if epoch == self.epoch:
+            fn(*args)
+
+    def trace(self, event: str, **fields: Any) -> None:
+        trace = self.shared.trace
+        if trace is not None:
+            # `node` is the network position (the scenario's node order); `sealer` is the
+            # consensus index (nodeID order, docs/fisco-reference.md §1.3) that the PBFT core's
+            # fields use; `node_name` is the scenario's name ("name" is taken: the timer events'
+            # field).
+            trace(event, {"node": self.net_id, "sealer": self.index, "node_name": self.name,
+                          **fields})
+
+    def send_after(self, work: int, lane: str, dest: int, message: Any, size: int,
+                   on_lost: Any = None) -> None:
+        """Charges ``work`` (encoding ``message``) to ``lane``, then sends it to ``dest``."""
+        done = self.cpu.run(self.env.now, work, lane=lane)
+        shared = self.shared
+        self.later(done, shared.network.send, self.net_id, dest, message, size,
+                   shared.nodes_deliver, on_lost)
+
+    def broadcast_after(self, work: int, lane: str, dests: list[int], message: Any,
+                        size: int) -> None:
+        """Charges ``work`` (encoding ``message``) to ``lane``, then sends it to each of
+        ``dests``."""
+        done = self.cpu.run(self.env.now, work, lane=lane)
+        shared = self.shared
+        self.later(done, shared.network.broadcast, self.net_id, dests, message, size,
+                   shared.nodes_deliver)
+
+    def signature_verdicts(self, ids: np.ndarray, facts: Any = None) -> np.ndarray | None:
+        """Verdicts per row; None when all are valid (modelled mode, a clean batch)."""
+        if self.shared.verdicts is not None:
+            return self.shared.verdicts(ids)
+        if facts is not None and facts.clean:
+            return None
+        return ~self.shared.table.tampered[ids]
+
+    def store_block(self, number: int, proposal: Any, executed_hash: bytes,
+                    signers: tuple[int, ...]) -> None:
+        """Block ``number`` joins the ledger: its transactions leave the pool, the height moves."""
+        self.pool.remove_committed(proposal.tx_ids)
+        self.height = number
+        self.ledger[number] = (proposal, executed_hash, signers)
+
+
+class Stage:
+    """What every stage keeps at hand: its node's context and the parts of it that never change
+    (read on hot paths without going through the context)."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.env = ctx.env
+        self.cpu = ctx.cpu
+        self.costs = ctx.costs
+        self.shared = ctx.shared
+        self.stats = ctx.stats
+        self.later = ctx.later
+
+
+def unwired(*args: Any) -> None:
+    """A stage's callback before the runtime wires it."""
+    raise RuntimeError("a node stage's callback was not wired (fiscosim.node.runtime.Node)")
+
+
+__all__ = ["ByzantineSender", "ChainParams", "NodeContext", "NodeStats", "Shared", "Stage",
+           "unwired"]

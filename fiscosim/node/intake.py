@@ -1,0 +1,105 @@
+"""A node's transaction intake: RPC, transaction push, verification and txpool admission.
+
+RPC (docs/fisco-reference.md §2.2) pushes a client's raw transactions to every other consensus
+node first, then verifies and admits them locally; a pushed batch (§2.4) is verified and
+admitted the same way. Only transactions the pool does not hold yet are decoded and verified,
+over all cores (the ``txpool`` lane); the pool (:class:`~fiscosim.node.txpool.TxPool`) decides.
+A byzantine ``forge_txs`` peer's transactions are judged by the forged verdicts.
+
+Talks to: the node context (below); :attr:`Intake.on_admitted` when new transactions are
+pending (the runtime reports the pool to the core and wakes the sealer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from fiscosim.node.context import NodeContext, Stage, unwired
+from fiscosim.node.messages import BatchFacts, TxPush
+from fiscosim.node.txpool import REJECT_CODES, Reject
+
+
+class Intake(Stage):
+    """RPC and push intake of one node (see the module docstring)."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        super().__init__(ctx)
+        self.on_admitted: Callable[[], None] = unwired
+        """New transactions are pending (set by the runtime)."""
+
+    def rpc_submit(self, ids: np.ndarray) -> None:
+        """A client's batch reaches this node's RPC (docs/fisco-reference.md §2.2): push first,
+        then admit."""
+        ctx = self.ctx
+        table = self.shared.table
+        if not ctx.up:
+            # The SDK's connection fails: the client learns at once, nothing is submitted.
+            table.reject(ids, REJECT_CODES[Reject.RpcUnreachable])
+            return
+        payload = int(table.size[ids].sum(dtype=np.int64))
+        limits = table.block_limit[ids]
+        facts = BatchFacts(
+            first=int(ids[0]),
+            count=len(ids),
+            clean=not table.tampered[ids].any() and bool((table.nonce_owner[ids] == ids).all()),
+            limit_lo=int(limits.min()),
+            limit_hi=int(limits.max()),
+        ) if len(ids) and int(ids[-1]) - int(ids[0]) == len(ids) - 1 else None
+        forged = "forge_txs" in ctx.byzantine
+        push = TxPush(ids, payload, None if forged else facts, forged)
+        targets = [n for n in self.shared.sealer_net_ids if n != ctx.net_id]
+        if targets:
+            ctx.broadcast_after(self.costs.encode(push.wire_size()), "rpc", targets, push,
+                                push.wire_size())
+        self._verify_and_admit(ids, payload, True, facts)
+
+    def receive_push(self, push: TxPush) -> None:
+        """A peer's transaction push (§2.4)."""
+        if push.forged:
+            fresh = self.ctx.pool.fresh_count(push.ids, None)
+            work = self.costs.admit(push.payload_bytes, fresh)
+            self.stats.verified += fresh
+            done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
+            self.later(done, self._admit_forged, push.ids)
+            return
+        self._verify_and_admit(push.ids, push.payload_bytes, False, push.facts)
+
+    def _admit_forged(self, ids: np.ndarray) -> None:
+        """Transactions whose signatures a byzantine peer forged: the verdicts decide (a
+        transaction this pool holds already is a duplicate and is not verified again)."""
+        ctx = self.ctx
+        assert self.shared.forged_verdicts is not None
+        ok = self.shared.forged_verdicts(ids)
+        admitted, reasons = ctx.pool.admit(ids, ok, ctx.height, self.env.now, False, None)
+        if reasons is not None:
+            self.stats.forged_txs_rejected += int(
+                (reasons == REJECT_CODES[Reject.InvalidSignature]).sum())
+        if len(admitted):
+            self.on_admitted()
+
+    def _verify_and_admit(self, ids: np.ndarray, payload: int, from_rpc: bool,
+                          facts: BatchFacts | None = None) -> None:
+        # Only transactions the pool does not hold yet are decoded and verified.
+        fresh = self.ctx.pool.fresh_count(ids, facts)
+        work = self.costs.admit(payload, fresh)
+        self.stats.verified += fresh
+        done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
+        self.later(done, self._admit, ids, from_rpc, facts)
+
+    def _admit(self, ids: np.ndarray, from_rpc: bool, facts: BatchFacts | None = None) -> None:
+        ctx = self.ctx
+        ok = ctx.signature_verdicts(ids, facts)
+        admitted, reasons = ctx.pool.admit(ids, ok, ctx.height, self.env.now, from_rpc, facts)
+        if from_rpc and reasons is not None:
+            rejected = reasons >= 0
+            if rejected.any():
+                table = self.shared.table
+                table.reject(ids[rejected], reasons[rejected])
+        if len(admitted):
+            ctx.trace("admitted", count=len(admitted), rpc=from_rpc)
+            self.on_admitted()
+
+
+__all__ = ["Intake"]
