@@ -38,6 +38,7 @@ only their chains.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,7 +139,7 @@ def send(node: Any, message: Any, dest: int | None) -> None:
     node.emit(message, dests, forged, delay)
 
 
-def _split(node: Any, dests: list[int]) -> tuple[list[int], list[int]]:
+def _split(node: Any, dests: Sequence[int]) -> tuple[list[int], list[int]]:
     coalition = node.shared.coalition
     index_of = node.shared.sealer_index
     first: list[int] = []

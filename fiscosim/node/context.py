@@ -14,7 +14,7 @@ node of a run shares (:class:`Shared`) and the chain parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -155,6 +155,10 @@ class NodeContext:
         """The PBFT core (None on an observer). Stages read it (the sealer its view) but hand
         their results to it only through the runtime's callbacks."""
         self.index = -1 if core is None else core.index
+        self.other_sealers: tuple[int, ...] = tuple(
+            n for n in shared.sealer_net_ids if n != net_id)
+        """Network ids of the group's sealers but this node: where a push or a PBFT broadcast
+        goes (the group's sealers are fixed for a run)."""
         self.stats = NodeStats()
         self.up = True
         self.epoch = 0
@@ -197,7 +201,7 @@ class NodeContext:
         self.later(done, shared.network.send, self.net_id, dest, message, size,
                    shared.nodes_deliver, on_lost)
 
-    def broadcast_after(self, work: int, lane: str, dests: list[int], message: Any,
+    def broadcast_after(self, work: int, lane: str, dests: Sequence[int], message: Any,
                         size: int) -> None:
         """Charges ``work`` (encoding ``message``) to ``lane``, then sends it to each of
         ``dests``."""

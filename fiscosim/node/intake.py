@@ -49,7 +49,7 @@ class Intake(Stage):
         ) if len(ids) and int(ids[-1]) - int(ids[0]) == len(ids) - 1 else None
         forged = "forge_txs" in ctx.byzantine
         push = TxPush(ids, payload, None if forged else facts, forged)
-        targets = [n for n in self.shared.sealer_net_ids if n != ctx.net_id]
+        targets = ctx.other_sealers
         if targets:
             ctx.broadcast_after(self.costs.encode(push.wire_size()), "rpc", targets, push,
                                 push.wire_size())

@@ -25,7 +25,7 @@ Work lanes (FISCO's threads): ``pbft`` — one thread for every consensus messag
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
@@ -326,13 +326,13 @@ class Node(Stage):
         else:
             self.emit(message, self.pbft_dests(dest))
 
-    def pbft_dests(self, dest: int | None) -> list[int]:
+    def pbft_dests(self, dest: int | None) -> Sequence[int]:
         """Network ids a PBFT message goes to: consensus node ``dest``, or every other sealer."""
         if dest is None:
-            return [n for n in self.shared.sealer_net_ids if n != self.ctx.net_id]
-        return [self.shared.sealer_net_ids[dest]]
+            return self.ctx.other_sealers
+        return (self.shared.sealer_net_ids[dest],)
 
-    def emit(self, message: Any, targets: list[int], forged: bool = False,
+    def emit(self, message: Any, targets: Sequence[int], forged: bool = False,
              delay_us: int = 0) -> None:
         """Signs, encodes and sends a PBFT message to ``targets`` (network ids), ``delay_us``
         after the PBFT thread is done; ``forged``: its signature is invalid. The byzantine
