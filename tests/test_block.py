@@ -9,15 +9,17 @@ import numpy as np
 import pytest
 
 from fiscosim.chain import (
-    Block,
     BlockHeader,
     ConsensusNode,
     ParentInfo,
     Receipt,
+    ReceiptBatch,
     SealerSignature,
     SystemConfig,
     Transaction,
     check_signature_list,
+    executed_block,
+    genesis_block,
     max_faulty,
     quorum,
     receipts_root,
@@ -27,7 +29,7 @@ from fiscosim.chain import (
 from fiscosim.chain.config import consensus_list
 from fiscosim.chain.encoding import encode_fields
 from fiscosim.crypto import get_suite
-from fiscosim.crypto.merkle import WIDTH_V2, ZERO_HASH, merkle_root
+from fiscosim.crypto.merkle import WIDTH_V2, ZERO_HASH, merkle_root, verify_proof
 
 
 def sealers(suite, count: int) -> list[tuple[bytes, bytes]]:
@@ -272,31 +274,57 @@ def signed_transactions(suite, count: int):
 def test_block_txs_root(suite):
     txs = signed_transactions(suite, 5)
     hashes = [tx.hash(suite) for tx in txs]
-    block = Block(BlockHeader(number=1), transactions=txs)
-    assert (
-        block.compute_txs_root(suite) == merkle_root(hashes, suite.hash) == txs_root(hashes, suite)
-    )
-    proposal = Block(BlockHeader(number=1), tx_hashes=tuple(hashes))
-    assert proposal.compute_txs_root(suite) == block.compute_txs_root(suite)
-    assert block.compute_txs_root(suite, WIDTH_V2) == merkle_root(hashes, suite.hash, WIDTH_V2)
-    assert Block(BlockHeader(number=1)).compute_txs_root(suite) == ZERO_HASH
+    assert txs_root(hashes, suite) == merkle_root(hashes, suite.hash)
+    assert txs_root(np.array([list(h) for h in hashes], dtype=np.uint8), suite) == txs_root(
+        hashes, suite)
+    assert txs_root(hashes, suite, WIDTH_V2) == merkle_root(hashes, suite.hash, WIDTH_V2)
+    assert txs_root([], suite) == ZERO_HASH
 
 
-def test_block_receipts_root_and_round_trip(suite):
+def test_executed_block_fills_the_header_from_the_body(suite):
     keys = sealers(suite, 4)
-    txs = signed_transactions(suite, 3)
-    receipts = tuple(Receipt(gas_used=100 + i, block_number=7) for i in range(3))
-    header = make_header(keys)
-    header = dataclasses.replace(
-        header,
-        txs_root=txs_root([tx.hash(suite) for tx in txs], suite),
-        receipts_root=receipts_root(receipts, suite),
-    )
-    header = header.with_signatures([sign_header(header, suite, 0, keys[0][0])])
-    block = Block(header, transactions=txs, receipts=receipts)
-    assert block.compute_receipts_root(suite) == header.receipts_root
-    assert block.compute_txs_root(suite) == header.txs_root
-    assert block.hash(suite) == header.hash(suite)
-    assert Block.decode(block.encode()) == block
-    proposal = Block(header, tx_hashes=tuple(tx.hash(suite) for tx in txs))
-    assert Block.decode(proposal.encode()) == proposal
+    genesis = genesis_block(suite, [public for _, public in keys], (1, 1, 2, 1))
+    hashes = [tx.hash(suite) for tx in signed_transactions(suite, 3)]
+    receipts = ReceiptBatch(1, np.array([100, 101, 102]), np.zeros(3, dtype=np.int64))
+    block = executed_block(genesis, timestamp_ms=5, sealer=2,
+                           transactions_root=txs_root(hashes, suite), receipts=receipts,
+                           state_root=b"\x07" * 32, suite=suite)
+    header = block.header
+    assert header.number == 1 and header.parent_info == (ParentInfo(0, genesis.hash),)
+    assert header.txs_root == txs_root(hashes, suite)
+    assert header.receipts_root == receipts_root([receipts.row(i) for i in range(3)], suite)
+    assert header.gas_used == 303 and header.state_root == b"\x07" * 32
+    assert header.sealer_list == genesis.header.sealer_list
+    assert header.consensus_weights == (1, 1, 2, 1)
+    assert block.hash == header.hash(suite) != genesis.hash
+    # the hash is the header's: what a light node recomputes from the encoded header
+    assert BlockHeader.decode(header.encode()).hash(suite) == block.hash
+    # the next block links to this one
+    child = executed_block(block, timestamp_ms=6, sealer=2, transactions_root=header.txs_root,
+                           receipts=ReceiptBatch(2, receipts.gas_used, receipts.status),
+                           state_root=b"\x07" * 32, suite=suite)
+    assert child.header.parent_info == (ParentInfo(1, block.hash),) and child.hash != block.hash
+    # a receipt's proof against the root
+    tree = block.receipt_tree(suite)
+    assert verify_proof(receipts.row(1).hash(suite), 1, tree.proof(1), header.receipts_root,
+                        suite.hash)
+
+
+def test_executed_block_refuses_receipts_of_another_block(suite):
+    genesis = genesis_block(suite, [])
+    with pytest.raises(ValueError, match="receipts of block 5 in block 1"):
+        executed_block(genesis, timestamp_ms=0, sealer=0, transactions_root=ZERO_HASH,
+                       receipts=ReceiptBatch.uniform(2, 5), state_root=ZERO_HASH, suite=suite)
+
+
+def test_receipt_batch_hashes_each_row_as_its_receipt(suite):
+    gas = np.array([5, 7, 5, 9, 7])
+    status = np.array([0, 0, 0, 1, 0])
+    batch = ReceiptBatch(3, gas, status)
+    expected = [Receipt(gas_used=int(g), status=int(s), block_number=3).hash(suite)
+                for g, s in zip(gas, status, strict=True)]
+    assert [bytes(h) for h in batch.hashes(suite)] == expected
+    assert batch.root(suite) == merkle_root(expected, suite.hash)
+    uniform = ReceiptBatch.uniform(1001, 3, gas_used=5)
+    assert uniform.root(suite) == merkle_root([batch.row(0).hash(suite)] * 1001, suite.hash)
+    assert uniform.total_gas() == 5005 and len(uniform) == 1001

@@ -12,7 +12,8 @@ import pytest
 from conftest import REPO_ROOT
 
 from fiscosim import Simulation
-from fiscosim.node.light import LightHeader
+from fiscosim.chain.block import BlockHeader
+from fiscosim.node.light import SIGNATURE_ENTRY_BYTES, LightHeader
 from fiscosim.scenario import ScenarioError, load_scenario
 
 LIGHT = REPO_ROOT / "scenarios" / "light-clients.yaml"
@@ -28,10 +29,13 @@ def test_light_nodes_keep_every_header_and_little_else():
     chain = result.world.sealers[0]
     for node in result.world.light_nodes:
         assert node.height == chain.height > 5
-        for number, header in node.headers.items():
-            assert header.proposal_hash == chain.ledger[number][0].hash
-            if number > 1:
-                assert header.parent_hash == node.headers[number - 1].proposal_hash
+        suite = chain.shared.suite
+        for number, light_header in node.headers.items():
+            header = light_header.header
+            # the light node holds the chain's own headers, linked by the hashes it computed
+            assert header == chain.ledger[number].block.header
+            assert node.hashes[number] == header.hash(suite) == chain.ledger[number].block.hash
+            assert header.parent_info[0].hash == node.hashes[number - 1]
         entry = light["nodes"][node.name]
         assert entry["forged_caught"] == 0
         assert 0 < entry["header_lag_ms"]["mean"] < 100
@@ -82,18 +86,36 @@ def test_real_crypto_proofs_use_the_signed_transactions_hashes(tmp_path, monkeyp
     world = result.world
     node = world.light_nodes[0]
     assert sum(len(v) for v in node.stats.query_latency_us.values()) > 0
-    from fiscosim.node.light import tx_hashes
-
+    shared = world.sealers[0].shared
     ids = np.arange(3)
     rows = world.table.corpus_row[ids]
-    assert tx_hashes(world.sealers[0].shared, ids) == [bytes(h) for h in
-                                                       world.real.corpus.hashes[rows]]
+    assert (shared.tx_hashes(ids) == world.real.corpus.hashes[rows]).all()
+    # and the headers' transaction roots are over those hashes
+    from fiscosim.chain.block import txs_root
+
+    entry = world.sealers[0].ledger[1]
+    assert entry.block.header.txs_root == txs_root(shared.tx_hashes(entry.proposal.tx_ids),
+                                                   shared.suite)
+
+
+def _header_size(sealers: int, signers: int) -> int:
+    header = BlockHeader(number=1, sealer_list=tuple(bytes([i % 256]) * 64
+                                                     for i in range(sealers)),
+                         consensus_weights=(1,) * sealers)
+    return len(header.encode()) + SIGNATURE_ENTRY_BYTES * signers
 
 
 def test_header_size_grows_with_sealers_and_signatures():
-    small = LightHeader(1, b"", b"", b"", b"", b"", (0, 1, 2), 4).size()
-    large = LightHeader(1, b"", b"", b"", b"", b"", tuple(range(67)), 100).size()
+    small, large = _header_size(4, 3), _header_size(100, 67)
     assert small < 800 < 10_000 < large
+
+
+def test_a_served_header_is_the_encoded_header_and_its_signature_list():
+    result = run("faults=[]", "duration_s=2")
+    entry = result.world.sealers[0].ledger[1]
+    served = LightHeader.of(entry)
+    assert served.size() == len(entry.block.header.encode()) + SIGNATURE_ENTRY_BYTES * len(
+        entry.signers)
 
 
 def test_a_light_node_cannot_be_byzantine():
@@ -110,3 +132,19 @@ def test_light_nodes_in_groups():
     a = result.summary["groups"]["a"]
     assert a["light"]["nodes"]["node4"]["height"] == a["blocks"]
     assert result.summary["groups"]["b"]["light"] is None
+
+
+def test_headers_carry_the_merkle_root_when_light_nodes_read_it():
+    from fiscosim.chain.block import txs_root
+
+    with_light = run("faults=[]", "duration_s=2").world
+    shared = with_light.sealers[0].shared
+    entry = with_light.sealers[0].ledger[1]
+    assert entry.block.header.txs_root == txs_root(shared.tx_hashes(entry.proposal.tx_ids),
+                                                   shared.suite)
+    # without a reader the proposal's digest of the transactions stands in (node/execution.py)
+    plain = Simulation(load_scenario(REPO_ROOT / "scenarios" / "quickstart.yaml",
+                                     ["duration_s=3"])).run().world
+    entry = plain.sealers[0].ledger[1]
+    assert not plain.sealers[0].shared.merkle_txs_root
+    assert entry.block.header.txs_root == entry.proposal.hash

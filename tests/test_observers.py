@@ -86,8 +86,7 @@ def test_a_block_whose_signature_list_is_below_quorum_is_refused():
     height = observer.height
     # the sealers' next block, signed by one sealer only (weight 1 < Q = 3)
     number = height + 1
-    proposal, executed, _ = sealer.ledger[height]
-    forged = BlockResponse(((number, proposal, executed, (0,)),), 0)
+    forged = BlockResponse(((number, sealer.ledger[height]._replace(signers=(0,))),), 0)
     observer.receive(sealer.net_id, forged)  # as if the network delivered it
     world.env.run(until=world.env.now + 1_000_000)
     assert observer.stats.sync_rejected == 1 and observer.height == height

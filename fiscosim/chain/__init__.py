@@ -5,8 +5,10 @@ One module per concept, each citing the section of docs/fisco-reference.md it mo
 - :mod:`~fiscosim.chain.encoding` — the canonical msgpack encoding every hash and size rests on;
 - :mod:`~fiscosim.chain.transaction` — a transaction, its hash, signature and sender (§2.1);
 - :mod:`~fiscosim.chain.txbatch` — the columnar batch of transactions the simulator moves around;
-- :mod:`~fiscosim.chain.receipt` — a receipt and the receipts root (§2.9);
-- :mod:`~fiscosim.chain.block` — block header, its hash and signature list, the block (§2.6);
+- :mod:`~fiscosim.chain.receipt` — a receipt, a block's receipts as columns, the receipts root
+  (§2.9);
+- :mod:`~fiscosim.chain.block` — block header, its hash and signature list, the executed block
+  the engine's ledgers hold (§2.6);
 - :mod:`~fiscosim.chain.config` — system configuration, consensus weights and the quorum (§1.3, §5).
 
 This package never imports simpy and knows nothing about simulated time.
@@ -19,11 +21,13 @@ from fiscosim.chain.block import (
     SealerSignature,
     SignatureList,
     check_signature_list,
+    executed_block,
+    genesis_block,
     sign_header,
     txs_root,
 )
 from fiscosim.chain.config import ConsensusNode, SystemConfig, max_faulty, quorum
-from fiscosim.chain.receipt import LogEntry, Receipt, receipts_root
+from fiscosim.chain.receipt import LogEntry, Receipt, ReceiptBatch, receipts_root
 from fiscosim.chain.transaction import SignedTransaction, Transaction
 from fiscosim.chain.txbatch import TxBatch
 
@@ -34,6 +38,7 @@ __all__ = [
     "LogEntry",
     "ParentInfo",
     "Receipt",
+    "ReceiptBatch",
     "SealerSignature",
     "SignatureList",
     "SignedTransaction",
@@ -41,6 +46,8 @@ __all__ = [
     "Transaction",
     "TxBatch",
     "check_signature_list",
+    "executed_block",
+    "genesis_block",
     "max_faulty",
     "quorum",
     "receipts_root",

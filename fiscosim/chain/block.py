@@ -15,9 +15,11 @@ A block is **committed with enough signatures** when the weights of the distinct
 signed reach ``Q = W − ⌊(W − 1)/3⌋`` (:func:`fiscosim.chain.config.quorum`). Light nodes and block
 sync check exactly that (:func:`check_signature_list`, docs/fisco-reference.md §4.2, §9 item 10).
 
-A block carries its transactions in full, or — as a PBFT proposal does — only their hashes
-(``transactionsMetaData``, docs/fisco-reference.md §2.6); ``txsRoot`` is the Merkle root of the
-transaction hashes either way (:func:`txs_root`).
+The engine's blocks (:class:`Block`) carry their transactions as a column of hashes, as a PBFT
+proposal does (``transactionsMetaData``, docs/fisco-reference.md §2.6), and their receipts as a
+:class:`~fiscosim.chain.receipt.ReceiptBatch`; ``txsRoot`` is the Merkle root of the
+transaction hashes (:func:`txs_root`). :func:`executed_block` builds a block the way FISCO's
+scheduler finishes one after execution.
 
 >>> import numpy as np
 >>> from fiscosim.crypto import get_suite
@@ -45,10 +47,18 @@ import numpy as np
 
 from fiscosim.chain.config import NODE_ID_SIZE, quorum
 from fiscosim.chain.encoding import check_field_types, decode_fields, encode_fields
-from fiscosim.chain.receipt import Receipt, receipts_root
-from fiscosim.chain.transaction import ADDRESS_SIZE, SignedTransaction
+from fiscosim.chain.receipt import ReceiptBatch
+from fiscosim.chain.transaction import ADDRESS_SIZE
 from fiscosim.crypto.batch import verify_batch
-from fiscosim.crypto.merkle import HASH_SIZE, WIDTH_V3, ZERO_HASH, Leaves, merkle_root
+from fiscosim.crypto.merkle import (
+    HASH_SIZE,
+    WIDTH_V3,
+    ZERO_HASH,
+    Leaves,
+    MerkleTree,
+    merkle_root,
+    merkle_tree,
+)
 
 if TYPE_CHECKING:
     from fiscosim.crypto.suite import CryptoSuite
@@ -60,6 +70,8 @@ __all__ = [
     "SealerSignature",
     "SignatureList",
     "check_signature_list",
+    "executed_block",
+    "genesis_block",
     "quorum",
     "sign_header",
     "txs_root",
@@ -282,60 +294,73 @@ def txs_root(tx_hashes: Leaves, suite: CryptoSuite, width: int = WIDTH_V3) -> by
     return merkle_root(tx_hashes, suite.hash, width)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Block:
-    """A header with the block's body: full transactions or only their hashes, and receipts.
+    """An executed block: its header, the header's hash, and its receipts as columns.
 
-    A proposal carries only transaction hashes (followers fill it from their pools,
-    docs/fisco-reference.md §2.7); a committed block carries transactions and receipts. When both
-    ``transactions`` and ``tx_hashes`` are given, the transactions are the body, as in
-    ``BlockImpl``.
+    Build one with :func:`executed_block`, which fills the header's roots as FISCO's scheduler
+    does after executing a block (``BlockExecutive``: ``setTxsRoot``, ``setReceiptsRoot``,
+    ``setStateRoot``, ``setGasUsed``, then ``calculateHash``; docs/fisco-reference.md §2.6). The
+    transactions themselves are not copied in: whoever holds the block holds them already (a
+    :class:`~fiscosim.chain.txbatch.TxBatch`, or the simulator's transaction ids), and
+    ``header.txs_root`` commits to their hashes.
     """
 
     header: BlockHeader
-    transactions: tuple[SignedTransaction, ...] = ()
-    tx_hashes: tuple[bytes, ...] = ()
-    receipts: tuple[Receipt, ...] = ()
+    hash: bytes
+    """The header's hash (:meth:`BlockHeader.hash`), computed once when the block is built."""
+    receipts: ReceiptBatch
 
-    def hash(self, suite: CryptoSuite) -> bytes:
-        """The block hash, which is its header's hash."""
-        return self.header.hash(suite)
+    @property
+    def number(self) -> int:
+        return self.header.number
 
-    def transaction_hashes(self, suite: CryptoSuite) -> list[bytes]:
-        """The hashes of the body's transactions, in block order."""
-        if self.transactions:
-            return [tx.hash(suite) for tx in self.transactions]
-        return list(self.tx_hashes)
+    def receipt_tree(self, suite: CryptoSuite) -> MerkleTree:
+        """The Merkle tree behind ``receiptRoot`` (for proofs of a receipt)."""
+        return merkle_tree(self.receipts.hashes(suite), suite.hash)
 
-    def compute_txs_root(self, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
-        """The ``txsRoot`` this body gives; a valid block's header holds exactly this value."""
-        return txs_root(self.transaction_hashes(suite), suite, width)
 
-    def compute_receipts_root(self, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
-        """The ``receiptRoot`` this body's receipts give."""
-        return receipts_root(self.receipts, suite, width)
+def genesis_block(suite: CryptoSuite, sealer_list: Sequence[bytes],
+                  weights: Sequence[int] = (), version: int = 0) -> Block:
+    """Block 0: no parent, no transactions, the initial consensus nodes and their weights."""
+    header = BlockHeader(version=version, number=0, sealer_list=tuple(sealer_list),
+                         consensus_weights=tuple(weights))
+    return Block(header, header.hash(suite), ReceiptBatch.uniform(0, 0))
 
-    def encode(self) -> bytes:
-        """The wire form: ``[header, [transactions], [tx hashes], [receipts]]``."""
-        return encode_fields(
-            [
-                self.header._wire_fields(),
-                [[tx.tx.fields(), tx.signature] for tx in self.transactions],
-                list(self.tx_hashes),
-                [receipt.fields() for receipt in self.receipts],
-            ]
-        )
 
-    @classmethod
-    def decode(cls, data: bytes) -> Block:
-        """The block whose :meth:`encode` is ``data``."""
-        header, transactions, hashes, receipts = decode_fields(data, 4, "block")
-        check_field_types([transactions, hashes, receipts], (list, list, list), "block")
-        check_field_types(hashes, [bytes] * len(hashes), "block tx hashes")
-        # The parts are re-encoded one by one, so each is decoded (and checked) by its own class.
-        return cls(
-            BlockHeader._from_wire_fields(header),
-            tuple(SignedTransaction.decode(encode_fields(tx)) for tx in transactions),
-            tuple(hashes),
-            tuple(Receipt.decode(encode_fields(receipt)) for receipt in receipts),
-        )
+def executed_block(
+    parent: Block,
+    *,
+    timestamp_ms: int,
+    sealer: int,
+    transactions_root: bytes,
+    receipts: ReceiptBatch,
+    state_root: bytes,
+    suite: CryptoSuite,
+) -> Block:
+    """Block ``parent.number + 1`` as executed on top of ``parent``: its header and hash.
+
+    The header keeps the parent's version, consensus nodes and weights (no system transaction
+    changes them in this model), links to the parent by number and hash, and takes the rest
+    from the execution: ``txsRoot`` (normally :func:`txs_root` of the transactions' hashes),
+    ``receiptRoot`` from the receipts, ``gasUsed`` their sum, and ``state_root``, the world
+    state's root after execution, which the executor computes.
+    """
+    number = parent.number + 1
+    if receipts.block_number != number:
+        raise ValueError(f"receipts of block {receipts.block_number} in block {number}")
+    above = parent.header
+    header = BlockHeader(
+        version=above.version,
+        parent_info=(ParentInfo(number - 1, parent.hash),),
+        txs_root=transactions_root,
+        receipts_root=receipts.root(suite),
+        state_root=state_root,
+        number=number,
+        gas_used=receipts.total_gas(),
+        timestamp=timestamp_ms,
+        sealer=sealer,
+        sealer_list=above.sealer_list,
+        consensus_weights=above.consensus_weights,
+    )
+    return Block(header, header.hash(suite), receipts)

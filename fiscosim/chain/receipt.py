@@ -20,8 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from fiscosim.chain.encoding import check_field_types, decode_fields, encode_fields
-from fiscosim.crypto.merkle import WIDTH_V3, merkle_root
+from fiscosim.crypto.merkle import HASH_SIZE, WIDTH_V3, merkle_root, merkle_root_of_runs
 
 if TYPE_CHECKING:
     from fiscosim.crypto.suite import CryptoSuite
@@ -103,6 +105,117 @@ class Receipt:
         """The receipt hash: the suite's hash of the encoded fields (docs/fisco-reference.md
         §2.9)."""
         return suite.hash(self.encode())
+
+
+_ZEROS = np.zeros(1 << 16, dtype=np.int64)
+_ZEROS.flags.writeable = False
+
+
+def _constant(value: int, count: int) -> np.ndarray:
+    if value == 0 and count <= len(_ZEROS):
+        return _ZEROS[:count]
+    column = np.full(count, value, dtype=np.int64)
+    column.flags.writeable = False
+    return column
+
+
+def _is_constant(column: np.ndarray) -> bool:
+    return column.base is _ZEROS or bool((column == column[0]).all())
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ReceiptBatch:
+    """A block's receipts as columns, one row per transaction in block order.
+
+    The engine keeps receipts this way (docs/architecture.md rule 2: no Python object per
+    transaction); :meth:`row` gives one row as a :class:`Receipt`, which is what each row's hash
+    covers. The columns are the fields that vary from one transaction to another in this model;
+    the contract address, output and logs are empty for every row (the workloads' transfers
+    create no contract and emit no event).
+
+    >>> from fiscosim.crypto import get_suite
+    >>> suite = get_suite("secp256k1")
+    >>> batch = ReceiptBatch.uniform(3, block_number=7, gas_used=21000)
+    >>> bytes(batch.hashes(suite)[1]) == batch.row(1).hash(suite)
+    True
+    >>> batch.root(suite) == receipts_root([batch.row(i) for i in range(3)], suite)
+    True
+    """
+
+    block_number: int
+    gas_used: np.ndarray
+    """Gas each transaction used (int64)."""
+    status: np.ndarray
+    """Each transaction's status: :data:`STATUS_OK` or a failure code (int64)."""
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        gas, status = self.gas_used, self.status
+        if type(gas) is not np.ndarray or gas.dtype != np.int64:
+            gas = np.asarray(gas, dtype=np.int64)
+            object.__setattr__(self, "gas_used", gas)
+        if type(status) is not np.ndarray or status.dtype != np.int64:
+            status = np.asarray(status, dtype=np.int64)
+            object.__setattr__(self, "status", status)
+        if gas.ndim != 1 or gas.shape != status.shape:
+            raise ValueError("gas_used and status are 1-D columns of the same length")
+
+    @classmethod
+    def uniform(cls, count: int, block_number: int, gas_used: int = 0,
+                status: int = STATUS_OK) -> ReceiptBatch:
+        """``count`` receipts with the same gas and status (zeros are views of one shared
+        read-only array: no memory per row)."""
+        return cls(block_number, _constant(gas_used, count), _constant(status, count))
+
+    def __len__(self) -> int:
+        return len(self.gas_used)
+
+    def total_gas(self) -> int:
+        """The block's ``gasUsed``: the sum over its receipts."""
+        return int(self.gas_used.sum())
+
+    def row(self, index: int) -> Receipt:
+        """Receipt ``index`` as an object (what its hash covers)."""
+        return Receipt(version=self.version, gas_used=int(self.gas_used[index]),
+                       status=int(self.status[index]), block_number=self.block_number)
+
+    def hashes(self, suite: CryptoSuite) -> np.ndarray:
+        """Every receipt's hash, n×32 uint8, in block order.
+
+        A receipt's hash depends only on its fields, so each distinct row is encoded and hashed
+        once and its digest shared by the rows equal to it.
+        """
+        if len(self) == 0:
+            return np.empty((0, HASH_SIZE), dtype=np.uint8)
+        if _is_constant(self.gas_used) and _is_constant(self.status):
+            digest = np.frombuffer(self.row(0).hash(suite), dtype=np.uint8)
+            return np.broadcast_to(digest, (len(self), HASH_SIZE))
+        rows = np.stack([self.gas_used, self.status], axis=1)
+        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+        digests = np.array(
+            [np.frombuffer(
+                Receipt(version=self.version, gas_used=int(gas), status=int(status),
+                        block_number=self.block_number).hash(suite), dtype=np.uint8)
+             for gas, status in distinct.tolist()],
+            dtype=np.uint8,
+        )
+        return digests[np.asarray(inverse).reshape(-1)]
+
+    def root(self, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
+        """``receiptRoot`` of the batch (:func:`receipts_root` of its rows)."""
+        hashes = self.hashes(suite)
+        if width != WIDTH_V3 or len(hashes) == 0:
+            return merkle_root(hashes, suite.hash, width)
+        # Equal receipts in a row (transfers that all succeed alike) make equal leaves: the
+        # tree is built over runs of them (the same root, far fewer hashes).
+        if hashes.strides[0] == 0:  # all alike (see hashes)
+            return merkle_root_of_runs([(bytes(hashes[0]), len(hashes))], suite.hash)
+        starts = np.flatnonzero(np.r_[True, (hashes[1:] != hashes[:-1]).any(axis=1)])
+        counts = np.diff(np.r_[starts, len(hashes)])
+        return merkle_root_of_runs(
+            [(bytes(hashes[start]), int(count)) for start, count in zip(starts, counts,
+                                                                          strict=True)],
+            suite.hash)
 
 
 def receipts_root(receipts: Sequence[Receipt], suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:

@@ -123,7 +123,9 @@ def _bin_header(length: int) -> int:
 def tx_hash_bytes(tx_ids: np.ndarray) -> bytes:
     """The modelled 32-byte hashes of transactions, concatenated: each id big-endian, zero-padded.
 
-    Only :meth:`PrePrepare.encode` needs them; sizes never build them.
+    :meth:`PrePrepare.encode` and the nodes' transaction roots and light-node proofs in
+    modelled mode (:meth:`fiscosim.node.context.Shared.tx_hashes`) use them; sizes never
+    build them.
 
     >>> tx_hash_bytes(np.array([1], dtype=np.int64)).hex()[-4:]
     '0001'
@@ -155,10 +157,12 @@ def proposal_hash(
 
 
 def executed_hash(proposal_digest: bytes) -> bytes:
-    """The modelled hash of a block's executed header, from its proposal's hash.
+    """A stand-in for a block's executed hash, from its proposal's hash, for running the core
+    without a ledger (the in-memory :mod:`~fiscosim.consensus.driver` and the core's tests).
 
-    Execution adds the state and receipt roots to the header; every honest node computes the
-    same ones from the same transactions, so the executed hash is a function of the proposal
+    The simulator's nodes build the executed block with :mod:`fiscosim.chain` instead
+    (:mod:`fiscosim.node.execution`), whose hash also covers the chain below it. Here every
+    honest node computes the same value from the same proposal, which is all PBFT needs
     (SHA-256 over a tag and the proposal hash).
 
     >>> executed_hash(bytes(32)) == executed_hash(bytes(32)) != executed_hash(bytes(31) + b"1")

@@ -233,6 +233,51 @@ def merkle_root(leaves: Leaves, hash_fn: HashFn, width: int = WIDTH_V3) -> bytes
     return merkle_tree(leaves, hash_fn, width).root
 
 
+def merkle_root_of_runs(runs: Sequence[tuple[bytes, int]], hash_fn: HashFn) -> bytes:
+    """The 3.x Merkle root (``width=2``) of leaves given as runs: ``(leaf, count)`` is ``count``
+    equal leaves in a row.
+
+    The same root as :func:`merkle_root` of the leaves written out, with one hash per distinct
+    pair at each level instead of one per pair, so a block whose receipts are all alike costs a
+    few hashes per level, whatever its size.
+
+    >>> from fiscosim.crypto.hashing import keccak256
+    >>> a, b = keccak256(b"a"), keccak256(b"b")
+    >>> merkle_root_of_runs([(a, 5), (b, 2)], keccak256) == merkle_root([a] * 5 + [b] * 2,
+    ...                                                                 keccak256)
+    True
+    """
+    level = [(leaf, count) for leaf, count in runs if count > 0]
+    if any(len(leaf) != HASH_SIZE for leaf, _ in level):
+        raise ValueError(f"every Merkle leaf must be a {HASH_SIZE}-byte hash")
+    total = sum(count for _, count in level)
+    if total == 0:
+        return ZERO_HASH
+    while total > 1:
+        parents: list[tuple[bytes, int]] = []
+
+        def push(node: bytes, count: int, parents: list = parents) -> None:
+            if parents and parents[-1][0] == node:
+                parents[-1] = (node, parents[-1][1] + count)
+            else:
+                parents.append((node, count))
+
+        waiting: bytes | None = None  # a left child whose right child starts the next run
+        for node, count in level:
+            if waiting is not None:
+                push(hash_fn(waiting + node), 1)
+                waiting, count = None, count - 1
+            if count >= 2:
+                push(hash_fn(node + node), count // 2)
+            if count % 2:
+                waiting = node
+        if waiting is not None:
+            push(hash_fn(waiting), 1)  # the odd last node: its parent hashes it alone
+        level = parents
+        total = sum(count for _, count in level)
+    return level[0][0]
+
+
 def merkle_proof(leaves: Leaves, index: int, hash_fn: HashFn, width: int = WIDTH_V3) -> MerkleProof:
     """The proof that ``leaves[index]`` is in the tree (build it once with :func:`merkle_tree`
     and call :meth:`MerkleTree.proof` when proving many leaves of one tree)."""

@@ -48,7 +48,6 @@ from fiscosim.consensus.messages import (
     Prepare,
     PrePrepare,
     Proposal,
-    executed_hash,
     proposal_hash,
 )
 from fiscosim.faults.behaviours import BEHAVIOURS, DEFAULT_REORDER_MS
@@ -77,12 +76,14 @@ class Coalition:
     """What the equivocating nodes of a run share (they collude).
 
     ``members``: the consensus indices that equivocate now; ``second``: per block index, the
-    (first, second) proposal hash of an equivocation and their executed hashes.
+    (first, second) proposal hash of an equivocation and, once a member has executed the block,
+    their executed hashes; ``proposals``: per block index, the two proposals.
     """
 
     n: int
     members: set[int] = field(default_factory=set)
     second: dict[int, dict[bytes, bytes]] = field(default_factory=dict)
+    proposals: dict[int, tuple[Proposal, Proposal]] = field(default_factory=dict)
 
     def second_half(self, dest: int) -> bool:
         """Whether consensus node ``dest`` is in the honest half that gets the second proposal:
@@ -95,7 +96,20 @@ class Coalition:
     def record(self, first: Proposal, second: Proposal) -> None:
         swap = self.second.setdefault(first.index, {})
         swap[first.hash] = second.hash
-        swap[executed_hash(first.hash)] = executed_hash(second.hash)
+        self.proposals[first.index] = (first, second)
+
+    def swapped(self, node: Any, message: Any) -> bytes | None:
+        """The hash ``message`` (a vote) names for the other proposal of an equivocation, if
+        any. An executed hash depends on the chain below the block, so the pair of executed
+        hashes is worked out on ``node``'s chain when one of its CheckPoints first needs it."""
+        swap = self.second.get(message.index)
+        if swap is None:
+            return None
+        voted = _voted(message)
+        if type(message) is CheckPoint and voted not in swap:
+            first, second = self.proposals[message.index]
+            swap[node.executed_hash_of(first)] = node.executed_hash_of(second)
+        return swap.get(voted)
 
 
 def send(node: Any, message: Any, dest: int | None) -> None:
@@ -128,14 +142,12 @@ def send(node: Any, message: Any, dest: int | None) -> None:
             node.emit(PrePrepare(message.view, message.index, message.sender, second), split[1],
                       forged, delay)
             return
-        swap = coalition.second.get(message.index) if is_vote else None
-        if swap is not None:
-            replacement = swap.get(_voted(message))
-            if replacement is not None:
-                split = _split(node, dests)
-                node.emit(message, split[0], forged, delay)
-                node.emit(_with_hash(message, replacement), split[1], forged, delay)
-                return
+        replacement = coalition.swapped(node, message) if is_vote else None
+        if replacement is not None:
+            split = _split(node, dests)
+            node.emit(message, split[0], forged, delay)
+            node.emit(_with_hash(message, replacement), split[1], forged, delay)
+            return
     node.emit(message, dests, forged, delay)
 
 

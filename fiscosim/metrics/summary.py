@@ -414,12 +414,11 @@ def _light(world: Any) -> dict | None:
     # What a full node stores per block: the same header, the transactions, the receipts.
     full = world.sealers[0]
     table = world.table
-    sealers = len(world.sealers)
     per_block = [
-        LightHeader(n, b"", b"", b"", b"", b"", tuple(signers), sealers).size()
-        + int(table.size[proposal.tx_ids].sum(dtype=np.int64))
-        + RECEIPT_BYTES * len(proposal.tx_ids)
-        for n, (proposal, _, signers) in full.ledger.items()
+        LightHeader.of(entry).size()
+        + int(table.size[entry.proposal.tx_ids].sum(dtype=np.int64))
+        + RECEIPT_BYTES * len(entry.proposal.tx_ids)
+        for entry in full.ledger.values()
     ]
     sent = world.network.stats.node_bytes_sent
     blocks = len(full.ledger)

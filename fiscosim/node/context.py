@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from fiscosim.chain.block import Block
+from fiscosim.consensus.messages import tx_hash_bytes
 from fiscosim.engine import schedule
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.txpool import TxPool
@@ -67,6 +69,19 @@ class NodeStats:
     """Bytes of headers, proofs and blocks this full node sent to light nodes."""
 
 
+class LedgerEntry(NamedTuple):
+    """One committed block of a node's ledger."""
+
+    block: Block
+    """The executed block (:mod:`fiscosim.chain.block`): header, hash, receipts."""
+    proposal: Any
+    """The PBFT proposal it was (:class:`fiscosim.consensus.messages.Proposal`): its
+    transactions by id."""
+    signers: tuple[int, ...]
+    """Consensus indices of the sealers whose CheckPoint signatures prove it (its signature
+    list)."""
+
+
 class ByzantineSender(Protocol):
     """How a byzantine node sends what its honest core produced: given the node
     (:class:`fiscosim.node.runtime.Node`), the message and its destination (a consensus index;
@@ -94,8 +109,8 @@ class Shared:
     sealer_net_ids: list[int]
     """Network id of the sealer with each consensus index (nodeID order, docs/fisco-reference.md
     §1.3)."""
-    on_commit: Callable[[NodeContext, int, Any, bytes], None]
-    """Called when a node commits block ``index`` (safety checker, metrics)."""
+    on_commit: Callable[[NodeContext, int, LedgerEntry], None]
+    """Called when a node commits block ``number`` (safety checker, metrics)."""
     on_seal: Callable[[NodeContext, Any], None]
     verdicts: Callable[[np.ndarray], np.ndarray] | None = None
     """Real-crypto mode: the host's shared verdicts for transaction ids."""
@@ -118,14 +133,36 @@ class Shared:
     group_id: str = "group0"
     real: Any = None
     """Real-crypto mode: the corpus (transaction hashes for light nodes' proofs)."""
-    light_roots: dict[int, tuple] = field(default_factory=dict)
-    """Host-side memo of each block's transaction hashes and roots (:mod:`.light`)."""
+    light_trees: dict[tuple[bytes, str], Any] = field(default_factory=dict)
+    """Host-side memo of each block's Merkle trees for light nodes' proofs (:mod:`.light`)."""
     first_commit_us: Callable[[int], int] = lambda number: -1
     """When block ``number`` was first committed in this group (−1: not yet)."""
     weights: tuple[int, ...] = ()
     """Consensus weights in consensus-index order: a synced block's signature list must reach
     ``quorum`` of them (docs/fisco-reference.md §7)."""
     quorum: int = 0
+    suite: Any = None
+    """The chain's crypto suite (:func:`fiscosim.crypto.get_suite`): its hash makes the block
+    hashes and roots."""
+    genesis: Block | None = None
+    """Block 0 of the group: the sealers' node ids and weights, no parent."""
+    merkle_txs_root: bool = True
+    """Whether block headers carry the Merkle root of their transactions' hashes: runs with
+    light nodes or real crypto. Otherwise the proposal's hash stands in for it
+    (:mod:`.execution`)."""
+    built_blocks: dict[tuple[bytes, bytes], Block] = field(default_factory=dict)
+    """Host-side memo of executed blocks by (proposal hash, parent hash): every node that
+    executes the same proposal on the same parent computes the same bytes, so they are computed
+    once; each node's cost model still charges its own execution."""
+
+    def tx_hashes(self, ids: np.ndarray) -> np.ndarray:
+        """The 32-byte hashes of transactions ``ids``, n×32 uint8: the corpus's signed hashes in
+        real-crypto mode; in modelled mode, where a transaction has no bytes, its id big-endian
+        and zero-padded (the hash a PrePrepare carries for it, :func:`~fiscosim.consensus.
+        messages.tx_hash_bytes`)."""
+        if self.real is not None:
+            return self.real.corpus.hashes[self.table.corpus_row[ids]]
+        return np.frombuffer(tx_hash_bytes(ids), dtype=np.uint8).reshape(-1, 32)
 
     def nodes_deliver(self, src: int, dst: int, message: Any) -> None:
         """The network's delivery callback: hands ``message`` to node ``dst``."""
@@ -137,7 +174,8 @@ class NodeContext:
 
     Who writes what: ``pool`` and ``core`` are replaced by the runtime on a restart; ``up`` and
     ``epoch`` by the runtime on a crash or restart; the chain (``height``, ``ledger``,
-    ``last_commit_at``) through :meth:`store_block` by execution and block sync;
+    ``last_commit_at``) through :meth:`store_block` by execution and block sync; ``executed``
+    by execution;
     ``proposal_hashes`` by the runtime (PrePrepares), the sealer, proposal fill and block sync;
     ``byzantine`` by the runtime's ``set_byzantine``.
     """
@@ -165,8 +203,11 @@ class NodeContext:
         """Changes when the process dies or its core is rebuilt: ``later`` work from before is
         dropped."""
         self.height = 0
-        self.ledger: dict[int, tuple[Any, bytes, tuple[int, ...]]] = {}
-        """The committed blocks: number → (proposal, executed hash, signers)."""
+        self.ledger: dict[int, LedgerEntry] = {}
+        """The committed blocks by number."""
+        self.executed: dict[int, Block] = {}
+        """Blocks this node executed and has not committed yet, by number (in memory: a restart
+        executes them again)."""
         self.last_commit_at = 0
         self.proposal_hashes: dict[int, bytes] = {}
         """Each block's proposal hash as this node knows it (the sealer's parent hash)."""
@@ -218,12 +259,22 @@ class NodeContext:
             return None
         return ~self.shared.table.tampered[ids]
 
-    def store_block(self, number: int, proposal: Any, executed_hash: bytes,
-                    signers: tuple[int, ...]) -> None:
+    def store_block(self, number: int, entry: LedgerEntry) -> None:
         """Block ``number`` joins the ledger: its transactions leave the pool, the height moves."""
-        self.pool.remove_committed(proposal.tx_ids)
+        self.pool.remove_committed(entry.proposal.tx_ids)
         self.height = number
-        self.ledger[number] = (proposal, executed_hash, signers)
+        self.ledger[number] = entry
+        self.executed.pop(number, None)
+
+    def block_at(self, number: int) -> Block | None:
+        """Block ``number`` as this node has it: committed, else executed; block 0 is the
+        genesis block."""
+        entry = self.ledger.get(number)
+        if entry is not None:
+            return entry.block
+        if number == 0:
+            return self.shared.genesis
+        return self.executed.get(number)
 
 
 class Stage:
@@ -245,5 +296,5 @@ def unwired(*args: Any) -> None:
     raise RuntimeError("a node stage's callback was not wired (fiscosim.node.runtime.Node)")
 
 
-__all__ = ["ByzantineSender", "ChainParams", "NodeContext", "NodeStats", "Shared", "Stage",
-           "unwired"]
+__all__ = ["ByzantineSender", "ChainParams", "LedgerEntry", "NodeContext", "NodeStats", "Shared",
+           "Stage", "unwired"]

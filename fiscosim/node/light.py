@@ -12,34 +12,33 @@ real Merkle code of :mod:`fiscosim.crypto.merkle`. A transaction a client sends 
 node is forwarded to a full node, whose RPC handles it (its receipt is returned when that full
 node commits the block; the hop back to the light node is not modelled).
 
-Hashes are modelled where the simulation has no bytes: a transaction's hash is BLAKE2b of its
-group and id (its corpus hash in real-crypto mode), a receipt's is BLAKE2b of the transaction's
-hash. The roots and proofs over them are real. A full node with the byzantine behaviour
-``forge_light`` serves headers with a forged signature list and proofs with one flipped byte;
-the light node catches both, counts them and asks another full node.
+Headers are the full nodes' real block headers (:class:`fiscosim.chain.block.BlockHeader`);
+the light node computes each header's hash and checks that the next header's parent link names
+it. The roots and proofs are real Merkle roots and proofs with the chain's hash (keccak256 or
+SM3) over the blocks' transaction hashes (the corpus's signed hashes in real-crypto mode, the
+modelled ones otherwise: :meth:`~fiscosim.node.context.Shared.tx_hashes`) and receipts
+(:class:`~fiscosim.chain.receipt.ReceiptBatch`); a receipt's answer carries the receipt, which
+the light node hashes itself. A full node with the byzantine behaviour ``forge_light`` serves
+headers with a forged signature list and proofs with one flipped byte; the light node catches
+both, counts them and asks another full node.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from fiscosim.crypto.merkle import merkle_proof, merkle_root, verify_proof
+from fiscosim.chain.block import BlockHeader, txs_root
+from fiscosim.chain.receipt import Receipt
+from fiscosim.crypto.merkle import MerkleTree, merkle_tree, verify_proof
 from fiscosim.engine import schedule
-from fiscosim.node.context import NodeContext
+from fiscosim.node.context import LedgerEntry, NodeContext
 from fiscosim.node.messages import MESSAGE_OVERHEAD, PER_TX_FRAMING
 from fiscosim.node.txpool import REJECT_CODES, Reject
 
-HEADER_FIXED_BYTES = 8 + 40 + 3 * 32 + 8 + 8 + 32
-"""A header's fields besides the sealer list and the signature list: number, parent info
-(number and hash), the transaction, receipt and state roots, timestamp, sealer index, extra
-data (docs/fisco-reference.md §2.6)."""
-SEALER_ENTRY_BYTES = 64 + 8
-"""Per sealer in the header: node id (a 64-byte public key) and consensus weight."""
 SIGNATURE_ENTRY_BYTES = 8 + 65
 """Per signer in the signature list: index and signature."""
 PROOF_NODE_BYTES = 32 + 2
@@ -49,28 +48,30 @@ RECEIPT_BYTES = 120
 """A transfer's receipt as stored (status, gas, logs, block number; an estimate)."""
 
 
-def _blake(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=32).digest()
-
-
 @dataclass(frozen=True, slots=True)
 class LightHeader:
-    """What a light node stores per block (docs/fisco-reference.md §2.6, headers only)."""
+    """A block header as a full node serves it to a light node (docs/fisco-reference.md §2.6):
+    the header and its signature list (here the signers' consensus indices)."""
 
-    number: int
-    proposal_hash: bytes
-    parent_hash: bytes
-    executed_hash: bytes
-    txs_root: bytes
-    receipts_root: bytes
+    header: BlockHeader
     signers: tuple[int, ...]
-    sealers: int
     forged: bool = False
     """Sent by a ``forge_light`` full node: its signature list does not verify."""
+    wire_bytes: int = 0
+    """Bytes on the wire: the encoded header and one signature-list entry per signer."""
+
+    @classmethod
+    def of(cls, entry: LedgerEntry, forged: bool = False) -> LightHeader:
+        header = entry.block.header
+        return cls(header, entry.signers, forged,
+                   len(header.encode()) + SIGNATURE_ENTRY_BYTES * len(entry.signers))
+
+    @property
+    def number(self) -> int:
+        return self.header.number
 
     def size(self) -> int:
-        return (HEADER_FIXED_BYTES + SEALER_ENTRY_BYTES * self.sealers
-                + SIGNATURE_ENTRY_BYTES * len(self.signers))
+        return self.wire_bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +118,8 @@ class QueryResponse:
     proof: Any
     hashes: tuple[bytes, ...]
     payload_bytes: int
+    receipt: Receipt | None = None
+    """A receipt query's answer: the receipt (its hash is the proof's leaf)."""
     kind = "LightQueryResponse"
 
     def wire_size(self) -> int:
@@ -155,46 +158,25 @@ class LightStats:
 # -- what full nodes compute and serve -----------------------------------------------------------
 
 
-def tx_hashes(shared: Any, ids: np.ndarray) -> list[bytes]:
-    """The 32-byte hashes of transactions ``ids`` (the corpus's in real-crypto mode)."""
-    real = getattr(shared, "real", None)
-    if real is not None:
-        rows = shared.table.corpus_row[ids]
-        return [bytes(h) for h in real.corpus.hashes[rows]]
-    prefix = shared.group_id.encode()
-    return [_blake(prefix + int(i).to_bytes(8, "little")) for i in ids]
-
-
-def receipt_hashes(hashes: list[bytes]) -> list[bytes]:
-    return [_blake(b"receipt" + h) for h in hashes]
-
-
-def _block_hashes(shared: Any, number: int, proposal: Any) -> tuple:
-    """Block ``number``'s transaction hashes and its transaction and receipt roots, computed
-    once per block for the run (a host-side memo: every full node would compute the same
-    bytes; the cost model still charges each one)."""
-    memo = shared.light_roots
-    got = memo.get(number)
-    if got is None or got[0] != proposal.hash:
-        hashes = tx_hashes(shared, proposal.tx_ids)
-        got = (proposal.hash, hashes, merkle_root(hashes, _blake),
-               merkle_root(receipt_hashes(hashes), _blake))
-        memo[number] = got
-    return got[1:]
-
-
-def roots(shared: Any, number: int, proposal: Any) -> tuple[bytes, bytes]:
-    """Block ``number``'s transaction and receipt roots."""
-    _, txs_root, receipts_root = _block_hashes(shared, number, proposal)
-    return txs_root, receipts_root
+def _tree(ctx: NodeContext, entry: LedgerEntry, what: str) -> MerkleTree:
+    """The Merkle tree behind block ``entry``'s transaction (``what`` "tx") or receipt root,
+    built once per block for the run (a host-side memo: every full node would build the same
+    one; the cost model still charges each its hashing)."""
+    memo = ctx.shared.light_trees
+    key = (entry.block.hash, what)
+    tree = memo.get(key)
+    if tree is None:
+        suite = ctx.shared.suite
+        if what == "tx":
+            tree = merkle_tree(ctx.shared.tx_hashes(entry.proposal.tx_ids), suite.hash)
+        else:
+            tree = entry.block.receipt_tree(suite)
+        memo[key] = tree
+    return tree
 
 
 def header_of(ctx: NodeContext, number: int) -> LightHeader:
-    proposal, executed_hash, signers = ctx.ledger[number]
-    txs_root, receipts_root = roots(ctx.shared, number, proposal)
-    forged = "forge_light" in ctx.byzantine
-    return LightHeader(number, proposal.hash, proposal.parent_hash, executed_hash, txs_root,
-                       receipts_root, tuple(signers), len(ctx.shared.sealer_net_ids), forged)
+    return LightHeader.of(ctx.ledger[number], "forge_light" in ctx.byzantine)
 
 
 def serve(ctx: NodeContext, src: int, message: Any,
@@ -224,13 +206,11 @@ def _answer(ctx: NodeContext, request: QueryRequest) -> QueryResponse | None:
     entry = ctx.ledger.get(request.number)
     if entry is None:
         return None
-    proposal = entry[0]
-    ids = proposal.tx_ids
-    hashes = _block_hashes(ctx.shared, request.number, proposal)[0]
+    ids = entry.proposal.tx_ids
     table = ctx.shared.table
     if request.what == "block":
         payload = int(table.size[ids].sum(dtype=np.int64))
-        leaves = tuple(hashes)
+        leaves = tuple(bytes(h) for h in ctx.shared.tx_hashes(ids))
         if "forge_light" in ctx.byzantine and leaves:
             leaves = (_flip(leaves[0]), *leaves[1:])
         return QueryResponse(request.query, "block", request.number, b"", -1, None, leaves,
@@ -239,14 +219,17 @@ def _answer(ctx: NodeContext, request: QueryRequest) -> QueryResponse | None:
     if len(position) == 0:
         return None
     index = int(position[0])
-    leaves_all = hashes if request.what == "tx" else receipt_hashes(hashes)
-    proof = merkle_proof(leaves_all, index, _blake)
-    leaf = leaves_all[index]
+    tree = _tree(ctx, entry, request.what)
+    proof = tree.proof(index)
+    leaf = tree.leaf_nodes[index * 32:(index + 1) * 32]
     if "forge_light" in ctx.byzantine:
         leaf = _flip(leaf)
-    payload = int(table.size[request.tx]) if request.what == "tx" else RECEIPT_BYTES
-    return QueryResponse(request.query, request.what, request.number, leaf, index, proof, (),
-                         payload)
+    if request.what == "tx":
+        return QueryResponse(request.query, "tx", request.number, leaf, index, proof, (),
+                             int(table.size[request.tx]))
+    receipt = entry.block.receipts.row(index)
+    return QueryResponse(request.query, "receipt", request.number, leaf, index, proof, (),
+                         RECEIPT_BYTES, receipt)
 
 
 def _flip(digest: bytes) -> bytes:
@@ -271,6 +254,9 @@ class LightNode:
         self.verify_signatures = verify_signatures
         self.max_headers = max_headers
         self.headers: dict[int, LightHeader] = {}
+        self.hashes: dict[int, bytes] = {0: shared.genesis.hash}
+        """Each stored header's hash, as this node computed it (block 0: the genesis block it
+        was configured with)."""
         self.height = 0
         self.known_height = 0
         self.up = True
@@ -348,7 +334,8 @@ class LightNode:
                 self.known_height = message.height
             self._maybe_sync(src)
         elif kind == "LightHeadersResponse":
-            work = self.costs.decode(message.wire_size())
+            work = self.costs.decode(message.wire_size()) + sum(
+                self.costs.hash(h.wire_bytes) for h in message.headers)
             if self.verify_signatures:
                 work += sum(self.costs.verify(len(h.signers)) for h in message.headers)
             done = self.cpu.run(self.env.now, work, lane="light")
@@ -381,8 +368,8 @@ class LightNode:
         for header in headers:
             if header.number != self.height + 1:
                 continue
-            parent = self.headers.get(self.height)
-            parent_ok = parent is None or header.parent_hash == parent.proposal_hash
+            parents = header.header.parent_info
+            parent_ok = bool(parents) and parents[0].hash == self.hashes[self.height]
             signed = sum(weights[s] for s in set(header.signers)) >= quorum
             if self.verify_signatures and (header.forged or not signed):
                 self.stats.forged_caught += 1
@@ -393,6 +380,7 @@ class LightNode:
                 self._maybe_sync(self._full_node())
                 return
             self.headers[header.number] = header
+            self.hashes[header.number] = header.header.hash(self.shared.suite)
             self.height = header.number
             self.stats.headers += 1
             self.stats.header_bytes += header.size()
@@ -420,15 +408,17 @@ class LightNode:
         if pending is None:
             return
         sent, what, number, tx = pending
-        header = self.headers[number]
+        header = self.headers[number].header
+        suite = self.shared.suite
         if what == "block":
-            ok = merkle_root(list(answer.hashes), _blake) == header.txs_root
+            ok = txs_root(list(answer.hashes), suite) == header.txs_root
         else:
             root = header.txs_root if what == "tx" else header.receipts_root
-            ok = verify_proof(answer.leaf, answer.index, answer.proof, root, _blake)
-            expected = tx_hashes(self.shared, np.array([tx]))[0]
-            if what == "receipt":
-                expected = receipt_hashes([expected])[0]
+            ok = verify_proof(answer.leaf, answer.index, answer.proof, root, suite.hash)
+            if what == "tx":
+                expected = bytes(self.shared.tx_hashes(np.array([tx], dtype=np.int64))[0])
+            else:
+                expected = answer.receipt.hash(suite) if answer.receipt is not None else b""
             ok = ok and answer.leaf == expected
         if not ok:
             self.stats.forged_caught += 1

@@ -140,8 +140,9 @@ class BlockStatus:
 
 @dataclass(frozen=True, slots=True)
 class BlockResponse:
-    """Committed blocks: ``(number, proposal, executed hash, signers)`` each, in order, with
-    the bytes of their transactions (``BlockResponsePacket``)."""
+    """Committed blocks: ``(number, ledger entry)`` each (:class:`fiscosim.node.context.
+    LedgerEntry`: the block, its transactions and signature list), in order, with the bytes of
+    their transactions (``BlockResponsePacket``)."""
 
     blocks: tuple
     payload_bytes: int

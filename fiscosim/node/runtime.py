@@ -71,8 +71,8 @@ class Node(Stage):
     net_id = _in_context("net_id", "The network id (the scenario's node position).", False)
     name = _in_context("name", "The scenario's name of the node.", False)
     index = _in_context("index", "The consensus index (−1: an observer).", False)
-    ledger = _in_context("ledger", "The committed blocks: number → (proposal, executed hash, "
-                         "signers).", False)
+    ledger = _in_context("ledger", "The committed blocks: number → ledger entry (block, "
+                         "proposal, signers).", False)
     height = _in_context("height", "The ledger's height.")
     up = _in_context("up", "False while the process is down.")
     pool = _in_context("pool", "The txpool (a fresh one after a restart).")
@@ -325,6 +325,11 @@ class Node(Stage):
             self.shared.byzantine_send(self, message, dest)
         else:
             self.emit(message, self.pbft_dests(dest))
+
+    def executed_hash_of(self, proposal: msg.Proposal) -> bytes:
+        """The hash ``proposal`` has once executed on this node's chain (what an equivocating
+        node's CheckPoint names for a proposal it did not execute)."""
+        return self.execution.block_for(proposal).hash
 
     def pbft_dests(self, dest: int | None) -> Sequence[int]:
         """Network ids a PBFT message goes to: consensus node ``dest``, or every other sealer."""

@@ -72,8 +72,8 @@ class BlockSync(Stage):
     # -- heights -------------------------------------------------------------------------------
     def _status(self) -> BlockStatus:
         ctx = self.ctx
-        entry = ctx.ledger.get(ctx.height)
-        return BlockStatus(ctx.height, entry[1] if entry is not None else bytes(32))
+        block = ctx.block_at(ctx.height)
+        return BlockStatus(ctx.height, block.hash if block is not None else bytes(32))
 
     def _gossip_status(self) -> None:
         """FISCO's status gossip: this node's height to every other node of its group, every
@@ -221,12 +221,13 @@ class BlockSync(Stage):
         ctx = self.ctx
         ledger = ctx.ledger
         blocks = tuple(
-            (number, *ledger[number])
+            (number, ledger[number])
             for number in range(request.first, request.last + 1)
             if number in ledger
         )
         table = self.shared.table
-        payload = sum(int(table.size[block[1].tx_ids].sum(dtype=np.int64)) for block in blocks)
+        payload = sum(int(table.size[entry.proposal.tx_ids].sum(dtype=np.int64))
+                      for _, entry in blocks)
         response = BlockResponse(blocks, payload, request.first)
         requester = self.shared.nodes[src]
         ctx.send_after(self.costs.encode(response.wire_size()), "sync", src, response,
@@ -240,14 +241,14 @@ class BlockSync(Stage):
         self._inflight.pop(response.first, None)
         blocks = [b for b in response.blocks if b[0] > self._queued_to_height()]
         weights, quorum = self.shared.weights, self.shared.quorum
-        valid = [b for b in blocks if sum(weights[s] for s in set(b[3])) >= quorum]
+        valid = [b for b in blocks if sum(weights[s] for s in set(b[1].signers)) >= quorum]
         if len(valid) < len(blocks):
             self.stats.sync_rejected += len(blocks) - len(valid)
         if not valid:
             self.maybe_sync()
             return
         work = (self.costs.decode(response.payload_bytes)
-                + sum(self.costs.verify(len(block[3])) for block in valid))
+                + sum(self.costs.verify(len(block[1].signers)) for block in valid))
         done = self.cpu.run(self.env.now, work, lane="sync")
         for block in valid:
             self._downloaded[block[0]] = block
@@ -263,9 +264,9 @@ class BlockSync(Stage):
             number += 1
         if batch:
             self._queued_to = number - 1
-            txs = sum(len(block[1].tx_ids) for block in batch)
+            txs = sum(len(entry.proposal.tx_ids) for _, entry in batch)
             work = self.costs.execute(txs) + sum(
-                self.costs.storage_commit(len(block[1].tx_ids)) for block in batch)
+                self.costs.storage_commit(len(entry.proposal.tx_ids)) for _, entry in batch)
             done = self.cpu.run(self.env.now, work, lane="sync")
             self.later(done, self._apply_synced, batch)
         self.maybe_sync()
@@ -273,16 +274,16 @@ class BlockSync(Stage):
     def _apply_synced(self, blocks: list) -> None:
         ctx = self.ctx
         synced_hash = None
-        for number, proposal, executed_hash, signers in blocks:
+        for number, entry in blocks:
             if number != ctx.height + 1:
                 continue  # PBFT committed it meanwhile
-            synced_hash = executed_hash
-            ctx.store_block(number, proposal, executed_hash, signers)
-            ctx.proposal_hashes[number] = proposal.hash
-            self.shared.on_commit(ctx, number, proposal, executed_hash)
+            synced_hash = entry.block.hash
+            ctx.store_block(number, entry)
+            ctx.proposal_hashes[number] = entry.proposal.hash
+            self.shared.on_commit(ctx, number, entry)
             self.stats.synced_blocks += 1
-            ctx.trace("synced", index=number, txs=len(proposal.tx_ids))
-            self.announce(number, executed_hash)
+            ctx.trace("synced", index=number, txs=len(entry.proposal.tx_ids))
+            self.announce(number, synced_hash)
         now = self.env.now
         ctx.last_commit_at = now
         if self._behind_since is not None and ctx.height >= self.known_height:

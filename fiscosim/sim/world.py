@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 import simpy
 
+from fiscosim.chain.block import genesis_block
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
+from fiscosim.crypto import get_suite
 from fiscosim.engine import US, CountingEnvironment
 from fiscosim.faults import byzantine
 from fiscosim.metrics.blocks import BlockLog
@@ -24,7 +26,7 @@ from fiscosim.metrics.summary import NOT_CHECKED
 from fiscosim.net.latency import LatencyModel
 from fiscosim.net.network import Network
 from fiscosim.net.topology import build_topology
-from fiscosim.node.context import ChainParams, NodeContext, Shared
+from fiscosim.node.context import ChainParams, LedgerEntry, NodeContext, Shared
 from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.light import QUERY_KINDS, LightNode
@@ -202,6 +204,7 @@ def _build_group(
 ) -> World:
     """One group's nodes (members of the physical nodes it names), table, clients, recorders."""
     chain = scenario.chain
+    suite = get_suite(chain.crypto_suite)
     positions = {name: i for i, name in enumerate(names)}
     member_positions = sorted(positions[name] for name in group.sealers + group.observers)
     light_positions = sorted(positions[name] for name in group.light)
@@ -233,20 +236,21 @@ def _build_group(
             for run in watchers.pop(("sealed", proposal.index), ()):
                 run()
 
-    def on_commit(node: NodeContext, number: int, proposal: Any, executed_hash: bytes) -> None:
+    def on_commit(node: NodeContext, number: int, entry: LedgerEntry) -> None:
         honest = node.name not in dishonest
+        block_hash = entry.block.hash
         if node.index >= 0:  # a sealer: every sealer's commit puts the block on the chain
-            blocks.committed(number, executed_hash, env.now, node.net_id, honest)
+            blocks.committed(number, block_hash, env.now, node.net_id, honest)
             if watchers and honest:
                 for run in watchers.pop(("committed", number), ()):
                     run()
         if honest:  # a byzantine node's chain proves nothing
-            safety.check(node.name, number, executed_hash)
+            safety.check(node.name, number, block_hash)
             if node.index < 0:  # an observer follows: how far behind the first sealer's commit
                 row = blocks.rows.get(number)
                 if row is not None and row.first_commit_us >= 0:
                     node.stats.follow_lag_us.append(env.now - row.first_commit_us)
-        table.record_commit(proposal.tx_ids, number, node.net_id, env.now)
+        table.record_commit(entry.proposal.tx_ids, number, node.net_id, env.now)
 
     shared = Shared(
         env=env,
@@ -269,6 +273,9 @@ def _build_group(
             blocks.rows[number].first_commit_us if number in blocks.rows else -1),
         weights=tuple(weights),
         quorum=quorum(weights),
+        suite=suite,
+        merkle_txs_root=bool(light_positions) or real is not None,
+        genesis=genesis_block(suite, [node_ids[i] for i in ordered], weights),
     )
     node_at: dict[int, Node] = {}
     for position in member_positions:
