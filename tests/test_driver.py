@@ -137,3 +137,16 @@ def test_an_isolated_node_runs_alone_until_reconnected() -> None:
     d.sync(0)
     d.run()
     assert_all_committed(d, 6)
+
+
+def test_contract_checks_hold_without_assert_statements():
+    # python -O strips `assert`; the driver's checks are explicit raises, so they still fire
+    import subprocess
+    import sys
+
+    code = ("from fiscosim.consensus.driver import _require, ContractViolation\n"
+            "try:\n    _require(False, 'pipeline bound broken')\n"
+            "except ContractViolation as e:\n    print('raised', e)\n")
+    out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "raised pipeline bound broken"

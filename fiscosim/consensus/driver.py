@@ -80,6 +80,19 @@ SECOND = 1_000_000
 ZERO_HASH = bytes(HASH_SIZE)
 
 
+class ContractViolation(AssertionError):
+    """The core broke a rule of its contract or PBFT's safety, as the driver checks them.
+
+    Raised explicitly (not with ``assert``), so the checks hold under ``python -O`` too; an
+    AssertionError, so a test runner reports it as a failed check.
+    """
+
+
+def _require(condition: bool, rule: str) -> None:
+    if not condition:
+        raise ContractViolation(rule)
+
+
 def make_proposal(index: int, leader: int, txs: int = 3, parent: bytes = ZERO_HASH,
                   view: int = 0, salt: int = 0) -> Proposal:
     """Block ``index`` sealed by ``leader``: ``txs`` made-up transaction ids (``salt`` makes a
@@ -230,7 +243,7 @@ class Driver:
     def settle(self, max_steps: int = 2_000_000) -> Driver:
         """Delivers until nothing is in flight; the clock does not move."""
         while self.step() is not None:
-            assert self.steps < max_steps, "still busy after max_steps deliveries"
+            _require(self.steps < max_steps, "still busy after max_steps deliveries")
         return self
 
     def advance(self, max_time: int = 600 * SECOND) -> bool:
@@ -240,7 +253,7 @@ class Driver:
         if not due and not self.later:
             return False
         self.now = min([t for t, _, _ in due] + [t for t, _, _ in self.later[:1]])
-        assert self.now <= max_time, "no progress in the allotted time"
+        _require(self.now <= max_time, "no progress in the allotted time")
         while self.later and self.later[0][0] == self.now:
             self.in_flight.append(heapq.heappop(self.later)[2])
         for t, node, name in sorted(due):
@@ -403,9 +416,12 @@ class Driver:
             if carry_out is not None:
                 carry_out(node, core, a)
             else:  # told, not done
-                assert isinstance(a, (Event, Unseal, ViewChangeNeeded, ViewEntered)), a
-        assert core.timer_armed == (PBFT_TIMER in self.timers[node])
-        assert core.checkpoint_timer_armed == (CHECKPOINT_TIMER in self.timers[node])
+                _require(isinstance(a, (Event, Unseal, ViewChangeNeeded, ViewEntered)),
+                         f"an action the driver does not know: {a!r}")
+        _require(core.timer_armed == (PBFT_TIMER in self.timers[node]),
+                 "the core's PBFT timer flag disagrees with the timers it set")
+        _require(core.checkpoint_timer_armed == (CHECKPOINT_TIMER in self.timers[node]),
+                 "the core's checkpoint timer flag disagrees with the timers it set")
 
     def _post(self, node: int, what: Any, delay_us: int = 0) -> None:
         item = InFlight(node, what, self.incarnation[node])
@@ -429,10 +445,10 @@ class Driver:
     # -- carrying out each kind of action (with the checks of the core's contract) ----------
     def _broadcast(self, node: int, core: PbftCore, a: Broadcast) -> None:
         message = a.message
-        assert message.sender == node, "a node broadcasts its own messages only"
+        _require(message.sender == node, "a node broadcasts its own messages only")
         if type(message) is PrePrepare:
             ahead = message.index - core.committed_index
-            assert ahead <= core.pipeline_size, "pipeline bound broken"
+            _require(ahead <= core.pipeline_size, "pipeline bound broken")
             self.max_ahead = max(self.max_ahead, ahead)
         for dest in range(self.n):
             if dest != node:
@@ -443,24 +459,24 @@ class Driver:
 
     def _verify(self, node: int, core: PbftCore, a: VerifyProposal) -> None:
         own_preprepare = a.proposal.leader == node and a.fetch_from is None
-        assert not own_preprepare, "a leader never verifies its own proposal"
+        _require(not own_preprepare, "a leader never verifies its own proposal")
         self._post(node, a)
 
     def _execute(self, node: int, core: PbftCore, a: Execute) -> None:
         index = a.proposal.index
-        assert self.executing[node] is None, "two executions in flight"
-        assert index == self.executed[node] + 1, "execution out of order"
+        _require(self.executing[node] is None, "two executions in flight")
+        _require(index == self.executed[node] + 1, "execution out of order")
         self.executing[node] = self.executed[node] = index
         self.executions[node].append(index)
         (self.held if self.hold_executions else self.in_flight).append(
             InFlight(node, a, self.incarnation[node]))
 
     def _commit(self, node: int, core: PbftCore, a: CommitBlock) -> None:
-        assert self.committing[node] is None, "two ledger commits in flight"
-        assert a.index == len(self.ledger[node]) + 1, "ledger commit out of order"
-        assert a.index <= self.executed[node], "ledger commit before execution"
+        _require(self.committing[node] is None, "two ledger commits in flight")
+        _require(a.index == len(self.ledger[node]) + 1, "ledger commit out of order")
+        _require(a.index <= self.executed[node], "ledger commit before execution")
         weight = sum(self.weights[s] for s in set(a.signatures))
-        assert weight >= self.quorum, "signature weight below Q"
+        _require(weight >= self.quorum, "signature weight below Q")
         record = (a.proposal.hash, a.executed_hash)
         if self.chain.setdefault(a.index, record) != record:
             raise SafetyViolation(f"node {node} committed another block {a.index}")
@@ -469,18 +485,18 @@ class Driver:
         self._post(node, a)
 
     def _seal_range(self, node: int, core: PbftCore, a: SealRange) -> None:
-        assert a.end < core.high_water_mark, "sealing beyond the high water mark"
+        _require(a.end < core.high_water_mark, "sealing beyond the high water mark")
         self.sealings.append(Sealing(node, a.start, a.end, core.executed_index,
                                      core.committed_index))
         self._post(node, a)
 
     def _set_timer(self, node: int, core: PbftCore, a: SetTimer) -> None:
-        assert a.name in (PBFT_TIMER, CHECKPOINT_TIMER), a.name
+        _require(a.name in (PBFT_TIMER, CHECKPOINT_TIMER), f"an unknown timer {a.name!r}")
         self.timers[node][a.name] = self.now + a.delay_us
 
     def _cancel_timer(self, node: int, core: PbftCore, a: CancelTimer) -> None:
         self.timers[node].pop(a.name, None)
 
 
-__all__ = ["SECOND", "ZERO_HASH", "Driver", "InFlight", "SafetyViolation", "Sealing",
-           "make_proposal"]
+__all__ = ["SECOND", "ZERO_HASH", "ContractViolation", "Driver", "InFlight", "SafetyViolation",
+           "Sealing", "make_proposal"]
