@@ -237,3 +237,18 @@ def test_tampering_fails(count, seed, width, data):
         levels = list(proof.levels)
         levels[level] = tuple(group)
         assert not verify_proof(leaf, index, MerkleProof(width, tuple(levels)), tree.root, H)
+
+
+def test_root_of_runs_is_the_root_of_the_leaves_written_out():
+    import random
+
+    from fiscosim.crypto.merkle import merkle_root_of_runs
+
+    rng = random.Random(7)
+    for _ in range(300):
+        runs = [(keccak256(bytes([rng.randrange(3)])), rng.randrange(0, 9))
+                for _ in range(rng.randrange(1, 7))]
+        leaves = [leaf for leaf, count in runs for _ in range(count)]
+        assert merkle_root_of_runs(runs, keccak256) == merkle_root(leaves, keccak256)
+    with pytest.raises(ValueError, match="32-byte"):
+        merkle_root_of_runs([(b"short", 2)], keccak256)

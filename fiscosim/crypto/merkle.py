@@ -247,34 +247,36 @@ def merkle_root_of_runs(runs: Sequence[tuple[bytes, int]], hash_fn: HashFn) -> b
     ...                                                                 keccak256)
     True
     """
-    level = [(leaf, count) for leaf, count in runs if count > 0]
+    level = [[leaf, count] for leaf, count in runs if count > 0]
     if any(len(leaf) != HASH_SIZE for leaf, _ in level):
         raise ValueError(f"every Merkle leaf must be a {HASH_SIZE}-byte hash")
     total = sum(count for _, count in level)
     if total == 0:
         return ZERO_HASH
     while total > 1:
-        parents: list[tuple[bytes, int]] = []
-
-        def push(node: bytes, count: int, parents: list = parents) -> None:
-            if parents and parents[-1][0] == node:
-                parents[-1] = (node, parents[-1][1] + count)
-            else:
-                parents.append((node, count))
-
+        parents: list[list] = []  # [node, count] runs of the level above
         waiting: bytes | None = None  # a left child whose right child starts the next run
         for node, count in level:
             if waiting is not None:
-                push(hash_fn(waiting + node), 1)
-                waiting, count = None, count - 1
+                parent = hash_fn(waiting + node)
+                if parents and parents[-1][0] == parent:
+                    parents[-1][1] += 1
+                else:
+                    parents.append([parent, 1])
+                waiting = None
+                count -= 1
             if count >= 2:
-                push(hash_fn(node + node), count // 2)
-            if count % 2:
+                parent = hash_fn(node + node)
+                if parents and parents[-1][0] == parent:
+                    parents[-1][1] += count // 2
+                else:
+                    parents.append([parent, count // 2])
+            if count & 1:
                 waiting = node
         if waiting is not None:
-            push(hash_fn(waiting), 1)  # the odd last node: its parent hashes it alone
+            parents.append([hash_fn(waiting), 1])  # the odd last node, hashed alone
         level = parents
-        total = sum(count for _, count in level)
+        total = (total + 1) // 2
     return level[0][0]
 
 
