@@ -805,21 +805,129 @@ def bench_verify(
     type=click.FloatRange(min=0.05),
     default=0.5,
     show_default=True,
-    help="Minimum measuring time of each figure.",
+    help="Minimum measuring time of each crypto and msgpack figure, split over its repeats.",
 )
-def calibrate(out: str, name: str | None, seconds: float) -> None:
-    """Measure this host's per-core costs and write a hardware profile (YAML)."""
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1, max=1000),
+    default=5,
+    show_default=True,
+    help="Measure every figure this many times; the profile keeps the median.",
+)
+@click.option(
+    "--cores",
+    type=click.IntRange(min=1, max=256),
+    default=None,
+    help="Cores of the target machine, written as the profile's cores [default: this host's].",
+)
+@click.option(
+    "--evm/--no-evm",
+    default=True,
+    show_default=True,
+    help="Measure the Solidity workloads in revm (needs the calibrate extra).",
+)
+@click.option(
+    "--storage/--no-storage",
+    default=True,
+    show_default=True,
+    help="Measure RocksDB block commits and reads (needs the calibrate extra).",
+)
+@click.option(
+    "--evm-batch",
+    type=click.IntRange(min=4, max=100_000),
+    default=200,
+    show_default=True,
+    help="Calls per batch of each contract method (CPU-heavy methods run fewer).",
+)
+@click.option(
+    "--storage-block-txs",
+    type=click.IntRange(min=1, max=100_000),
+    default=1000,
+    show_default=True,
+    help="Transactions per measured block (4 changed keys each, plus 6 per block).",
+)
+@click.option(
+    "--storage-dir",
+    type=click.Path(file_okay=False, exists=True, writable=True),
+    default=None,
+    help="Folder for the temporary RocksDB (removed afterwards) [default: the system's "
+    "temporary folder]; put it on the disk a node would use.",
+)
+def calibrate(out: str, name: str | None, seconds: float, repeats: int, cores: int | None,
+              evm: bool, storage: bool, evm_batch: int, storage_block_txs: int,
+              storage_dir: str | None) -> None:  # fmt: skip
+    """Measure this host's per-core costs and write a hardware profile (YAML).
+
+    Every figure is measured --repeats times; the profile keeps the median and records min,
+    max, a noise flag and the backend that ran (docs/profiles.md). With the calibrate extra
+    it also measures Solidity workloads in revm and block commits in RocksDB.
+    """
     from fiscosim.calibrate import calibrate_host, write_profile
 
-    with console.status("calibrating: verification, hashing, msgpack..."):
-        profile = calibrate_host(name=name, min_seconds=seconds)
-    path = write_profile(profile, out)
-    table = Table(title=f"hardware profile {profile['name']!r} → {path}")
+    try:  # before minutes of measuring, not after them
+        _, existing = _missing_folders(Path(out).parent)
+        if not existing.is_dir():
+            raise Failure(f"--out: {out}: {existing} is not a folder "
+                          "(give a file path such as profiles/this-host.yaml)")
+        _probe(existing, existing != Path(out).parent)
+    except OSError as error:
+        raise Failure(f"--out: cannot write {out}: {error.strerror or error} "
+                      "(choose a writable path)") from None
+    with console.status("calibrating...") as status:
+        profile = calibrate_host(
+            name=name, min_seconds=seconds, repeats=repeats, cores=cores, evm=evm,
+            storage=storage, evm_batch=evm_batch, storage_block_txs=storage_block_txs,
+            storage_dir=storage_dir,
+            progress=lambda what: status.update(f"calibrating: {what}..."),
+        )  # fmt: skip
+    try:
+        path = write_profile(profile, out)
+    except OSError as error:
+        raise Failure(f"--out {out}: cannot write the profile ({error.strerror or error}; "
+                      "choose a writable path)") from None  # fmt: skip
+    measured = profile["measured"]
+    table = Table(title=f"hardware profile {profile['name']!r} → {path} "
+                        f"(cores {profile['cores']}, {repeats} runs each)")  # fmt: skip
     table.add_column("cost (one core)")
-    table.add_column("µs", justify="right")
-    for key, value in profile["costs_us"].items():
-        table.add_row(key, f"{value:.3f}")
+    table.add_column("µs median", justify="right")
+    table.add_column("min", justify="right")
+    table.add_column("max", justify="right")
+    table.add_column("backend")
+    for key, record in measured["provenance"].items():
+        flag = " [red]noisy[/]" if record["noisy"] else ""
+        backend = record["backend"] + (" [yellow](fallback)[/]" if record.get("fallback") else "")
+        table.add_row(key, f"{record['median']:.3f}{flag}", f"{record['min']:.3f}",
+                      f"{record['max']:.3f}", backend)  # fmt: skip
     console.print(table)
+    if "evm" in measured:
+        info = measured["evm_info"]
+        evm_table = Table(title=f"contracts in {info['engine']}: per call, median")
+        for column in ("contract", "method", "µs", "gas", "state"):
+            evm_table.add_column(column, justify="right" if column in ("µs", "gas") else "left",
+                                 overflow="fold")  # fmt: skip
+        for contract, methods in measured["evm"].items():
+            for index, (method, record) in enumerate(methods.items()):
+                flag = " [red]noisy[/]" if record["noisy"] else ""
+                evm_table.add_row(contract if index == 0 else "", method,
+                                  f"{record['us']:.2f}{flag}", f"{record['gas']:,}",
+                                  record["state"])  # fmt: skip
+        console.print(evm_table)
+        console.print(f"call floor (no code): {info['call_floor_us']['median']:.2f} µs; "
+                      f"{info['compiler']}")  # fmt: skip
+    if "storage" in measured:
+        st = measured["storage"]
+        block = st["block"]
+        store_table = Table(title=f"{st['engine']} on {st['filesystem']}: a block of "
+                                  f"{block['txs']:,} transactions, {block['keys']:,} keys")
+        store_table.add_column("figure")
+        store_table.add_column("µs median", justify="right")
+        for key in ("prepare_us_per_key", "commit_us_per_key", "read_us_per_key",
+                    "prepare_us_per_block", "commit_us_per_block", "prepare_commit_us_per_tx"):
+            noisy = st["runs"].get(key, {}).get("noisy")
+            store_table.add_row(key, f"{st[key]:,}" + (" [red]noisy[/]" if noisy else ""))
+        console.print(store_table)
+    for line in measured["warnings"]:
+        console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

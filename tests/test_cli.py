@@ -70,7 +70,8 @@ def test_bad_options_are_one_clear_line_and_exit_2(args, fragment):
 
 def test_calibrate_writes_a_profile(tmp_path):
     out = tmp_path / "profiles" / "host.yaml"
-    result = run("calibrate", "--out", str(out), "--seconds", "0.05", "--name", "ci-host")
+    result = run("calibrate", "--out", str(out), "--seconds", "0.05", "--name", "ci-host",
+                 "--repeats", "2", "--evm-batch", "4", "--storage-block-txs", "10")  # fmt: skip
     assert result.exit_code == 0, result.output
     profile = yaml.safe_load(out.read_text())
     assert profile["name"] == "ci-host"
