@@ -289,3 +289,72 @@ def test_profile_is_frozen():
     with pytest.raises(AttributeError):
         profile.cores = 3  # type: ignore[misc]
     assert isinstance(profile, HardwareProfile)
+
+
+# -- provenance: where each cost comes from --------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["reference-2core", "server-8core"])
+def test_every_cost_of_a_shipped_profile_says_where_it_comes_from(name):
+    from fiscosim.node.costs import COST_FIELDS, PROVENANCE_SOURCES
+
+    profile = load_profile(name)
+    assert [cost for cost, _ in profile.provenance] == list(COST_FIELDS)
+    for cost, where in profile.provenance:
+        assert where.source in PROVENANCE_SOURCES and where.source != "given", cost
+        assert len(where.detail) > 30, cost
+    assert set(profile.assumed) == {c for c, w in profile.provenance if w.source == "assumed"}
+
+
+def test_a_provenance_entry_is_checked():
+    with pytest.raises(ValueError, match=r"provenance.execute_tx.source: 'guessed' is not one of"):
+        load_profile({"costs_us": {"execute_tx": 3},
+                      "provenance": {"execute_tx": {"source": "guessed", "detail": "x"}}})
+    with pytest.raises(ValueError, match=r"provenance.execute_tx.detail: say where"):
+        load_profile({"costs_us": {"execute_tx": 3},
+                      "provenance": {"execute_tx": {"source": "assumed", "detail": " "}}})
+
+
+def test_inline_costs_are_given_and_the_rest_keep_the_base_provenance():
+    profile = load_profile({"costs_us": {"execute_tx": 3}})
+    assert profile.provenance_of("execute_tx").source == "given"
+    assert "execute_tx" not in profile.assumed
+    inherited = profile.provenance_of("verify_secp256k1")
+    assert inherited.source == "measured" and inherited.detail.startswith("from reference-2core")
+    assert profile.provenance_of("storage_commit_per_tx").source == "assumed"
+
+
+def test_a_calibrated_file_marks_its_figures_measured():
+    record = {"median": 50.0, "min": 49.0, "max": 51.0, "runs": 5, "noisy": False,
+              "how": "recover + keccak, batch kernel", "backend": "libsecp256k1"}
+    profile = load_profile({"cores": 2, "costs_us": {"verify_secp256k1": 50.0},
+                            "measured": {"date": "2026-12-02",
+                                         "provenance": {"verify_secp256k1": record}}})
+    where = profile.provenance_of("verify_secp256k1")
+    assert where.source == "measured"
+    assert "median of 5 runs (49.0–51.0)" in where.detail and "libsecp256k1" in where.detail
+
+
+def test_a_scenario_execution_cost_is_given_not_assumed():
+    from fiscosim.node.costs import CostModel
+
+    model = CostModel(load_profile("reference-2core")).with_execute_us(7)
+    assert model.profile.provenance_of("execute_tx").source == "given"
+    assert "execute_tx" not in model.profile.assumed
+
+
+def test_the_summary_and_the_report_list_the_assumed_costs(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "fiscosim", "run", "--set", "duration_s=3",
+                          "--out", str(tmp_path)], capture_output=True, text=True, check=True)
+    assert "assumed costs" in out.stdout and "execute_tx 25 µs" in out.stdout
+    import json
+
+    costs = json.loads((tmp_path / "summary.json").read_text())["costs"]
+    entry = costs["reference-2core"]
+    assert entry["assumed_us"] == {"execute_tx": 25.0, "storage_commit_per_tx": 5.0,
+                                   "storage_commit_per_block": 2000.0}
+    assert entry["provenance"]["verify_secp256k1"] == "measured"
+    assert len(entry["nodes"]) == 4

@@ -146,6 +146,19 @@ def _warnings(summary: dict[str, Any], details: Table) -> None:
     warnings = summary.get("warnings")
     if warnings:
         details.add_row("warnings", "[bold yellow]" + escape("; ".join(warnings)) + "[/]")
+    _assumed_costs(summary, details)
+
+
+def _assumed_costs(summary: dict[str, Any], details: Table) -> None:
+    """One row naming the costs the run charged that are assumptions, not measurements."""
+    parts = []
+    for name, profile in (summary.get("costs") or {}).items():
+        assumed = profile.get("assumed_us") or {}
+        if assumed:
+            parts.append(f"{name}: " + ", ".join(f"{cost} {value:g} µs"
+                                                  for cost, value in assumed.items()))
+    if parts:
+        details.add_row("assumed costs", escape("; ".join(parts)) + " (docs/profiles.md)")
 
 
 def _print_groups(summary: dict[str, Any], console: Console) -> None:

@@ -238,6 +238,7 @@ def summarise(world: Any, wall_time_s: float, digest: str,
         "cpu_utilisation": {
             node.name: round(node.cpu.utilisation(world.env.now), 4) for node in world.nodes
         },
+        "costs": cost_provenance(world.nodes),
         "view_changes_wanted": sum(node.stats.view_changes_wanted for node in world.nodes),
         "view_changes": _view_changes(world),
         "max_stall_s": max_stall_s,
@@ -330,9 +331,8 @@ def _sync(world: Any) -> dict:
 
 
 RUN_KEYS = ("scenario", "overrides", "scenario_digest", "seed", "messages", "messages_total",
-            "bytes_total",
-            "cpu_utilisation", "faults", "warnings", "sim_time_s", "wall_time_s", "sim_speed",
-            "events")
+            "bytes_total", "cpu_utilisation", "costs", "faults", "warnings", "sim_time_s",
+            "wall_time_s", "sim_speed", "events")
 """Keys of a summary that describe the whole run, not one group (network, CPUs, clock)."""
 
 
@@ -370,6 +370,7 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str,
             name: round(cpu.utilisation(world.env.now), 4)
             for name, cpu in zip(world.names, world.cpus, strict=True)
         },
+        "costs": first["costs"],
         "safety": _safety(status, violations, not_checked_groups=unchecked),
         "faults": first["faults"],
         "warnings": first["warnings"],
@@ -379,6 +380,28 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str,
         "events": first["events"],
     })
     return summary
+
+
+def cost_provenance(nodes: Sequence[Any]) -> dict[str, Any]:
+    """Per hardware profile the run used: its nodes, where each of its costs comes from
+    (measured, published, derived, assumed or given: :data:`fiscosim.node.costs.
+    PROVENANCE_SOURCES`), and the assumed costs with their values, which the report lists."""
+    out: dict[str, Any] = {}
+    for node in nodes:
+        costs = getattr(node, "costs", None)
+        if costs is None:
+            continue
+        profile = costs.profile
+        entry = out.get(profile.name)
+        if entry is None:
+            entry = out[profile.name] = {
+                "nodes": [],
+                "cores": profile.cores,
+                "assumed_us": {name: getattr(profile, name) for name in profile.assumed},
+                "provenance": {name: where.source for name, where in profile.provenance},
+            }
+        entry["nodes"].append(node.name)
+    return out
 
 
 def _light(world: Any) -> dict | None:

@@ -77,10 +77,25 @@ PROFILE_KEYS: tuple[str, ...] = (
     "notes",
     "measured",
     "assumed",
+    "provenance",
     "base",
     "costs_us",
 )
 """Top-level keys a profile file may hold; ``measured`` is free-form (calibrate's record)."""
+
+PROVENANCE_SOURCES: tuple[str, ...] = ("measured", "published", "derived", "assumed", "given")
+"""Where a cost comes from: **measured** by running real code (``detail``: what, where, how);
+**published** by FISCO or its authors (``detail``: the source and its conditions); **derived**
+from other figures (``detail``: from which, and the assumption that links them); **assumed**
+(``detail``: why this value); **given** by the user in an inline profile or a scenario field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where one cost of a profile comes from (:data:`PROVENANCE_SOURCES`)."""
+
+    source: str
+    detail: str
 
 KIB = 1024
 _ROUND_DOWN = 1 - 1e-12
@@ -115,6 +130,16 @@ class HardwareProfile:
     assumed: tuple[str, ...] = ()
     filled: tuple[str, ...] = ()
     filled_from: str | None = None
+    provenance: tuple[tuple[str, Provenance], ...] = ()
+    """Per cost (:data:`COST_FIELDS` order), where it comes from."""
+
+    def provenance_of(self, name: str) -> Provenance:
+        """Where cost ``name`` comes from."""
+        for cost, where in self.provenance:
+            if cost == name:
+                return where
+        return Provenance("assumed" if name in self.assumed else "given",
+                          "no provenance recorded")
 
     def costs(self) -> dict[str, float]:
         """Every cost by name (:data:`COST_FIELDS` order), in microseconds."""
@@ -133,6 +158,8 @@ class HardwareProfile:
             "source": self.source,
             "notes": self.notes,
             "assumed": list(self.assumed),
+            "provenance": {name: {"source": where.source, "detail": where.detail}
+                           for name, where in self.provenance},
             "costs_us": self.costs(),
         }
         return data
@@ -264,7 +291,13 @@ class CostModel:
         """The same model with another execution cost per transaction (a scenario override)."""
         if not (math.isfinite(us) and us >= 0):
             raise ValueError(f"execution cost must be a finite number >= 0, got {us}")
-        return CostModel(self.profile.replace(execute_tx=float(us)), self.suite)
+        profile = self.profile
+        provenance = tuple(
+            (name, Provenance("given", "chain.execution_us_per_tx in the scenario"))
+            if name == "execute_tx" else (name, entry) for name, entry in profile.provenance)
+        assumed = tuple(name for name in profile.assumed if name != "execute_tx")
+        return CostModel(profile.replace(execute_tx=float(us), provenance=provenance,
+                                         assumed=assumed), self.suite)
 
 
 def _up(us: float) -> int:
@@ -455,6 +488,7 @@ def _from_mapping(
     for key in assumed_in:
         if key not in COST_FIELDS:
             raise ValueError(f"{where}: assumed: {_unknown(key, COST_FIELDS)}")
+    provenance_in = _provenance(data.get("provenance"), where)
 
     missing = [name for name in COST_FIELDS if name not in costs]
     base = None
@@ -471,11 +505,9 @@ def _from_mapping(
     if base is not None:
         for name in missing:
             costs[name] = getattr(base, name)
-    assumed = tuple(
-        name
-        for name in COST_FIELDS
-        if name in assumed_in or (base is not None and name in missing and name in base.assumed)
-    )
+    provenance = _provenance_of_costs(costs, provenance_in, assumed_in, measured, missing, base,
+                                      where)
+    assumed = tuple(name for name, entry in provenance if entry.source == "assumed")
     name = data.get("name") or default_name or (f"{base.name}+inline" if base else "inline")
     return HardwareProfile(
         name=name,
@@ -486,8 +518,70 @@ def _from_mapping(
         assumed=assumed,
         filled=filled,
         filled_from=base.name if (base is not None and filled) else None,
+        provenance=provenance,
         **costs,
     )
+
+
+def _provenance(data: Any, where: str) -> dict[str, Provenance]:
+    """A profile's ``provenance`` mapping: cost → {source, detail}."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: provenance: expected a mapping of cost -> {{source, detail}}")
+    out = {}
+    for key, entry in data.items():
+        at = f"{where}: provenance.{key}"
+        if key not in COST_FIELDS:
+            raise ValueError(f"{where}: provenance: {_unknown(key, COST_FIELDS)}")
+        if not isinstance(entry, Mapping) or set(entry) - {"source", "detail"}:
+            raise ValueError(f"{at}: expected {{source: ..., detail: ...}}")
+        source, detail = entry.get("source"), entry.get("detail")
+        if source not in PROVENANCE_SOURCES:
+            raise ValueError(f"{at}.source: {source!r} is not one of "
+                             f"{', '.join(PROVENANCE_SOURCES)}")
+        if not isinstance(detail, str) or not detail.strip():
+            raise ValueError(f"{at}.detail: say where the figure comes from (a sentence)")
+        out[key] = Provenance(source, " ".join(detail.split()))
+    return out
+
+
+def _provenance_of_costs(
+    costs: Mapping[str, float], given: Mapping[str, Provenance], assumed_in: Any,
+    measured: Mapping | None, missing: list[str], base: HardwareProfile | None, where: str,
+) -> tuple[tuple[str, Provenance], ...]:
+    """Each cost's provenance: as the file says; else a calibrated figure's measurement record;
+    else the base profile's, for a cost taken from it; else assumed (listed in ``assumed``) or
+    given (an inline figure with nothing said of it)."""
+    runs = (measured or {}).get("provenance") if isinstance(measured, Mapping) else None
+    out = []
+    for name in COST_FIELDS:
+        entry = given.get(name)
+        if entry is None and name in missing and base is not None:
+            inherited = base.provenance_of(name)
+            entry = Provenance(inherited.source, f"from {base.name}: {inherited.detail}")
+        if entry is None and isinstance(runs, Mapping) and isinstance(runs.get(name), Mapping):
+            record = runs[name]
+            entry = Provenance("measured", _calibrated_detail(record, measured, where))
+        if entry is None:
+            entry = (Provenance("assumed", f"listed as assumed in {where}")
+                     if name in assumed_in else
+                     Provenance("given", f"set in {where} without a provenance"))
+        out.append((name, entry))
+    return tuple(out)
+
+
+def _calibrated_detail(record: Mapping, measured: Mapping | None, where: str) -> str:
+    how = record.get("how") or "fiscosim calibrate"
+    parts = [str(how)]
+    if "runs" in record and "min" in record and "max" in record:
+        parts.append(f"median of {record['runs']} runs ({record['min']}–{record['max']})")
+    if record.get("noisy"):
+        parts.append("NOISY")
+    if record.get("backend"):
+        parts.append(f"backend {record['backend']}")
+    date = (measured or {}).get("date")
+    return "; ".join(parts) + (f"; {date}" if date else "") + f" ({where})"
 
 
 def _cost(value: Any, where: str) -> float:
@@ -523,9 +617,11 @@ def _describe_backends(measured: Mapping | None) -> str:
 __all__ = [
     "CALIBRATED_FIELDS",
     "COST_FIELDS",
+    "PROVENANCE_SOURCES",
     "REFERENCE_PROFILE",
     "CostModel",
     "HardwareProfile",
+    "Provenance",
     "load_profile",
     "shipped_profiles",
 ]
