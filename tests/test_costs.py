@@ -70,7 +70,6 @@ def test_reference_and_server_profiles():
     # Execution and storage cannot be measured here: they are marked as assumptions.
     for profile in (reference, server):
         assert set(profile.assumed) == {
-            "execute_tx",
             "storage_commit_per_tx",
             "storage_commit_per_block",
         }
@@ -106,7 +105,7 @@ def test_calibrated_file_loads_and_fills_missing_costs(tmp_path):
     for cost in profile.filled:
         assert getattr(profile, cost) == getattr(reference, cost)
     # Filled costs that were assumptions in the reference stay marked as assumptions.
-    assert "execute_tx" in profile.assumed and "verify_sm2" not in profile.assumed
+    assert "storage_commit_per_tx" in profile.assumed and "verify_sm2" not in profile.assumed
     assert "2026-11-23" in profile.source and "fallback" in profile.notes
 
 
@@ -136,11 +135,13 @@ def test_a_real_calibration_loads(tmp_path):
 
 
 def test_inline_mapping_fills_from_its_base():
-    profile = load_profile({"cores": 4, "base": "server-8core", "costs_us": {"execute_tx": 7}})
+    profile = load_profile({"cores": 4, "base": "server-8core",
+                            "costs_us": {"storage_commit_per_tx": 7}})
     server = load_profile("server-8core")
-    assert profile.cores == 4 and profile.execute_tx == 7.0
+    assert profile.cores == 4 and profile.storage_commit_per_tx == 7.0
     assert profile.verify_secp256k1 == server.verify_secp256k1
-    assert profile.filled_from == "server-8core" and "execute_tx" not in profile.filled
+    assert profile.filled_from == "server-8core"
+    assert "storage_commit_per_tx" not in profile.filled
 
 
 def test_inline_without_cores_takes_the_base_cores():
@@ -152,9 +153,9 @@ def test_inline_without_cores_takes_the_base_cores():
 def test_model_dump_objects_are_read_as_mappings():
     from fiscosim.schema import ProfileSpec
 
-    spec = ProfileSpec(cores=3, costs_us={"execute_tx": 11})
+    spec = ProfileSpec(cores=3, costs_us={"storage_commit_per_tx": 11})
     profile = load_profile(spec)
-    assert profile.cores == 3 and profile.execute_tx == 11.0
+    assert profile.cores == 3 and profile.storage_commit_per_tx == 11.0
 
 
 # -- bad profiles ------------------------------------------------------------------------------
@@ -211,10 +212,11 @@ def model(suite: str = "secp256k1", **costs) -> CostModel:
 
 
 def test_costs_are_integer_microseconds_rounded_up():
-    m = model(verify_secp256k1=45.2, execute_tx=0.1, keccak256_per_kb=2.0)
+    m = model(verify_secp256k1=45.2, storage_commit_per_tx=0.1, storage_commit_per_block=0.0,
+              keccak256_per_kb=2.0)
     assert m.verify(1) == 46 and m.verify(10) == 452
-    assert m.execute(3) == 1  # 0.3 µs of work still takes a microsecond
-    assert m.execute(10) == 1  # 10 × 0.1 is exactly 1, not 2 after floating-point error
+    assert m.storage_commit(3) == 1  # 0.3 µs of work still takes a microsecond
+    assert m.storage_commit(10) == 1  # 10 × 0.1 is exactly 1, not 2 after floating-point error
     assert m.hash(1024) == 2 and m.hash(1) == 1
     for value in (
         m.verify(7),
@@ -222,7 +224,7 @@ def test_costs_are_integer_microseconds_rounded_up():
         m.hash(100),
         m.encode(100),
         m.decode(100),
-        m.execute(5),
+        m.execute_block(5.5),
         m.storage_commit(5),
     ):
         assert type(value) is int
@@ -231,7 +233,7 @@ def test_costs_are_integer_microseconds_rounded_up():
 def test_zero_and_negative_amounts_cost_nothing():
     m = model()
     assert m.verify(0) == m.sign(0) == m.hash(0) == m.encode(0) == m.decode(0) == 0
-    assert m.execute(0) == 0 and m.verify(-3) == 0
+    assert m.verify(-3) == 0
     # A block is written even when empty (an empty NewView proposal).
     assert m.storage_commit(0) == math.ceil(
         load_profile(REFERENCE_PROFILE).storage_commit_per_block
@@ -241,10 +243,11 @@ def test_zero_and_negative_amounts_cost_nothing():
 @pytest.mark.parametrize("suite", ["secp256k1", "sm2"])
 def test_costs_are_monotone_in_the_amount(suite):
     m = CostModel(load_profile("server-8core"), suite)
-    for method in (m.verify, m.sign, m.hash, m.encode, m.decode, m.execute, m.storage_commit):
+    for method in (m.verify, m.sign, m.hash, m.encode, m.decode, m.execute_block,
+                   m.storage_commit):
         values = [method(n) for n in (0, 1, 2, 3, 10, 100, 1000, 10_000, 100_000)]
         assert values == sorted(values), method.__name__
-        assert values[-1] > values[1] or method == m.storage_commit
+        assert values[-1] > values[1] or method in (m.storage_commit, m.execute_block)
 
 
 def test_suite_selects_verify_sign_and_hash_costs():
@@ -261,7 +264,7 @@ def test_suite_selects_verify_sign_and_hash_costs():
     assert (secp.sign(), sm2.sign()) == (30, 300)
     assert (secp.hash(10 * 1024), sm2.hash(10 * 1024)) == (20, 30)
     # Suite-independent costs are the same.
-    assert secp.encode(5000) == sm2.encode(5000) and secp.execute(9) == sm2.execute(9)
+    assert secp.encode(5000) == sm2.encode(5000)
     assert secp.cores == sm2.cores == 2
 
 
@@ -275,13 +278,16 @@ def test_storage_commit_is_per_block_plus_per_tx():
     assert m.storage_commit(1000) == 7000
 
 
-def test_with_execute_us_overrides_execution_only():
-    m = model(execute_tx=25.0)
-    faster = m.with_execute_us(10)
-    assert faster.execute(100) == 1000 and m.execute(100) == 2500
-    assert faster.verify(100) == m.verify(100) and faster.suite == m.suite
-    with pytest.raises(ValueError):
-        m.with_execute_us(-1)
+def test_executing_a_block_is_the_executors_time_and_the_header_hash():
+    m = model(keccak256_per_kb=1024.0)  # 1 µs per byte: the header hash is visible
+    assert m.execute_block(1000.2) == 1001 + m.hash(256)
+
+
+def test_a_profile_no_longer_gives_one_execution_cost():
+    for bad in ({"costs_us": {"execute_tx": 3}}, {"assumed": ["execute_tx"]},
+                {"provenance": {"execute_tx": {"source": "assumed", "detail": "x"}}}):
+        with pytest.raises(ValueError, match="contract models now"):
+            load_profile(bad)
 
 
 def test_profile_is_frozen():
@@ -307,21 +313,21 @@ def test_every_cost_of_a_shipped_profile_says_where_it_comes_from(name):
 
 
 def test_a_provenance_entry_is_checked():
-    with pytest.raises(ValueError, match=r"provenance.execute_tx.source: 'guessed' is not one of"):
-        load_profile({"costs_us": {"execute_tx": 3},
-                      "provenance": {"execute_tx": {"source": "guessed", "detail": "x"}}})
-    with pytest.raises(ValueError, match=r"provenance.execute_tx.detail: say where"):
-        load_profile({"costs_us": {"execute_tx": 3},
-                      "provenance": {"execute_tx": {"source": "assumed", "detail": " "}}})
+    with pytest.raises(ValueError, match=r"provenance.sign_sm2.source: 'guessed' is not one of"):
+        load_profile({"costs_us": {"sign_sm2": 3},
+                      "provenance": {"sign_sm2": {"source": "guessed", "detail": "x"}}})
+    with pytest.raises(ValueError, match=r"provenance.sign_sm2.detail: say where"):
+        load_profile({"costs_us": {"sign_sm2": 3},
+                      "provenance": {"sign_sm2": {"source": "assumed", "detail": " "}}})
 
 
 def test_inline_costs_are_given_and_the_rest_keep_the_base_provenance():
-    profile = load_profile({"costs_us": {"execute_tx": 3}})
-    assert profile.provenance_of("execute_tx").source == "given"
-    assert "execute_tx" not in profile.assumed
+    profile = load_profile({"costs_us": {"storage_commit_per_tx": 3}})
+    assert profile.provenance_of("storage_commit_per_tx").source == "given"
+    assert "storage_commit_per_tx" not in profile.assumed
     inherited = profile.provenance_of("verify_secp256k1")
     assert inherited.source == "measured" and inherited.detail.startswith("from reference-2core")
-    assert profile.provenance_of("storage_commit_per_tx").source == "assumed"
+    assert profile.provenance_of("storage_commit_per_block").source == "assumed"
 
 
 def test_a_calibrated_file_marks_its_figures_measured():
@@ -335,26 +341,19 @@ def test_a_calibrated_file_marks_its_figures_measured():
     assert "median of 5 runs (49.0–51.0)" in where.detail and "libsecp256k1" in where.detail
 
 
-def test_a_scenario_execution_cost_is_given_not_assumed():
-    from fiscosim.node.costs import CostModel
-
-    model = CostModel(load_profile("reference-2core")).with_execute_us(7)
-    assert model.profile.provenance_of("execute_tx").source == "given"
-    assert "execute_tx" not in model.profile.assumed
-
-
 def test_the_summary_and_the_report_list_the_assumed_costs(tmp_path):
     import subprocess
     import sys
 
     out = subprocess.run([sys.executable, "-m", "fiscosim", "run", "--set", "duration_s=3",
                           "--out", str(tmp_path)], capture_output=True, text=True, check=True)
-    assert "assumed costs" in out.stdout and "execute_tx 25 µs" in out.stdout
+    assert "assumed costs" in out.stdout and "storage_commit_per_tx 5 µs" in out.stdout
+    assert "DagTransfer.userTransfer" in out.stdout  # the default contract's assumed cost
     import json
 
     costs = json.loads((tmp_path / "summary.json").read_text())["costs"]
     entry = costs["reference-2core"]
-    assert entry["assumed_us"] == {"execute_tx": 25.0, "storage_commit_per_tx": 5.0,
+    assert entry["assumed_us"] == {"storage_commit_per_tx": 5.0,
                                    "storage_commit_per_block": 2000.0}
     assert entry["provenance"]["verify_secp256k1"] == "measured"
     assert len(entry["nodes"]) == 4

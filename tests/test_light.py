@@ -146,5 +146,5 @@ def test_headers_carry_the_merkle_root_when_light_nodes_read_it():
     plain = Simulation(load_scenario(REPO_ROOT / "scenarios" / "quickstart.yaml",
                                      ["duration_s=3"])).run().world
     entry = plain.sealers[0].ledger[1]
-    assert not plain.sealers[0].shared.merkle_txs_root
+    assert not plain.sealers[0].shared.merkle_roots
     assert entry.block.header.txs_root == entry.proposal.hash

@@ -47,7 +47,7 @@ duration_s: 2
 warmup_s: 0.5
 drain_s: 1
 nodes:
-  profile: {base: reference-2core, cores: 2, costs_us: {execute_tx: 5}}
+  profile: {base: reference-2core, cores: 2, costs_us: {storage_commit_per_tx: 5}}
   list:
     - {name: node0, region: eu, weight: 1, bandwidth_mbps: 1000, profile: {cores: 2}}
     - {name: node1, region: eu}
@@ -63,6 +63,7 @@ workload:
   rate_tps: 100
   targets: [node0, node1, node2, node3]
   query_rate: 5
+  contract: {DagTransfer: 1}
 faults:
   - {at_s: 1, kind: loss, rate: 0.1, until_s: 1.5}
   - {at_s: 1, kind: delay, nodes: [node1], delay_ms: 5}
@@ -75,7 +76,8 @@ warmup_s: 0.5
 drain_s: 1
 nodes: {count: 5}
 groups:
-  - {id: a, sealers: [node0, node1, node2, node3], workload: {rate_tps: 100}}
+  - {id: a, sealers: [node0, node1, node2, node3],
+     workload: {rate_tps: 100, contract: {DagTransfer: 1}}}
   - {id: b, sealers: [node0, node1, node2, node3], observers: [node4]}
 """
 
@@ -148,7 +150,7 @@ RANGES = [
     *[(f"costs_us.{cost}", f"nodes.profile.costs_us.{cost}", ["-1", "1000001"])
       for cost in ("verify_secp256k1", "verify_sm2", "sign_secp256k1", "sign_sm2",
                    "keccak256_per_kb", "sm3_per_kb", "msgpack_encode_per_kb",
-                   "msgpack_decode_per_kb", "execute_tx", "storage_commit_per_tx",
+                   "msgpack_decode_per_kb", "storage_commit_per_tx",
                    "storage_commit_per_block")],
     ("weight", "nodes.list.0.weight", ["0", "10001"]),
     ("bandwidth_mbps", "nodes.list.0.bandwidth_mbps", ["0", "1000001"]),
@@ -163,12 +165,14 @@ RANGES = [
         ("clients", ["0", "1001"]), ("rate_tps", ["-1", "1000001"]),
         ("tx_size_bytes", ["63", "1048577"]), ("tick_ms", ["0.09", "60001"]),
         ("accounts", ["0", "1000001"]), ("invalid_fraction", ["-0.1", "1.1"]),
-        ("query_rate", ["-1", "10001"]))],
+        ("query_rate", ["-1", "10001"]), ("account_skew", ["-0.1", "4.1"]))],
+    ("workload.contract", "workload.contract.DagTransfer", ["0", "1000001"]),
     *[(name, f"groups.0.workload.{name}", values) for name, values in (
         ("clients", ["0", "1001"]), ("rate_tps", ["-1", "1000001"]),
         ("tx_size_bytes", ["63", "1048577"]), ("tick_ms", ["0.09", "60001"]),
         ("accounts", ["0", "1000001"]), ("invalid_fraction", ["-0.1", "1.1"]),
-        ("query_rate", ["-1", "10001"]))],
+        ("query_rate", ["-1", "10001"]), ("account_skew", ["-0.1", "4.1"]))],
+    ("contract", "groups.0.workload.contract.DagTransfer", ["0", "1000001"]),
     ("at_s", "faults.0.at_s", ["-1", "172801"]),
     ("rate", "faults.0.rate", ["-0.1", "1"]),
     ("until_s", "faults.0.until_s", ["0", "172801"]),
@@ -397,7 +401,7 @@ SHORT = ["--set", "duration_s=2", "--set", "warmup_s=0", "--set", "drain_s=2"]
 
 KNOBS = [
     ("contract erc20", "quickstart", ["--set", "workload.contract=erc20"], "workload.contract",
-     "'erc20' is not a modelled contract (use one of: transfer"),
+     "unknown contract 'erc20' (use a shipped model: CpuHeavy, DagTransfer,"),
     ("fault after the end", "quickstart",
      [*SHORT, "--set", "faults=[{at_s: 1000, kind: crash, nodes: [node1]}]"], "faults.0.at_s",
      "1000 s is not before the end of the run at 4 s"),

@@ -337,6 +337,7 @@ def executed_block(
     receipts: ReceiptBatch,
     state_root: bytes,
     suite: CryptoSuite,
+    receipts_root: bytes | None = None,
 ) -> Block:
     """Block ``parent.number + 1`` as executed on top of ``parent``: its header and hash.
 
@@ -344,7 +345,9 @@ def executed_block(
     changes them in this model), links to the parent by number and hash, and takes the rest
     from the execution: ``txsRoot`` (normally :func:`txs_root` of the transactions' hashes),
     ``receiptRoot`` from the receipts, ``gasUsed`` their sum, and ``state_root``, the world
-    state's root after execution, which the executor computes.
+    state's root after execution, which the executor computes. ``receipts_root``, when given,
+    is put in ``receiptRoot`` in place of the receipts' Merkle root (a simulation that never
+    reads the root may commit to the receipts more cheaply; the caller says so).
     """
     number = parent.number + 1
     if receipts.block_number != number:
@@ -354,7 +357,7 @@ def executed_block(
         version=above.version,
         parent_info=(ParentInfo(number - 1, parent.hash),),
         txs_root=transactions_root,
-        receipts_root=receipts.root(suite),
+        receipts_root=receipts.root(suite) if receipts_root is None else receipts_root,
         state_root=state_root,
         number=number,
         gas_used=receipts.total_gas(),

@@ -190,16 +190,37 @@ class ReceiptBatch:
         if _is_constant(self.gas_used) and _is_constant(self.status):
             digest = np.frombuffer(self.row(0).hash(suite), dtype=np.uint8)
             return np.broadcast_to(digest, (len(self), HASH_SIZE))
-        rows = np.stack([self.gas_used, self.status], axis=1)
-        distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
-        digests = np.array(
-            [np.frombuffer(
-                Receipt(version=self.version, gas_used=int(gas), status=int(status),
-                        block_number=self.block_number).hash(suite), dtype=np.uint8)
-             for gas, status in distinct.tolist()],
-            dtype=np.uint8,
-        )
-        return digests[np.asarray(inverse).reshape(-1)]
+        distinct, inverse = self._distinct()
+        digests = np.frombuffer(b"".join(self._row_hashes(distinct, suite)), dtype=np.uint8)
+        return digests.reshape(-1, HASH_SIZE)[inverse]
+
+    def _distinct(self) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct rows (indices of their first occurrence) and each row's index among
+        them."""
+        # One int64 key per row (np.unique over a 2-D array is far slower): gas in the high
+        # bits, the status code in the low 16.
+        key = (self.gas_used << 16) | (self.status & 0xFFFF)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return first, inverse.reshape(-1)
+
+    def _row_hashes(self, rows: np.ndarray, suite: CryptoSuite) -> list[bytes]:
+        return [self.row(int(i)).hash(suite) for i in rows]
+
+    def digest(self, suite: CryptoSuite) -> bytes:
+        """One hash that commits to every receipt of the batch, in order: the hashes of the
+        distinct rows and, per row, which of them it is.
+
+        What a block header holds in place of the Merkle :meth:`root` when nothing in a run
+        reads the root (fiscosim.node.execution): a Merkle root costs a hash per receipt when
+        receipts differ, this one call.
+        """
+        if len(self) == 0:
+            return suite.hash(b"")
+        if _is_constant(self.gas_used) and _is_constant(self.status):
+            return suite.hash(self.row(0).hash(suite) + len(self).to_bytes(4, "big"))
+        distinct, inverse = self._distinct()
+        hashes = b"".join(self._row_hashes(distinct, suite))
+        return suite.hash(hashes + inverse.astype(">u4").tobytes())
 
     def root(self, suite: CryptoSuite, width: int = WIDTH_V3) -> bytes:
         """``receiptRoot`` of the batch (:func:`receipts_root` of its rows)."""
@@ -209,12 +230,16 @@ class ReceiptBatch:
         # tree is built over runs of them (the same root, far fewer hashes).
         if _is_constant(self.gas_used) and _is_constant(self.status):
             return merkle_root_of_runs([(self.row(0).hash(suite), len(self))], suite.hash)
-        hashes = self.hashes(suite)
-        starts = np.flatnonzero(np.r_[True, (hashes[1:] != hashes[:-1]).any(axis=1)])
-        counts = np.diff(np.r_[starts, len(hashes)])
+        distinct, inverse = self._distinct()
+        row_hashes = self._row_hashes(distinct, suite)
+        starts = np.flatnonzero(np.r_[True, inverse[1:] != inverse[:-1]])
+        if 4 * len(starts) > len(self):  # short runs: the plain tree is cheaper
+            leaves = np.frombuffer(b"".join(row_hashes), dtype=np.uint8).reshape(-1, HASH_SIZE)
+            return merkle_root(leaves[inverse], suite.hash)
+        counts = np.diff(np.r_[starts, len(self)])
         return merkle_root_of_runs(
-            [(bytes(hashes[start]), int(count)) for start, count in zip(starts, counts,
-                                                                          strict=True)],
+            [(row_hashes[inverse[start]], int(count))
+             for start, count in zip(starts.tolist(), counts.tolist(), strict=True)],
             suite.hash)
 
 

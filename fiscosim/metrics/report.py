@@ -152,7 +152,14 @@ def _warnings(summary: dict[str, Any], details: Table) -> None:
 def _assumed_costs(summary: dict[str, Any], details: Table) -> None:
     """One row naming the costs the run charged that are assumptions, not measurements."""
     parts = []
-    for name, profile in (summary.get("costs") or {}).items():
+    costs = dict(summary.get("costs") or {})
+    calls = costs.pop("contract_calls", {})
+    assumed_calls = {name: call["us"] for name, call in calls.items()
+                     if call["source"] == "assumed"}
+    if assumed_calls:
+        parts.append("contract calls: " + ", ".join(f"{name} {us:g} µs"
+                                                    for name, us in assumed_calls.items()))
+    for name, profile in costs.items():
         assumed = profile.get("assumed_us") or {}
         if assumed:
             parts.append(f"{name}: " + ", ".join(f"{cost} {value:g} µs"

@@ -401,6 +401,32 @@ def cost_provenance(nodes: Sequence[Any]) -> dict[str, Any]:
                 "provenance": {name: where.source for name, where in profile.provenance},
             }
         entry["nodes"].append(node.name)
+    calls = _contract_calls(nodes)
+    if calls:
+        out["contract_calls"] = calls
+    return out
+
+
+def _contract_calls(nodes: Sequence[Any]) -> dict[str, Any]:
+    """The contract methods the workload calls (probability > 0): each call's execution cost
+    as charged, its gas, and where the cost comes from (the contract model's provenance, or
+    ``given`` by ``chain.execution_us_per_tx``)."""
+    shared = next((node.shared for node in nodes if getattr(node, "shared", None) is not None
+                   and getattr(node.shared, "methods", None) is not None), None)
+    if shared is None:
+        return {}
+    methods = shared.methods
+    out = {}
+    for i, name in enumerate(methods.names):
+        if methods.probability[i] <= 0:
+            continue
+        contract = methods.contracts[int(methods.contract[i])]
+        model = next(m for m in contract.methods if f"{contract.name}.{m.name}" == name)
+        charged = float(shared.method_cost_us[i])
+        given = charged != model.cost.us  # chain.execution_us_per_tx
+        out[name] = {"us": round(charged, 3), "gas": int(methods.gas[i]),
+                     "share": round(float(methods.probability[i]), 6),
+                     "source": "given" if given else model.cost.source}
     return out
 
 

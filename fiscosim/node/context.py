@@ -21,8 +21,10 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from fiscosim.chain.block import Block
+from fiscosim.chain.receipt import ReceiptBatch
 from fiscosim.consensus.messages import tx_hash_bytes
 from fiscosim.engine import schedule
+from fiscosim.execution import execute_block
 from fiscosim.node.cpu import Cpu
 from fiscosim.node.txpool import TxPool
 
@@ -146,10 +148,23 @@ class Shared:
     hashes and roots."""
     genesis: Block | None = None
     """Block 0 of the group: the sealers' node ids and weights, no parent."""
-    merkle_txs_root: bool = True
-    """Whether block headers carry the Merkle root of their transactions' hashes: runs with
-    light nodes or real crypto. Otherwise the proposal's hash stands in for it
-    (:mod:`.execution`)."""
+    merkle_roots: bool = True
+    """Whether block headers carry the Merkle roots of their transactions' and receipts'
+    hashes: runs with light nodes or real crypto. Otherwise one-hash commitments to the same
+    transactions and receipts stand in for them (:mod:`.execution`)."""
+    methods: Any = None
+    """The workload's contract methods (:class:`fiscosim.contracts.MethodTable`): what each
+    transaction's ``method`` column means."""
+    method_cost_us: Any = None
+    """Execution cost of each method, µs on one core: the contract models' figures, or
+    ``chain.execution_us_per_tx`` for every one."""
+    executor_mode: str = "serial"
+    """How blocks execute (:data:`fiscosim.execution.MODES`): ``serial`` (FISCO's default,
+    ``is_serial_execute``) or ``dag``."""
+    execution_plans: dict[tuple[bytes, int], tuple[float, int, Any]] = field(
+        default_factory=dict)
+    """Host-side memo per (proposal hash, executor threads): the executor's work, how many
+    threads it keeps busy, and the receipts (:mod:`.execution`)."""
     built_blocks: dict[tuple[bytes, bytes], Block] = field(default_factory=dict)
     """Host-side memo of executed blocks by (proposal hash, parent hash): every node that
     executes the same proposal on the same parent computes the same bytes, so they are computed
@@ -163,6 +178,35 @@ class Shared:
         if self.real is not None:
             return self.real.corpus.hashes[self.table.corpus_row[ids]]
         return np.frombuffer(tx_hash_bytes(ids), dtype=np.uint8).reshape(-1, 32)
+
+    def execution_plan(self, proposal: Any, threads: int) -> tuple[float, int, Any]:
+        """How ``proposal``'s block keeps an executor of ``threads`` threads busy: (core-µs of
+        work, threads it keeps busy on average, its receipts), once per run for each (block,
+        thread count): every node that executes the block computes the same."""
+        key = (proposal.hash, threads)
+        plan = self.execution_plans.get(key)
+        if plan is not None:
+            return plan
+        ids = proposal.tx_ids
+        table, methods = self.table, self.methods
+        method = table.method[ids]
+        costs = self.method_cost_us[method]
+        work = float(costs.sum())
+        busy = 1
+        if self.executor_mode != "serial" and len(ids):
+            contract = methods.contract[method].astype(np.int64)
+            # Accounts are a contract's state: one account of two contracts does not conflict.
+            accounts = np.stack([table.account_a[ids], table.account_b[ids]],
+                                axis=1).astype(np.int64)
+            keys = np.where(accounts >= 0, (contract[:, None] << 32) | accounts, -1)
+            result = execute_block(self.executor_mode, costs, keys, methods.parallel[method],
+                                   contract, threads)
+            if result.us > 0:
+                busy = max(1, min(threads, round(work / result.us)))
+        receipts = ReceiptBatch(proposal.index, methods.gas[method],
+                                np.zeros(len(ids), dtype=np.int64))
+        plan = self.execution_plans[key] = (work, busy, receipts)
+        return plan
 
     def nodes_deliver(self, src: int, dst: int, message: Any) -> None:
         """The network's delivery callback: hands ``message`` to node ``dst``."""

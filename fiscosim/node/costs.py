@@ -12,7 +12,7 @@ A profile comes from one of three places (:func:`load_profile`):
   ``server-8core`` (FISCO's recommended 8-core server, docs/fisco-reference.md §4, derived from it);
   the derivation of each figure is in ``docs/profiles.md``;
 - a **calibrated** file, by path: the YAML that ``fiscosim calibrate`` writes on a host. It
-  measures verification, hashing and msgpack; the costs it cannot measure (signing, execution,
+  measures verification, hashing and msgpack; the costs it cannot measure (signing,
   storage) are filled from ``reference-2core`` and the profile lists them in ``filled``;
 - an **inline** mapping in the same format (``costs_us`` plus optional ``name``, ``cores``,
   ``base``), for experiments: every cost not given comes from ``base`` (``reference-2core``).
@@ -48,7 +48,6 @@ COST_FIELDS: tuple[str, ...] = (
     "sm3_per_kb",
     "msgpack_encode_per_kb",
     "msgpack_decode_per_kb",
-    "execute_tx",
     "storage_commit_per_tx",
     "storage_commit_per_block",
 )
@@ -82,6 +81,12 @@ PROFILE_KEYS: tuple[str, ...] = (
     "costs_us",
 )
 """Top-level keys a profile file may hold; ``measured`` is free-form (calibrate's record)."""
+
+EXECUTE_TX_GONE = (
+    "execution costs come from the workload's contract models now, per method (workload."
+    "contract, fiscosim/contracts/models); remove it, or set chain.execution_us_per_tx to give "
+    "every call one cost")
+"""Why a profile may no longer give ``execute_tx`` (one figure for every transaction)."""
 
 PROVENANCE_SOURCES: tuple[str, ...] = ("measured", "published", "derived", "assumed", "given")
 """Where a cost comes from: **measured** by running real code (``detail``: what, where, how);
@@ -122,7 +127,6 @@ class HardwareProfile:
     sm3_per_kb: float
     msgpack_encode_per_kb: float
     msgpack_decode_per_kb: float
-    execute_tx: float
     storage_commit_per_tx: float
     storage_commit_per_block: float
     source: str = ""
@@ -193,7 +197,6 @@ class CostModel:
         "_block",
         "_decode",
         "_encode",
-        "_execute",
         "_hash",
         "_sign",
         "_store",
@@ -214,7 +217,6 @@ class CostModel:
         self._hash = (profile.sm3_per_kb if guomi else profile.keccak256_per_kb) / KIB
         self._encode = profile.msgpack_encode_per_kb / KIB
         self._decode = profile.msgpack_decode_per_kb / KIB
-        self._execute = profile.execute_tx
         self._store = profile.storage_commit_per_tx
         self._block = profile.storage_commit_per_block
 
@@ -247,11 +249,6 @@ class CostModel:
         """Decoding a message of ``nbytes`` bytes (msgpack)."""
         return _up(nbytes * self._decode) if nbytes > 0 else 0
 
-    def execute(self, n_txs: int) -> int:
-        """Executing ``n_txs`` transfer-like transactions one after another (docs/fisco-reference.md
-        §2.8)."""
-        return _up(n_txs * self._execute) if n_txs > 0 else 0
-
     def storage_commit(self, n_txs: int) -> int:
         """Committing a block of ``n_txs`` transactions to storage: per block plus per tx.
 
@@ -283,21 +280,11 @@ class CostModel:
         """Looking a proposal's ``n_txs`` transaction hashes up in the pool (none missing)."""
         return int(LOOKUP_US_PER_TX * n_txs) + 1
 
-    def execute_block(self, n_txs: int) -> int:
-        """Executing a block of ``n_txs`` transactions and hashing its executed header."""
-        return self.execute(n_txs) + self.hash(HEADER_ENCODE_BYTES)
-
-    def with_execute_us(self, us: float) -> CostModel:
-        """The same model with another execution cost per transaction (a scenario override)."""
-        if not (math.isfinite(us) and us >= 0):
-            raise ValueError(f"execution cost must be a finite number >= 0, got {us}")
-        profile = self.profile
-        provenance = tuple(
-            (name, Provenance("given", "chain.execution_us_per_tx in the scenario"))
-            if name == "execute_tx" else (name, entry) for name, entry in profile.provenance)
-        assumed = tuple(name for name in profile.assumed if name != "execute_tx")
-        return CostModel(profile.replace(execute_tx=float(us), provenance=provenance,
-                                         assumed=assumed), self.suite)
+    def execute_block(self, executor_us: float) -> int:
+        """Executing a block whose transactions keep the executor busy ``executor_us`` (their
+        contract calls as :mod:`fiscosim.execution` schedules them), then hashing its executed
+        header."""
+        return _up(executor_us) + self.hash(HEADER_ENCODE_BYTES)
 
 
 def _up(us: float) -> int:
@@ -336,8 +323,8 @@ def load_profile(ref: str | os.PathLike | Mapping | HardwareProfile | Any) -> Ha
 
     >>> load_profile("server-8core").cores
     8
-    >>> inline = load_profile({"cores": 4, "costs_us": {"execute_tx": 10}})
-    >>> inline.cores, inline.execute_tx, inline.filled_from
+    >>> inline = load_profile({"cores": 4, "costs_us": {"storage_commit_per_tx": 10}})
+    >>> inline.cores, inline.storage_commit_per_tx, inline.filled_from
     (4, 10.0, 'reference-2core')
     """
     return _load(ref, ())
@@ -467,6 +454,8 @@ def _from_mapping(
         )
     costs: dict[str, float] = {}
     for key, value in costs_in.items():
+        if key == "execute_tx":
+            raise ValueError(f"{where}: costs_us.execute_tx: {EXECUTE_TX_GONE}")
         if key not in COST_FIELDS:
             raise ValueError(f"{where}: costs_us: {_unknown(key, COST_FIELDS)}")
         costs[key] = _cost(value, f"{where}: costs_us.{key}")
@@ -484,8 +473,11 @@ def _from_mapping(
         raise ValueError(f"{where}: measured: expected a mapping (or remove it)")
     assumed_in = data.get("assumed") or []
     if not isinstance(assumed_in, list | tuple):
-        raise ValueError(f"{where}: assumed: expected a list of cost names (e.g. [execute_tx])")
+        raise ValueError(f"{where}: assumed: expected a list of cost names "
+                         "(e.g. [storage_commit_per_tx])")
     for key in assumed_in:
+        if key == "execute_tx":
+            raise ValueError(f"{where}: assumed: execute_tx: {EXECUTE_TX_GONE}")
         if key not in COST_FIELDS:
             raise ValueError(f"{where}: assumed: {_unknown(key, COST_FIELDS)}")
     provenance_in = _provenance(data.get("provenance"), where)
@@ -532,6 +524,8 @@ def _provenance(data: Any, where: str) -> dict[str, Provenance]:
     out = {}
     for key, entry in data.items():
         at = f"{where}: provenance.{key}"
+        if key == "execute_tx":
+            raise ValueError(f"{at}: {EXECUTE_TX_GONE}")
         if key not in COST_FIELDS:
             raise ValueError(f"{where}: provenance: {_unknown(key, COST_FIELDS)}")
         if not isinstance(entry, Mapping) or set(entry) - {"source", "detail"}:

@@ -1,28 +1,35 @@
 """Execution and commit (docs/fisco-reference.md §2.6, §2.8, §2.9): the ledger side of a block.
 
-The core says when a block is executed (``Execute``: the serial ``executor`` lane, per
-transaction cost) and when it is committed (``CommitBlock``: the ``storage`` lane). Execution
-builds the executed block with :func:`fiscosim.chain.block.executed_block` on top of the
-block below it, as FISCO's scheduler does: the receipts (a
-:class:`~fiscosim.chain.receipt.ReceiptBatch`), the header's transaction root, receipt root
-(a Merkle root over the receipts' hashes) and state root, and the header's hash (keccak256 or
-SM3 over the encoded header, docs/fisco-reference.md §2.6), which is the executed hash the
-node's CheckPoint signs, the block hash blocks.csv shows, and the parent hash of the next
-block. The commit writes the block into
-the ledger (the node context's chain), takes its transactions out of the pool and records it
-(the run's ``on_commit``: receipts, the block log, the safety checker).
+The core says when a block is executed (``Execute``) and when it is committed (``CommitBlock``:
+the ``storage`` lane). Executing a block keeps the node's ``executor`` lane busy for its
+transactions' contract calls: each call costs what its contract model says for its method
+(:class:`fiscosim.contracts.MethodTable`, or ``chain.execution_us_per_tx`` for all), and
+:mod:`fiscosim.execution` schedules them as FISCO does: one after another by default
+(``is_serial_execute``), or the parallel contracts' calls as a DAG over the node's cores and
+the rest by DMC. The executor's work goes to the node's CPU spread over as many threads as
+the schedule keeps busy, so it competes with verification for the same cores.
 
-The transaction root is the Merkle root of the transactions' hashes whenever the run reads it:
-light nodes check proofs against it, and in real-crypto mode the hashes are those of really
-signed transactions. Otherwise (:attr:`~fiscosim.node.context.Shared.merkle_txs_root` false)
-nothing checks it, and the header holds the proposal's hash, which commits to the same
-transactions: a Merkle tree of 1,000 hashes costs about 1.5 ms of this host's time per block
-(1,000 keccak256 calls), a third more wall time at 50,000 TPS for a value no one reads.
+Execution then builds the executed block with :func:`fiscosim.chain.block.executed_block` on
+top of the block below it, as FISCO's scheduler does: the receipts (a
+:class:`~fiscosim.chain.receipt.ReceiptBatch`: each call's gas from its method, status
+success), the header's transaction root, receipt root and state root, and the header's hash
+(keccak256 or SM3 over the encoded header, docs/fisco-reference.md §2.6), which is the executed
+hash the node's CheckPoint signs, the block hash blocks.csv shows, and the parent hash of the
+next block. The commit writes the block into the ledger (the node context's chain), takes its
+transactions out of the pool and records it (the run's ``on_commit``: receipts, the block log,
+the safety checker).
 
-What is modelled here, until execution models contracts and state: every transaction succeeds
-and reports no gas (``gasUsed`` 0), and the state root is the hash of the parent's state root
-and the proposal's hash (the state after a block is a function of the state before it and of
-the transactions, which the proposal hash commits to).
+The roots are FISCO's Merkle roots whenever the run reads them: light nodes check proofs
+against them, and in real-crypto mode the transaction hashes are those of really signed
+transactions. Otherwise (:attr:`~fiscosim.node.context.Shared.merkle_roots` false) nothing
+checks them, and the header holds one-hash commitments to the same data instead: the
+proposal's hash for the transactions, :meth:`~fiscosim.chain.receipt.ReceiptBatch.digest`
+for the receipts. A Merkle tree of 1,000 distinct hashes costs about 1.5 ms of this host's
+time per block (1,000 keccak256 calls), a third more wall time at 50,000 TPS.
+
+Modelled: the state root is the hash of the parent's state root and the proposal's hash (the
+state after a block is a function of the state before it and of the transactions, which the
+proposal hash commits to); every call succeeds.
 
 Talks to: the node context (below); :attr:`Execution.on_executed` and
 :attr:`Execution.on_committed` (the runtime hands them to the core, announces the block and
@@ -35,7 +42,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fiscosim.chain.block import Block, executed_block, txs_root
-from fiscosim.chain.receipt import ReceiptBatch
 from fiscosim.node.context import LedgerEntry, NodeContext, Stage, unwired
 
 
@@ -52,8 +58,10 @@ class Execution(Stage):
 
     def execute(self, proposal: Any) -> None:
         """The core's ``Execute``."""
-        work = self.costs.execute_block(len(proposal.tx_ids))
-        done = self.cpu.run(self.env.now, work, lane="executor")
+        costs = self.costs
+        work, busy, _ = self.shared.execution_plan(proposal, costs.cores)
+        done = self.cpu.run(self.env.now, costs.execute_block(work), parallelism=busy,
+                            lane="executor")
         self.ctx.trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
         self.later(done, self._executed, proposal)
 
@@ -75,20 +83,22 @@ class Execution(Stage):
         block = shared.built_blocks.get(key)
         if block is None:
             suite = shared.suite
-            if shared.merkle_txs_root:
+            receipts = shared.execution_plan(proposal, self.costs.cores)[2]
+            if shared.merkle_roots:
                 transactions_root = txs_root(shared.tx_hashes(proposal.tx_ids), suite)
+                receipts_root = None
             else:
-                # Nothing in this run reads the root (see the module docstring): the proposal's
-                # digest of the transaction ids commits to them instead.
+                # Nothing in this run reads the roots (see the module docstring).
                 transactions_root = proposal.hash
+                receipts_root = receipts.digest(suite)
             block = executed_block(
                 parent,
                 timestamp_ms=proposal.timestamp_us // 1000,
                 sealer=proposal.leader,
                 transactions_root=transactions_root,
-                receipts=ReceiptBatch.uniform(len(proposal.tx_ids), proposal.index),
-                # Modelled (see the module docstring): a function of the state before and the
-                # transactions, which the proposal's hash commits to.
+                receipts=receipts,
+                receipts_root=receipts_root,
+                # Modelled (see the module docstring).
                 state_root=suite.hash(parent.header.state_root + proposal.hash),
                 suite=suite,
             )

@@ -264,9 +264,9 @@ class BlockSync(Stage):
             number += 1
         if batch:
             self._queued_to = number - 1
-            txs = sum(len(entry.proposal.tx_ids) for _, entry in batch)
-            work = self.costs.execute(txs) + sum(
-                self.costs.storage_commit(len(entry.proposal.tx_ids)) for _, entry in batch)
+            costs, shared = self.costs, self.shared
+            work = sum(costs.execute_block(shared.execution_plan(entry.proposal, costs.cores)[0])
+                       + costs.storage_commit(len(entry.proposal.tx_ids)) for _, entry in batch)
             done = self.cpu.run(self.env.now, work, lane="sync")
             self.later(done, self._apply_synced, batch)
         self.maybe_sync()

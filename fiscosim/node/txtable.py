@@ -13,7 +13,8 @@ method                   columns                               called by
 :meth:`allocate`         (new rows)                            the clients' tick
 :meth:`submit`           submit_time, size, sender, nonce,     a client, for its own rows
                          nonce_owner, block_limit, rpc_node,
-                         corpus_row, tampered
+                         corpus_row, tampered, method,
+                         account_a, account_b
 :meth:`route`            rpc_node                              a full node a light node
                                                                forwarded the rows to
 :meth:`reject`           reject_reason                         a node's RPC (the client is told)
@@ -43,6 +44,11 @@ _COLUMNS: dict[str, tuple[type, int]] = {
     "rpc_node": (np.int32, -1),
     "corpus_row": (np.int64, -1),
     "tampered": (np.bool_, False),
+    # The contract method called (an id of the run's fiscosim.contracts.MethodTable) and the
+    # account keys the call takes (ranks in 0..workload.accounts-1); -1: none.
+    "method": (np.int16, -1),
+    "account_a": (np.int32, -1),
+    "account_b": (np.int32, -1),
     "receipt_time": (np.int64, NO_TIME),
     "commit_block": (np.int64, -1),
     "reject_reason": (np.int16, -1),
@@ -76,20 +82,34 @@ class TxTable:
 
     def submit(self, ids: np.ndarray, now: int, size: np.ndarray | int, sender: np.ndarray,
                nonce: np.ndarray, block_limit: int, rpc_node: int,
-               corpus_row: np.ndarray | None = None, tampered: np.ndarray | None = None) -> None:
+               corpus_row: np.ndarray | None = None, tampered: np.ndarray | None = None,
+               method: np.ndarray | None = None, account_a: np.ndarray | None = None,
+               account_b: np.ndarray | None = None) -> None:
         """A client's transactions ``ids`` (allocated, consecutive): what it signed and sent,
-        and to which node. Each nonce is fresh (``nonce_owner`` is the row itself)."""
+        and to which node. Each nonce is fresh (``nonce_owner`` is the row itself). ``method``,
+        ``account_a`` and ``account_b``: the contract call of each row (left -1 when None)."""
+        rows = ids
+        if len(ids) and int(ids[-1]) - int(ids[0]) + 1 == len(ids):
+            # Consecutive rows, as allocate() makes them: a slice writes far faster than an
+            # index array, a dozen columns per client batch.
+            ids = slice(int(ids[0]), int(ids[-1]) + 1)  # type: ignore[assignment]
+        self.nonce_owner[ids] = rows
         self.submit_time[ids] = now
         self.size[ids] = size
         self.sender[ids] = sender
         if corpus_row is not None:
             self.corpus_row[ids] = corpus_row
         self.nonce[ids] = nonce
-        self.nonce_owner[ids] = ids
         self.block_limit[ids] = block_limit
         self.rpc_node[ids] = rpc_node
         if tampered is not None:
             self.tampered[ids] = tampered
+        if method is not None:
+            self.method[ids] = method
+        if account_a is not None:
+            self.account_a[ids] = account_a
+        if account_b is not None:
+            self.account_b[ids] = account_b
 
     def route(self, ids: np.ndarray, rpc_node: int) -> None:
         """Rows a light node forwarded: ``rpc_node`` (a full node) now answers for them."""

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from fiscosim.contracts import shipped_name
 from fiscosim.node.costs import shipped_profiles
 from fiscosim.scenario.overrides import apply_overrides
 from fiscosim.scenario.yamltext import ScenarioDumper, TooBig, parse_yaml
@@ -55,6 +56,7 @@ from fiscosim.schema import (
 from fiscosim.schema.errors import kind_of
 from fiscosim.schema.explain import validate
 from fiscosim.schema.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_YAML_VALUES
+from fiscosim.schema.workload import CONTRACT_ALIASES
 
 if TYPE_CHECKING:
     from fiscosim.sim.simulation import Simulation
@@ -176,6 +178,7 @@ def load_scenario(
         )
     applied = apply_overrides(Scenario, data, overrides, source)
     _resolve_profile_paths(data, file.parent)
+    _resolve_contract_paths(data, file.parent)
     scenario = validate(Scenario, data, source, applied)
     if check_memory:
         try:
@@ -206,6 +209,32 @@ def _resolve_profile_paths(data: dict, folder: Path) -> None:
             beside = folder / ref
             if beside.is_file():
                 owner[key] = str(beside)
+
+
+def _resolve_contract_paths(data: dict, folder: Path) -> None:
+    """Rewrites relative contract model paths (``workload.contract``, one or a mix's keys) that
+    exist beside the scenario file to that file."""
+    holders = [data.get("workload")]
+    if isinstance(data.get("groups"), list):
+        holders += [group.get("workload") for group in data["groups"] if isinstance(group, dict)]
+
+    def beside(ref: object) -> object:
+        if (not isinstance(ref, str) or Path(ref).is_absolute() or shipped_name(ref) is not None
+                or ref.lower() in CONTRACT_ALIASES):
+            return ref
+        path = folder / ref
+        return str(path) if path.is_file() else ref
+
+    for workload in holders:
+        if not isinstance(workload, dict):
+            continue
+        contract = workload.get("contract")
+        if isinstance(contract, str):
+            workload["contract"] = beside(contract)
+        elif isinstance(contract, dict):
+            renamed = {beside(ref): weight for ref, weight in contract.items()}
+            if len(renamed) == len(contract):
+                workload["contract"] = renamed
 
 
 def with_overrides(scenario: Scenario, overrides: Sequence[str] | Mapping[str, object],

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from fiscosim.schema.fields import MODEL, Float, Int
+from fiscosim.schema.fields import MODEL, Bool, Float, Int
 from fiscosim.schema.limits import MAX_COST_US
 
 
@@ -59,5 +59,12 @@ class ChainConfig(BaseModel):
     """``modelled``: costs only; ``real``: really signed transactions, really verified
     (docs/architecture.md rule 4)."""
     execution_us_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
-    """Execution cost per transaction in µs; None takes the node profile's ``execute_tx``. At
+    """One execution cost in µs for every contract call, in place of the contract models'
+    per-method costs (a sweep knob; None: the models' costs, fiscosim/contracts/models). At
     most a second: costs are µs, more is a unit mistake."""
+    is_serial_execute: Bool = True
+    """FISCO's genesis ``is_serial_execute``: true (what ``build_chain.sh`` writes, FISCO's
+    default) executes a block's transactions one after another; false runs the calls of
+    parallel contracts (their conflict keys declared: DagTransfer, ParallelOk) as a DAG over
+    the node's cores and the rest by DMC, one contract per executor thread
+    (docs/fisco-reference.md §2.8, fiscosim/execution)."""

@@ -86,10 +86,6 @@ def _explain(err: Mapping[str, Any], loc: tuple, root: type[BaseModel]) -> tuple
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
         close = difflib.get_close_matches(str(value), choices, n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        if loc and loc[-1] == "contract":
-            return (f"{shown} is not a modelled contract",
-                    f"{hint}use one of: {', '.join(choices)}; others arrive with contract "
-                    "models, contracts/README.md")
         return f"{shown} is not allowed", f"{hint}use one of: {', '.join(choices)}"
     bounds = {
         "greater_than_equal": ("too small", ">=", "ge"),

@@ -32,9 +32,17 @@ class ProfileCosts(BaseModel):
     sm3_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
     msgpack_encode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
     msgpack_decode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
-    execute_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
     storage_commit_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
     storage_commit_per_block: Float | None = Field(None, ge=0, le=MAX_COST_US)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_execute_tx(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "execute_tx" in data:
+            raise Invalid("execute_tx", "a profile no longer gives one execution cost: the "
+                          "workload's contract models give each method's",
+                          "remove it, or set chain.execution_us_per_tx for every call")
+        return data
 
 
 class ProfileSpec(BaseModel):

@@ -51,13 +51,12 @@ def field_reference() -> str:
             return text
         leaf = info.annotation
         while True:
-            options = type_options(leaf)
-            if len(options) != 1:
+            # Into the one list or map a field may be (a name or a map: the map's values).
+            containers = [option for option in type_options(leaf)
+                          if get_origin(option) in (list, dict)]
+            if len(containers) != 1:
                 break
-            origin = get_origin(options[0])
-            if origin not in (list, dict):
-                break
-            leaf = get_args(options[0])[-1]
+            leaf = get_args(containers[0])[-1]
             text = range_text(leaf)
             if text:
                 return f"each {text}"

@@ -370,3 +370,4 @@ def scenario_digest(s: Scenario) -> str:
     dumped = s.model_dump(mode="json", exclude={"version"} if s.version == 1 else None)
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+

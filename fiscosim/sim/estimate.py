@@ -45,8 +45,8 @@ from fiscosim.schema.errors import short
 
 BASE_BYTES = 68 << 20
 """Resident memory of ``fiscosim run`` before the world is built (measured: 66-70 MB)."""
-TX_ROW_BYTES = 73
-"""Bytes of one row of the transaction table: its 13 columns' item sizes (a test keeps this
+TX_ROW_BYTES = 83
+"""Bytes of one row of the transaction table: its 16 columns' item sizes (a test keeps this
 equal to :data:`fiscosim.node.txtable._COLUMNS`; importing it here would import numpy)."""
 TABLE_HEADROOM = 1.2
 """The table is allocated for 1.2x the expected submissions (fiscosim.sim.world)."""

@@ -168,12 +168,7 @@ def build_world(
     network = _build_network(scenario, env, len(specs), names, net_seq, trace)
     profiles = [load_profile(spec.profile if spec.profile is not None else scenario.nodes.profile)
                 for spec in specs]
-    costs = []
-    for profile in profiles:
-        cost = CostModel(profile, scenario.chain.crypto_suite)
-        if scenario.chain.execution_us_per_tx is not None:
-            cost = cost.with_execute_us(scenario.chain.execution_us_per_tx)
-        costs.append(cost)
+    costs = [CostModel(profile, scenario.chain.crypto_suite) for profile in profiles]
     cpus = [Cpu(cost.cores) for cost in costs]
     groups = scenario.group_specs()
     memberships = [sum(name in g.sealers or name in g.observers for g in groups) for name in names]
@@ -252,6 +247,10 @@ def _build_group(
                     node.stats.follow_lag_us.append(env.now - row.first_commit_us)
         table.record_commit(entry.proposal.tx_ids, number, node.net_id, env.now)
 
+    methods = workload.methods()
+    method_cost_us = methods.cost_us
+    if chain.execution_us_per_tx is not None:
+        method_cost_us = np.full(len(methods), chain.execution_us_per_tx, dtype=np.float64)
     shared = Shared(
         env=env,
         network=network,
@@ -274,7 +273,10 @@ def _build_group(
         weights=tuple(weights),
         quorum=quorum(weights),
         suite=suite,
-        merkle_txs_root=bool(light_positions) or real is not None,
+        merkle_roots=bool(light_positions) or real is not None,
+        methods=methods,
+        method_cost_us=method_cost_us,
+        executor_mode="serial" if chain.is_serial_execute else "dag",
         genesis=genesis_block(suite, [node_ids[i] for i in ordered], weights),
     )
     node_at: dict[int, Node] = {}
@@ -327,6 +329,8 @@ def _build_group(
             rng=np.random.default_rng(client_seqs[i]),
             invalid_fraction=workload.invalid_fraction,
             corpus=real,
+            methods=methods,
+            account_skew=workload.account_skew,
         )
         for i in range(workload.clients)
     ]
