@@ -114,13 +114,13 @@ _ZEROS.flags.writeable = False
 def _constant(value: int, count: int) -> np.ndarray:
     if value == 0 and count <= len(_ZEROS):
         return _ZEROS[:count]
-    column = np.full(count, value, dtype=np.int64)
-    column.flags.writeable = False
-    return column
+    # One value seen count times: a read-only broadcast, no memory per row.
+    return np.broadcast_to(np.int64(value), (count,))
 
 
 def _is_constant(column: np.ndarray) -> bool:
-    return column.base is _ZEROS or bool((column == column[0]).all())
+    return (column.base is _ZEROS or column.strides == (0,)
+            or bool((column == column[0]).all()))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -163,9 +163,20 @@ class ReceiptBatch:
     @classmethod
     def uniform(cls, count: int, block_number: int, gas_used: int = 0,
                 status: int = STATUS_OK) -> ReceiptBatch:
-        """``count`` receipts with the same gas and status (zeros are views of one shared
-        read-only array: no memory per row)."""
+        """``count`` receipts with the same gas and status (columns that take no memory per
+        row)."""
         return cls(block_number, _constant(gas_used, count), _constant(status, count))
+
+    @classmethod
+    def succeeded(cls, block_number: int, gas_used: np.ndarray) -> ReceiptBatch:
+        """Receipts of calls that all succeeded, using ``gas_used``; a column whose rows are
+        all equal is kept as one value (no memory per row), as is the all-success status."""
+        count = len(gas_used)
+        if count and bool((gas_used == gas_used[0]).all()):
+            gas = _constant(int(gas_used[0]), count)
+        else:
+            gas = np.asarray(gas_used, dtype=np.int64)
+        return cls(block_number, gas, _constant(STATUS_OK, count))
 
     def __len__(self) -> int:
         return len(self.gas_used)

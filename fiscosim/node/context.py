@@ -203,8 +203,7 @@ class Shared:
                                    contract, threads)
             if result.us > 0:
                 busy = max(1, min(threads, round(work / result.us)))
-        receipts = ReceiptBatch(proposal.index, methods.gas[method],
-                                np.zeros(len(ids), dtype=np.int64))
+        receipts = ReceiptBatch.succeeded(proposal.index, methods.gas[method])
         plan = self.execution_plans[key] = (work, busy, receipts)
         return plan
 
