@@ -190,6 +190,9 @@ class Shared:
         ids = proposal.tx_ids
         table, methods = self.table, self.methods
         method = table.method[ids]
+        if len(method) and int(method.min()) < 0:
+            raise RuntimeError(f"block {proposal.index} holds a transaction that calls no "
+                               "contract method (its client set no method): a bug")
         costs = self.method_cost_us[method]
         work = float(costs.sum())
         busy = 1
