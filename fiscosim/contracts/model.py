@@ -262,11 +262,7 @@ def from_mapping(data: Any, where: str = "<contract>") -> ContractModel:
         raise ContractError(where, "", f"the top level is {_kind_of(data)}, not a mapping",
                             "write name, kind, source, description and methods, see "
                             "contracts/README.md")
-    _known_keys(data, _TOP_KEYS, where, "")
-    for key in _TOP_KEYS:
-        if key not in data:
-            raise ContractError(where, key, "required field is missing",
-                                f"add '{key}: ...' (contracts/README.md)")
+    _exact_keys(data, _TOP_KEYS, where, "")
     name = _text(data["name"], where, "name")
     if not _NAME.match(name):
         raise ContractError(where, "name", f"{name!r} is not a valid contract name",
@@ -300,11 +296,7 @@ def _method(name: Any, fields: Any, where: str) -> Method:
     if not isinstance(fields, Mapping):
         raise ContractError(where, at, f"{_kind_of(fields)} is not a mapping",
                             f"give {', '.join(_METHOD_KEYS)}")
-    _known_keys(fields, _METHOD_KEYS, where, at)
-    for key in _METHOD_KEYS:
-        if key not in fields:
-            raise ContractError(where, f"{at}.{key}", "required field is missing",
-                                f"add '{key}: ...' (contracts/README.md)")
+    _exact_keys(fields, _METHOD_KEYS, where, at)
     weight = _number(fields["weight"], where, f"{at}.weight")
     if weight < 0:
         raise ContractError(where, f"{at}.weight", f"{_show(weight)} is negative",
@@ -330,11 +322,7 @@ def _cost(value: Any, where: str, at: str) -> Cost:
         raise ContractError(where, at, f"{_kind_of(value)} is not a mapping",
                             "write {us: <µs per call>, source: measured|published|assumed, "
                             "detail: <how, where, which host>}")
-    _known_keys(value, _COST_KEYS, where, at)
-    for key in _COST_KEYS:
-        if key not in value:
-            raise ContractError(where, f"{at}.{key}", "required field is missing",
-                                f"add '{key}: ...' (contracts/README.md)")
+    _exact_keys(value, _COST_KEYS, where, at)
     us = _number(value["us"], where, f"{at}.us")
     if us < 0:
         raise ContractError(where, f"{at}.us", f"{_show(us)} is negative",
@@ -347,14 +335,19 @@ def _cost(value: Any, where: str, at: str) -> Cost:
     return Cost(us, source, detail)
 
 
-def _known_keys(data: Mapping, known: tuple[str, ...], where: str, at: str) -> None:
+def _exact_keys(data: Mapping, keys: tuple[str, ...], where: str, at: str) -> None:
+    """Every key of ``data`` is one of ``keys``, and every one of ``keys`` is there."""
     for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
+        if key not in keys:
+            close = difflib.get_close_matches(str(key), keys, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ContractError(where, f"{at}.{key}" if at else str(key),
                                 f"unknown key {_show(key)}", f"{hint}known keys: "
-                                f"{', '.join(known)}")
+                                f"{', '.join(keys)}")
+    for key in keys:
+        if key not in data:
+            raise ContractError(where, f"{at}.{key}" if at else key, "required field is missing",
+                                f"add '{key}: ...' (contracts/README.md)")
 
 
 def _text(value: Any, where: str, at: str) -> str:

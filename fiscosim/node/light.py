@@ -116,7 +116,8 @@ class QueryResponse:
     leaf: bytes
     index: int
     proof: Any
-    hashes: tuple[bytes, ...]
+    hashes: np.ndarray
+    """A block query's answer: the block's transaction hashes, n×32 uint8 (none otherwise)."""
     payload_bytes: int
     receipt: Receipt | None = None
     """A receipt query's answer: the receipt (its hash is the proof's leaf)."""
@@ -156,6 +157,9 @@ class LightStats:
 
 
 # -- what full nodes compute and serve -----------------------------------------------------------
+
+
+_NO_HASHES = np.empty((0, 32), dtype=np.uint8)
 
 
 def _tree(ctx: NodeContext, entry: LedgerEntry, what: str) -> MerkleTree:
@@ -210,9 +214,10 @@ def _answer(ctx: NodeContext, request: QueryRequest) -> QueryResponse | None:
     table = ctx.shared.table
     if request.what == "block":
         payload = int(table.size[ids].sum(dtype=np.int64))
-        leaves = tuple(bytes(h) for h in ctx.shared.tx_hashes(ids))
-        if "forge_light" in ctx.byzantine and leaves:
-            leaves = (_flip(leaves[0]), *leaves[1:])
+        leaves = ctx.shared.tx_hashes(ids)
+        if "forge_light" in ctx.byzantine and len(leaves):
+            leaves = leaves.copy()
+            leaves[0, 0] ^= 1
         return QueryResponse(request.query, "block", request.number, b"", -1, None, leaves,
                              payload)
     position = np.flatnonzero(ids == request.tx)
@@ -225,10 +230,10 @@ def _answer(ctx: NodeContext, request: QueryRequest) -> QueryResponse | None:
     if "forge_light" in ctx.byzantine:
         leaf = _flip(leaf)
     if request.what == "tx":
-        return QueryResponse(request.query, "tx", request.number, leaf, index, proof, (),
+        return QueryResponse(request.query, "tx", request.number, leaf, index, proof, _NO_HASHES,
                              int(table.size[request.tx]))
     receipt = entry.block.receipts.row(index)
-    return QueryResponse(request.query, "receipt", request.number, leaf, index, proof, (),
+    return QueryResponse(request.query, "receipt", request.number, leaf, index, proof, _NO_HASHES,
                          RECEIPT_BYTES, receipt)
 
 
@@ -411,7 +416,7 @@ class LightNode:
         header = self.headers[number].header
         suite = self.shared.suite
         if what == "block":
-            ok = txs_root(list(answer.hashes), suite) == header.txs_root
+            ok = txs_root(answer.hashes, suite) == header.txs_root
         else:
             root = header.txs_root if what == "tx" else header.receipts_root
             ok = verify_proof(answer.leaf, answer.index, answer.proof, root, suite.hash)

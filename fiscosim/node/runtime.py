@@ -155,6 +155,7 @@ class Node(Stage):
             return
         ctx.up = False
         ctx.epoch += 1
+        ctx.executed.clear()  # executed but uncommitted blocks were in memory
         for timer in self.timers.values():
             timer.cancel()
         self.shared.network.set_node_up(ctx.net_id, False)
