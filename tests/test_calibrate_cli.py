@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from fiscosim.calibrate import calibrate_host
 from fiscosim.cli import main
-from fiscosim.node.costs import CALIBRATED_FIELDS, load_profile
+from fiscosim.node.costs import CALIBRATED_FIELDS, STORAGE_FIELDS, load_profile
 
 HAVE_PYREVM = importlib.util.find_spec("pyrevm") is not None
 HAVE_ROCKSDICT = importlib.util.find_spec("rocksdict") is not None
@@ -61,7 +61,8 @@ def test_a_small_calibration_writes_provenance_and_loads(tmp_path):
     profile = yaml.safe_load(out.read_text())
     measured = profile["measured"]
     assert profile["cores"] == 16 and measured["host_cores"] >= 1 and measured["repeats"] == 2
-    assert set(measured["provenance"]) == set(CALIBRATED_FIELDS) == set(profile["costs_us"])
+    expected = set(CALIBRATED_FIELDS) | (set(STORAGE_FIELDS) if HAVE_ROCKSDICT else set())
+    assert set(measured["provenance"]) == expected == set(profile["costs_us"])
     for field, record in measured["provenance"].items():
         assert set(record) >= PROVENANCE_KEYS
         assert record["runs"] == 2 and record["source"] == "measured"
@@ -76,6 +77,12 @@ def test_a_small_calibration_writes_provenance_and_loads(tmp_path):
         assert "pyrevm" in measured["omitted"]["evm"]
     if HAVE_ROCKSDICT:
         assert measured["storage"]["commit_us_per_key"] > 0
+        storage = measured["storage"]
+        assert profile["costs_us"]["storage_write_per_key"] == round(
+            storage["runs"]["write_us_per_key"]["median"], 3)
+        assert profile["costs_us"]["storage_commit_per_block"] == round(
+            storage["runs"]["empty_block_us"]["median"], 3)
+        assert "rocksdict" in measured["provenance"]["storage_read_per_key"]["backend"]
     else:
         assert "rocksdict" in measured["omitted"]["storage"]
     loaded = load_profile(out)  # the simulator's loader takes the new fields as they are

@@ -215,6 +215,9 @@ BAD = [
     ("bad name", changed(name="my token"), "name", "not a valid contract name", "letters"),
     ("not a mapping", "- a list\n", "", "the top level is a list", "write name, kind"),
     ("bad YAML", "name: [unclosed\n", "line", "YAML error", "fix the YAML"),
+    ("state_reads neither", changed(methods__move__cost_us__state_reads="maybe"),
+     "methods.move.cost_us.state_reads", "'maybe' is not charged or included",
+     "write included when"),
 ]
 
 
@@ -230,6 +233,20 @@ def test_a_bad_file_is_one_line_naming_the_file_the_field_and_the_fix(tmp_path, 
 
 
 # -- method tables -----------------------------------------------------------------------------
+
+
+def test_reads_are_charged_unless_the_cost_includes_them(tmp_path):
+    # DagTransfer's figure is a whole node's execution time, reads included; an EVM measured on
+    # in-memory state leaves them to the node's storage (contracts/README.md, state_reads).
+    table = method_table({"DagTransfer": 1, "ParallelOk": 1})
+    dag = [table.method_id(f"DagTransfer.{m}") for m in ("userAdd", "userTransfer")]
+    ok = table.method_id("ParallelOk.transfer")
+    assert table.charged_reads[dag].tolist() == [0, 0] and table.reads[dag].tolist() == [1, 2]
+    assert table.charged_reads[ok] == table.reads[ok] == 2
+    included = method_table(write_model(tmp_path, changed(
+        methods__move__cost_us__state_reads="included")))
+    move = included.method_id("Token.move")
+    assert included.charged_reads[move] == 0 < included.reads[move]
 
 
 def test_a_method_table_flattens_a_mix_with_normalised_probabilities(tmp_path):

@@ -10,7 +10,11 @@ from fiscosim.calibrate import write_profile
 from fiscosim.node.costs import (
     CALIBRATED_FIELDS,
     COST_FIELDS,
+    LEDGER_KEYS_PER_TX,
+    RECEIPT_BYTES,
     REFERENCE_PROFILE,
+    STATE_ENTRY_BYTES,
+    STORAGE_FIELDS,
     CostModel,
     HardwareProfile,
     load_profile,
@@ -67,13 +71,12 @@ def test_reference_and_server_profiles():
     assert reference.cores == 2 and server.cores == 8
     # Same per-core costs: the server profile is derived from the reference (docs/profiles.md).
     assert reference.costs() == server.costs()
-    # Execution and storage cannot be measured here: they are marked as assumptions.
+    # FISCO's C++ transaction pool cannot be run here: its costs are marked as assumptions;
+    # everything calibrate measures (crypto, msgpack, RocksDB) is not.
     for profile in (reference, server):
-        assert set(profile.assumed) == {
-            "storage_commit_per_tx",
-            "storage_commit_per_block",
-        }
-        assert not set(profile.assumed) & set(CALIBRATED_FIELDS)
+        assert set(profile.assumed) == {"txpool_insert_per_tx", "txpool_lookup_per_tx"}
+        assert not set(profile.assumed) & set(CALIBRATED_FIELDS + STORAGE_FIELDS)
+    assert {reference.provenance_of(cost).source for cost in STORAGE_FIELDS} == {"measured"}
 
 
 def test_loading_is_cached_and_a_profile_passes_through():
@@ -105,7 +108,7 @@ def test_calibrated_file_loads_and_fills_missing_costs(tmp_path):
     for cost in profile.filled:
         assert getattr(profile, cost) == getattr(reference, cost)
     # Filled costs that were assumptions in the reference stay marked as assumptions.
-    assert "storage_commit_per_tx" in profile.assumed and "verify_sm2" not in profile.assumed
+    assert "txpool_insert_per_tx" in profile.assumed and "verify_sm2" not in profile.assumed
     assert "2026-11-23" in profile.source and "fallback" in profile.notes
 
 
@@ -136,12 +139,12 @@ def test_a_real_calibration_loads(tmp_path):
 
 def test_inline_mapping_fills_from_its_base():
     profile = load_profile({"cores": 4, "base": "server-8core",
-                            "costs_us": {"storage_commit_per_tx": 7}})
+                            "costs_us": {"storage_write_per_key": 7}})
     server = load_profile("server-8core")
-    assert profile.cores == 4 and profile.storage_commit_per_tx == 7.0
+    assert profile.cores == 4 and profile.storage_write_per_key == 7.0
     assert profile.verify_secp256k1 == server.verify_secp256k1
     assert profile.filled_from == "server-8core"
-    assert "storage_commit_per_tx" not in profile.filled
+    assert "storage_write_per_key" not in profile.filled
 
 
 def test_inline_without_cores_takes_the_base_cores():
@@ -153,9 +156,9 @@ def test_inline_without_cores_takes_the_base_cores():
 def test_model_dump_objects_are_read_as_mappings():
     from fiscosim.schema import ProfileSpec
 
-    spec = ProfileSpec(cores=3, costs_us={"storage_commit_per_tx": 11})
+    spec = ProfileSpec(cores=3, costs_us={"storage_write_per_key": 11})
     profile = load_profile(spec)
-    assert profile.cores == 3 and profile.storage_commit_per_tx == 11.0
+    assert profile.cores == 3 and profile.storage_write_per_key == 11.0
 
 
 # -- bad profiles ------------------------------------------------------------------------------
@@ -212,11 +215,11 @@ def model(suite: str = "secp256k1", **costs) -> CostModel:
 
 
 def test_costs_are_integer_microseconds_rounded_up():
-    m = model(verify_secp256k1=45.2, storage_commit_per_tx=0.1, storage_commit_per_block=0.0,
+    m = model(verify_secp256k1=45.2, storage_write_per_key=0.1, storage_commit_per_block=0.0,
               keccak256_per_kb=2.0)
     assert m.verify(1) == 46 and m.verify(10) == 452
-    assert m.storage_commit(3) == 1  # 0.3 µs of work still takes a microsecond
-    assert m.storage_commit(10) == 1  # 10 × 0.1 is exactly 1, not 2 after floating-point error
+    assert m.storage_commit(1, 1) == 1  # 0.3 µs of work still takes a microsecond
+    assert m.storage_commit(5) == 1  # 10 × 0.1 is exactly 1, not 2 after floating-point error
     assert m.hash(1024) == 2 and m.hash(1) == 1
     for value in (
         m.verify(7),
@@ -225,7 +228,9 @@ def test_costs_are_integer_microseconds_rounded_up():
         m.encode(100),
         m.decode(100),
         m.execute_block(5.5),
+        m.execute_block(5.5, 3, 2, 2),
         m.storage_commit(5),
+        m.admit(300, 1),
     ):
         assert type(value) is int
 
@@ -273,20 +278,39 @@ def test_unknown_suite():
         CostModel(load_profile(REFERENCE_PROFILE), "ed25519")
 
 
-def test_storage_commit_is_per_block_plus_per_tx():
-    m = model(storage_commit_per_tx=5.0, storage_commit_per_block=2000.0)
-    assert m.storage_commit(1000) == 7000
+def test_storage_commit_is_per_block_plus_per_key_written():
+    m = model(storage_write_per_key=2.5, storage_commit_per_block=20.0)
+    # A transaction writes its row and its receipt's (LEDGER_KEYS_PER_TX), plus its state.
+    assert LEDGER_KEYS_PER_TX == 2
+    assert m.storage_commit(0) == 20
+    assert m.storage_commit(1000) == 20 + 2000 * 2.5
+    assert m.storage_commit(1000, 2000) == 20 + 4000 * 2.5
 
 
-def test_executing_a_block_is_the_executors_time_and_the_header_hash():
-    m = model(keccak256_per_kb=1024.0)  # 1 µs per byte: the header hash is visible
-    assert m.execute_block(1000.2) == 1001 + m.hash(256)
+def test_executing_a_block_is_the_executors_time_reads_receipts_and_roots():
+    m = model(keccak256_per_kb=1024.0, msgpack_encode_per_kb=0.0,  # 1 µs per hashed byte
+              storage_read_per_key=3.0)
+    assert m.execute_block(1000.2) == 1001 + m.hash(256)  # an empty block: the header hash
+    # Three transactions, two state reads charged, four slots written: each receipt encoded
+    # and hashed, the receipt Merkle tree, the state root over the changed entries.
+    hashed = 3 * RECEIPT_BYTES + 3 * 64 + 4 * STATE_ENTRY_BYTES
+    assert m.execute_block(1000.0, 3, 2, 4) == 1006 + hashed + 256
+    assert model(storage_read_per_key=7.0).execute_block(0.0, 0, 10) == 70 + model().hash(256)
 
 
-def test_a_profile_no_longer_gives_one_execution_cost():
-    for bad in ({"costs_us": {"execute_tx": 3}}, {"assumed": ["execute_tx"]},
-                {"provenance": {"execute_tx": {"source": "assumed", "detail": "x"}}}):
-        with pytest.raises(ValueError, match="contract models now"):
+def test_admitting_decodes_and_hashes_every_transaction_and_inserts_the_fresh_ones():
+    m = model(keccak256_per_kb=1024.0, msgpack_decode_per_kb=1024.0, verify_secp256k1=40.0,
+              txpool_insert_per_tx=2.0)
+    assert m.admit(600, 2) == 600 + 600 + 80 + 4
+    assert m.admit(600, 0) == 1200  # duplicates: decoded and hashed to be recognised, no more
+
+
+@pytest.mark.parametrize("retired,hint", [("execute_tx", "contract models now"),
+                                          ("storage_commit_per_tx", "storage_write_per_key")])
+def test_a_profile_no_longer_gives_a_retired_cost(retired, hint):
+    for bad in ({"costs_us": {retired: 3}}, {"assumed": [retired]},
+                {"provenance": {retired: {"source": "assumed", "detail": "x"}}}):
+        with pytest.raises(ValueError, match=hint):
             load_profile(bad)
 
 
@@ -322,12 +346,12 @@ def test_a_provenance_entry_is_checked():
 
 
 def test_inline_costs_are_given_and_the_rest_keep_the_base_provenance():
-    profile = load_profile({"costs_us": {"storage_commit_per_tx": 3}})
-    assert profile.provenance_of("storage_commit_per_tx").source == "given"
-    assert "storage_commit_per_tx" not in profile.assumed
+    profile = load_profile({"costs_us": {"txpool_insert_per_tx": 3}})
+    assert profile.provenance_of("txpool_insert_per_tx").source == "given"
+    assert "txpool_insert_per_tx" not in profile.assumed
     inherited = profile.provenance_of("verify_secp256k1")
     assert inherited.source == "measured" and inherited.detail.startswith("from reference-2core")
-    assert profile.provenance_of("storage_commit_per_block").source == "assumed"
+    assert profile.provenance_of("txpool_lookup_per_tx").source == "assumed"
 
 
 def test_a_calibrated_file_marks_its_figures_measured():
@@ -347,13 +371,12 @@ def test_the_summary_and_the_report_list_the_assumed_costs(tmp_path):
 
     out = subprocess.run([sys.executable, "-m", "fiscosim", "run", "--set", "duration_s=3",
                           "--out", str(tmp_path)], capture_output=True, text=True, check=True)
-    assert "assumed costs" in out.stdout and "storage_commit_per_tx 5 µs" in out.stdout
+    assert "assumed costs" in out.stdout and "txpool_insert_per_tx 2 µs" in out.stdout
     assert "DagTransfer.userTransfer" in out.stdout  # the default contract's assumed cost
     import json
 
     costs = json.loads((tmp_path / "summary.json").read_text())["costs"]
     entry = costs["reference-2core"]
-    assert entry["assumed_us"] == {"storage_commit_per_tx": 5.0,
-                                   "storage_commit_per_block": 2000.0}
+    assert entry["assumed_us"] == {"txpool_insert_per_tx": 2.0, "txpool_lookup_per_tx": 0.2}
     assert entry["provenance"]["verify_secp256k1"] == "measured"
     assert len(entry["nodes"]) == 4

@@ -73,3 +73,21 @@ def test_runs_are_reproducible_in_both_modes(serial):
     drop = ("wall_time_s", "sim_speed")
     assert {k: v for k, v in a.summary.items() if k not in drop} == {
         k: v for k, v in b.summary.items() if k not in drop}
+
+
+def test_state_reads_and_writes_are_charged_with_the_profiles_storage_costs():
+    # ParallelOk's revm cost leaves its two reads to the node's storage; a slower read or write
+    # (an inline profile) makes the same workload slower, and the summary says what is charged.
+    base = run("workload.contract=ParallelOk")
+    call = base.summary["costs"]["contract_calls"]["ParallelOk.transfer"]
+    assert call["state_reads_charged"] == 2 and call["state_writes"] == 2
+    slow_reads = run("workload.contract=ParallelOk",
+                     "nodes.profile={base: server-8core, costs_us: {storage_read_per_key: 400}}")
+    slow_writes = run("workload.contract=ParallelOk",
+                      "nodes.profile={base: server-8core, costs_us: {storage_write_per_key: 400}}")
+    for slow in (slow_reads, slow_writes):
+        assert slow.summary["latency_ms"]["mean"] > 1.5 * base.summary["latency_ms"]["mean"]
+    # chain.execution_us_per_tx is a call's whole execution: no reads on top of it
+    given = run("workload.contract=ParallelOk", "chain.execution_us_per_tx=7")
+    assert given.summary["costs"]["contract_calls"]["ParallelOk.transfer"][
+        "state_reads_charged"] == 0

@@ -47,7 +47,7 @@ duration_s: 2
 warmup_s: 0.5
 drain_s: 1
 nodes:
-  profile: {base: reference-2core, cores: 2, costs_us: {storage_commit_per_tx: 5}}
+  profile: {base: reference-2core, cores: 2, costs_us: {storage_write_per_key: 5}}
   list:
     - {name: node0, region: eu, weight: 1, bandwidth_mbps: 1000, profile: {cores: 2}}
     - {name: node1, region: eu}
@@ -150,7 +150,8 @@ RANGES = [
     *[(f"costs_us.{cost}", f"nodes.profile.costs_us.{cost}", ["-1", "1000001"])
       for cost in ("verify_secp256k1", "verify_sm2", "sign_secp256k1", "sign_sm2",
                    "keccak256_per_kb", "sm3_per_kb", "msgpack_encode_per_kb",
-                   "msgpack_decode_per_kb", "storage_commit_per_tx",
+                   "msgpack_decode_per_kb", "txpool_insert_per_tx", "txpool_lookup_per_tx",
+                   "storage_read_per_key", "storage_write_per_key",
                    "storage_commit_per_block")],
     ("weight", "nodes.list.0.weight", ["0", "10001"]),
     ("bandwidth_mbps", "nodes.list.0.bandwidth_mbps", ["0", "1000001"]),

@@ -269,7 +269,7 @@ def test_dump_yaml_round_trips_a_rich_scenario(tmp_path):
                     {
                         "name": "a",
                         "weight": 2,
-                        "profile": {"cores": 4, "costs_us": {"storage_commit_per_tx": 9}},
+                        "profile": {"cores": 4, "costs_us": {"storage_write_per_key": 9}},
                     },
                     {"name": "b", "region": "asia"},
                     {"name": "c", "role": "observer"},

@@ -5,18 +5,20 @@ from the wall clock, so a run stays deterministic while its costs come from real
 Every figure is microseconds on one core, measured by running real code, ``repeats`` times; the
 profile keeps the median and records the minimum, the maximum, a noise flag
 (:mod:`fiscosim.calibrate.measure`) and the backend that actually ran, flagged when it is a
-fallback. The six cost fields (``costs_us``):
+fallback. The cost fields (``costs_us``):
 
 - ``verify_secp256k1``: one transaction signature (recover + keccak address), batch kernel;
 - ``verify_sm2``: the same for SM2 with the fastest backend on this host;
 - ``keccak256_per_kb``, ``sm3_per_kb``: hashing, per KiB of input (64 KiB messages);
-- ``msgpack_encode_per_kb``, ``msgpack_decode_per_kb``: a consensus-message-like payload.
+- ``msgpack_encode_per_kb``, ``msgpack_decode_per_kb``: a consensus-message-like payload;
+- ``storage_read_per_key``, ``storage_write_per_key``, ``storage_commit_per_block``: state
+  reads and a block's two-phase write in RocksDB (:mod:`fiscosim.calibrate.storage`, needs
+  rocksdict), whose whole record is ``measured.storage``.
 
-Two more measurements go into the free-form ``measured`` record, where the profile loader
-(:mod:`fiscosim.node.costs`) accepts anything: ``measured.evm``, Solidity workloads executed
-in revm (:mod:`fiscosim.calibrate.evm`, needs pyrevm), and ``measured.storage``, block commits
-and state reads in RocksDB (:mod:`fiscosim.calibrate.storage`, needs rocksdict). Both come with
-the ``calibrate`` extra; without it they are left out and the profile says why.
+``measured.evm`` holds Solidity workloads executed in revm (:mod:`fiscosim.calibrate.evm`,
+needs pyrevm): the figures a contract model's ``cost_us`` takes. pyrevm and rocksdict come
+with the ``calibrate`` extra; without it those parts are left out and the profile says why
+(``measured.omitted``), and the storage costs are filled from the base profile.
 """
 
 from __future__ import annotations
@@ -274,6 +276,7 @@ def calibrate_host(
                 )
             else:
                 warnings += noise_warnings(measured["storage"]["runs"], where="storage ")
+                provenance.update(storage_costs.profile_costs(measured["storage"]))
     for what, reason in omitted.items():
         warnings.append(f"{what}: not measured: {reason}")
     if omitted:

@@ -7,7 +7,12 @@ entries and puts each one, under the key ``table + ":" + key``, into a ``rocksdb
 ``// options.sync = true;`` is commented out). State is read with point ``Get`` calls. This
 module does the same with rocksdict (Python bindings to RocksDB) in a temporary folder that it
 removes afterwards, and reports microseconds per key and per block for each phase and for point
-reads, as medians over repeats.
+reads, as medians over repeats; and what a block with no transaction costs (both phases), the
+part of a block's write that does not grow with its keys.
+
+Three of these become profile costs (:func:`profile_costs`): ``storage_write_per_key`` (prepare
+plus commit, per key of a full block), ``storage_commit_per_block`` (the empty block) and
+``storage_read_per_key``.
 
 **The block** (chosen, not measured from FISCO, to look like a block of transfers): per
 transaction four entries, two account-state slots, the transaction and its receipt; per block
@@ -53,6 +58,7 @@ RECEIPT_VALUE_BYTES = 150
 HEADER_BYTES = 500
 KEYS_PER_TX = 4
 KEYS_PER_BLOCK = 6
+EMPTY_BLOCKS_PER_REPEAT = 50
 
 OPTIONS: dict[str, Any] = {
     "create_if_missing": True,
@@ -141,12 +147,14 @@ class _Blocks:
     rng: random.Random
     number: int = 0
 
-    def entries(self) -> list[tuple[bytes, bytes, bytes]]:
-        """One block's changed entries as ``(table, key, value)``."""
+    def entries(self, txs: int | None = None) -> list[tuple[bytes, bytes, bytes]]:
+        """One block's changed entries as ``(table, key, value)``; ``txs`` transactions
+        (default :attr:`txs`; 0: an empty block, its per-block rows only)."""
+        txs = self.txs if txs is None else txs
         rand = self.rng.randbytes
         out = []
         self.number += 1
-        for _ in range(self.txs):
+        for _ in range(txs):
             for _ in range(2):
                 account = self.rng.choice(self.accounts)
                 out.append((b"/apps/" + account[:20], account[20:], rand(STATE_VALUE_BYTES)))
@@ -158,11 +166,36 @@ class _Blocks:
             (b"s_number_2_header", number, rand(HEADER_BYTES)),
             (b"s_number_2_hash", number, rand(32)),
             (b"s_hash_2_number", rand(32), number),
-            (b"s_number_2_txs", number, rand(32 * self.txs)),
-            (b"s_block_number_2_nonces", number, rand(40 * self.txs)),
+            (b"s_number_2_txs", number, rand(32 * txs)),
+            (b"s_block_number_2_nonces", number, rand(40 * txs)),
             (b"s_current_state", b"current_number", number),
         ]
         return out
+
+
+def profile_costs(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The profile cost fields (:data:`fiscosim.node.costs.STORAGE_FIELDS`) of a
+    :func:`measure_storage` record, each as calibrate's provenance record."""
+    runs = record["runs"]
+    shape = record["block"]
+    where = f"{record['engine']} on {record['filesystem']}"
+    block = (f"a block of {shape['txs']:,} transactions, {shape['keys']:,} keys "
+             f"({shape['keys_per_tx']} per transaction, {shape['keys_per_block']} per block)")
+    return {
+        "storage_read_per_key": {
+            "source": "measured", **runs["read_us_per_key"], "backend": where,
+            "how": f"point Get of a {STATE_KEY_BYTES}-byte state key among "
+                   f"{shape['existing_state_keys']:,}, block cache warm; µs per key"},
+        "storage_write_per_key": {
+            "source": "measured", **runs["write_us_per_key"], "backend": where,
+            "how": f"WriteBatch put of each key, then the batch written (WAL on, no sync), "
+                   f"{block}; µs per key"},
+        "storage_commit_per_block": {
+            "source": "measured", **runs["empty_block_us"], "backend": where,
+            "how": f"the same two phases for a block without transactions "
+                   f"({KEYS_PER_BLOCK} per-block rows, mean of {EMPTY_BLOCKS_PER_REPEAT}); "
+                   "µs per block"},
+    }
 
 
 def _state_key(account: bytes) -> bytes:
@@ -211,8 +244,8 @@ def measure_storage(
                 db.write(batch, write_options)
             db.flush()
 
-            def one_block() -> tuple[float, float, int]:
-                entries = blocks.entries()
+            def one_block(txs: int | None = None) -> tuple[float, float, int]:
+                entries = blocks.entries(txs)
                 clock = time.perf_counter
                 t0 = clock()
                 batch = WriteBatch(raw_mode=True)
@@ -231,6 +264,12 @@ def measure_storage(
                 prepare.append(sum(run[0] for run in runs) / blocks_per_repeat)
                 commit.append(sum(run[1] for run in runs) / blocks_per_repeat)
                 keys = runs[0][2]
+            # An empty block: what a block costs beyond its keys' share (the per-block rows,
+            # the batch's write-ahead-log record), the mean of 50 per repeat.
+            empty = []
+            for _ in range(repeats):
+                runs = [one_block(0) for _ in range(EMPTY_BLOCKS_PER_REPEAT)]
+                empty.append(sum(run[0] + run[1] for run in runs) / len(runs))
 
             db.flush()  # reads come from SST files through the block cache, as for older state
             read_keys = [_state_key(a) for a in population]
@@ -256,10 +295,15 @@ def measure_storage(
     commit_block = Measurement(tuple(commit))
     prepare_key = prepare_block.scaled(1 / keys)
     commit_key = commit_block.scaled(1 / keys)
+    write_key = Measurement(tuple(
+        (p + c) / keys for p, c in zip(prepare, commit, strict=True)))
+    empty_block = Measurement(tuple(empty))
     return {
         "prepare_us_per_key": round(prepare_key.median, 4),
         "commit_us_per_key": round(commit_key.median, 4),
+        "write_us_per_key": round(write_key.median, 4),
         "read_us_per_key": round(reads.median, 4),
+        "empty_block_us": round(empty_block.median, 2),
         "prepare_us_per_block": round(prepare_block.median, 1),
         "commit_us_per_block": round(commit_block.median, 1),
         "prepare_commit_us_per_tx": round(
@@ -280,7 +324,9 @@ def measure_storage(
         "runs": {
             "prepare_us_per_key": prepare_key.summary(4),
             "commit_us_per_key": commit_key.summary(4),
+            "write_us_per_key": write_key.summary(4),
             "read_us_per_key": reads.summary(4),
+            "empty_block_us": empty_block.summary(2),
         },
         "engine": engine(),
         "filesystem": fs,

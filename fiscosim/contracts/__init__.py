@@ -28,9 +28,14 @@ The model file, one per contract::
           us: 26.229
           source: measured        # measured | published | assumed
           detail: how, where, on which host; or the published source; or why assumed
+          state_reads: charged    # optional: charged (default) when `us` leaves out reading
+                                  # state through the node's storage, so the node adds its
+                                  # profile's storage_read_per_key per read; included when
+                                  # `us` covers it (a whole node's execution time)
 
-Every field is required; unknown keys are errors. A bad file raises :class:`ContractError`
-(a ``ValueError``) whose message is one line naming the file, the field and the fix.
+Every field is required but ``state_reads``; unknown keys are errors. A bad file raises
+:class:`ContractError` (a ``ValueError``) whose message is one line naming the file, the field
+and the fix.
 """
 
 from __future__ import annotations

@@ -46,6 +46,12 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 _TOP_KEYS = ("name", "kind", "source", "description", "methods")
 _METHOD_KEYS = ("weight", "accounts", "reads", "writes", "parallel", "gas", "cost_us")
 _COST_KEYS = ("us", "source", "detail")
+_COST_OPTIONAL = ("state_reads",)
+STATE_READS = ("charged", "included")
+"""Whether a method's ``cost_us`` leaves out reading its state through the node's storage
+(``charged``, the default: the node adds its profile's ``storage_read_per_key`` for each of
+the method's ``reads``; an EVM measured on in-memory state) or already covers it
+(``included``: a figure derived from a whole node's execution time)."""
 _MODELS = "models"
 
 
@@ -76,6 +82,9 @@ class Cost:
     detail: str
     """How, where and on which host it was measured, or the published source, or why the
     assumption."""
+    state_reads: str = "charged"
+    """:data:`STATE_READS`: ``charged`` when the figure leaves out reading state through the
+    node's storage (the node charges each read), ``included`` when it covers them."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +331,7 @@ def _cost(value: Any, where: str, at: str) -> Cost:
         raise ContractError(where, at, f"{_kind_of(value)} is not a mapping",
                             "write {us: <µs per call>, source: measured|published|assumed, "
                             "detail: <how, where, which host>}")
-    _exact_keys(value, _COST_KEYS, where, at)
+    _exact_keys(value, _COST_KEYS, where, at, _COST_OPTIONAL)
     us = _number(value["us"], where, f"{at}.us")
     if us < 0:
         raise ContractError(where, f"{at}.us", f"{_show(us)} is negative",
@@ -332,18 +341,27 @@ def _cost(value: Any, where: str, at: str) -> Cost:
         raise ContractError(where, f"{at}.source", f"{_show(source)} is not a kind of source",
                             f"use {', '.join(COST_SOURCES)}")
     detail = _text(value["detail"], where, f"{at}.detail")
-    return Cost(us, source, detail)
+    state_reads = value.get("state_reads", "charged")
+    if state_reads not in STATE_READS:
+        raise ContractError(where, f"{at}.state_reads", f"{_show(state_reads)} is not "
+                            f"{' or '.join(STATE_READS)}",
+                            "write included when us already covers reading state through the "
+                            "node's storage, else charged (the default)")
+    return Cost(us, source, detail, state_reads)
 
 
-def _exact_keys(data: Mapping, keys: tuple[str, ...], where: str, at: str) -> None:
-    """Every key of ``data`` is one of ``keys``, and every one of ``keys`` is there."""
+def _exact_keys(data: Mapping, keys: tuple[str, ...], where: str, at: str,
+                optional: tuple[str, ...] = ()) -> None:
+    """Every key of ``data`` is one of ``keys`` or ``optional``, and every one of ``keys`` is
+    there."""
+    known = keys + optional
     for key in data:
-        if key not in keys:
-            close = difflib.get_close_matches(str(key), keys, n=1)
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ContractError(where, f"{at}.{key}" if at else str(key),
                                 f"unknown key {_show(key)}", f"{hint}known keys: "
-                                f"{', '.join(keys)}")
+                                f"{', '.join(known)}")
     for key in keys:
         if key not in data:
             raise ContractError(where, f"{at}.{key}" if at else key, "required field is missing",

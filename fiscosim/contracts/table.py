@@ -42,6 +42,9 @@ class MethodTable:
     """int8: account keys per call (0, 1 or 2)."""
     reads: np.ndarray
     """int16: state slots read per call."""
+    charged_reads: np.ndarray
+    """int16: the reads the node charges its storage read cost for (the method's ``reads``
+    unless its cost already covers them, :attr:`fiscosim.contracts.Cost.state_reads`)."""
     writes: np.ndarray
     """int16: state slots written per call."""
     parallel: np.ndarray
@@ -159,6 +162,8 @@ def method_table(mix: Mapping[str, float] | str | os.PathLike) -> MethodTable:
         gas=column([m.gas for m in rows], np.int64),
         accounts=column([m.accounts for m in rows], np.int8),
         reads=column([m.reads for m in rows], np.int16),
+        charged_reads=column([m.reads if m.cost.state_reads == "charged" else 0 for m in rows],
+                             np.int16),
         writes=column([m.writes for m in rows], np.int16),
         parallel=column([m.parallel for m in rows], np.bool_),
     )

@@ -409,8 +409,10 @@ def cost_provenance(nodes: Sequence[Any]) -> dict[str, Any]:
 
 def _contract_calls(nodes: Sequence[Any]) -> dict[str, Any]:
     """The contract methods the workload calls (probability > 0): each call's execution cost
-    as charged, its gas, and where the cost comes from (the contract model's provenance, or
-    ``given`` by ``chain.execution_us_per_tx``)."""
+    as charged, its gas, where the cost comes from (the contract model's provenance, or
+    ``given`` by ``chain.execution_us_per_tx``), the state reads charged on top of it (the
+    profile's ``storage_read_per_key`` each) and the slots it writes (``storage_write_per_key``
+    each at commit)."""
     shared = next((node.shared for node in nodes if getattr(node, "shared", None) is not None
                    and getattr(node.shared, "methods", None) is not None), None)
     if shared is None:
@@ -424,9 +426,12 @@ def _contract_calls(nodes: Sequence[Any]) -> dict[str, Any]:
         model = next(m for m in contract.methods if f"{contract.name}.{m.name}" == name)
         charged = float(shared.method_cost_us[i])
         given = charged != model.cost.us  # chain.execution_us_per_tx
+        reads = shared.method_state_reads
         out[name] = {"us": round(charged, 3), "gas": int(methods.gas[i]),
                      "share": round(float(methods.probability[i]), 6),
-                     "source": "given" if given else model.cost.source}
+                     "source": "given" if given else model.cost.source,
+                     "state_reads_charged": int(reads[i]) if reads is not None else 0,
+                     "state_writes": int(methods.writes[i])}
     return out
 
 

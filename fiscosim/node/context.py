@@ -84,6 +84,23 @@ class LedgerEntry(NamedTuple):
     list)."""
 
 
+class ExecutionPlan(NamedTuple):
+    """How one block keeps a node's executor busy (:meth:`Shared.execution_plan`), and what the
+    cost model charges beyond its calls (:meth:`fiscosim.node.costs.CostModel.execute_block`,
+    :meth:`~fiscosim.node.costs.CostModel.storage_commit`)."""
+
+    work_us: float
+    """Core-µs of the block's contract calls."""
+    busy: int
+    """Executor threads the schedule keeps busy on average."""
+    receipts: ReceiptBatch
+    txs: int
+    state_reads: int
+    """State slots read through storage beyond the calls' costs."""
+    state_writes: int
+    """State slots the block's calls write."""
+
+
 class ByzantineSender(Protocol):
     """How a byzantine node sends what its honest core produced: given the node
     (:class:`fiscosim.node.runtime.Node`), the message and its destination (a consensus index;
@@ -158,13 +175,15 @@ class Shared:
     method_cost_us: Any = None
     """Execution cost of each method, µs on one core: the contract models' figures, or
     ``chain.execution_us_per_tx`` for every one."""
+    method_state_reads: Any = None
+    """State slots each method reads through the node's storage on top of its cost (the
+    contract models' :attr:`~fiscosim.contracts.MethodTable.charged_reads`; none when
+    ``chain.execution_us_per_tx`` gives each call's whole cost)."""
     executor_mode: str = "serial"
     """How blocks execute (:data:`fiscosim.execution.MODES`): ``serial`` (FISCO's default,
     ``is_serial_execute``) or ``dag``."""
-    execution_plans: dict[tuple[bytes, int], tuple[float, int, Any]] = field(
-        default_factory=dict)
-    """Host-side memo per (proposal hash, executor threads): the executor's work, how many
-    threads it keeps busy, and the receipts (:mod:`.execution`)."""
+    execution_plans: dict[tuple[bytes, int], ExecutionPlan] = field(default_factory=dict)
+    """Host-side memo per (proposal hash, executor threads) (:mod:`.execution`)."""
     built_blocks: dict[tuple[bytes, bytes], Block] = field(default_factory=dict)
     """Host-side memo of executed blocks by (proposal hash, parent hash): every node that
     executes the same proposal on the same parent computes the same bytes, so they are computed
@@ -179,10 +198,10 @@ class Shared:
             return self.real.corpus.hashes[self.table.corpus_row[ids]]
         return np.frombuffer(tx_hash_bytes(ids), dtype=np.uint8).reshape(-1, 32)
 
-    def execution_plan(self, proposal: Any, threads: int) -> tuple[float, int, Any]:
-        """How ``proposal``'s block keeps an executor of ``threads`` threads busy: (core-µs of
-        work, threads it keeps busy on average, its receipts), once per run for each (block,
-        thread count): every node that executes the block computes the same."""
+    def execution_plan(self, proposal: Any, threads: int) -> ExecutionPlan:
+        """How ``proposal``'s block keeps an executor of ``threads`` threads busy, once per
+        run for each (block, thread count): every node that executes the block computes the
+        same."""
         key = (proposal.hash, threads)
         plan = self.execution_plans.get(key)
         if plan is not None:
@@ -207,7 +226,11 @@ class Shared:
             if result.us > 0:
                 busy = max(1, min(threads, round(work / result.us)))
         receipts = ReceiptBatch.succeeded(proposal.index, methods.gas[method])
-        plan = self.execution_plans[key] = (work, busy, receipts)
+        reads = self.method_state_reads
+        plan = self.execution_plans[key] = ExecutionPlan(
+            work, busy, receipts, len(ids),
+            int(reads[method].sum(dtype=np.int64)) if reads is not None else 0,
+            int(methods.writes[method].sum(dtype=np.int64)))
         return plan
 
     def nodes_deliver(self, src: int, dst: int, message: Any) -> None:

@@ -12,8 +12,9 @@ A profile comes from one of three places (:func:`load_profile`):
   ``server-8core`` (FISCO's recommended 8-core server, docs/fisco-reference.md §4, derived from it);
   the derivation of each figure is in ``docs/profiles.md``;
 - a **calibrated** file, by path: the YAML that ``fiscosim calibrate`` writes on a host. It
-  measures verification, hashing and msgpack; the costs it cannot measure (signing,
-  storage) are filled from ``reference-2core`` and the profile lists them in ``filled``;
+  measures verification, hashing and msgpack, and RocksDB reads and writes where rocksdict is
+  installed; the costs it cannot measure (signing, the pool's hash map) are filled from
+  ``reference-2core`` and the profile lists them in ``filled``;
 - an **inline** mapping in the same format (``costs_us`` plus optional ``name``, ``cores``,
   ``base``), for experiments: every cost not given comes from ``base`` (``reference-2core``).
 
@@ -48,10 +49,20 @@ COST_FIELDS: tuple[str, ...] = (
     "sm3_per_kb",
     "msgpack_encode_per_kb",
     "msgpack_decode_per_kb",
-    "storage_commit_per_tx",
+    "txpool_insert_per_tx",
+    "txpool_lookup_per_tx",
+    "storage_read_per_key",
+    "storage_write_per_key",
     "storage_commit_per_block",
 )
 """Every cost of a profile, in microseconds on one core (``*_per_kb``: per KiB of input)."""
+
+STORAGE_FIELDS: tuple[str, ...] = (
+    "storage_read_per_key",
+    "storage_write_per_key",
+    "storage_commit_per_block",
+)
+"""The costs ``fiscosim calibrate`` measures in a real RocksDB when rocksdict is installed."""
 
 CALIBRATED_FIELDS: tuple[str, ...] = (
     "verify_secp256k1",
@@ -61,7 +72,8 @@ CALIBRATED_FIELDS: tuple[str, ...] = (
     "msgpack_encode_per_kb",
     "msgpack_decode_per_kb",
 )
-"""The costs ``fiscosim calibrate`` measures (see :mod:`fiscosim.calibrate`)."""
+"""The costs ``fiscosim calibrate`` always measures (see :mod:`fiscosim.calibrate`); it also
+measures :data:`STORAGE_FIELDS` where rocksdict is installed."""
 
 REFERENCE_PROFILE = "reference-2core"
 """The profile whose figures fill the costs a calibrated or inline profile leaves out."""
@@ -82,11 +94,24 @@ PROFILE_KEYS: tuple[str, ...] = (
 )
 """Top-level keys a profile file may hold; ``measured`` is free-form (calibrate's record)."""
 
-EXECUTE_TX_GONE = (
-    "execution costs come from the workload's contract models now, per method (workload."
-    "contract, fiscosim/contracts/models); remove it, or set chain.execution_us_per_tx to give "
-    "every call one cost")
-"""Why a profile may no longer give ``execute_tx`` (one figure for every transaction)."""
+RETIRED_COSTS: dict[str, tuple[str, str]] = {
+    "execute_tx": (
+        "execution costs come from the workload's contract models now, per method "
+        "(workload.contract, fiscosim/contracts/models)",
+        "remove it, or set chain.execution_us_per_tx to give every call one cost"),
+    "storage_commit_per_tx": (
+        "storage is charged per key written now (a transaction writes its contract method's "
+        "state slots, its own row and its receipt's)",
+        "give storage_write_per_key, the µs to put one key in a block's write batch and "
+        "commit it, or remove it"),
+}
+"""Costs a profile gave once and may no longer give: (why, the fix)."""
+
+
+def _retired(key: str) -> str:
+    why, fix = RETIRED_COSTS[key]
+    return f"{why}; {fix}"
+
 
 PROVENANCE_SOURCES: tuple[str, ...] = ("measured", "published", "derived", "assumed", "given")
 """Where a cost comes from: **measured** by running real code (``detail``: what, where, how);
@@ -127,7 +152,10 @@ class HardwareProfile:
     sm3_per_kb: float
     msgpack_encode_per_kb: float
     msgpack_decode_per_kb: float
-    storage_commit_per_tx: float
+    txpool_insert_per_tx: float
+    txpool_lookup_per_tx: float
+    storage_read_per_key: float
+    storage_write_per_key: float
     storage_commit_per_block: float
     source: str = ""
     notes: str = ""
@@ -175,11 +203,19 @@ signature, plus the proposal signature for Prepare and CheckPoint)."""
 SIGNATURES_MADE = {"PrePrepare": 1, "Prepare": 2, "Commit": 2, "CheckPoint": 2}
 """Signatures per sent PBFT message (message signature, plus the proposal signature for
 Prepare, Commit and CheckPoint)."""
-LOOKUP_US_PER_TX = 0.2
-"""Looking a proposal's transaction hash up in the pool's hash map (assumed)."""
 HEADER_ENCODE_BYTES = 256
 """Bytes of a block header beyond its per-transaction hashes, as encoded and hashed when a
 block is sealed or executed (assumed)."""
+RECEIPT_BYTES = 150
+"""An encoded receipt without logs: version, gas used, contract address, status, a 32-byte
+output, block number (assumed; also the receipt row ``fiscosim calibrate`` writes to RocksDB)."""
+STATE_ENTRY_BYTES = 59 + 32
+"""A changed state entry as the state root hashes it: a 59-byte key (``/apps/`` + address +
+``:`` + slot) and a 32-byte value (also the state rows calibrate writes)."""
+LEDGER_KEYS_PER_TX = 2
+"""Ledger rows a transaction adds to its block's write batch besides its state: the
+transaction (``s_hash_2_tx``) and its receipt (``s_hash_2_receipt``). Its hash and nonce go
+into per-block rows (docs/fisco-reference.md §2.9)."""
 
 
 class CostModel:
@@ -198,9 +234,12 @@ class CostModel:
         "_decode",
         "_encode",
         "_hash",
+        "_insert",
+        "_lookup",
+        "_read",
         "_sign",
-        "_store",
         "_verify",
+        "_write",
         "profile",
         "suite",
     )
@@ -217,7 +256,10 @@ class CostModel:
         self._hash = (profile.sm3_per_kb if guomi else profile.keccak256_per_kb) / KIB
         self._encode = profile.msgpack_encode_per_kb / KIB
         self._decode = profile.msgpack_decode_per_kb / KIB
-        self._store = profile.storage_commit_per_tx
+        self._insert = profile.txpool_insert_per_tx
+        self._lookup = profile.txpool_lookup_per_tx
+        self._read = profile.storage_read_per_key
+        self._write = profile.storage_write_per_key
         self._block = profile.storage_commit_per_block
 
     def __repr__(self) -> str:
@@ -249,13 +291,18 @@ class CostModel:
         """Decoding a message of ``nbytes`` bytes (msgpack)."""
         return _up(nbytes * self._decode) if nbytes > 0 else 0
 
-    def storage_commit(self, n_txs: int) -> int:
-        """Committing a block of ``n_txs`` transactions to storage: per block plus per tx.
+    def storage_commit(self, n_txs: int, state_writes: int = 0) -> int:
+        """Writing a block of ``n_txs`` transactions that change ``state_writes`` state slots
+        to storage, FISCO 3.x's two phases (docs/fisco-reference.md §2.9): every key into the
+        block's write batch, then the batch committed. Per block (its header and index rows,
+        the batch's write-ahead-log record) plus per key: each state slot, and each
+        transaction's row and its receipt's (:data:`LEDGER_KEYS_PER_TX`).
 
         A block is written even when it holds no transaction (an empty NewView proposal), so
         ``storage_commit(0)`` is the per-block cost.
         """
-        return _up(self._block + max(n_txs, 0) * self._store)
+        keys = max(n_txs, 0) * LEDGER_KEYS_PER_TX + max(state_writes, 0)
+        return _up(self._block + keys * self._write)
 
     # -- what the node runtime charges, one formula each: the runtime and the analytic latency
     # model (fiscosim.sim.analytic) both call these.
@@ -268,9 +315,11 @@ class CostModel:
         return self.verify(SIGNATURES_CHECKED.get(kind, 1)) + self.decode(nbytes)
 
     def admit(self, payload_bytes: int, fresh: int) -> int:
-        """Decoding a batch of transactions and verifying the ``fresh`` ones (those the pool
-        does not hold yet)."""
-        return self.decode(payload_bytes) + self.verify(fresh)
+        """A batch of transactions reaching the pool (docs/fisco-reference.md §2.2): decoding
+        each and hashing it (its hash is how the pool knows a duplicate), then verifying the
+        ``fresh`` ones (those the pool does not hold yet) and inserting them."""
+        work = self.decode(payload_bytes) + self.hash(payload_bytes) + self.verify(fresh)
+        return work + (_up(fresh * self._insert) if fresh > 0 else 0)
 
     def seal(self, n_txs: int) -> int:
         """Sealing a block of ``n_txs`` transactions: hashing their hashes, encoding the block."""
@@ -278,13 +327,22 @@ class CostModel:
 
     def fill(self, n_txs: int) -> int:
         """Looking a proposal's ``n_txs`` transaction hashes up in the pool (none missing)."""
-        return int(LOOKUP_US_PER_TX * n_txs) + 1
+        return int(self._lookup * n_txs) + 1
 
-    def execute_block(self, executor_us: float) -> int:
-        """Executing a block whose transactions keep the executor busy ``executor_us`` (their
-        contract calls as :mod:`fiscosim.execution` schedules them), then hashing its executed
-        header."""
-        return _up(executor_us) + self.hash(HEADER_ENCODE_BYTES)
+    def execute_block(self, executor_us: float, n_txs: int = 0, state_reads: int = 0,
+                      state_writes: int = 0) -> int:
+        """Executing a block of ``n_txs`` transactions: their contract calls keep the executor
+        busy ``executor_us`` (as :mod:`fiscosim.execution` schedules them), plus the
+        ``state_reads`` slots they read through storage (those their methods' costs leave
+        out); then the receipts (each encoded and hashed, and their Merkle root), the state
+        root (a hash over the ``state_writes`` changed entries) and the executed header's
+        hash."""
+        work = executor_us + max(state_reads, 0) * self._read
+        n = max(n_txs, 0)
+        receipts = n * RECEIPT_BYTES
+        hashed = receipts + 64 * n + max(state_writes, 0) * STATE_ENTRY_BYTES
+        return (_up(work) + self.encode(receipts) + self.hash(hashed)
+                + self.hash(HEADER_ENCODE_BYTES))
 
 
 def _up(us: float) -> int:
@@ -323,8 +381,8 @@ def load_profile(ref: str | os.PathLike | Mapping | HardwareProfile | Any) -> Ha
 
     >>> load_profile("server-8core").cores
     8
-    >>> inline = load_profile({"cores": 4, "costs_us": {"storage_commit_per_tx": 10}})
-    >>> inline.cores, inline.storage_commit_per_tx, inline.filled_from
+    >>> inline = load_profile({"cores": 4, "costs_us": {"storage_write_per_key": 10}})
+    >>> inline.cores, inline.storage_write_per_key, inline.filled_from
     (4, 10.0, 'reference-2core')
     """
     return _load(ref, ())
@@ -454,8 +512,8 @@ def _from_mapping(
         )
     costs: dict[str, float] = {}
     for key, value in costs_in.items():
-        if key == "execute_tx":
-            raise ValueError(f"{where}: costs_us.execute_tx: {EXECUTE_TX_GONE}")
+        if key in RETIRED_COSTS:
+            raise ValueError(f"{where}: costs_us.{key}: {_retired(key)}")
         if key not in COST_FIELDS:
             raise ValueError(f"{where}: costs_us: {_unknown(key, COST_FIELDS)}")
         costs[key] = _cost(value, f"{where}: costs_us.{key}")
@@ -474,10 +532,10 @@ def _from_mapping(
     assumed_in = data.get("assumed") or []
     if not isinstance(assumed_in, list | tuple):
         raise ValueError(f"{where}: assumed: expected a list of cost names "
-                         "(e.g. [storage_commit_per_tx])")
+                         "(e.g. [txpool_insert_per_tx])")
     for key in assumed_in:
-        if key == "execute_tx":
-            raise ValueError(f"{where}: assumed: execute_tx: {EXECUTE_TX_GONE}")
+        if key in RETIRED_COSTS:
+            raise ValueError(f"{where}: assumed: {key}: {_retired(key)}")
         if key not in COST_FIELDS:
             raise ValueError(f"{where}: assumed: {_unknown(key, COST_FIELDS)}")
     provenance_in = _provenance(data.get("provenance"), where)
@@ -524,8 +582,8 @@ def _provenance(data: Any, where: str) -> dict[str, Provenance]:
     out = {}
     for key, entry in data.items():
         at = f"{where}: provenance.{key}"
-        if key == "execute_tx":
-            raise ValueError(f"{at}: {EXECUTE_TX_GONE}")
+        if key in RETIRED_COSTS:
+            raise ValueError(f"{at}: {_retired(key)}")
         if key not in COST_FIELDS:
             raise ValueError(f"{where}: provenance: {_unknown(key, COST_FIELDS)}")
         if not isinstance(entry, Mapping) or set(entry) - {"source", "detail"}:
@@ -613,6 +671,8 @@ __all__ = [
     "COST_FIELDS",
     "PROVENANCE_SOURCES",
     "REFERENCE_PROFILE",
+    "RETIRED_COSTS",
+    "STORAGE_FIELDS",
     "CostModel",
     "HardwareProfile",
     "Provenance",

@@ -59,9 +59,9 @@ class Execution(Stage):
     def execute(self, proposal: Any) -> None:
         """The core's ``Execute``."""
         costs = self.costs
-        work, busy, _ = self.shared.execution_plan(proposal, costs.cores)
-        done = self.cpu.run(self.env.now, costs.execute_block(work), parallelism=busy,
-                            lane="executor")
+        plan = self.shared.execution_plan(proposal, costs.cores)
+        work = costs.execute_block(plan.work_us, plan.txs, plan.state_reads, plan.state_writes)
+        done = self.cpu.run(self.env.now, work, parallelism=plan.busy, lane="executor")
         self.ctx.trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
         self.later(done, self._executed, proposal)
 
@@ -83,7 +83,7 @@ class Execution(Stage):
         block = shared.built_blocks.get(key)
         if block is None:
             suite = shared.suite
-            receipts = shared.execution_plan(proposal, self.costs.cores)[2]
+            receipts = shared.execution_plan(proposal, self.costs.cores).receipts
             if shared.merkle_roots:
                 transactions_root = txs_root(shared.tx_hashes(proposal.tx_ids), suite)
                 receipts_root = None
@@ -107,7 +107,8 @@ class Execution(Stage):
 
     def commit(self, action: Any) -> None:
         """The core's ``CommitBlock``."""
-        work = self.costs.storage_commit(len(action.proposal.tx_ids))
+        plan = self.shared.execution_plan(action.proposal, self.costs.cores)
+        work = self.costs.storage_commit(plan.txs, plan.state_writes)
         done = self.cpu.run(self.env.now, work, lane="storage")
         self.later(done, self._committed, action)
 

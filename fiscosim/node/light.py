@@ -36,6 +36,7 @@ from fiscosim.chain.receipt import Receipt
 from fiscosim.crypto.merkle import MerkleTree, merkle_tree, verify_proof
 from fiscosim.engine import schedule
 from fiscosim.node.context import LedgerEntry, NodeContext
+from fiscosim.node.costs import RECEIPT_BYTES
 from fiscosim.node.messages import MESSAGE_OVERHEAD, PER_TX_FRAMING
 from fiscosim.node.txpool import REJECT_CODES, Reject
 
@@ -44,8 +45,6 @@ SIGNATURE_ENTRY_BYTES = 8 + 65
 PROOF_NODE_BYTES = 32 + 2
 """A Merkle proof's node on the wire: a hash and its position."""
 QUERY_KINDS = ("tx", "receipt", "block")
-RECEIPT_BYTES = 120
-"""A transfer's receipt as stored (status, gas, logs, block number; an estimate)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -265,8 +265,12 @@ class BlockSync(Stage):
         if batch:
             self._queued_to = number - 1
             costs, shared = self.costs, self.shared
-            work = sum(costs.execute_block(shared.execution_plan(entry.proposal, costs.cores)[0])
-                       + costs.storage_commit(len(entry.proposal.tx_ids)) for _, entry in batch)
+            work = 0
+            for _, entry in batch:
+                plan = shared.execution_plan(entry.proposal, costs.cores)
+                work += (costs.execute_block(plan.work_us, plan.txs, plan.state_reads,
+                                             plan.state_writes)
+                         + costs.storage_commit(plan.txs, plan.state_writes))
             done = self.cpu.run(self.env.now, work, lane="sync")
             self.later(done, self._apply_synced, batch)
         self.maybe_sync()

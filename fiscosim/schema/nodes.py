@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
-from fiscosim.node.costs import REFERENCE_PROFILE, load_profile
+from fiscosim.node.costs import REFERENCE_PROFILE, RETIRED_COSTS, load_profile
 from fiscosim.schema.errors import Invalid, split_fix
 from fiscosim.schema.fields import MODEL, Float, Int
 from fiscosim.schema.limits import MAX_CORES, MAX_COST_US, MAX_NODES
@@ -32,16 +32,19 @@ class ProfileCosts(BaseModel):
     sm3_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
     msgpack_encode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
     msgpack_decode_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)
-    storage_commit_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    txpool_insert_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    txpool_lookup_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    storage_read_per_key: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    storage_write_per_key: Float | None = Field(None, ge=0, le=MAX_COST_US)
     storage_commit_per_block: Float | None = Field(None, ge=0, le=MAX_COST_US)
 
     @model_validator(mode="before")
     @classmethod
-    def _no_execute_tx(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "execute_tx" in data:
-            raise Invalid("execute_tx", "a profile no longer gives one execution cost: the "
-                          "workload's contract models give each method's",
-                          "remove it, or set chain.execution_us_per_tx for every call")
+    def _no_retired_cost(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for key, (why, fix) in RETIRED_COSTS.items():
+                if key in data:
+                    raise Invalid(key, f"a profile no longer gives it: {why}", fix)
         return data
 
 

@@ -75,11 +75,13 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
     costs = CostModel(profile, scenario.chain.crypto_suite)
     # The mean call of the workload's contract mix, executed one after another (FISCO's
     # default, is_serial_execute; a DAG would take less).
+    methods = scenario.workload.methods()
+    writes_per_call = float((methods.probability * methods.writes).sum())
     if scenario.chain.execution_us_per_tx is not None:
-        call_us = scenario.chain.execution_us_per_tx
+        call_us, reads_per_call = scenario.chain.execution_us_per_tx, 0.0
     else:
-        methods = scenario.workload.methods()
         call_us = float((methods.probability * methods.cost_us).sum())
+        reads_per_call = float((methods.probability * methods.charged_reads).sum())
     latency = net.latency.mean_ms * 1000.0
     us_per_byte = 8e6 / (net.bandwidth_mbps * 1e6)
 
@@ -116,9 +118,10 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
             "fill": costs.fill(b) / min(2, costs.cores),
             "prepare": vote_round(Prepare(0, 1, 0, h)),
             "commit": vote_round(Commit(0, 1, 0, h)),
-            "execute": costs.execute_block(b * call_us),
+            "execute": costs.execute_block(b * call_us, b, round(b * reads_per_call),
+                                           round(b * writes_per_call)),
             "checkpoint": vote_round(CheckPoint(0, 1, 0, h)),
-            "storage": costs.storage_commit(b),
+            "storage": costs.storage_commit(b, round(b * writes_per_call)),
         }
         to_commit_quorum = sum(terms[k] for k in ("seal", "preprepare", "fill", "prepare",
                                                    "commit"))

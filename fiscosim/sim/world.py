@@ -248,9 +248,11 @@ def _build_group(
         table.record_commit(entry.proposal.tx_ids, number, node.net_id, env.now)
 
     methods = workload.methods()
-    method_cost_us = methods.cost_us
+    method_cost_us, method_state_reads = methods.cost_us, methods.charged_reads
     if chain.execution_us_per_tx is not None:
+        # One figure for a call's whole execution, its state reads included.
         method_cost_us = np.full(len(methods), chain.execution_us_per_tx, dtype=np.float64)
+        method_state_reads = None
     shared = Shared(
         env=env,
         network=network,
@@ -276,6 +278,7 @@ def _build_group(
         merkle_roots=bool(light_positions) or real is not None,
         methods=methods,
         method_cost_us=method_cost_us,
+        method_state_reads=method_state_reads,
         executor_mode="serial" if chain.is_serial_execute else "dag",
         genesis=genesis_block(suite, [node_ids[i] for i in ordered], weights),
     )
