@@ -1,16 +1,38 @@
 """A node's CPU: cores that work is charged to in simulated microseconds (docs/architecture.md rule
-3).
+3), shared by the node's threads as an operating system shares them.
 
-Work never reads the wall clock: its duration comes from the node's cost model. A task of
-``work_us`` spread over ``parallelism`` threads is shared among the ``parallelism`` cores that
-are free soonest so that they finish together (a work-stealing pool): a core still busy with a
-long serial task takes less of it, or none. A *lane*
-is a sequence of tasks that run one after another, like a single worker thread in FISCO (all
-PBFT messages of a node go through one queue and one thread, docs/fisco-reference.md §1.2; execution
-is serial, §2.8): a lane's next task starts no earlier than its previous one finished.
+Work never reads the wall clock: its duration comes from the node's cost model. A *lane* is one
+of the node's threads, or one thread pool: all PBFT messages of a node go through one queue and
+one thread (docs/fisco-reference.md §1.2), blocks execute one at a time (§2.8), transactions
+are verified by a pool over every core. A lane's tasks run one after another: its next task
+starts no earlier than its previous one finished.
 
-This is a list of per-core "busy until" times, not a simpy resource: O(cores) per task and no
-process per task, which is what lets a run keep up with 50,000 transactions per second.
+**Two ways a task gets cores.** The cores keep a per-core "busy until" horizon: the work
+already given to them, queued first come, first served. A task of ``work_us`` over
+``parallelism`` threads either
+
+- *queues*: it takes the ``parallelism`` cores free soonest and is shared among them so that
+  they finish together (a work-stealing pool: a core still busy with a long task takes less of
+  it, or none); or
+- *time-slices*: it starts at once beside the work already there, its threads getting a fair
+  share ``cores / (running + parallelism)`` of the cores each (at most a whole core), as an OS
+  scheduler such as Linux's CFS gives every runnable thread. ``running`` counts the threads
+  busy when it starts: a core whose horizon is still ahead, and the threads of tasks that are
+  time-slicing. Its work is then added to the cores' horizons, so the work queued there
+  finishes that much later, and the lanes running beside it lose their share of it (each
+  running thread ``work / running``): their next tasks start that much later. The cores never
+  do more than ``cores`` microseconds of work per microsecond.
+
+A task takes whichever finishes first. With free cores both are the same; when a backlog fills
+the cores (a verification pool behind on an overloaded node), a task of another lane
+time-slices beside it instead of waiting behind all of it, so overload slows consensus and
+execution by the share the backlog takes, and never starves them. The approximation: a task
+already given its finish time is not slowed by work that arrives later; the later work pays
+for it instead (it waits behind the pushed horizons), so the total is conserved.
+
+This is a list of per-core horizons and a few lanes, not a simpy resource: O(cores + lanes) per
+task and no process per task, which is what lets a run keep up with 50,000 transactions per
+second.
 """
 
 from __future__ import annotations
@@ -21,14 +43,16 @@ import math
 class Cpu:
     """``cores`` cores with per-core busy-until times, lanes, and busy-time accounting."""
 
-    __slots__ = ("_busy_until", "_lanes", "busy_us", "cores", "slowdown")
+    __slots__ = ("_busy_until", "_lanes", "_sliced", "busy_us", "cores", "slowdown")
 
     def __init__(self, cores: int) -> None:
         if cores < 1:
             raise ValueError(f"a CPU has at least one core, got {cores}")
         self.cores = cores
         self._busy_until = [0] * cores
-        self._lanes: dict[str, int] = {}
+        self._lanes: dict[str | None, int] = {}
+        self._sliced: dict[object, tuple[int, int]] = {}
+        """Time-slicing tasks still running: key → (finish, threads)."""
         self.busy_us = 0
         """Core-microseconds of work charged so far (utilisation = busy / (cores × time))."""
         self.slowdown = 1.0
@@ -38,13 +62,14 @@ class Cpu:
         """Drops queued work (a crashed process): every core and lane is free from ``now``."""
         self._busy_until = [now] * self.cores
         self._lanes = {}
+        self._sliced = {}
 
     def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
         """Charges ``work_us`` of single-core work; returns the simulated time it is done.
 
         >>> cpu = Cpu(2)
-        >>> cpu.run(0, 100), cpu.run(0, 100), cpu.run(0, 100)   # the third waits for a core
-        (100, 100, 200)
+        >>> cpu.run(0, 100), cpu.run(0, 100), cpu.run(0, 100)   # the third time-slices
+        (100, 100, 150)
         >>> cpu.run(1000, 400, parallelism=2)
         1200
         """
@@ -58,34 +83,61 @@ class Cpu:
                 self._lanes[lane] = start
             return start
         busy = self._busy_until
-        if parallelism == 1:
+        cores = self.cores
+        threads = max(1, min(parallelism, cores))
+        self.busy_us += work_us
+        if threads == 1:
             core = busy.index(min(busy))
             free = busy[core]
-            done = (start if start > free else free) + work_us
-            busy[core] = done
-            self.busy_us += work_us
-            if lane is not None:
-                self._lanes[lane] = done
-            return done
-        threads = max(1, min(parallelism, self.cores))
-        # Water-filling: the work goes to the `threads` cores free soonest and is shared so
-        # that they all finish together, as a work-stealing pool (FISCO uses TBB) would do;
-        # a core still busy with a long task simply takes a smaller share, or none.
-        order = sorted(range(self.cores), key=busy.__getitem__)[:threads]
-        free = [max(start, busy[core]) for core in order]
-        used = 1
-        total = work_us + free[0]
-        finish = total
-        while used < threads:
-            if finish <= free[used]:
-                break
-            total += free[used]
-            used += 1
-            finish = total / used
-        done = math.ceil(finish)
-        for core in order[:used]:
-            busy[core] = done
-        self.busy_us += work_us
+            if free <= start:  # an idle core: both ways are the same
+                done = start + work_us
+                busy[core] = done
+                if lane is not None:
+                    self._lanes[lane] = done
+                return done
+            queued = free + work_us
+        else:
+            order = sorted(range(cores), key=busy.__getitem__)[:threads]
+            queued = _water_fill(work_us, [max(start, busy[core]) for core in order])
+            if busy[order[-1]] <= start:  # enough idle cores
+                for core in order:
+                    busy[core] = queued
+                if lane is not None:
+                    self._lanes[lane] = queued
+                return queued
+        # Some of the cores are behind: time-slice beside their work if that is sooner.
+        running = sum(1 for until in busy if until > start)
+        sliced = self._sliced
+        if sliced:
+            for key in [key for key, (until, _) in sliced.items() if until <= start]:
+                del sliced[key]
+            running += sum(n for _, n in sliced.values())
+        share = min(1.0, cores / (running + threads))
+        slice_done = start + math.ceil(work_us / (threads * share))
+        if slice_done < queued:
+            done = slice_done
+            # The work still takes cores: whatever is queued behind finishes that much later.
+            order = sorted(range(cores), key=busy.__getitem__)
+            finish = _water_fill(work_us, [max(start, busy[core]) for core in order])
+            for core in order:
+                if busy[core] < finish:
+                    busy[core] = finish
+            # The lanes it shared the cores with lost that much time between them: their next
+            # tasks start later (each running thread gave up work / running).
+            delay = math.ceil(work_us / running) if running else 0
+            if delay:
+                lanes = self._lanes
+                for other, until in lanes.items():
+                    if until > start and other != lane:
+                        lanes[other] = until + delay
+            sliced[(lane, start, len(sliced))] = (done, threads)
+        else:
+            done = queued
+            if threads == 1:
+                busy[core] = done
+            else:
+                for core in order:
+                    busy[core] = done
         if lane is not None:
             self._lanes[lane] = done
         return done
@@ -95,3 +147,19 @@ class Cpu:
         if elapsed_us <= 0:
             return 0.0
         return min(1.0, self.busy_us / (self.cores * elapsed_us))
+
+
+def _water_fill(work_us: int, free: list[int]) -> int:
+    """When ``work_us`` shared over cores free at ``free`` (ascending) is done, each taking
+    work from the time it is free so that all finish together; cores free only after that take
+    none."""
+    used = 1
+    total = work_us + free[0]
+    finish = total
+    while used < len(free):
+        if finish <= free[used]:
+            break
+        total += free[used]
+        used += 1
+        finish = total / used
+    return math.ceil(finish)
