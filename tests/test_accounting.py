@@ -96,7 +96,7 @@ def test_a_pool_records_why_it_dropped_a_transaction():
     table.nonce_owner[ids] = ids
     table.block_limit[ids] = [5, 1, 5]
     pool = TxPool(table, expiry_us=1_000)
-    pool.admit(ids, None, height=0, now=0, from_rpc=True)
+    pool.admit(ids, None, height=0, now=0)
     assert pool.take(1, next_block=2, now=10).tolist() == [0]  # id 1 is past its block limit
     assert pool.take(5, next_block=2, now=2_000).tolist() == []  # id 2 is too old by now
     assert table.drop_reason[ids].tolist() == [

@@ -21,9 +21,12 @@ def table_with(n: int, block_limit: int = 500, submit: int = 0) -> tuple[TxTable
     return table, ids
 
 
-def admit(pool: TxPool, ids, ok=None, height=0, now=0, rpc=True, facts=None):
+def admit(pool: TxPool, ids, ok=None, height=0, now=0, facts=None):
+    """Both steps of admission at once: the gate (duplicates, pool limit), then the rest."""
     ok = np.ones(len(ids), bool) if ok is None else ok
-    admitted, reasons = pool.admit(ids, ok, height, now, rpc, facts)
+    passed, full = pool.gate(ids, facts)
+    admitted, reasons = pool.admit(ids, ok, height, now, facts, full, passed)
+    assert pool.reserved == 0
     return admitted, np.full(len(ids), -1, np.int16) if reasons is None else reasons
 
 
@@ -37,7 +40,7 @@ def test_admits_and_rejects_duplicates():
     admitted, reasons = admit(pool, ids)
     assert list(admitted) == list(ids) and (reasons < 0).all()
     assert pool.pending == 5 and len(pool) == 5
-    admitted, reasons = admit(pool, ids[:2], rpc=False)
+    admitted, reasons = admit(pool, ids[:2])
     assert len(admitted) == 0
     assert reason_names(reasons) == ["AlreadyInTxPool"] * 2
     assert pool.rejections() == {"AlreadyInTxPool": 2}
@@ -88,18 +91,21 @@ def test_committed_transactions_are_already_in_chain():
     admit(pool, ids)
     pool.remove_committed(ids)
     assert len(pool) == 0
-    _, reasons = admit(pool, ids, rpc=False)
+    _, reasons = admit(pool, ids)
     assert reason_names(reasons) == ["TxAlreadyInChain"] * 2
 
 
-def test_pool_limit_applies_to_rpc_only():
+def test_pool_limit_refuses_submissions_not_imports():
+    # docs/fisco-reference.md §2.2: every submitted transaction (RPC or push) meets the limit;
+    # a proposal's missing transactions are imported whatever the count.
     table, ids = table_with(10)
     pool = TxPool(table, limit=6)
     admitted, reasons = admit(pool, ids[:8])
     assert len(admitted) == 6
     assert reason_names(reasons)[6:] == ["TxPoolIsFull"] * 2
-    admitted, _ = admit(pool, ids[8:], rpc=False)  # P2P pushes are exempt (checkPoolLimit)
-    assert len(admitted) == 2 and len(pool) == 8
+    assert pool.states(ids[6:8]).tolist() == [TxState.UNKNOWN] * 2  # no trace of them
+    pool.mark_sealed(ids[6:])  # in a proposal: imported
+    assert len(pool) == 10
 
 
 def test_take_is_fifo_limited_and_skips_sealed_elsewhere():
@@ -148,13 +154,19 @@ def facts_of(table: TxTable, ids: np.ndarray) -> BatchFacts:
     return BatchFacts(int(ids[0]), len(ids), clean, int(limits.min()), int(limits.max()))
 
 
+@pytest.mark.parametrize("limit", [60, None])
 @pytest.mark.parametrize("seed", range(20))
-def test_batch_facts_shortcut_changes_no_outcome(seed):
+def test_batch_facts_shortcut_changes_no_outcome(seed, limit):
     # The same random stream of batches, admitted with and without BatchFacts, must leave
-    # the two pools in identical states with identical verdicts.
+    # the two pools in identical states with identical verdicts; some batches are still being
+    # verified (between gate and admit) when the next arrives.
     rng = np.random.default_rng(seed)
     table = TxTable()
-    pools = [TxPool(table, limit=60, block_limit=50), TxPool(table, limit=60, block_limit=50)]
+    pools = [TxPool(table, limit=limit, block_limit=50),
+             TxPool(table, limit=limit, block_limit=50)]
+    waiting: list[list] = [[], []]
+    for pool in pools:
+        pool.last = None
     for step in range(30):
         n = int(rng.integers(1, 12))
         ids = table.allocate(n)
@@ -167,15 +179,24 @@ def test_batch_facts_shortcut_changes_no_outcome(seed):
         height = step
         resend = ids if rng.random() < 0.2 else None
         take = int(rng.integers(1, 10)) if rng.random() < 0.3 else 0
-        for pool, use_facts in zip(pools, (False, True), strict=True):
+        later = rng.random() < 0.3
+        for pool, use_facts, queue in zip(pools, (False, True), waiting, strict=True):
             ok = None if facts.clean else ~table.tampered[ids]
-            got = pool.admit(ids, ok, height, 0, bool(step % 2), facts if use_facts else None)
-            pool.last = (got[0].tolist(), None if got[1] is None else got[1].tolist())
+            given = facts if use_facts else None
+            queue.append((ids, ok, given, *pool.gate(ids, given)))
+            while queue and not (later and len(queue) == 1):
+                ids_, ok_, given_, passed, full = queue.pop(0)
+                got = pool.admit(ids_, ok_, height, 0, given_, full, passed)
+                pool.last = (got[0].tolist(), None if got[1] is None else got[1].tolist())
             if resend is not None:
-                pool.admit(resend, None, height, 0, False, facts if use_facts else None)
+                passed, full = pool.gate(resend, given)
+                pool.admit(resend, None, height, 0, given, full, passed)
             if take:
                 pool.take(take, step + 1, 0)
-        assert pools[0].last[0] == pools[1].last[0]
+            if limit is not None:
+                assert len(pool) + pool.reserved <= limit
+        assert pools[0].last == pools[1].last
+        assert pools[0].reserved == pools[1].reserved
         assert np.array_equal(pools[0].state, pools[1].state)
         assert (pools[0].pending, pools[0].sealed) == (pools[1].pending, pools[1].sealed)
         assert np.array_equal(pools[0].rejected, pools[1].rejected)

@@ -1,10 +1,12 @@
 """The summary of a run: throughput, latency, blocks, rejections, messages, CPU, speed.
 
 Everything is computed with array operations over the run-wide transaction table. The
-*measured window* is [warm-up, end of workload): TPS counts receipts returned inside it,
-latency covers the transactions submitted inside it that got a receipt (submission to the RPC
-node's commit). Keys with wall-clock values are listed in :data:`WALL_CLOCK_KEYS`; everything
-else is a pure function of the scenario and its seed.
+*measured window* is [warm-up, end of workload): TPS counts receipts that reached their
+clients inside it, latency covers the transactions sent inside it that got a receipt: from the
+client's send to the receipt at the client, i.e. the RPC node's commit plus the client hop
+(``workload.client_latency_ms``; the batch's way to the node is in the commit time already,
+docs/clients.md). Keys with wall-clock values are listed in :data:`WALL_CLOCK_KEYS`;
+everything else is a pure function of the scenario and its seed.
 
 Every transaction ends the run in exactly one state (:func:`tx_states`, ``txs_by_state``; the
 rules are in docs/results.md): committed (with a receipt), committed without a receipt (on
@@ -152,11 +154,12 @@ def summarise(world: Any, wall_time_s: float, digest: str,
     end_us = world.end_of_workload_us
     window_s = (end_us - start_us) / 1e6
 
-    submit = table.column("submit_time")
-    receipt = table.column("receipt_time")
+    submit = table.column("submit_time")  # when the client sent it
+    committed = table.column("receipt_time") >= 0
+    # When the receipt reached the client: one hop after the RPC node's commit.
+    receipt = table.column("receipt_time") + getattr(world, "client_hop_us", 0)
     reasons = table.column("reject_reason")
     in_window = (submit >= start_us) & (submit < end_us)
-    committed = receipt >= 0
     receipts_in_window = committed & (receipt >= start_us) & (receipt < end_us)
     # FISCO's RPC pushes a transaction to the other sealers before its own pool admits it
     # (docs/fisco-reference.md §2.2), so a client can be told TxPoolIsFull about a transaction that

@@ -101,6 +101,7 @@ COMPRESS_THRESHOLD_BYTES = 1024
 UNLIMITED_BPS = 10**18
 """An infinite bandwidth is stored as this: any real message then takes 1 µs to serialise."""
 
+
 Deliver = Callable[[int, int, Any], None]
 Tracer = Callable[[str, dict], None]
 
@@ -237,6 +238,13 @@ class Network:
     fifo_links : keep each directed link in order, like the TCP connections FISCO uses.
     compress : payload size -> size on the wire, for payloads above
         :data:`COMPRESS_THRESHOLD_BYTES`; ``None`` sends payloads as they are.
+    hosts : the machine of each node (ints from 0), ``None`` for a machine each. Nodes on one
+        machine share its uplink (``bandwidth_bps`` is then each machine's: the first of its
+        nodes' values) and reach each other over loopback: their own queue per machine at
+        ``loopback_bps``, and the graph edge's latency (the caller gives those edges a
+        loopback latency model).
+    loopback_bps : the loopback's throughput, bits per second (the scenario's default is
+        measured: ``network.loopback_mbps``, docs/hosts.md).
     """
 
     def __init__(
@@ -251,6 +259,8 @@ class Network:
         *,
         fifo_links: bool = True,
         compress: Callable[[int], int] | None = None,
+        hosts: Sequence[int] | None = None,
+        loopback_bps: float = math.inf,
     ) -> None:
         n = graph.number_of_nodes()
         if sorted(graph.nodes) != list(range(n)):
@@ -265,7 +275,21 @@ class Network:
         self.fifo_links = fifo_links
         self.compress = compress
         self.loss_rate = loss_rate
-        self._bandwidth = self._uplinks(bandwidth_bps, n)
+        per_node = self._uplinks(bandwidth_bps, n)
+        if hosts is None:
+            hosts = range(n)
+        self._host: list[int] = [int(h) for h in hosts]
+        if len(self._host) != n or (n and min(self._host) < 0):
+            raise ValueError(f"hosts must give each of the {n} nodes a machine number >= 0")
+        machines = max(self._host, default=-1) + 1
+        # One sending queue per machine's uplink, then one per machine's loopback: a message's
+        # queue is _host[src], or _loop + _host[src] between two nodes of one machine.
+        self._loop = machines
+        uplink = [UNLIMITED_BPS] * machines
+        for node in range(n - 1, -1, -1):
+            uplink[self._host[node]] = per_node[node]
+        loop = self._uplinks(loopback_bps, 1)[0]
+        self._bandwidth = uplink + [loop] * machines
         self._seed = seed_seq
         self._adjacent: list[dict[int, Any]] = [{} for _ in range(n)]
         for u, v, data in graph.edges(data=True):
@@ -275,7 +299,7 @@ class Network:
             self._adjacent[u][v] = latency
             self._adjacent[v][u] = latency
         self._out: list[dict[int, _Link]] = [{} for _ in range(n)]
-        self._uplink_free_at: list[int] = [0] * n
+        self._uplink_free_at: list[int] = [0] * (2 * machines)
         self._routes: dict[tuple[int, int], tuple[int, ...] | None] = {}
         self._next_hop: dict[int, list[int]] = {}
         self._next_id = 0
@@ -321,8 +345,16 @@ class Network:
         self._loss = float(rate)
 
     def uplink_free_at(self, node: int) -> int:
-        """The time (µs) ``node``'s uplink finishes sending what it has queued."""
-        return self._uplink_free_at[node]
+        """The time (µs) ``node``'s uplink (its machine's) finishes sending what it has
+        queued."""
+        return self._uplink_free_at[self._host[node]]
+
+    def _queue_of(self, u: int, v: int) -> int:
+        """The sending queue of a message from u to neighbour v: u's machine's uplink, or its
+        loopback when v runs on the same machine."""
+        host = self._host
+        hu = host[u]
+        return self._loop + hu if host[v] == hu else hu
 
     def tx_time(self, node: int, size: int) -> int:
         """Serialisation time (µs) of a ``size``-byte payload on ``node``'s uplink.
@@ -334,7 +366,7 @@ class Network:
         >>> net.tx_time(0, 986), net.tx_time(0, 0)
         (8000, 112)
         """
-        return -(-(self._wire(size) * 8_000_000) // self._bandwidth[node])
+        return -(-(self._wire(size) * 8_000_000) // self._bandwidth[self._host[node]])
 
     def _wire(self, size: int) -> int:
         if self.compress is not None and size > COMPRESS_THRESHOLD_BYTES:
@@ -499,9 +531,11 @@ class Network:
         ident = self._next_id
         self._next_id = ident + 1
         packet = _Packet(sent, dst, ident, None)
-        free = self._uplink_free_at[src]
-        departure = (now if now > free else free) + -(-(wire * 8_000_000) // self._bandwidth[src])
-        self._uplink_free_at[src] = departure
+        queue = self._queue_of(src, dst)
+        free = self._uplink_free_at[queue]
+        departure = (now if now > free else free) + -(-(wire * 8_000_000) //
+                                                       self._bandwidth[queue])
+        self._uplink_free_at[queue] = departure
         if self._loss and self._loss_draw(link, src, dst) < self._loss:
             packet.fate = LOSS
         arrival = departure + link.latency()
@@ -533,10 +567,12 @@ class Network:
             return
         now = sent[_AT]
         wire = sent[_WIRE]
-        tx = -(-(wire * 8_000_000) // self._bandwidth[src])
+        host = self._host
+        uplink = host[src]
+        tx = -(-(wire * 8_000_000) // self._bandwidth[uplink])
         out = self._out[src]
         free_at = self._uplink_free_at
-        free = free_at[src]
+        free = free_at[uplink]
         if free < now:
             free = now
         loss = self._loss
@@ -546,12 +582,13 @@ class Network:
         direct = 0
         for dst in dsts:
             link = out.get(dst)
-            if link is None or not fifo:
-                # A first use, a relay, a self-send or unordered links: the general path, with
-                # the uplink's state handed over and back.
-                free_at[src] = free
+            if link is None or not fifo or host[dst] == uplink:
+                # A first use, a relay, a self-send, unordered links or a node of the same
+                # machine (loopback): the general path, with the uplink's state handed over
+                # and back.
+                free_at[uplink] = free
                 self._send_copy(sent, dst)
-                free = free_at[src]
+                free = free_at[uplink]
                 continue
             # _depart and _enqueue inlined: this loop carries most of a PBFT run's traffic.
             free += tx
@@ -579,7 +616,7 @@ class Network:
             if tracer is not None:
                 tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
                                 "bytes": wire, "id": ident, "depart": free, "hops": 1})
-        free_at[src] = free
+        free_at[uplink] = free
         stats = self.stats
         stats.node_bytes_sent[src] += direct * wire
         stats.node_messages_sent[src] += direct
@@ -625,9 +662,11 @@ class Network:
         stats = self.stats
         stats.node_bytes_sent[u] += wire
         stats.node_messages_sent[u] += 1
-        free = self._uplink_free_at[u]
-        departure = (now if now > free else free) + -(-(wire * 8_000_000) // self._bandwidth[u])
-        self._uplink_free_at[u] = departure
+        queue = self._queue_of(u, v)
+        free = self._uplink_free_at[queue]
+        departure = (now if now > free else free) + -(-(wire * 8_000_000) //
+                                                       self._bandwidth[queue])
+        self._uplink_free_at[queue] = departure
         assert link.latency is not None
         arrival = departure + link.latency()
         if self._extra_delay is not None:

@@ -317,7 +317,9 @@ class CostModel:
     def admit(self, payload_bytes: int, fresh: int) -> int:
         """A batch of transactions reaching the pool (docs/fisco-reference.md §2.2): decoding
         each and hashing it (its hash is how the pool knows a duplicate), then verifying the
-        ``fresh`` ones (those the pool does not hold yet) and inserting them."""
+        ``fresh`` ones and inserting them: those past the duplicate check and the pool limit
+        (``TxPool.gate``). A duplicate, or one refused because the pool is full
+        (TxPoolIsFull), costs its decoding and hash only."""
         work = self.decode(payload_bytes) + self.hash(payload_bytes) + self.verify(fresh)
         return work + (_up(fresh * self._insert) if fresh > 0 else 0)
 

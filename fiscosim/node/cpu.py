@@ -58,11 +58,23 @@ class Cpu:
         self.slowdown = 1.0
         """Every task takes this many times its cost (a slow node, a fault)."""
 
-    def reset(self, now: int) -> None:
-        """Drops queued work (a crashed process): every core and lane is free from ``now``."""
-        self._busy_until = [now] * self.cores
-        self._lanes = {}
-        self._sliced = {}
+    def reset(self, now: int, prefix: str | None = None) -> None:
+        """Drops queued work (a crashed process): every core and lane is free from ``now``.
+
+        With ``prefix``, only the lanes named with it (one node of several on a host,
+        :class:`HostShare`): their next tasks start from ``now``. The cores' horizons stay:
+        they do not say whose work they hold, so the crashed node's queued work still delays
+        its neighbours' (an approximation, on shared hosts only).
+        """
+        if prefix is None:
+            self._busy_until = [now] * self.cores
+            self._lanes = {}
+            self._sliced = {}
+            return
+        self._lanes = {lane: until for lane, until in self._lanes.items()
+                       if lane is None or not lane.startswith(prefix)}
+        self._sliced = {key: value for key, value in self._sliced.items()
+                        if not (isinstance(key[0], str) and key[0].startswith(prefix))}
 
     def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
         """Charges ``work_us`` of single-core work; returns the simulated time it is done.
@@ -147,6 +159,77 @@ class Cpu:
         if elapsed_us <= 0:
             return 0.0
         return min(1.0, self.busy_us / (self.cores * elapsed_us))
+
+
+class GroupCpu:
+    """A group's view of a CPU its node shares with other groups (docs/fisco-reference.md §4).
+
+    The cores, their busy times and the slowdown are the node's; the lanes are the group's
+    own (each group has its own PBFT thread, executor and storage queue), named
+    ``"<group>/<lane>"`` on the shared CPU. A crash is the node's process: all of it stops.
+    """
+
+    __slots__ = ("base", "prefix")
+
+    def __init__(self, base: Cpu | GroupCpu, prefix: str) -> None:
+        self.base = base
+        self.prefix = prefix
+
+    @property
+    def cores(self) -> int:
+        return self.base.cores
+
+    @property
+    def slowdown(self) -> float:
+        return self.base.slowdown
+
+    @slowdown.setter
+    def slowdown(self, factor: float) -> None:
+        self.base.slowdown = factor
+
+    def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
+        return self.base.run(now, work_us, parallelism,
+                             None if lane is None else self.prefix + lane)
+
+    def reset(self, now: int) -> None:
+        self.base.reset(now)
+
+    def utilisation(self, elapsed_us: int) -> float:
+        return self.base.utilisation(elapsed_us)
+
+
+class HostShare(GroupCpu):
+    """One node's share of a host's CPU, where several nodes run on one machine (build_chain's
+    default, FISCO's stress-test pages: docs/hosts.md).
+
+    As a group's view, with the node's name for prefix (``"<node>/<lane>"``), and two
+    differences: a crash drops this node's lanes, not its neighbours' (:meth:`Cpu.reset` with a
+    prefix), and :meth:`utilisation` is this node's own share of the host's cores. A slowdown
+    is the machine's: it slows every node on it.
+    """
+
+    __slots__ = ("busy_us",)
+
+    def __init__(self, base: Cpu, prefix: str) -> None:
+        super().__init__(base, prefix)
+        self.busy_us = 0
+        """Core-microseconds of this node's work (after the host's slowdown)."""
+
+    def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
+        base = self.base
+        before = base.busy_us
+        done = base.run(now, work_us, parallelism, self.prefix + (lane or "~"))
+        self.busy_us += base.busy_us - before
+        return done
+
+    def reset(self, now: int) -> None:
+        self.base.reset(now, self.prefix)
+
+    def utilisation(self, elapsed_us: int) -> float:
+        """This node's share of the host's core time over ``elapsed_us``."""
+        if elapsed_us <= 0:
+            return 0.0
+        return min(1.0, self.busy_us / (self.base.cores * elapsed_us))
 
 
 def _water_fill(work_us: int, free: list[int]) -> int:

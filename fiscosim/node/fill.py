@@ -1,9 +1,11 @@
 """Proposal fill (docs/fisco-reference.md §2.7): a follower checks a proposal's transactions.
 
 A follower looks the proposal's transaction ids up in its pool (no re-verification) and fetches
-the missing ones from the leader (``TxsRequest``), verifying only those, over all cores. A
-request unanswered within :data:`FILL_RETRY_US` is sent again, at most :data:`FILL_RETRIES`
-times (docs/architecture.md, decision 21 (d)). It also serves other nodes' fetches.
+the missing ones from the leader (``TxsRequest``), verifying only those, over all cores, and
+importing them even into a full pool (§2.2: the pool limit applies to submitted transactions,
+not to a proposal's). A request unanswered within :data:`FILL_RETRY_US` is sent again, at most
+:data:`FILL_RETRIES` times (docs/architecture.md, decision 21 (d)). It also serves other
+nodes' fetches.
 
 Talks to: the node context (below); :attr:`ProposalFill.on_filled` with each verdict (the
 runtime reports the pool and hands the verdict to the core).
@@ -82,7 +84,8 @@ class ProposalFill(Stage):
 
     def receive(self, response: TxsResponse) -> None:
         """The fetched transactions: verified in parallel (tbb::parallel_for,
-        importDownloadedTxs)."""
+        importDownloadedTxs), then imported as sealed whatever the pool limit (FISCO's
+        enforced import passes no pool-limit check, docs/fisco-reference.md §2.2)."""
         proposal = self._fills.pop((response.index, response.proposal_hash), None)
         if proposal is None:
             return

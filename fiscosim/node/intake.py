@@ -2,9 +2,11 @@
 
 RPC (docs/fisco-reference.md §2.2) pushes a client's raw transactions to every other consensus
 node first, then verifies and admits them locally; a pushed batch (§2.4) is verified and
-admitted the same way. Only transactions the pool does not hold yet are decoded and verified,
-over all cores (the ``txpool`` lane); the pool (:class:`~fiscosim.node.txpool.TxPool`) decides.
-A byzantine ``forge_txs`` peer's transactions are judged by the forged verdicts.
+admitted the same way. Every transaction is decoded and hashed; those the pool does not hold yet
+and has room for (:meth:`~fiscosim.node.txpool.TxPool.gate`: FISCO up to 3.12 refuses the rest
+with TxPoolIsFull before verifying them) are verified and inserted, over all cores (the
+``txpool`` lane); the pool (:class:`~fiscosim.node.txpool.TxPool`) decides. A byzantine
+``forge_txs`` peer's transactions are judged by the forged verdicts.
 
 Talks to: the node context (below); :attr:`Intake.on_admitted` when new transactions are
 pending (the runtime reports the pool to the core and wakes the sealer).
@@ -56,23 +58,31 @@ class Intake(Stage):
         self._verify_and_admit(ids, payload, True, facts)
 
     def receive_push(self, push: TxPush) -> None:
-        """A peer's transaction push (§2.4)."""
+        """A peer's transaction push (§2.4): admitted as RPC's are, pool limit included (FISCO
+        submits it through ``submitTransaction``, §2.2); a refused one is just not in this
+        pool."""
         if push.forged:
-            fresh = self.ctx.pool.fresh_count(push.ids, None)
-            work = self.costs.admit(push.payload_bytes, fresh)
-            self.stats.verified += fresh
-            done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
-            self.later(done, self._admit_forged, push.ids)
+            passed, full = self.ctx.pool.gate(push.ids, None)
+            self._charge(push.payload_bytes, passed, self._admit_forged, push.ids, full, passed)
             return
         self._verify_and_admit(push.ids, push.payload_bytes, False, push.facts)
 
-    def _admit_forged(self, ids: np.ndarray) -> None:
+    def _charge(self, payload: int, passed: int, then: Callable[..., None], *args: object) -> None:
+        """Decoding and hashing the batch, verifying and inserting the ``passed`` rows (those
+        past the duplicate check and the pool limit), over all cores; then ``then(*args)``."""
+        work = self.costs.admit(payload, passed)
+        self.stats.verified += passed
+        done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
+        self.later(done, then, *args)
+
+    def _admit_forged(self, ids: np.ndarray, full: np.ndarray | None, reserved: int) -> None:
         """Transactions whose signatures a byzantine peer forged: the verdicts decide (a
         transaction this pool holds already is a duplicate and is not verified again)."""
         ctx = self.ctx
         assert self.shared.forged_verdicts is not None
         ok = self.shared.forged_verdicts(ids)
-        admitted, reasons = ctx.pool.admit(ids, ok, ctx.height, self.env.now, False, None)
+        admitted, reasons = ctx.pool.admit(ids, ok, ctx.height, self.env.now, None, full,
+                                           reserved)
         if reasons is not None:
             self.stats.forged_txs_rejected += int(
                 (reasons == REJECT_CODES[Reject.InvalidSignature]).sum())
@@ -81,17 +91,20 @@ class Intake(Stage):
 
     def _verify_and_admit(self, ids: np.ndarray, payload: int, from_rpc: bool,
                           facts: BatchFacts | None = None) -> None:
-        # Only transactions the pool does not hold yet are decoded and verified.
-        fresh = self.ctx.pool.fresh_count(ids, facts)
-        work = self.costs.admit(payload, fresh)
-        self.stats.verified += fresh
-        done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
-        self.later(done, self._admit, ids, from_rpc, facts)
+        # The pool's duplicate and limit checks come first: a refused transaction costs its
+        # decoding and hash only.
+        passed, full = self.ctx.pool.gate(ids, facts)
+        self._charge(payload, passed, self._admit, ids, from_rpc, facts, full, passed)
 
-    def _admit(self, ids: np.ndarray, from_rpc: bool, facts: BatchFacts | None = None) -> None:
+    def _admit(self, ids: np.ndarray, from_rpc: bool, facts: BatchFacts | None,
+               full: np.ndarray | None, reserved: int) -> None:
         ctx = self.ctx
-        ok = ctx.signature_verdicts(ids, facts)
-        admitted, reasons = ctx.pool.admit(ids, ok, ctx.height, self.env.now, from_rpc, facts)
+        # A batch refused whole was never verified: no verdicts to look up (in real-crypto mode
+        # they would cost the host a verification each).
+        refused = full is not None and bool(full.all())
+        ok = None if refused else ctx.signature_verdicts(ids, facts)
+        admitted, reasons = ctx.pool.admit(ids, ok, ctx.height, self.env.now, facts, full,
+                                           reserved)
         if from_rpc and reasons is not None:
             rejected = reasons >= 0
             if rejected.any():

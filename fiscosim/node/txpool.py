@@ -1,14 +1,18 @@
 """A node's transaction pool: FISCO BCOS 3.x admission, the pending queue, sealing and removal.
 
 Admission follows ``MemoryStorage::verifyAndSubmitTransaction`` (docs/fisco-reference.md §2.2) in
-its order: duplicate → signature → nonce (pool and the last ``block_limit`` blocks, §2.3) → block
-limit window → pool limit (RPC transactions only). Rejections are counted under FISCO's own status
-names. The pool holds transaction *ids* (see :mod:`fiscosim.node.txtable`): its state is one
-int8 per id, the pending queue a list of id arrays in arrival order, so admitting, sealing and
-removing a thousand transactions are a few array operations.
+its order: duplicate → pool limit (FISCO up to 3.12; RPC and pushed transactions alike) →
+signature → nonce (pool and the last ``block_limit`` blocks, §2.3) → block limit window.
+Rejections are counted under FISCO's own status names. The pool holds transaction *ids* (see
+:mod:`fiscosim.node.txtable`): its state is one int8 per id, the pending queue a list of id
+arrays in arrival order, so admitting, sealing and removing a thousand transactions are a few
+array operations.
 
-The pool decides; it does not keep time. The node runtime charges the verification time to the
-node's CPU and calls :meth:`TxPool.admit` when that work is done.
+The pool decides; it does not keep time. Admission is two calls around the node's work:
+:meth:`TxPool.gate` when a batch reaches the pool (the duplicate and pool-limit checks, which
+say how many transactions the node must verify), then :meth:`TxPool.admit` when the node's CPU
+has decoded, hashed and verified them. A proposal's missing transactions are imported by
+:meth:`TxPool.mark_sealed`, whatever the limit (FISCO's enforced import).
 """
 
 from __future__ import annotations
@@ -66,12 +70,18 @@ class TxPool:
         self,
         table: TxTable,
         *,
-        limit: int = 15_000,
+        limit: int | None = 15_000,
         block_limit: int = 1000,
         expiry_us: int = 600_000_000,
     ) -> None:
         self.table = table
         self.limit = limit
+        """New transactions are refused (TxPoolIsFull) while the pool holds this many, sealed
+        ones included; None: no limit (FISCO from 3.13, docs/fisco-reference.md §2.2)."""
+        self.reserved = 0
+        """Slots of transactions past :meth:`gate` whose verification is under way: FISCO
+        checks each transaction's limit when its turn comes, after those before it were
+        inserted, so a batch still being verified counts as if it were in the pool."""
         self.block_limit = block_limit
         self.expiry_us = expiry_us
         self.state = np.zeros(1024, dtype=np.int8)
@@ -110,14 +120,47 @@ class TxPool:
         return self.state[ids]
 
     # -- admission -----------------------------------------------------------------------------
-    def fresh_count(self, ids: np.ndarray, facts: Any = None) -> int:
-        """How many of ``ids`` this pool has never seen (the ones it must decode and verify)."""
+    def gate(self, ids: np.ndarray, facts: Any = None) -> tuple[int, np.ndarray | None]:
+        """FISCO's first two admission checks, when a batch reaches the pool and before any of
+        it is verified (``verifyAndSubmitTransaction``, docs/fisco-reference.md §2.2).
+
+        The duplicate check: a transaction the pool holds (or saw committed) goes no further.
+        The pool limit, for every other one: while the pool holds :attr:`limit` transactions,
+        sealed ones included (FISCO's ``m_txsTable.size()``), it is refused with TxPoolIsFull
+        and costs no verification. Returns (how many rows passed both: the ones to verify and
+        insert; a mask of the rows refused as full, or None when there are none), to hand to
+        :meth:`admit` when the verification is done. The passed rows' slots are
+        :attr:`reserved` until then. ``facts`` lets an ordinary batch skip the per-row work.
+        """
+        new = None  # which rows are new to the pool; None: every row
         if facts is not None:
-            stop = facts.first + facts.count
+            count, stop = facts.count, facts.first + facts.count
             if stop > len(self.state):
                 self._ensure(ids)
-            return facts.count - int(np.count_nonzero(self.state[facts.first : stop]))
-        return int(np.count_nonzero(self.states(ids) == UNKNOWN))
+            window = self.state[facts.first : stop]
+            if window.any():
+                new = (window == UNKNOWN) | (window == REJECTED)
+        else:
+            count = len(ids)
+            state = self.states(ids)
+            if state.any():
+                new = (state == UNKNOWN) | (state == REJECTED)
+        fresh = count if new is None else int(np.count_nonzero(new))
+        full = None
+        if self.limit is not None:
+            room = max(0, self.limit - self.pending - self.sealed - self.reserved)
+            if fresh > room:
+                # In arrival order, as FISCO checks them one by one: the first `room` new rows
+                # get in, the others find the pool full.
+                if new is None:
+                    full = np.ones(count, dtype=bool)
+                    full[:room] = False
+                else:
+                    full = new.copy()
+                    full[np.flatnonzero(new)[:room]] = False
+                fresh = room
+        self.reserved += fresh
+        return fresh, full
 
     def admit(
         self,
@@ -125,20 +168,30 @@ class TxPool:
         signature_ok: np.ndarray | None,
         height: int,
         now: int,
-        from_rpc: bool,
         facts: Any = None,
+        full: np.ndarray | None = None,
+        reserved: int = 0,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Admits what passes FISCO's checks; returns (admitted ids, reasons of the rejected).
 
         ``signature_ok`` is the verification verdict per row (the real core's, or the modelled
-        one; None: all valid). ``height`` is this node's committed block number. Rejected rows
-        get a :class:`Reject` index in the second array (-1 for admitted rows); the second array
-        is None when every row was admitted. ``facts`` (a
+        one; None: all valid). ``height`` is this node's committed block number. ``full`` and
+        ``reserved`` are what :meth:`gate` returned for the batch: the rows refused as full
+        (TxPoolIsFull, whatever else holds of them) and the slots it reserved, given back now.
+        Rejected rows get a :class:`Reject` index in the second array (-1 for admitted rows);
+        the second array is None when every row was admitted. ``facts`` (a
         :class:`~fiscosim.node.messages.BatchFacts`) lets an ordinary batch skip the per-row
         checks; the outcome is the same.
         """
+        self.reserved -= reserved
+        if full is not None and full.all():
+            # A full pool's usual batch: nothing of it got past the limit, nothing is stored
+            # (FISCO keeps no trace of a refused transaction).
+            self.rejected[_POOL_FULL] += len(ids)
+            return ids[:0], np.full(len(ids), _POOL_FULL, dtype=np.int16)
         if (
-            facts is not None
+            full is None
+            and facts is not None
             and facts.clean
             and facts.limit_lo > height
             and facts.limit_hi <= height + self.block_limit
@@ -149,22 +202,10 @@ class TxPool:
                 self._ensure(ids)
             window = self.state[first:stop]
             if not window.any():
-                room = max(0, self.limit - len(self)) if from_rpc else facts.count
-                if room >= facts.count:
-                    window[:] = PENDING
-                    self._queue.append(ids)
-                    self.pending += facts.count
-                    return ids, None
-                # A full pool: the first `room` get in, the rest are TxPoolIsFull (§2.2).
-                window[:room] = PENDING
-                window[room:] = REJECTED
-                if room:
-                    self._queue.append(ids[:room])
-                    self.pending += room
-                reasons = np.full(facts.count, -1, dtype=np.int16)
-                reasons[room:] = _POOL_FULL
-                self.rejected[_POOL_FULL] += facts.count - room
-                return ids[:room], reasons
+                window[:] = PENDING
+                self._queue.append(ids)
+                self.pending += facts.count
+                return ids, None
         if signature_ok is None:
             signature_ok = np.ones(len(ids), dtype=bool)
         self._ensure(ids)
@@ -173,30 +214,32 @@ class TxPool:
         owners = table.nonce_owner[ids]
         limits = table.block_limit[ids]
         if (
-            not state.any()
+            full is None
+            and not state.any()
             and signature_ok.all()
             and (owners == ids).all()
             and limits.min() > height
             and limits.max() <= height + self.block_limit
-            and (not from_rpc or len(self) + len(ids) <= self.limit)
         ):
             # The common case, fresh valid transactions: one pass of cheap checks above.
             self.state[ids] = PENDING
             self._queue.append(ids)
             self.pending += len(ids)
             return ids, None
-        return self._admit_rows(ids, signature_ok, state, owners, limits, height, from_rpc)
+        return self._admit_rows(ids, signature_ok, state, owners, limits, height, full)
 
     def _admit_rows(self, ids: np.ndarray, signature_ok: np.ndarray, state: np.ndarray,
                     owners: np.ndarray, limits: np.ndarray, height: int,
-                    from_rpc: bool) -> tuple[np.ndarray, np.ndarray]:
+                    full: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`admit` row by row, in FISCO's order of checks: a batch with some row that
         fails one (``state``, ``owners``, ``limits``: the rows' pool states, nonce owners and
-        block limits)."""
+        block limits; ``full``: the rows :meth:`gate` refused)."""
         table = self.table
         reasons = np.full(len(ids), -1, dtype=np.int16)
+        if full is not None:
+            reasons[full] = _POOL_FULL
         in_pool = (state == PENDING) | (state == SEALED)
-        reasons[in_pool] = REJECT_CODES[Reject.AlreadyInTxPool]
+        reasons[(reasons < 0) & in_pool] = REJECT_CODES[Reject.AlreadyInTxPool]
         reasons[(reasons < 0) & (state == COMMITTED)] = REJECT_CODES[
             Reject.TxAlreadyInChain
         ]
@@ -215,15 +258,10 @@ class TxPool:
         reasons[(reasons < 0) & ~window] = REJECT_CODES[Reject.BlockLimitCheckFail]
 
         accepted = reasons < 0
-        if from_rpc:
-            # FISCO enforces the pool limit for RPC transactions only (checkPoolLimit, §2.2).
-            room = max(0, self.limit - len(self))
-            over = np.flatnonzero(accepted)[room:]
-            reasons[over] = REJECT_CODES[Reject.TxPoolIsFull]
-            accepted[over] = False
-
         admitted = ids[accepted]
         rejected = ~accepted & ~in_pool & (state != COMMITTED)
+        if full is not None:
+            rejected &= ~full  # refused before any check: the pool keeps no trace of them
         self.state[ids[rejected]] = REJECTED
         if len(admitted):
             self.state[admitted] = PENDING

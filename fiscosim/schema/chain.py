@@ -2,12 +2,63 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from fiscosim.schema.errors import Invalid, show
 from fiscosim.schema.fields import MODEL, Bool, Float, Int
 from fiscosim.schema.limits import MAX_COST_US
+
+FiscoVersion = Literal["3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
+                       "3.14", "3.15", "3.16"]
+"""The FISCO BCOS releases a scenario may name (``chain.version``), by minor release."""
+VERSIONS: tuple[str, ...] = get_args(FiscoVersion)
+DEFAULT_VERSION = "3.7"
+"""FB's README names v3.7.3 the stable release for production use (docs/overload.md)."""
+LAST_POOL_LIMIT_MINOR = 12
+"""3.x releases up to 3.12 refuse a transaction when the pool is full; from v3.13.0 the check is
+commented out, from v3.16.0 it is gone (docs/fisco-reference.md §2.2)."""
+DEFAULT_POOL_LIMIT = 15_000
+"""``[txpool] limit``'s default (``DEFAULT_POOL_LIMIT``, docs/fisco-reference.md §2.2)."""
+_RELEASE = re.compile(r"v?(\d+)\.(\d+|x)(?:\.(\d+))?")
+
+
+def _refuse_version(value: Any) -> Any:
+    """Says in one line why a ``chain.version`` the literal does not take is refused, where a
+    better reason than "not allowed" exists; anything else is left to the literal."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise Invalid((), f"{show(value)} is a number, not a release name",
+                          "write it in quotes, e.g. '3.12': YAML reads 3.10 as the number "
+                          "3.1; with --set: chain.version=\"'3.12'\"")
+        return value
+    if value in VERSIONS:
+        return value
+    match = _RELEASE.fullmatch(value.strip())
+    if match is None:
+        return value
+    major, minor, patch = match.groups()
+    shown = f"{major}.{minor}"
+    if major == "2":
+        raise Invalid((), f"FISCO BCOS {value} is not modelled yet",
+                      f"use a 3.x release from '3.4' to '3.16'; the default is "
+                      f"'{DEFAULT_VERSION}'")
+    if major != "3":
+        return value
+    if minor == "x":
+        raise Invalid((), "'3.x' names no release, and 3.x releases differ in the pool limit",
+                      "name one: '3.4' to '3.12' refuse transactions at txpool_limit, '3.13' "
+                      "to '3.16' have no limit; see docs/overload.md")
+    if int(minor) < 4:
+        raise Invalid((), f"FISCO BCOS {shown} is not modelled",
+                      "before 3.4 transactions were forwarded differently, "
+                      "docs/fisco-reference.md §2.4: use '3.4' or later")
+    if shown in VERSIONS and (patch is not None or value != shown):
+        raise Invalid((), f"{show(value)} is not a minor release name",
+                      f"write '{shown}': every {shown}.x release behaves alike here")
+    return value
 
 
 class ChainConfig(BaseModel):
@@ -16,9 +67,12 @@ class ChainConfig(BaseModel):
 
     model_config = MODEL
 
-    version: Literal["3.x"] = "3.x"
-    """The FISCO BCOS behaviour modelled: 3.x (two-phase PBFT with checkpoints,
-    docs/fisco-reference.md §1.5)."""
+    version: FiscoVersion = DEFAULT_VERSION
+    """The FISCO BCOS 3.x release modelled, by minor release ('3.4' to '3.16'). It decides the
+    pool limit: up to '3.12' a pool holding ``txpool_limit`` transactions refuses new ones
+    (TxPoolIsFull), from '3.13' there is no limit (docs/overload.md, docs/fisco-reference.md
+    §2.2). Everything else follows FISCO's current code whatever the release. The default,
+    '3.7', is the release FISCO names stable for production. 2.x is not modelled yet."""
     tx_count_limit: Int = Field(1000, ge=1, le=1_000_000)
     """Most transactions in a block (genesis ``block_tx_count_limit``, docs/fisco-reference.md
     §2.5). At most a million: a block of them is 300 MB on the wire, beyond any FISCO block."""
@@ -46,9 +100,12 @@ class ChainConfig(BaseModel):
     """A transaction is valid while ``cur < blockLimit <= cur + block_limit``; nonces are
     remembered for this many blocks (``[chain] block_limit``, max 5000, docs/fisco-reference.md
     §2.3)."""
-    txpool_limit: Int = Field(15000, ge=1, le=10_000_000)
-    """Most transactions a txpool holds from RPC (``[txpool] limit``, docs/fisco-reference.md §2.2).
-    At most ten million, 600× FISCO's default."""
+    txpool_limit: Int = Field(DEFAULT_POOL_LIMIT, ge=1, le=10_000_000)
+    """A pool that holds this many transactions (sealed ones included) refuses new ones from RPC
+    and from peers' pushes with TxPoolIsFull, before verifying them; a proposal's missing
+    transactions are imported whatever the count (``[txpool] limit``, docs/fisco-reference.md
+    §2.2, docs/overload.md). Only releases up to 3.12 have the limit: with a later ``version``
+    any other value is refused. At most ten million, 600× FISCO's default."""
     tx_expiry_s: Float = Field(600, gt=0, le=31_536_000)
     """Pending transactions older than this are dropped (``txs_expiration_time``,
     docs/fisco-reference.md §2.2). At most a year (stored in µs), far past the end of any run: use
@@ -68,3 +125,23 @@ class ChainConfig(BaseModel):
     parallel contracts (their conflict keys declared: DagTransfer, ParallelOk) as a DAG over
     the node's cores and the rest by DMC, one contract per executor thread
     (docs/fisco-reference.md §2.8, fiscosim/execution)."""
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _check_version(cls, value: Any) -> Any:
+        return _refuse_version(value)
+
+    @model_validator(mode="after")
+    def _check_pool_limit(self) -> ChainConfig:
+        if self.pool_limit() is None and self.txpool_limit != DEFAULT_POOL_LIMIT:
+            raise Invalid("txpool_limit",
+                          f"{self.txpool_limit} would do nothing: FISCO {self.version} has no "
+                          "pool limit",
+                          "leave txpool_limit out, or set chain.version to '3.12' or earlier")
+        return self
+
+    def pool_limit(self) -> int | None:
+        """The pool size at which admission refuses new transactions (TxPoolIsFull), or None
+        when the release modelled has no limit (docs/fisco-reference.md §2.2)."""
+        minor = int(self.version.split(".")[1])
+        return self.txpool_limit if minor <= LAST_POOL_LIMIT_MINOR else None

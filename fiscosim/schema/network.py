@@ -121,6 +121,15 @@ class LatencyConfig(BaseModel):
         return self
 
 
+LOOPBACK_LATENCY_MS = 0.016
+"""One-way latency between two nodes of one machine: half the median round trip of a 64-byte
+message over loopback TCP on the development host, 31.9 µs (``python benchmarks/loopback.py``,
+docs/hosts.md)."""
+LOOPBACK_BPS = 25_000_000_000
+"""Loopback throughput between two nodes of one machine: one TCP stream, median of three runs
+25.8 Gbit/s on the development host (``python benchmarks/loopback.py``, docs/hosts.md)."""
+
+
 class NetworkConfig(BaseModel):
     """Topology, latency, bandwidth and loss of the network between the nodes."""
 
@@ -133,6 +142,24 @@ class NetworkConfig(BaseModel):
     ``nodes.list`` may set its own ``bandwidth_mbps``. At most 1 Tbit/s, beyond any NIC."""
     loss_rate: Float = Field(0, ge=0, lt=1)
     """Probability that a message is lost, in [0, 1)."""
+    loopback_latency_ms: Float | None = Field(None, ge=0, le=10)
+    """One-way latency between two nodes of one machine (``nodes.hosts``, a node's ``host``),
+    which talk over loopback instead of the network. None: 0.016 ms, half the median round
+    trip of a 64-byte message over loopback TCP measured on the development host (31.9 µs,
+    ``python benchmarks/loopback.py``; Python at both ends, so an upper bound). Only for
+    nodes that share a machine: set without them, it is refused."""
+    loopback_mbps: Float | None = Field(None, gt=0, le=1_000_000)
+    """Throughput of a machine's loopback in Mbit/s, shared by the messages its nodes send each
+    other. None: 25,000, one loopback TCP stream measured on the development host (25.8
+    Gbit/s, median of 3, ``python benchmarks/loopback.py``). Only for nodes that share a
+    machine: set without them, it is refused."""
+
+    def loopback(self) -> tuple[float, float]:
+        """The loopback's one-way latency (ms) and throughput (bit/s), defaults filled in."""
+        latency = LOOPBACK_LATENCY_MS if self.loopback_latency_ms is None else \
+            self.loopback_latency_ms
+        bps = LOOPBACK_BPS if self.loopback_mbps is None else self.loopback_mbps * 1e6
+        return latency, bps
 
     @model_validator(mode="after")
     def _check_region_jitter(self) -> NetworkConfig:

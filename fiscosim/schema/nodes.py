@@ -100,6 +100,12 @@ class NodeSpec(BaseModel):
     """The node's region, for ``network.topology.kind: regions``."""
     bandwidth_mbps: Float | None = Field(None, gt=0, le=1_000_000)
     """This node's uplink in Mbit/s; None takes ``network.bandwidth_mbps``. At most 1 Tbit/s."""
+    host: str | None = None
+    """The machine this node runs on; None: a machine of its own. Nodes naming the same host
+    share its cores (one CPU of their profile, which must be the same), its uplink (their
+    ``bandwidth_mbps``, the same too) and talk to each other over loopback
+    (``network.loopback_*``), as ``build_chain.sh`` places several nodes on one IP
+    (docs/hosts.md)."""
 
     @model_validator(mode="after")
     def _check_name(self) -> NodeSpec:
@@ -130,6 +136,12 @@ class NodesConfig(BaseModel):
     (relative to the scenario file), or an inline profile."""
     list: _NodeList | None = None
     """Named nodes, each with its weight, role, profile and region; at most 1,000."""
+    hosts: Int | None = Field(None, ge=1, le=MAX_NODES)
+    """With ``count``: put the nodes on this many machines, in order and as evenly as
+    possible (node0, node1... fill host0 first, as ``build_chain.sh -l ip:n`` does); 1 puts
+    them all on one machine, as FISCO's stress-test pages run them. Nodes of one machine share
+    its cores, its uplink and talk over loopback (docs/hosts.md). None: a machine each. With
+    ``list``, give each node its ``host`` instead."""
 
     @model_validator(mode="after")
     def _one_form(self) -> NodesConfig:
@@ -157,13 +169,70 @@ class NodesConfig(BaseModel):
                         "give every node a unique name",
                     )
                 first[spec.name] = i
+        if self.hosts is not None:
+            if self.list is not None:
+                raise Invalid("hosts", "hosts is for count; the list names each node's host",
+                              "remove hosts and give the listed nodes a 'host: <name>'")
+            if self.hosts > (self.count or 0):
+                raise Invalid("hosts", f"{self.hosts} machines for {self.count} nodes",
+                              f"use at most {self.count} (one node each)")
+        self._check_hosts()
         return self
 
+    def _check_hosts(self) -> None:
+        """Nodes of one machine share its CPU and uplink: the same profile and bandwidth."""
+        if self.list is None:
+            return
+        seen: dict[str, tuple[int, NodeSpec]] = {}
+        for i, spec in enumerate(self.list):
+            if spec.host is None:
+                continue
+            if not NODE_NAME.match(spec.host):
+                raise Invalid(("list", i, "host"), f"{spec.host!r} is not a valid host name",
+                              "use letters, digits, '_', '-' or '.', e.g. host0")
+            if spec.host not in seen:
+                seen[spec.host] = (i, spec)
+                continue
+            j, other = seen[spec.host]
+            own = spec.profile if spec.profile is not None else self.profile
+            theirs = other.profile if other.profile is not None else self.profile
+            if own != theirs:
+                raise Invalid(("list", i, "profile"),
+                              f"{spec.name} shares host {spec.host!r} with {other.name} "
+                              "(nodes.list." f"{j}) but not its profile",
+                              "give the nodes of one machine the same profile: its hardware")
+            if spec.bandwidth_mbps != other.bandwidth_mbps:
+                raise Invalid(("list", i, "bandwidth_mbps"),
+                              f"{spec.name} shares host {spec.host!r} with {other.name} "
+                              f"(nodes.list.{j}) but not its bandwidth_mbps",
+                              "give the nodes of one machine the same uplink")
+
     def specs(self) -> list[NodeSpec]:
-        """Every node, in order: the list as given, or node0..node{count-1} (sealers)."""
+        """Every node, in order: the list as given, or node0..node{count-1} (sealers), placed
+        on ``hosts`` machines when given."""
         if self.list is not None:
             return self.list
-        return [NodeSpec(name=f"node{i}") for i in range(self.count or 0)]
+        count = self.count or 0
+        if self.hosts is None:
+            return [NodeSpec(name=f"node{i}") for i in range(count)]
+        per_host = -(-count // self.hosts)
+        return [NodeSpec(name=f"node{i}", host=f"host{i // per_host}") for i in range(count)]
+
+    def host_of(self) -> list[int]:
+        """Each node's machine, numbered from 0 in order of first appearance (a node without a
+        ``host`` has a machine of its own)."""
+        numbers: dict[str, int] = {}
+        out = []
+        for spec in self.specs():
+            key = spec.host if spec.host is not None else f"\0{spec.name}"
+            out.append(numbers.setdefault(key, len(numbers)))
+        return out
+
+    @property
+    def shares_hosts(self) -> bool:
+        """Whether any two nodes run on one machine."""
+        hosts = self.host_of()
+        return len(set(hosts)) < len(hosts)
 
 
 
@@ -178,3 +247,26 @@ def check_profile(ref: Any, where: tuple) -> None:
         raise Invalid(where, f"the profile has {profile.cores:,} cores, more than {MAX_CORES}",
                        f"use a profile of at most {MAX_CORES} cores (the CPU model scans every "
                        "core for each task)")
+
+
+def check_hosts(scenario: Any) -> None:
+    """Scenario-level checks of shared machines: the loopback fields only where two nodes
+    share one, and the nodes of one machine in one region."""
+    nodes, network = scenario.nodes, scenario.network
+    if not nodes.shares_hosts:
+        for field in ("loopback_latency_ms", "loopback_mbps"):
+            if getattr(network, field) is not None:
+                raise Invalid(("network", field), "no two nodes share a machine, so nothing "
+                              "goes over loopback", "remove it, or place nodes on one machine "
+                              "with nodes.hosts or a node's host")
+        return
+    region: dict[str, tuple[str | None, str]] = {}
+    for i, spec in enumerate(nodes.specs()):
+        if spec.host is None:
+            continue
+        first = region.setdefault(spec.host, (spec.region, spec.name))
+        if first[0] != spec.region:
+            raise Invalid(("nodes", "list", i, "region"),
+                          f"{spec.name} shares host {spec.host!r} with {first[1]} but is in "
+                          f"region {spec.region!r}, not {first[0]!r}",
+                          "put the nodes of one machine in one region")

@@ -18,8 +18,8 @@ from fiscosim.schema.fields import MODEL, Float, Int
 from fiscosim.schema.groups import GroupConfig, GroupSpec, ResolvedGroup
 from fiscosim.schema.limits import MAX_RUN_S
 from fiscosim.schema.network import NetworkConfig
-from fiscosim.schema.nodes import NodesConfig, NodeSpec, check_profile
-from fiscosim.schema.workload import LightConfig, WorkloadConfig
+from fiscosim.schema.nodes import NodesConfig, NodeSpec, check_hosts, check_profile
+from fiscosim.schema.workload import LightConfig, WorkloadConfig, check_workloads, workload_warnings
 
 
 class Scenario(BaseModel):
@@ -169,6 +169,8 @@ class Scenario(BaseModel):
                 f"than the {self.duration_s} s workload",
                 "use a tick of a few ms, e.g. 10",
             )
+        check_workloads(self)
+        check_hosts(self)
         specs = self.nodes.specs()
         names = [spec.name for spec in specs]
         where = "nodes.list" if self.nodes.list is not None else "nodes"
@@ -286,6 +288,7 @@ class Scenario(BaseModel):
         if latency.distribution == "constant" and latency.std_ms > 0:
             found.append(f"network.latency.std_ms: {latency.std_ms:g} is ignored by "
                          "distribution constant (use normal or lognormal for jitter)")
+        found.extend(workload_warnings(self))
         return found
 
     def _check_topology(self, specs: list[NodeSpec], names: list[str]) -> None:

@@ -13,7 +13,10 @@ for the next seal, once it is in the leader's pool (δ: push and admission). Fro
 block needs D to reach the RPC node's ledger:
 
     D = C + execute + CheckPoint round + storage commit,
-    E[latency] = δ + T/2 + D.
+    E[latency] = 2h + δ + T/2 + D,
+
+where h is the one-way client↔node hop (``workload.client_latency_ms``): the batch's way to
+the RPC node and the receipt's way back (docs/clients.md).
 
 One *round* (a vote all-to-all) is: the sender signs and encodes, its uplink serialises one copy
 per peer, the link's latency, then the receiver's single PBFT thread decodes and verifies the
@@ -57,6 +60,8 @@ class LatencyBreakdown:
     storage_ms: float
     block_interval_ms: float
     mean_latency_ms: float
+    client_hops_ms: float = 0.0
+    """2h: the client's batch to its RPC node and the receipt back."""
 
     def as_dict(self) -> dict[str, float]:
         return {key: round(value, 3) for key, value in asdict(self).items()}
@@ -127,7 +132,8 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
                                                    "commit"))
         interval = chain.min_seal_time_ms * 1000.0 + to_commit_quorum
     seal_to_receipt = sum(terms.values())
-    mean = admission + interval / 2 + seal_to_receipt
+    hops = 2 * scenario.workload.client_latency_ms * 1000.0
+    mean = hops + admission + interval / 2 + seal_to_receipt
     return LatencyBreakdown(
         txs_per_block=rate * interval / 1e6,
         admission_ms=admission / 1000,
@@ -141,4 +147,5 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
         storage_ms=terms["storage"] / 1000,
         block_interval_ms=interval / 1000,
         mean_latency_ms=mean / 1000,
+        client_hops_ms=hops / 1000,
     )

@@ -28,7 +28,7 @@ from fiscosim.net.network import Network
 from fiscosim.net.topology import build_topology
 from fiscosim.node.context import ChainParams, LedgerEntry, NodeContext, Shared
 from fiscosim.node.costs import CostModel, load_profile
-from fiscosim.node.cpu import Cpu
+from fiscosim.node.cpu import Cpu, GroupCpu, HostShare
 from fiscosim.node.light import QUERY_KINDS, LightNode
 from fiscosim.node.runtime import Node
 from fiscosim.node.txpool import TxPool
@@ -36,6 +36,7 @@ from fiscosim.node.txtable import TxTable
 from fiscosim.sim.realcrypto import forged_verdicts
 from fiscosim.trace.narrate import Narrator
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
+from fiscosim.workload.modes import Backlog, build_clients
 
 
 @dataclass
@@ -115,6 +116,13 @@ class World:
         default_factory=dict)
     """Called once when block n is first sealed (``("sealed", n)``) or first committed by an
     honest sealer (``("committed", n)``): faults started ``at_block`` (fiscosim.faults)."""
+    client_mode: str = "open"
+    """``workload.mode``: open, closed or sdk_demo (fiscosim.workload.modes)."""
+    client_hop_us: int = 0
+    """The one-way client↔node delay (``workload.client_latency_ms``): a batch reaches its
+    RPC node this long after it is sent, a receipt its client this long after the commit."""
+    backlog: Backlog | None = None
+    """Mode closed: the transactions each client has in flight."""
 
     def members_of(self, position: int) -> list[Node]:
         """Every group's node on physical node ``position`` (what a crash takes down)."""
@@ -140,13 +148,39 @@ class World:
                 turn += 1
 
     def client_loop(self):
-        """One simpy process ticks every client; a tick sends one batch per target node."""
+        """One simpy process ticks every client; a tick sends one batch per target node, which
+        reaches that node's RPC one client hop later (docs/clients.md). In mode closed the
+        clients first learn which of their transactions completed; in mode sdk_demo the loop
+        ends once every client has sent its count.
+
+        The loop runs one hop behind the clients' clock: it wakes when a tick's batches reach
+        their nodes and writes the tick's time, one hop earlier, as their send time (what the
+        clients know is filtered to that time, :class:`~fiscosim.workload.modes.Backlog`). A
+        separate delivery per tick would be one more event per tick, 8 % of the quickstart's.
+        """
         env, table, node_at = self.env, self.table, self.node_at
         heights = lambda target: node_at[target].height  # noqa: E731 - a tiny closure
-        while env.now < self.end_of_workload_us:
-            yield env.timeout(self.tick_us)
-            for target, ids in emit_tick(self.clients, self.tick_us, env.now, table, heights):
+        clients, tick_us, hop_us = self.clients, self.tick_us, self.client_hop_us
+        backlog, end = self.backlog, self.end_of_workload_us
+        owners: list[np.ndarray] = []
+        counted = self.client_mode == "sdk_demo"
+        sent_at = 0  # the clients' clock: env.now less the hop
+        if hop_us:
+            yield env.timeout(hop_us)
+        while sent_at < end:
+            yield env.timeout(tick_us)
+            sent_at += tick_us
+            if backlog is not None:
+                backlog.settle(table, sent_at)
+                batches = emit_tick(clients, tick_us, sent_at, table, heights, owners)
+                backlog.track(batches, owners)
+                owners.clear()
+            else:
+                batches = emit_tick(clients, tick_us, sent_at, table, heights)
+            for target, ids in batches:
                 node_at[target].rpc_submit(ids)
+            if counted and all(client.finished for client in clients):
+                return  # nothing more to send: no more ticks
 
 
 def build_world(
@@ -169,7 +203,7 @@ def build_world(
     profiles = [load_profile(spec.profile if spec.profile is not None else scenario.nodes.profile)
                 for spec in specs]
     costs = [CostModel(profile, scenario.chain.crypto_suite) for profile in profiles]
-    cpus = [Cpu(cost.cores) for cost in costs]
+    cpus = _host_cpus(scenario.nodes, names, costs)
     groups = scenario.group_specs()
     memberships = [sum(name in g.sealers or name in g.observers for g in groups) for name in names]
     byzantine_seqs = faults_seq.spawn(len(specs))
@@ -211,7 +245,9 @@ def _build_group(
     labels = tuple(f"sealer {index} ({names[position]})" for index, position in enumerate(ordered))
     workload = group.workload
 
-    table = TxTable(capacity=max(1024, int(workload.rate_tps * scenario.duration_s * 1.2)))
+    expected = (workload.total_txs if workload.mode == "sdk_demo"
+                else workload.rate_tps * scenario.duration_s * 1.2)
+    table = TxTable(capacity=max(1024, int(expected)))
     dishonest = scenario.byzantine_nodes()
     blocks = BlockLog(honest_sealers=sum(1 for i in ordered if names[i] not in dishonest))
     safety = SafetyChecker(honest_nodes=sum(
@@ -290,7 +326,7 @@ def _build_group(
             core = factory(0, recovering=False)
         pool = TxPool(
             table,
-            limit=chain.txpool_limit,
+            limit=chain.pool_limit(),
             block_limit=chain.block_limit,
             expiry_us=int(chain.tx_expiry_s * US),
         )
@@ -321,22 +357,9 @@ def _build_group(
     else:
         targets = [positions[name] for name in workload.targets]
     client_seqs = clients_seq.spawn(workload.clients)
-    clients = [
-        OpenLoopClient(
-            index=i,
-            rate_tps=workload.rate_tps / workload.clients,
-            arrivals=workload.arrivals,
-            targets=targets,
-            tx_size=workload.tx_size_bytes,
-            accounts=workload.accounts,
-            rng=np.random.default_rng(client_seqs[i]),
-            invalid_fraction=workload.invalid_fraction,
-            corpus=real,
-            methods=methods,
-            account_skew=workload.account_skew,
-        )
-        for i in range(workload.clients)
-    ]
+    clients = build_clients(workload, targets, [np.random.default_rng(seq) for seq in client_seqs],
+                            corpus=real, methods=methods)
+    hop_us = round(workload.client_latency_ms * 1000)
     query_rng = (np.random.default_rng(clients_seq.spawn(1)[0])
                  if workload.query_rate > 0 and light_nodes else None)
     end_of_workload = int(scenario.duration_s * US)
@@ -363,44 +386,10 @@ def _build_group(
         query_rate=workload.query_rate,
         query_rng=query_rng,
         block_watchers=watchers,
+        client_mode=workload.mode,
+        client_hop_us=hop_us,
+        backlog=Backlog(clients, hop_us) if workload.mode == "closed" else None,
     )
-
-
-class GroupCpu:
-    """A group's view of a CPU its node shares with other groups (docs/fisco-reference.md §4).
-
-    The cores, their busy times and the slowdown are the node's; the lanes are the group's
-    own (each group has its own PBFT thread, executor and storage queue), named
-    ``"<group>/<lane>"`` on the shared CPU.
-    """
-
-    __slots__ = ("base", "prefix")
-
-    def __init__(self, base: Cpu, prefix: str) -> None:
-        self.base = base
-        self.prefix = prefix
-
-    @property
-    def cores(self) -> int:
-        return self.base.cores
-
-    @property
-    def slowdown(self) -> float:
-        return self.base.slowdown
-
-    @slowdown.setter
-    def slowdown(self, factor: float) -> None:
-        self.base.slowdown = factor
-
-    def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
-        return self.base.run(now, work_us, parallelism,
-                             None if lane is None else self.prefix + lane)
-
-    def reset(self, now: int) -> None:
-        self.base.reset(now)
-
-    def utilisation(self, elapsed_us: int) -> float:
-        return self.base.utilisation(elapsed_us)
 
 
 def _core_factory(index: int, weights: list[int], chain: Any, events: bool) -> Any:
@@ -442,6 +431,14 @@ def _build_network(scenario: Any, env: simpy.Environment, count: int, names: lis
         latency_ms_matrix=topology.latency_ms_matrix,
         rng=np.random.default_rng(topo_seq),
     )
+    hosts = scenario.nodes.host_of() if scenario.nodes.shares_hosts else None
+    loopback_ms, loopback_bps = net.loopback()
+    if hosts is not None:
+        # Nodes of one machine reach each other over loopback (docs/hosts.md).
+        loopback = LatencyModel("constant", loopback_ms)
+        for u, v in graph.edges:
+            if hosts[u] == hosts[v]:
+                graph.edges[u, v]["latency"] = loopback
     return Network(
         env,
         graph,
@@ -451,4 +448,25 @@ def _build_network(scenario: Any, env: simpy.Environment, count: int, names: lis
         loss_rate=net.loss_rate,
         seed_seq=links_seq,
         tracer=trace,
+        hosts=hosts,
+        loopback_bps=loopback_bps,
     )
+
+
+def _host_cpus(nodes: Any, names: list[str], costs: list[Any]) -> list[Any]:
+    """Each node's CPU: its own, or its share of its machine's when it shares one with other
+    nodes (:class:`~fiscosim.node.cpu.HostShare`, docs/hosts.md)."""
+    host_of = nodes.host_of()
+    counts = np.bincount(host_of)
+    machines: dict[int, Cpu] = {}
+    cpus: list[Any] = []
+    for i, cost in enumerate(costs):
+        host = host_of[i]
+        if counts[host] == 1:
+            cpus.append(Cpu(cost.cores))
+            continue
+        machine = machines.get(host)
+        if machine is None:
+            machine = machines[host] = Cpu(cost.cores)
+        cpus.append(HostShare(machine, f"{names[i]}/"))
+    return cpus

@@ -1,5 +1,6 @@
 """Workloads: clients and the transactions they send (modelled, or really signed).
 
-Clients submit transactions at a rate or in a closed loop; in real-crypto mode the transactions
+Clients submit transactions at a rate, in a closed loop or as a count under a rate cap
+(:mod:`fiscosim.workload.modes`, docs/clients.md); in real-crypto mode the transactions
 come from a corpus signed once and cached on disk (:mod:`fiscosim.workload.corpus`).
 """

@@ -1,12 +1,18 @@
 """Open-loop clients: they submit transactions at a rate, whatever the chain does with them.
 
+The other client modes (closed loop, java-sdk-demo's count under a QPS cap) are subclasses in
+:mod:`fiscosim.workload.modes` that change only how many transactions a tick brings; what a
+transaction is, and how a tick's batches are formed, is this module's for every mode.
+
 Each client has its own random stream (spawned from the scenario's seed, docs/architecture.md rule
 6). Time is cut into ticks (``workload.tick_ms``): the arrivals of one tick — a Poisson draw, or a
 constant rate with the fractional remainder carried over — are allocated ids in the run-wide
 :class:`~fiscosim.node.txtable.TxTable` and sent together to one node's RPC, the client's
 targets taken in turn (clients sending to the same node in one tick share a batch,
 :func:`emit_tick`). The tick is a modelling granularity: a transaction's submit time is the
-moment its batch is sent, so latencies do not include the wait inside the tick.
+moment its batch is sent, so latencies do not include the wait inside the tick. The batch
+reaches the node's RPC one client hop later (``workload.client_latency_ms``; the world's
+client loop delivers it).
 
 A transaction's ``block_limit`` is the target node's block number + 500, as FISCO's SDKs set
 it (docs/fisco-reference.md §2.1); its nonce is fresh (``nonce_owner`` = itself).
@@ -275,12 +281,15 @@ def emit_tick(
     now: int,
     table: TxTable,
     height_of: Callable[[int], int],
+    owners: list[np.ndarray] | None = None,
 ) -> list[tuple[int, np.ndarray]]:
     """One tick of every client: ``[(target node, ids)]``, one batch per target node.
 
     Clients whose batches go to the same node in this tick share one batch (their ids are
     allocated together, each client filling its own slice): it is one arrival at that node's
-    RPC either way, and one push instead of several.
+    RPC either way, and one push instead of several. ``owners``, when given, gets one array
+    per batch, in the same order: the ``index`` of the client of each id (int32), which
+    closed-loop bookkeeping needs (:class:`fiscosim.workload.modes.Backlog`).
     """
     groups: dict[int, list[tuple[OpenLoopClient, int]]] = {}
     for client in clients:
@@ -298,4 +307,7 @@ def emit_tick(
             client.fill(ids[offset : offset + count], now, table, height)
             offset += count
         batches.append((target, ids))
+        if owners is not None:
+            owners.append(np.repeat(np.array([client.index for client, _ in members], np.int32),
+                                    [count for _, count in members]))
     return batches
