@@ -39,11 +39,15 @@ from __future__ import annotations
 
 import math
 
+_NEVER = 1 << 62
+"""Later than any simulated time (µs)."""
+
 
 class Cpu:
     """``cores`` cores with per-core busy-until times, lanes, and busy-time accounting."""
 
-    __slots__ = ("_busy_until", "_lanes", "_sliced", "busy_us", "cores", "slowdown")
+    __slots__ = ("_busy_until", "_lanes", "_sliced", "_sliced_first", "_sliced_threads",
+                 "busy_us", "cores", "slowdown")
 
     def __init__(self, cores: int) -> None:
         if cores < 1:
@@ -53,6 +57,10 @@ class Cpu:
         self._lanes: dict[str | None, int] = {}
         self._sliced: dict[object, tuple[int, int]] = {}
         """Time-slicing tasks still running: key → (finish, threads)."""
+        self._sliced_first = _NEVER
+        """The earliest finish in :attr:`_sliced` (or later: a bound to skip the purge)."""
+        self._sliced_threads = 0
+        """The threads of :attr:`_sliced`."""
         self.busy_us = 0
         """Core-microseconds of work charged so far (utilisation = busy / (cores × time))."""
         self.slowdown = 1.0
@@ -70,11 +78,13 @@ class Cpu:
             self._busy_until = [now] * self.cores
             self._lanes = {}
             self._sliced = {}
-            return
-        self._lanes = {lane: until for lane, until in self._lanes.items()
-                       if lane is None or not lane.startswith(prefix)}
-        self._sliced = {key: value for key, value in self._sliced.items()
-                        if not (isinstance(key[0], str) and key[0].startswith(prefix))}
+        else:
+            self._lanes = {lane: until for lane, until in self._lanes.items()
+                           if lane is None or not lane.startswith(prefix)}
+            self._sliced = {key: value for key, value in self._sliced.items()
+                            if not (isinstance(key[0], str) and key[0].startswith(prefix))}
+        self._sliced_first = min((until for until, _ in self._sliced.values()), default=_NEVER)
+        self._sliced_threads = sum(n for _, n in self._sliced.values())
 
     def run(self, now: int, work_us: int, parallelism: int = 1, lane: str | None = None) -> int:
         """Charges ``work_us`` of single-core work; returns the simulated time it is done.
@@ -89,7 +99,9 @@ class Cpu:
         if self.slowdown != 1.0:
             work_us = math.ceil(work_us * self.slowdown)
         if lane is not None:
-            start = max(start, self._lanes.get(lane, 0))
+            lane_free = self._lanes.get(lane, 0)
+            if lane_free > start:
+                start = lane_free
         if work_us <= 0:
             if lane is not None:
                 self._lanes[lane] = start
@@ -110,27 +122,37 @@ class Cpu:
             queued = free + work_us
         else:
             order = sorted(range(cores), key=busy.__getitem__)[:threads]
-            queued = _water_fill(work_us, [max(start, busy[core]) for core in order])
             if busy[order[-1]] <= start:  # enough idle cores
+                queued = start + -(-work_us // threads)
                 for core in order:
                     busy[core] = queued
                 if lane is not None:
                     self._lanes[lane] = queued
                 return queued
+            queued = _water_fill(work_us, [start if busy[core] < start else busy[core]
+                                           for core in order])
         # Some of the cores are behind: time-slice beside their work if that is sooner.
-        running = sum(1 for until in busy if until > start)
+        running = 0
+        for until in busy:
+            if until > start:
+                running += 1
         sliced = self._sliced
         if sliced:
-            for key in [key for key, (until, _) in sliced.items() if until <= start]:
-                del sliced[key]
-            running += sum(n for _, n in sliced.values())
+            if self._sliced_first <= start:  # some have finished: forget them
+                for key in [key for key, (until, _) in sliced.items() if until <= start]:
+                    del sliced[key]
+                self._sliced_first = min((until for until, _ in sliced.values()),
+                                         default=_NEVER)
+                self._sliced_threads = sum(n for _, n in sliced.values())
+            running += self._sliced_threads
         share = min(1.0, cores / (running + threads))
         slice_done = start + math.ceil(work_us / (threads * share))
         if slice_done < queued:
             done = slice_done
             # The work still takes cores: whatever is queued behind finishes that much later.
             order = sorted(range(cores), key=busy.__getitem__)
-            finish = _water_fill(work_us, [max(start, busy[core]) for core in order])
+            finish = _water_fill(work_us, [start if busy[core] < start else busy[core]
+                                           for core in order])
             for core in order:
                 if busy[core] < finish:
                     busy[core] = finish
@@ -143,6 +165,9 @@ class Cpu:
                     if until > start and other != lane:
                         lanes[other] = until + delay
             sliced[(lane, start, len(sliced))] = (done, threads)
+            self._sliced_threads += threads
+            if done < self._sliced_first:
+                self._sliced_first = done
         else:
             done = queued
             if threads == 1:

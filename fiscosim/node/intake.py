@@ -20,7 +20,7 @@ import numpy as np
 
 from fiscosim.node.context import NodeContext, Stage, unwired
 from fiscosim.node.messages import BatchFacts, TxPush
-from fiscosim.node.txpool import REJECT_CODES, Reject
+from fiscosim.node.txpool import ALL_FULL, POOL_FULL_CODE, REJECT_CODES, Reject
 
 
 class Intake(Stage):
@@ -79,6 +79,9 @@ class Intake(Stage):
         """Transactions whose signatures a byzantine peer forged: the verdicts decide (a
         transaction this pool holds already is a duplicate and is not verified again)."""
         ctx = self.ctx
+        if full is ALL_FULL:
+            ctx.pool.refuse_all(ids)
+            return
         assert self.shared.forged_verdicts is not None
         ok = self.shared.forged_verdicts(ids)
         admitted, reasons = ctx.pool.admit(ids, ok, ctx.height, self.env.now, None, full,
@@ -99,6 +102,11 @@ class Intake(Stage):
     def _admit(self, ids: np.ndarray, from_rpc: bool, facts: BatchFacts | None,
                full: np.ndarray | None, reserved: int) -> None:
         ctx = self.ctx
+        if full is ALL_FULL:  # a full pool's usual batch, refused whole and never verified
+            ctx.pool.refuse_all(ids)
+            if from_rpc:
+                self.shared.table.reject(ids, POOL_FULL_CODE)
+            return
         # A batch refused whole was never verified: no verdicts to look up (in real-crypto mode
         # they would cost the host a verification each).
         refused = full is not None and bool(full.all())

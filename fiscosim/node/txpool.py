@@ -61,6 +61,11 @@ REJECT_CODES = {reason: index for index, reason in enumerate(Reject)}
 """Reason → small integer stored in :attr:`TxTable.reject_reason`."""
 REJECT_BY_CODE = list(Reject)
 _POOL_FULL = REJECT_CODES[Reject.TxPoolIsFull]
+POOL_FULL_CODE = _POOL_FULL
+"""FISCO's TxPoolIsFull status code, as the transaction table records it."""
+ALL_FULL = np.ones(0, dtype=bool)
+"""The mask :meth:`TxPool.gate` returns for a batch refused whole, every row new and the pool
+full (compared by identity; a real mask is never this object)."""
 
 
 class TxPool:
@@ -125,6 +130,8 @@ class TxPool:
         it is verified (``verifyAndSubmitTransaction``, docs/fisco-reference.md §2.2).
 
         The duplicate check: a transaction the pool holds (or saw committed) goes no further.
+        A batch every row of which is new and finds the pool full gets :data:`ALL_FULL` for its
+        mask (:meth:`refuse_all` then, not :meth:`admit`).
         The pool limit, for every other one: while the pool holds :attr:`limit` transactions,
         sealed ones included (FISCO's ``m_txsTable.size()``), it is refused with TxPoolIsFull
         and costs no verification. Returns (how many rows passed both: the ones to verify and
@@ -138,12 +145,13 @@ class TxPool:
             if stop > len(self.state):
                 self._ensure(ids)
             window = self.state[facts.first : stop]
-            if window.any():
+            # count_nonzero, not any(): no ufunc reduction on the path every batch takes
+            if np.count_nonzero(window):
                 new = (window == UNKNOWN) | (window == REJECTED)
         else:
             count = len(ids)
             state = self.states(ids)
-            if state.any():
+            if np.count_nonzero(state):
                 new = (state == UNKNOWN) | (state == REJECTED)
         fresh = count if new is None else int(np.count_nonzero(new))
         full = None
@@ -152,6 +160,8 @@ class TxPool:
             if fresh > room:
                 # In arrival order, as FISCO checks them one by one: the first `room` new rows
                 # get in, the others find the pool full.
+                if new is None and room == 0:
+                    return 0, ALL_FULL  # a full pool's usual batch: no mask to build
                 if new is None:
                     full = np.ones(count, dtype=bool)
                     full[:room] = False
@@ -161,6 +171,11 @@ class TxPool:
                 fresh = room
         self.reserved += fresh
         return fresh, full
+
+    def refuse_all(self, ids: np.ndarray) -> None:
+        """Every row of a batch :meth:`gate` found the pool full for (:data:`ALL_FULL`): counted,
+        nothing stored (FISCO keeps no trace of a refused transaction)."""
+        self.rejected[_POOL_FULL] += len(ids)
 
     def admit(
         self,
