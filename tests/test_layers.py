@@ -23,9 +23,9 @@ PACKAGE = ROOT / "fiscosim"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 BEGIN = "<!-- layers:begin -->"
 END = "<!-- layers:end -->"
-OUTSIDE_LAYERS = {"__init__", "__main__", "version"}
-"""Top-level modules no layer holds: the package's entry points and its version constants,
-which import nothing of the package."""
+OUTSIDE_LAYERS = {"__init__", "__main__", "refs", "version"}
+"""Top-level modules no layer holds: the package's entry points, its version constants and
+the "did you mean" helpers every layer's errors use, which import nothing of the package."""
 
 
 def contracts() -> list[dict]:

@@ -235,48 +235,42 @@ def calibrate_host(
     }
     omitted: dict[str, str] = {}
 
-    if evm:
-        reason = evm_costs.why_unavailable()
+    def optional(what: str, module: Any, engine: str, label: str,
+                 run: Callable[[], Any]) -> Any:
+        """Runs an optional measurement; None, with ``omitted[what]`` saying why, when its
+        package is missing or it fails (reported, never silent: the profile says why)."""
+        reason = module.why_unavailable()
         if reason:
-            omitted["evm"] = reason
-        else:
-            say("EVM workloads (pyrevm)")
-            try:
-                results, info = evm_costs.measure_evm(repeats, evm_batch, warn=warnings.append)
-            except Exception as error:  # reported, never silent: the profile says why
-                omitted["evm"] = f"the EVM measurement failed: {type(error).__name__}: {error}"
-            else:
-                measured["evm"] = results
-                measured["evm_info"] = info
-                for contract, methods in results.items():
-                    warnings += noise_warnings(
-                        {
-                            method: {**record, "median": record["us"]}
-                            for method, record in methods.items()
-                        },
-                        where=f"evm {contract}.",
-                    )
-    if storage:
-        reason = storage_costs.why_unavailable()
-        if reason:
-            omitted["storage"] = reason
-        else:
-            say("RocksDB commits and reads (rocksdict)")
-            try:
-                measured["storage"] = storage_costs.measure_storage(
-                    repeats,
-                    storage_block_txs,
-                    storage_accounts,
-                    folder=storage_dir,
-                    warn=warnings.append,
-                )
-            except Exception as error:  # rocksdict raises plain Exceptions for RocksDB errors
-                omitted["storage"] = (
-                    f"the RocksDB measurement failed: {type(error).__name__}: {error}"
-                )
-            else:
-                warnings += noise_warnings(measured["storage"]["runs"], where="storage ")
-                provenance.update(storage_costs.profile_costs(measured["storage"]))
+            omitted[what] = reason
+            return None
+        say(label)
+        try:
+            return run()
+        except Exception as error:  # rocksdict raises plain Exceptions for RocksDB errors
+            omitted[what] = (f"the {engine} measurement failed: "
+                             f"{type(error).__name__}: {error}")
+            return None
+
+    evm_result = optional("evm", evm_costs, "EVM", "EVM workloads (pyrevm)",
+                          lambda: evm_costs.measure_evm(repeats, evm_batch,
+                                                        warn=warnings.append)) if evm else None
+    if evm_result is not None:
+        results, info = evm_result
+        measured["evm"] = results
+        measured["evm_info"] = info
+        for contract, methods in results.items():
+            warnings += noise_warnings(
+                {method: {**record, "median": record["us"]} for method, record in methods.items()},
+                where=f"evm {contract}.",
+            )
+    stored = optional("storage", storage_costs, "RocksDB", "RocksDB commits and reads (rocksdict)",
+                      lambda: storage_costs.measure_storage(
+                          repeats, storage_block_txs, storage_accounts, folder=storage_dir,
+                          warn=warnings.append)) if storage else None
+    if stored is not None:
+        measured["storage"] = stored
+        warnings += noise_warnings(stored["runs"], where="storage ")
+        provenance.update(storage_costs.profile_costs(stored))
     for what, reason in omitted.items():
         warnings.append(f"{what}: not measured: {reason}")
     if omitted:

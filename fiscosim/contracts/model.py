@@ -11,7 +11,6 @@ package's docstring (:mod:`fiscosim.contracts`).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import os
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from fiscosim.refs import did_you_mean, looks_like_name
 
 KINDS = ("precompiled", "solidity")
 """Where a contract's code runs: FISCO's native C++ (``precompiled``) or its EVM."""
@@ -196,15 +197,8 @@ def load_contract(ref: str | os.PathLike) -> ContractModel:
     if path.exists():
         raise ContractError(text, "", "not a file", "give the path of a contract model YAML")
     shipped = ", ".join(shipped_contracts())
-    looks_like_name = (
-        isinstance(ref, str)
-        and "/" not in text
-        and os.sep not in text
-        and path.suffix.lower() not in (".yaml", ".yml")
-    )
-    if looks_like_name:
-        close = difflib.get_close_matches(text, shipped_contracts(), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+    if looks_like_name(ref, text):
+        hint = did_you_mean(text, shipped_contracts())
         raise ContractError(
             "contract", "", f"unknown contract {text!r}",
             f"{hint}use a shipped model: {shipped}; or the path of a contract model YAML, "
@@ -357,10 +351,9 @@ def _exact_keys(data: Mapping, keys: tuple[str, ...], where: str, at: str,
     known = keys + optional
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ContractError(where, f"{at}.{key}" if at else str(key),
-                                f"unknown key {_show(key)}", f"{hint}known keys: "
+                                f"unknown key {_show(key)}",
+                                f"{did_you_mean(key, known)}known keys: "
                                 f"{', '.join(known)}")
     for key in keys:
         if key not in data:

@@ -28,7 +28,6 @@ True
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import os
@@ -39,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from fiscosim.refs import did_you_mean, looks_like_name
 
 COST_FIELDS: tuple[str, ...] = (
     "verify_secp256k1",
@@ -425,15 +426,8 @@ def _load(ref: Any, seen: tuple[str, ...]) -> HardwareProfile:
     if path.exists():
         raise ValueError(f"{text}: not a file (give the path of a profile YAML)")
     shipped = ", ".join(shipped_profiles())
-    looks_like_name = (
-        isinstance(ref, str)
-        and "/" not in text
-        and os.sep not in text
-        and path.suffix.lower() not in (".yaml", ".yml")
-    )
-    if looks_like_name:
-        close = difflib.get_close_matches(text, shipped_profiles(), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+    if looks_like_name(ref, text):
+        hint = did_you_mean(text, shipped_profiles())
         raise ValueError(
             f"unknown profile {text!r} ({hint}use a shipped profile: {shipped}; or the path of "
             "a YAML written by `fiscosim calibrate`)"
@@ -656,9 +650,7 @@ def _cost(value: Any, where: str) -> float:
 
 
 def _unknown(key: Any, known: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(str(key), known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"unknown key {key!r} ({hint}known: {', '.join(known)})"
+    return f"unknown key {key!r} ({did_you_mean(key, known)}known: {', '.join(known)})"
 
 
 def _describe_measured(measured: Mapping | None, where: str) -> str:

@@ -3,9 +3,10 @@ that keep a message one short line (quoting input, suggesting a close match)."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from fiscosim.refs import did_you_mean
 
 SCHEMA_HELP = "see scenarios/README.md and fiscosim/schema/"
 """The fix of an error no rule explains better."""
@@ -91,8 +92,7 @@ def kind_of(value: Any) -> str:
 
 
 def choices_hint(value: Any, choices: Sequence[str], what: str) -> str:
-    close = difflib.get_close_matches(str(value), list(choices), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
+    hint = did_you_mean(value, choices)
     shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
     return f"{hint}known {what}: {shown}"
 

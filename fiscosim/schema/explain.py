@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from fiscosim.refs import did_you_mean
 from fiscosim.schema.errors import (
     SCHEMA_HELP,
     Invalid,
@@ -84,9 +84,8 @@ def _explain(err: Mapping[str, Any], loc: tuple, root: type[BaseModel]) -> tuple
         return "required field is missing", f"add '{loc[-1] if loc else 'it'}: ...'"
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-        close = difflib.get_close_matches(str(value), choices, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return f"{shown} is not allowed", f"{hint}use one of: {', '.join(choices)}"
+        return (f"{shown} is not allowed",
+                f"{did_you_mean(value, choices)}use one of: {', '.join(choices)}")
     bounds = {
         "greater_than_equal": ("too small", ">=", "ge"),
         "greater_than": ("too small", ">", "gt"),
