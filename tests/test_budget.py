@@ -35,6 +35,7 @@ RUNS: dict[str, list[str]] = {
     "pbft-4-50k": ["duration_s=6", "warmup_s=1", "drain_s=2"],
     "pbft-100-2k": ["duration_s=3", "warmup_s=1", "drain_s=1"],
     "leader-crash": [],
+    "fisco2-cluster": ["duration_s=6", "warmup_s=1", "drain_s=2"],
 }
 """The scenarios measured, with the overrides that shorten them (as ``fiscosim run --set``)."""
 

@@ -507,7 +507,7 @@ def test_execute_block_is_deterministic_and_frozen():
 def test_execute_block_refuses_what_it_cannot_run():
     costs, keys, parallel, contract = a_block(n=10)
     with pytest.raises(ValueError):
-        execute_block("pte", costs, keys, parallel, contract, 4)
+        execute_block("bogus", costs, keys, parallel, contract, 4)
     with pytest.raises(ValueError):
         execute_block("dag", costs, None, parallel, contract, 4)
     with pytest.raises(ValueError):

@@ -86,7 +86,7 @@ def test_defaults_are_fisco_3x():
     assert chain.consensus_timeout_ms == 3000  # §1.7
     assert chain.pipeline_size == 50  # §1.6
     assert chain.block_limit == 1000  # §2.3
-    assert chain.txpool_limit == 15000  # §2.2
+    assert chain.txpool_limit is None and chain.pool_limit() == 15000  # §2.2
     assert chain.tx_expiry_s == 600  # §2.2
     assert chain.crypto_suite == "secp256k1" and chain.crypto_mode == "modelled"
     scenario = minimal()

@@ -104,10 +104,11 @@ def test_a_proposals_missing_transactions_are_imported_past_the_limit(monkeypatc
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_version_decides_the_limit(version):
-    minor = int(version.split(".")[1])
+    major, minor = (int(part) for part in version.split("."))
     scenario = Scenario.from_dict({"name": "v", "nodes": {"count": 4},
                                    "chain": {"version": version}})
-    assert scenario.chain.pool_limit() == (15_000 if minor <= 12 else None)
+    expected = 150_000 if major == 2 else 15_000 if minor <= 12 else None
+    assert scenario.chain.pool_limit() == expected
 
 
 def test_without_a_limit_nothing_is_refused():
@@ -122,8 +123,8 @@ def test_without_a_limit_nothing_is_refused():
 
 
 @pytest.mark.parametrize(("chain", "says"), [
-    ({"version": "2.x"}, "chain.version: FISCO BCOS 2.x is not modelled yet"),
-    ({"version": "2.9"}, "chain.version: FISCO BCOS 2.9 is not modelled yet"),
+    ({"version": "2.x"}, "chain.version: '2.x' names no release"),
+    ({"version": "2.8"}, "chain.version: FISCO BCOS 2.8 is not modelled"),
     ({"version": "3.x"}, "chain.version: '3.x' names no release"),
     ({"version": "3.2"}, "chain.version: FISCO BCOS 3.2 is not modelled"),
     ({"version": "3.12.4"}, "write '3.12'"),

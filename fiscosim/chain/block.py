@@ -315,9 +315,9 @@ class Block:
     def number(self) -> int:
         return self.header.number
 
-    def receipt_tree(self, suite: CryptoSuite) -> MerkleTree:
+    def receipt_tree(self, suite: CryptoSuite, width: int = WIDTH_V3) -> MerkleTree:
         """The Merkle tree behind ``receiptRoot`` (for proofs of a receipt)."""
-        return merkle_tree(self.receipts.hashes(suite), suite.hash)
+        return merkle_tree(self.receipts.hashes(suite), suite.hash, width)
 
 
 def genesis_block(suite: CryptoSuite, sealer_list: Sequence[bytes],

@@ -459,7 +459,9 @@ class Driver:
 
     def _verify(self, node: int, core: PbftCore, a: VerifyProposal) -> None:
         own_preprepare = a.proposal.leader == node and a.fetch_from is None
-        _require(not own_preprepare, "a leader never verifies its own proposal")
+        # 2.x's leader executes its own block before its Prepare, as every node does
+        _require(not own_preprepare or self.core_args.get("execute_first", False),
+                 "a leader never verifies its own proposal")
         self._post(node, a)
 
     def _execute(self, node: int, core: PbftCore, a: Execute) -> None:

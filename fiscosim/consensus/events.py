@@ -100,6 +100,8 @@ class ProposalVerified(Event):
     view: int
     hash: bytes
     to_view: int | None = field(default=None, metadata=TEXT)
+    executed: bool = field(default=False, metadata=TEXT)
+    """FISCO 2.x: the block was executed too, before the Prepare (2.x's SignReq)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +315,18 @@ class LeaderUnreachable(Event):
     """The runtime found ``leader`` unreachable: a view change to ``to_view`` now."""
 
     code: ClassVar[str] = "leader_unreachable"
+    index: int
+    view: int
+    leader: int
+    to_view: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyBlock(Event):
+    """FISCO 2.x: ``leader``'s block ``index`` holds no transaction. Nobody votes on it: every
+    node moves to ``to_view``, so the next leader seals (docs/fisco-reference.md §1.7)."""
+
+    code: ClassVar[str] = "empty_block"
     index: int
     view: int
     leader: int
@@ -537,6 +551,7 @@ __all__ = [
     "CommittedProposalRequested",
     "CommittedProposalSent",
     "Deferred",
+    "EmptyBlock",
     "Event",
     "Executing",
     "FastViewChange",

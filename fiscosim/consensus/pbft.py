@@ -52,6 +52,7 @@ from fiscosim.consensus.events import (
     CommittedProposalRequested,
     CommittedProposalSent,
     Deferred,
+    EmptyBlock,
     Executing,
     FastViewChange,
     Ignored,
@@ -210,6 +211,14 @@ class PbftCore:
     for their view (:meth:`recover`). With ``events=False`` no
     :class:`~fiscosim.consensus.events.Event` is built (a run without a trace).
 
+    ``execute_first=True`` runs FISCO 2.x's order instead (docs/fisco-reference.md §1.8,
+    docs/fisco2.md): a node executes a block before its Prepare (2.x's SignReq), the leader
+    too, so "verified" (:meth:`on_proposal_verified`) means filled *and* executed; the Commit
+    quorum makes the block final and it goes to the ledger at once, without a CheckPoint
+    round; an empty proposal is not voted on: every node that sees it changes view
+    (:class:`~fiscosim.consensus.events.EmptyBlock`). With ``pipeline_size=1`` one block is
+    in flight, as in 2.x.
+
     >>> core = PbftCore(0, [1, 1, 1, 1], events=False)
     >>> core.quorum, core.leader_of(1), core.leader_of(2)
     (3, 1, 2)
@@ -229,6 +238,7 @@ class PbftCore:
         "_committed_hash",
         "_committing",
         "_events",
+        "_execute_first",
         "_executed",
         "_executing",
         "_future",
@@ -274,6 +284,7 @@ class PbftCore:
         checkpoint_timeout_us: int = 3_000_000,
         recovering: bool = False,
         max_change_cycle: int = MAX_CHANGE_CYCLE,
+        execute_first: bool = False,
     ) -> None:
         weights = tuple(int(weight) for weight in weights)
         self._quorum = quorum(weights)  # also validates the weights
@@ -334,6 +345,7 @@ class PbftCore:
         # Proposals abandoned while the txpool was verifying them: unsealed if it says ok.
         self._abandoned: dict[tuple[int, bytes], Proposal] = {}
         self._events = events
+        self._execute_first = execute_first
 
     # -- read-only state ------------------------------------------------------------------------
     @property
@@ -594,6 +606,8 @@ class PbftCore:
             if slot.proposal.hash != proposal.hash:
                 acts.append(Unseal(proposal))
             return acts
+        if self._execute_first:
+            return self._propose_to_execute(slot, proposal, acts)
         slot.proposal = proposal
         self._move(slot, ACCEPTED)
         if self._events:
@@ -604,6 +618,35 @@ class PbftCore:
         self._send_prepare(slot, acts)
         self._end(acts)
         return acts
+
+    def _propose_to_execute(self, slot: _Slot, proposal: Proposal,
+                            acts: list[Action]) -> list[Action]:
+        """2.x: the leader broadcasts its block and executes it like everyone else before its
+        Prepare (``generateLocalPrepare`` → ``handlePrepareMsg`` → ``execBlock``). An empty
+        block is broadcast and not voted on: the view changes (§1.7, ``m_omitEmptyBlock``)."""
+        index = proposal.index
+        if self._events:
+            acts.append(ProposalSent(index, self._view, self._index, len(proposal.tx_ids),
+                                     proposal.hash))
+        acts.append(Broadcast(PrePrepare(self._view, index, self._index, proposal)))
+        if len(proposal.tx_ids) == 0:
+            self._empty_block(index, self._index, acts)
+            return acts
+        slot.proposal = proposal
+        self._move(slot, VERIFYING)
+        acts.append(VerifyProposal(proposal))
+        if not self._timer_armed:
+            self._arm(acts, f"proposal {index} in flight")
+        return acts
+
+    def _empty_block(self, index: int, leader: int, acts: list[Action]) -> None:
+        """2.x: an empty block moves every node that sees it to the next view, at once and
+        without growing the back-off (``changeViewForFastViewChange``, §1.7)."""
+        if self._live_view is None:
+            return  # already changing view
+        if self._events:
+            acts.append(EmptyBlock(index, self._view, leader, self._to_view + 1))
+        self._start_view_change(self._to_view + 1, "empty_block", acts, backoff=False)
 
     def _refuse(self, acts: list[Action], proposal: Proposal, reason: str, *detail: Any) -> None:
         """propose() refuses a sealed block: its transactions go back to pending (§2.7)."""
@@ -632,6 +675,9 @@ class PbftCore:
         slot = self._slot(index)
         if slot.phase is not EMPTY:
             self._ignore_second_proposal(acts, slot, proposal)
+            return acts
+        if self._execute_first and len(proposal.tx_ids) == 0:
+            self._empty_block(index, leader, acts)
             return acts
         slot.proposal = proposal
         self._move(slot, VERIFYING)
@@ -684,7 +730,8 @@ class PbftCore:
                 acts.append(ProposalVerified(index, self._view, hash, to_view=self._to_view))
             return acts
         if self._events:
-            acts.append(ProposalVerified(index, self._view, hash))
+            acts.append(ProposalVerified(index, self._view, hash,
+                                         executed=self._execute_first))
         self._progress(index)
         self._send_prepare(slot, acts)
         self._end(acts)
@@ -780,7 +827,7 @@ class PbftCore:
         if slot is None or slot.phase < COMMITTED:
             return
         self._executing = index
-        if self._events:
+        if self._events and not self._execute_first:  # 2.x: executed before the Prepare
             acts.append(Executing(index, self._view, len(slot.proposal.tx_ids)))
         acts.append(Execute(slot.proposal))
 
@@ -795,6 +842,17 @@ class PbftCore:
         self._executed = index
         slot.executed_hash = executed_hash
         self._move(slot, EXECUTED)
+        if self._execute_first:
+            # 2.x: the block was executed before our Prepare and the Prepare quorum agreed on
+            # it; the Commit quorum is final and the block goes to the ledger (checkAndSave),
+            # signed by the Commit voters.
+            self._move(slot, STABLE)
+            slot.signers = slot.commit_voters
+            self._progress(index)
+            self._try_commit(acts)
+            self._try_execute(acts)
+            self._end(acts)
+            return acts
         if self._events:
             acts.append(CheckPointSent(index, self._view, executed_hash))
         acts.append(Broadcast(CheckPoint(self._view, index, self._index, executed_hash)))

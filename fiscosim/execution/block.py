@@ -9,11 +9,15 @@ import numpy as np
 from fiscosim.execution.dag import NOT_IN_DAG, conflict_levels
 from fiscosim.execution.timing import as_costs, check_cores, dmc, dmc_stages, makespan, serial_time
 
-MODES = ("serial", "dag", "dmc")
+MODES = ("serial", "dag", "dmc", "pte")
 """``serial``: genesis `is_serial_execute=true` (what `build_chain.sh` writes by default).
 ``dag``: `is_serial_execute=false` with the transactions' `DAG` attribute honoured: the
 parallel ones as a DAG, then the rest by DMC. ``dmc``: `is_serial_execute=false` with no
-transaction in the DAG (none has the attribute), everything by DMC."""
+transaction in the DAG (none has the attribute), everything by DMC. ``pte``: FISCO 2.x's
+parallel transaction executor (on whenever state is in storage since v2.3.0, FB@v2.9.0
+`libledger/LedgerParam.cpp`): the parallel contracts' calls as a DAG, the rest one after
+another. 2.x makes each other call a barrier at its place in the block; running them after
+the DAG instead takes at most as long, the same for a block of only one kind."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +74,17 @@ def execute_block(mode: str, costs_us: np.ndarray, keys: np.ndarray | None,
         if mode == "dmc":
             us, levels = dmc(costs, contract, cores), dmc_stages(contract)
         else:
-            us, levels = _dag_then_dmc(costs, keys, parallel, contract, cores)
+            us, levels = _dag_then_rest(costs, keys, parallel, contract, cores,
+                                        serial_rest=mode == "pte")
     parallelism = float(costs.sum()) / us if us else 0.0
     return BlockExecution(us=us, levels=levels, parallelism=parallelism, mode=mode)
 
 
-def _dag_then_dmc(costs: np.ndarray, keys: np.ndarray | None, parallel: np.ndarray | None,
-                  contract: np.ndarray, cores: int) -> tuple[int, int]:
+def _dag_then_rest(costs: np.ndarray, keys: np.ndarray | None, parallel: np.ndarray | None,
+                   contract: np.ndarray, cores: int, serial_rest: bool) -> tuple[int, int]:
     """3.x's DMC block executive: the DAG of the parallel transactions, then DMC for the rest
-    (FB `BlockExecutive::asyncExecute`, `DAGExecute` then `DMCExecute`)."""
+    (FB `BlockExecutive::asyncExecute`, `DAGExecute` then `DMCExecute`); with
+    ``serial_rest``, 2.x's: the rest one after another."""
     n = costs.shape[0]
     level = conflict_levels(_need(keys, "keys", "dag"), _need(parallel, "parallel", "dag"))
     if level.shape != (n,):
@@ -87,12 +93,18 @@ def _dag_then_dmc(costs: np.ndarray, keys: np.ndarray | None, parallel: np.ndarr
         return 0, 0
     depth = int(level.max()) + 1
     if depth == 0:  # nothing in the DAG
+        if serial_rest:
+            return serial_time(costs), n
         return dmc(costs, contract, cores), dmc_stages(contract)
     us = makespan(costs, level, cores)
     rest = level == NOT_IN_DAG
     if rest.any():
-        us += dmc(costs[rest], contract[rest], cores)
-        depth += dmc_stages(contract[rest])
+        if serial_rest:
+            us += serial_time(costs[rest])
+            depth += int(rest.sum())
+        else:
+            us += dmc(costs[rest], contract[rest], cores)
+            depth += dmc_stages(contract[rest])
     return us, depth
 
 

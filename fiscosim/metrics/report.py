@@ -115,7 +115,9 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
         details.add_row("view changes", f"reached view {views['final_view']}; "
                         f"{views['node_view_changes']} node view changes, mean "
                         f"{_fmt(views['mean_s'])} s, max {_fmt(views['max_s'])} s; "
-                        f"longest stall {_fmt(summary['max_stall_s'])} s")
+                        f"longest stall {_fmt(summary['max_stall_s'])} s"
+                        + (f"; {views['empty_blocks']:,} empty blocks (FISCO 2.x: each "
+                           "changes the view)" if views["empty_blocks"] else ""))
     byzantine = summary["byzantine"]
     if byzantine["nodes"]:
         details.add_row("byzantine", f"{', '.join(byzantine['nodes'])}: "
@@ -154,6 +156,10 @@ def _assumed_costs(summary: dict[str, Any], details: Table) -> None:
     parts = []
     costs = dict(summary.get("costs") or {})
     calls = costs.pop("contract_calls", {})
+    release = costs.pop("release", None)
+    if release:
+        parts.append(f"FISCO {release['version']}: " + ", ".join(
+            f"{name} ({text})" for name, text in release["assumed"].items()))
     assumed_calls = {name: call["us"] for name, call in calls.items()
                      if call["source"] == "assumed"}
     if assumed_calls:

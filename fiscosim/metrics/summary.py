@@ -241,7 +241,7 @@ def summarise(world: Any, wall_time_s: float, digest: str,
         "cpu_utilisation": {
             node.name: round(node.cpu.utilisation(world.env.now), 4) for node in world.nodes
         },
-        "costs": cost_provenance(world.nodes),
+        "costs": cost_provenance(world.nodes, world.scenario.chain),
         "view_changes_wanted": sum(node.stats.view_changes_wanted for node in world.nodes),
         "view_changes": _view_changes(world),
         "max_stall_s": max_stall_s,
@@ -291,6 +291,7 @@ def _view_changes(world: Any) -> dict:
         "node_view_changes": len(durations),
         "mean_s": round(float(durations.mean()), 6) if len(durations) else None,
         "max_s": round(float(durations.max()), 6) if len(durations) else None,
+        "empty_blocks": sum(node.stats.empty_blocks for node in honest),
     }
 
 
@@ -385,11 +386,24 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str,
     return summary
 
 
-def cost_provenance(nodes: Sequence[Any]) -> dict[str, Any]:
+RELEASE_ASSUMPTIONS = {
+    "2.9": {
+        "rlp_codec": "2.x encodes transactions and blocks in RLP; fiscosim charges RLP at the "
+                     "profile's msgpack_encode_per_kb and msgpack_decode_per_kb (docs/fisco2.md)",
+    },
+}
+"""What a release's model assumes beyond its profile's costs: listed with the assumed costs."""
+
+
+def cost_provenance(nodes: Sequence[Any], chain: Any = None) -> dict[str, Any]:
     """Per hardware profile the run used: its nodes, where each of its costs comes from
     (measured, published, derived, assumed or given: :data:`fiscosim.node.costs.
-    PROVENANCE_SOURCES`), and the assumed costs with their values, which the report lists."""
+    PROVENANCE_SOURCES`), and the assumed costs with their values, which the report lists;
+    under ``release``, what the release modelled (``chain.version``) assumes, if anything."""
     out: dict[str, Any] = {}
+    assumed = RELEASE_ASSUMPTIONS.get(getattr(chain, "version", None))
+    if assumed:
+        out["release"] = {"version": chain.version, "assumed": dict(assumed)}
     for node in nodes:
         costs = getattr(node, "costs", None)
         if costs is None:

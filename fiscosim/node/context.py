@@ -37,6 +37,16 @@ class ChainParams:
     min_seal_time_us: int = 500_000
     sync_status_us: int = 0
     """Status gossip to every group member this often (0: none, docs/fisco-reference.md §7)."""
+    execute_first: bool = False
+    """FISCO 2.x's order (docs/fisco2.md): a node executes a proposal when it has filled it,
+    before its Prepare, and the block needs no CheckPoint round."""
+    empty_block_us: int = 0
+    """2.x: a leader with nothing pending seals an empty block this long after the last block
+    or view change, and the empty block changes the view (0: never, 3.x)."""
+    dynamic_block_size: bool = False
+    """2.x's ``enable_dynamic_block_size``: the most transactions a leader seals halves on a
+    view timeout with a block in flight and grows back on timely commits
+    (:class:`fiscosim.node.sealer.BlockSizeControl`)."""
 
 
 @dataclass
@@ -47,6 +57,8 @@ class NodeStats:
     fetched: int = 0
     executed_blocks: int = 0
     view_changes_wanted: int = 0
+    empty_blocks: int = 0
+    """Empty blocks this node sealed as leader (2.x; each changes the view)."""
     proposals_rejected: int = 0
     view_change_us: list[int] = field(default_factory=list)
     """How long each of this node's view changes took (ViewChange sent → view entered)."""
@@ -181,7 +193,10 @@ class Shared:
     ``chain.execution_us_per_tx`` gives each call's whole cost)."""
     executor_mode: str = "serial"
     """How blocks execute (:data:`fiscosim.execution.MODES`): ``serial`` (FISCO's default,
-    ``is_serial_execute``) or ``dag``."""
+    ``is_serial_execute``), ``dag``, or ``pte`` (2.x)."""
+    merkle_width: int = 2
+    """Children per node of the transaction and receipt Merkle trees: 2 in 3.x, 16 in 2.x
+    (:mod:`fiscosim.crypto.merkle`)."""
     execution_plans: dict[tuple[bytes, int], ExecutionPlan] = field(default_factory=dict)
     """Host-side memo per (proposal hash, executor threads) (:mod:`.execution`)."""
     built_blocks: dict[tuple[bytes, bytes], Block] = field(default_factory=dict)

@@ -213,6 +213,11 @@ output, block number (assumed; also the receipt row ``fiscosim calibrate`` write
 STATE_ENTRY_BYTES = 59 + 32
 """A changed state entry as the state root hashes it: a 59-byte key (``/apps/`` + address +
 ``:`` + slot) and a 32-byte value (also the state rows calibrate writes)."""
+MERKLE_BYTES_PER_LEAF = {2: 64, 16: 37}
+"""Bytes hashed per leaf to build a Merkle root (docs/fisco-reference.md §3): a binary tree of n
+leaves hashes n − 1 pairs of 32-byte children (3.x); a 16-ary one hashes each leaf as
+``RLP(index) ‖ hash`` (35 bytes from index 128 on) inside its parent's input, and n/15 more
+32-byte children above (2.x)."""
 LEDGER_KEYS_PER_TX = 2
 """Ledger rows a transaction adds to its block's write batch besides its state: the
 transaction (``s_hash_2_tx``) and its receipt (``s_hash_2_receipt``). Its hash and nonce go
@@ -237,6 +242,7 @@ class CostModel:
         "_hash",
         "_insert",
         "_lookup",
+        "_merkle",
         "_read",
         "_sign",
         "_verify",
@@ -245,9 +251,13 @@ class CostModel:
         "suite",
     )
 
-    def __init__(self, profile: HardwareProfile, suite: str = "secp256k1") -> None:
+    def __init__(self, profile: HardwareProfile, suite: str = "secp256k1",
+                 merkle_width: int = 2) -> None:
         if suite not in SUITES:
             raise ValueError(f"unknown crypto suite {suite!r} (use one of {', '.join(SUITES)})")
+        if merkle_width not in MERKLE_BYTES_PER_LEAF:
+            raise ValueError(f"merkle_width must be 2 (3.x) or 16 (2.x), got {merkle_width}")
+        self._merkle = MERKLE_BYTES_PER_LEAF[merkle_width]
         self.profile = profile
         self.suite = suite
         guomi = suite == "sm2"
@@ -351,7 +361,7 @@ class CostModel:
         work = executor_us + max(state_reads, 0) * self._read
         n = max(n_txs, 0)
         receipts = n * RECEIPT_BYTES
-        hashed = receipts + 64 * n + max(state_writes, 0) * STATE_ENTRY_BYTES
+        hashed = receipts + self._merkle * n + max(state_writes, 0) * STATE_ENTRY_BYTES
         return (_up(work) + self.encode(receipts) + self.hash(hashed)
                 + self.hash(HEADER_ENCODE_BYTES))
 

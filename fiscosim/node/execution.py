@@ -55,9 +55,17 @@ class Execution(Stage):
         self.on_committed: Callable[[int, bytes], None] = unwired
         """``on_committed(index, executed_hash)``: the block is in the ledger (set by the
         runtime)."""
+        self._ahead: dict[int, bytes] = {}
+        """2.x: block number → hash of the proposal executed before the Sign."""
+        self._waiting: dict[int, tuple[Any, Callable[[Any, bool], None]]] = {}
+        """2.x: parent number → a filled proposal waiting for its parent's execution."""
 
     def execute(self, proposal: Any) -> None:
-        """The core's ``Execute``."""
+        """The core's ``Execute``. A block this node executed before its Prepare (2.x,
+        :meth:`execute_before_sign`) is executed already: the core hears so at once."""
+        if self._ahead and self._ahead.pop(proposal.index, None) == proposal.hash:
+            self.later(self.env.now, self._report, proposal.index)
+            return
         costs = self.costs
         plan = self.shared.execution_plan(proposal, costs.cores)
         work = costs.execute_block(plan.work_us, plan.txs, plan.state_reads, plan.state_writes)
@@ -70,6 +78,51 @@ class Execution(Stage):
         self.ctx.executed[proposal.index] = block
         self.stats.executed_blocks += 1
         self.on_executed(proposal.index, block.hash)
+        self._resume(proposal.index)
+
+    def _report(self, index: int) -> None:
+        block = self.ctx.executed.get(index)
+        if block is not None:
+            self.on_executed(index, block.hash)
+
+    def execute_before_sign(self, proposal: Any, then: Callable[[Any, bool], None]) -> None:
+        """FISCO 2.x: a filled proposal is executed before the node signs it (``execBlock`` in
+        ``handlePrepareMsg``, docs/fisco-reference.md §1.8); ``then(proposal, True)`` follows.
+        A proposal whose parent this node has not executed yet waits for it (2.x keeps such a
+        Prepare as a future block)."""
+        index = proposal.index
+        if self.ctx.block_at(index - 1) is None:
+            self._waiting[index - 1] = (proposal, then)
+            return
+        costs = self.costs
+        plan = self.shared.execution_plan(proposal, costs.cores)
+        work = costs.execute_block(plan.work_us, plan.txs, plan.state_reads, plan.state_writes)
+        done = self.cpu.run(self.env.now, work, parallelism=plan.busy, lane="executor")
+        self.ctx.trace("execute", index=index, txs=len(proposal.tx_ids))
+        self.later(done, self._executed_ahead, proposal, then)
+
+    def _executed_ahead(self, proposal: Any, then: Callable[[Any, bool], None]) -> None:
+        block = self.block_for(proposal)
+        self.ctx.executed[proposal.index] = block
+        self._ahead[proposal.index] = proposal.hash
+        self.stats.executed_blocks += 1
+        then(proposal, True)
+        self._resume(proposal.index)
+
+    def _resume(self, index: int) -> None:
+        """Blocks up to ``index`` are executed or stored: proposals waiting for them execute."""
+        if self._waiting:
+            for parent in sorted(p for p in self._waiting if p <= index):
+                self.execute_before_sign(*self._waiting.pop(parent))
+
+    def resume_up_to(self, height: int) -> None:
+        """Block sync stored blocks up to ``height``."""
+        self._resume(height)
+
+    def reset(self) -> None:
+        """Forgets what was executed ahead or waits (the core that asked is gone)."""
+        self._ahead.clear()
+        self._waiting.clear()
 
     def block_for(self, proposal: Any) -> Block:
         """``proposal`` executed on top of this node's block below it."""
@@ -85,8 +138,9 @@ class Execution(Stage):
             suite = shared.suite
             receipts = shared.execution_plan(proposal, self.costs.cores).receipts
             if shared.merkle_roots:
-                transactions_root = txs_root(shared.tx_hashes(proposal.tx_ids), suite)
-                receipts_root = None
+                width = shared.merkle_width
+                transactions_root = txs_root(shared.tx_hashes(proposal.tx_ids), suite, width)
+                receipts_root = receipts.root(suite, width)
             else:
                 # Nothing in this run reads the roots (see the module docstring).
                 transactions_root = proposal.hash
@@ -127,6 +181,7 @@ class Execution(Stage):
         self.shared.on_commit(ctx, action.index, entry)
         ctx.trace("commit", index=action.index, txs=len(proposal.tx_ids))
         self.on_committed(action.index, action.executed_hash)
+        self._resume(action.index)
 
 
 __all__ = ["Execution"]

@@ -170,10 +170,11 @@ def _tree(ctx: NodeContext, entry: LedgerEntry, what: str) -> MerkleTree:
     tree = memo.get(key)
     if tree is None:
         suite = ctx.shared.suite
+        width = ctx.shared.merkle_width
         if what == "tx":
-            tree = merkle_tree(ctx.shared.tx_hashes(entry.proposal.tx_ids), suite.hash)
+            tree = merkle_tree(ctx.shared.tx_hashes(entry.proposal.tx_ids), suite.hash, width)
         else:
-            tree = entry.block.receipt_tree(suite)
+            tree = entry.block.receipt_tree(suite, width)
         memo[key] = tree
     return tree
 
@@ -415,7 +416,7 @@ class LightNode:
         header = self.headers[number].header
         suite = self.shared.suite
         if what == "block":
-            ok = txs_root(answer.hashes, suite) == header.txs_root
+            ok = txs_root(answer.hashes, suite, self.shared.merkle_width) == header.txs_root
         else:
             root = header.txs_root if what == "tx" else header.receipts_root
             ok = verify_proof(answer.leaf, answer.index, answer.proof, root, suite.hash)

@@ -105,6 +105,9 @@ class Node(Stage):
         self._reported_pending = False
         self._leader_checked: tuple[int, int] | None = None
         self._view_change_since: int | None = None
+        self._in_flight = (0, 0)
+        """The last proposal this node verified: (number, transactions), 2.x's
+        ``m_sealingNumber``."""
         self._wire_stages(ctx)
 
     def _wire_stages(self, ctx: NodeContext) -> None:
@@ -117,7 +120,8 @@ class Node(Stage):
         self.sync = sync = BlockSync(ctx)
         intake.on_admitted = self._pool_changed
         sealer.propose = self._propose
-        fill.on_filled = self._proposal_filled
+        fill.on_filled = (self._proposal_filled if not ctx.shared.params.execute_first
+                          else self._filled_execute_first)
         execution.on_executed = self._executed
         execution.on_committed = self._committed
         sync.on_synced = self._synced
@@ -208,6 +212,7 @@ class Node(Stage):
         for timer in self.timers.values():
             timer.cancel()
         self.fill.reset()
+        self.execution.reset()
         self.sealer.reset()
         self._reported_pending = False
         self._leader_checked = None
@@ -224,6 +229,7 @@ class Node(Stage):
                 self._send_pbft(action.message, action.dest)
             elif kind is act.VerifyProposal:
                 self._verify_proposal(action.proposal, action.fetch_from)
+                self._in_flight = (action.proposal.index, len(action.proposal.tx_ids))
             elif kind is act.Unseal:
                 self.ctx.pool.unseal(action.proposal.tx_ids)
                 self._pool_changed()
@@ -243,6 +249,11 @@ class Node(Stage):
                     self.ctx.trace("timer_cancelled", name=action.name)
             elif kind is act.ViewChangeNeeded:
                 self.stats.view_changes_wanted += 1
+                size = self.sealer.block_size
+                if (size is not None and action.reason == "timeout"
+                        and self._in_flight[0] > self.ctx.height):
+                    # 2.x's onTimeout: only a timeout with a block in flight shrinks blocks
+                    size.on_timeout(self._in_flight[1])
                 if self._view_change_since is None:
                     self._view_change_since = self.env.now
             elif kind is act.ViewEntered:
@@ -302,11 +313,22 @@ class Node(Stage):
         assert self.ctx.core is not None
         self._apply(self.ctx.core.on_proposal_verified(proposal.index, proposal.hash, ok))
 
+    def _filled_execute_first(self, proposal: Any, ok: bool) -> None:
+        """2.x: a filled proposal is executed before the core hears it is verified (its
+        Prepare, 2.x's SignReq, names an executed block)."""
+        if ok:
+            self.execution.execute_before_sign(proposal, self._proposal_filled)
+        else:
+            self._proposal_filled(proposal, ok)
+
     def _executed(self, index: int, executed_hash: bytes) -> None:
         assert self.ctx.core is not None
         self._apply(self.ctx.core.on_executed(index, executed_hash))
 
     def _committed(self, index: int, executed_hash: bytes) -> None:
+        size = self.sealer.block_size
+        if size is not None:
+            size.on_commit(index, len(self.ctx.ledger[index].proposal.tx_ids))
         self.sync.announce(index, executed_hash)
         assert self.ctx.core is not None
         self._apply(self.ctx.core.on_committed(index))
@@ -314,6 +336,7 @@ class Node(Stage):
         self._pool_changed()
 
     def _synced(self, height: int, executed_hash: bytes) -> None:
+        self.execution.resume_up_to(height)
         core = self.ctx.core
         if core is not None:
             # FISCO's finalizeConsensus(syncedBlock=true): the core moves its committed index

@@ -256,8 +256,10 @@ def with_overrides(scenario: Scenario, overrides: Sequence[str] | Mapping[str, o
 
 def dump_yaml(scenario: Scenario) -> str:
     """The scenario as YAML that loads back to an equal scenario."""
-    return yaml.dump(scenario.model_dump(mode="json", exclude_none=True), Dumper=ScenarioDumper,
-                     sort_keys=False, allow_unicode=True)
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    for name in scenario.chain.unused_fields():  # refused if written back (2.x)
+        data["chain"].pop(name, None)
+    return yaml.dump(data, Dumper=ScenarioDumper, sort_keys=False, allow_unicode=True)
 
 
 def load_simulation(

@@ -1,4 +1,5 @@
-"""The chain's parameters (:class:`ChainConfig`), FISCO BCOS 3.x's defaults."""
+"""The chain's parameters (:class:`ChainConfig`), FISCO BCOS 3.x's defaults, or 2.9's where
+``version: '2.9'`` says so (docs/fisco2.md)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from fiscosim.schema.errors import Invalid, show
 from fiscosim.schema.fields import MODEL, Bool, Float, Int
 from fiscosim.schema.limits import MAX_COST_US
 
-FiscoVersion = Literal["3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13",
-                       "3.14", "3.15", "3.16"]
+FiscoVersion = Literal["2.9", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12",
+                       "3.13", "3.14", "3.15", "3.16"]
 """The FISCO BCOS releases a scenario may name (``chain.version``), by minor release."""
 VERSIONS: tuple[str, ...] = get_args(FiscoVersion)
 DEFAULT_VERSION = "3.7"
@@ -22,6 +23,21 @@ LAST_POOL_LIMIT_MINOR = 12
 commented out, from v3.16.0 it is gone (docs/fisco-reference.md §2.2)."""
 DEFAULT_POOL_LIMIT = 15_000
 """``[txpool] limit``'s default (``DEFAULT_POOL_LIMIT``, docs/fisco-reference.md §2.2)."""
+V2_POOL_LIMIT = 150_000
+"""2.x's ``[tx_pool] limit`` as ``build_chain.sh`` writes it (FB@v2.9.0 `tools/build_chain.sh`)."""
+V2 = "2.9"
+"""The one 2.x release modelled: the last (docs/fisco2.md)."""
+V2_EMPTY_BLOCK_MS = 1000
+"""2.x seals an empty block after this long without transactions (``c_intervalBlockTime``,
+FB@v2.9.0 `libconfig/GlobalConfigure.h`), or after a third of the consensus timeout when that is
+shorter (``PBFTEngine::resetConsensusTimeout``)."""
+V2_WITHOUT = {
+    "pipeline_size": "has one block in flight",
+    "leader_period": "rotates the leader at every block",
+    "is_serial_execute": "always runs the parallel contracts' calls as a DAG (enable_parallel, "
+                         "forced on since 2.3.0)",
+}
+"""3.x fields 2.x has no counterpart for, and why: refused with ``version: '2.9'``."""
 _RELEASE = re.compile(r"v?(\d+)\.(\d+|x)(?:\.(\d+))?")
 
 
@@ -42,9 +58,18 @@ def _refuse_version(value: Any) -> Any:
     major, minor, patch = match.groups()
     shown = f"{major}.{minor}"
     if major == "2":
-        raise Invalid((), f"FISCO BCOS {value} is not modelled yet",
-                      f"use a 3.x release from '3.4' to '3.16'; the default is "
-                      f"'{DEFAULT_VERSION}'")
+        if minor == "x":
+            raise Invalid((), "'2.x' names no release",
+                          f"write '{V2}', the last 2.x release, the one modelled "
+                          "(docs/fisco2.md)")
+        if shown == V2 and (patch is not None or value != shown):
+            raise Invalid((), f"{show(value)} is not a minor release name",
+                          f"write '{V2}': every {V2}.x release behaves alike here")
+        if shown != V2:
+            raise Invalid((), f"FISCO BCOS {shown} is not modelled",
+                          f"use '{V2}', the last 2.x release (docs/fisco2.md), or a 3.x "
+                          f"release from '3.4' to '3.16'")
+        return value
     if major != "3":
         return value
     if minor == "x":
@@ -68,17 +93,24 @@ class ChainConfig(BaseModel):
     model_config = MODEL
 
     version: FiscoVersion = DEFAULT_VERSION
-    """The FISCO BCOS 3.x release modelled, by minor release ('3.4' to '3.16'). It decides the
-    pool limit: up to '3.12' a pool holding ``txpool_limit`` transactions refuses new ones
-    (TxPoolIsFull), from '3.13' there is no limit (docs/overload.md, docs/fisco-reference.md
-    §2.2). Everything else follows FISCO's current code whatever the release. The default,
-    '3.7', is the release FISCO names stable for production. 2.x is not modelled yet."""
+    """The FISCO BCOS release modelled, by minor release: '2.9' or '3.4' to '3.16'. Among 3.x
+    releases it decides the pool limit: up to '3.12' a pool holding ``txpool_limit``
+    transactions refuses new ones (TxPoolIsFull), from '3.13' there is no limit
+    (docs/overload.md, docs/fisco-reference.md §2.2); everything else follows FISCO's current
+    code. The default, '3.7', is the release FISCO names stable for production. '2.9' runs 2.x's
+    PBFT (docs/fisco2.md): each node executes a block before it votes, one block in flight, no
+    CheckPoint round, an empty block after a second without transactions that changes the
+    view, 16-ary Merkle roots, a 150,000-transaction pool and the dynamic block size; with it
+    ``pipeline_size``, ``leader_period`` and ``is_serial_execute`` are refused (2.x has none of
+    them)."""
     tx_count_limit: Int = Field(1000, ge=1, le=1_000_000)
     """Most transactions in a block (genesis ``block_tx_count_limit``, docs/fisco-reference.md
     §2.5). At most a million: a block of them is 300 MB on the wire, beyond any FISCO block."""
     min_seal_time_ms: Int = Field(500, ge=1, le=600_000)
     """A leader with pending transactions seals at the latest this long after its last seal
-    (``[consensus] min_seal_time``, 1..600000, docs/fisco-reference.md §2.5)."""
+    (``[consensus] min_seal_time``, 1..600000, docs/fisco-reference.md §2.5). With '2.9':
+    ``min_block_generation_time``, counted from the last block stored or view entered, and
+    below the empty-block time (1,000 ms)."""
     leader_period: Int = Field(1, ge=1, le=1_000_000)
     """Consecutive blocks each leader proposes (``consensus_leader_period``, docs/fisco-reference.md
     §1.4). A million blocks is one leader for any run."""
@@ -100,12 +132,13 @@ class ChainConfig(BaseModel):
     """A transaction is valid while ``cur < blockLimit <= cur + block_limit``; nonces are
     remembered for this many blocks (``[chain] block_limit``, max 5000, docs/fisco-reference.md
     §2.3)."""
-    txpool_limit: Int = Field(DEFAULT_POOL_LIMIT, ge=1, le=10_000_000)
+    txpool_limit: Int | None = Field(None, ge=1, le=10_000_000)
     """A pool that holds this many transactions (sealed ones included) refuses new ones from RPC
     and from peers' pushes with TxPoolIsFull, before verifying them; a proposal's missing
     transactions are imported whatever the count (``[txpool] limit``, docs/fisco-reference.md
-    §2.2, docs/overload.md). Only releases up to 3.12 have the limit: with a later ``version``
-    any other value is refused. At most ten million, 600× FISCO's default."""
+    §2.2, docs/overload.md). None: the release's default, 15,000 for 3.x and 150,000 for
+    '2.9'. Releases from 3.13 have no limit: with them a value is refused. At most ten
+    million, 600× FISCO's 3.x default."""
     tx_expiry_s: Float = Field(600, gt=0, le=31_536_000)
     """Pending transactions older than this are dropped (``txs_expiration_time``,
     docs/fisco-reference.md §2.2). At most a year (stored in µs), far past the end of any run: use
@@ -132,16 +165,44 @@ class ChainConfig(BaseModel):
         return _refuse_version(value)
 
     @model_validator(mode="after")
-    def _check_pool_limit(self) -> ChainConfig:
-        if self.pool_limit() is None and self.txpool_limit != DEFAULT_POOL_LIMIT:
+    def _check_release(self) -> ChainConfig:
+        if self.txpool_limit is not None and self.pool_limit() is None:
             raise Invalid("txpool_limit",
                           f"{self.txpool_limit} would do nothing: FISCO {self.version} has no "
                           "pool limit",
                           "leave txpool_limit out, or set chain.version to '3.12' or earlier")
+        if self.is_v2():
+            for name, why in V2_WITHOUT.items():
+                if name in self.model_fields_set:
+                    raise Invalid(name, f"FISCO {V2} {why}: {name} would do nothing",
+                                  f"leave {name} out with chain.version '{V2}'")
+            if self.min_seal_time_ms >= self.empty_block_ms():
+                raise Invalid("min_seal_time_ms",
+                              f"{self.min_seal_time_ms} ms is not below FISCO {V2}'s empty-block "
+                              f"time, {self.empty_block_ms():g} ms, which caps it",
+                              f"set it below {self.empty_block_ms():g} ms (2.x's default is 500)")
         return self
+
+    def unused_fields(self) -> tuple[str, ...]:
+        """The fields the release modelled has no counterpart for (a dump leaves them out)."""
+        return tuple(V2_WITHOUT) if self.is_v2() else ()
+
+    def is_v2(self) -> bool:
+        """Whether the release modelled is 2.x (docs/fisco2.md)."""
+        return self.version == V2
+
+    def empty_block_ms(self) -> float:
+        """2.x: how long a leader with nothing pending waits before its empty block (3.x never
+        seals one, docs/fisco-reference.md §1.7)."""
+        timeout = self.consensus_timeout_ms
+        return V2_EMPTY_BLOCK_MS if timeout >= V2_EMPTY_BLOCK_MS else timeout / 3
 
     def pool_limit(self) -> int | None:
         """The pool size at which admission refuses new transactions (TxPoolIsFull), or None
         when the release modelled has no limit (docs/fisco-reference.md §2.2)."""
+        if self.is_v2():
+            return V2_POOL_LIMIT if self.txpool_limit is None else self.txpool_limit
         minor = int(self.version.split(".")[1])
-        return self.txpool_limit if minor <= LAST_POOL_LIMIT_MINOR else None
+        if minor > LAST_POOL_LIMIT_MINOR:
+            return None
+        return DEFAULT_POOL_LIMIT if self.txpool_limit is None else self.txpool_limit

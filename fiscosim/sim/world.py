@@ -19,6 +19,7 @@ from fiscosim.chain.block import genesis_block
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
 from fiscosim.crypto import get_suite
+from fiscosim.crypto.merkle import WIDTH_V2, WIDTH_V3
 from fiscosim.engine import US, CountingEnvironment
 from fiscosim.faults import byzantine
 from fiscosim.metrics.blocks import BlockLog
@@ -202,7 +203,8 @@ def build_world(
     network = _build_network(scenario, env, len(specs), names, net_seq, trace)
     profiles = [load_profile(spec.profile if spec.profile is not None else scenario.nodes.profile)
                 for spec in specs]
-    costs = [CostModel(profile, scenario.chain.crypto_suite) for profile in profiles]
+    width = WIDTH_V2 if scenario.chain.is_v2() else WIDTH_V3
+    costs = [CostModel(profile, scenario.chain.crypto_suite, width) for profile in profiles]
     cpus = _host_cpus(scenario.nodes, names, costs)
     groups = scenario.group_specs()
     memberships = [sum(name in g.sealers or name in g.observers for g in groups) for name in names]
@@ -256,6 +258,9 @@ def _build_group(
         tx_count_limit=chain.tx_count_limit,
         min_seal_time_us=int(chain.min_seal_time_ms * 1000),
         sync_status_us=round((chain.sync_status_ms or 0) * 1000),
+        execute_first=chain.is_v2(),
+        empty_block_us=round(chain.empty_block_ms() * 1000) if chain.is_v2() else 0,
+        dynamic_block_size=chain.is_v2(),
     )
 
     watchers: dict[tuple[str, int], list[Callable[[], None]]] = {}
@@ -315,7 +320,9 @@ def _build_group(
         methods=methods,
         method_cost_us=method_cost_us,
         method_state_reads=method_state_reads,
-        executor_mode="serial" if chain.is_serial_execute else "dag",
+        executor_mode=("pte" if chain.is_v2() else
+                       "serial" if chain.is_serial_execute else "dag"),
+        merkle_width=WIDTH_V2 if chain.is_v2() else WIDTH_V3,
         genesis=genesis_block(suite, [node_ids[i] for i in ordered], weights),
     )
     node_at: dict[int, Node] = {}
@@ -401,8 +408,10 @@ def _core_factory(index: int, weights: list[int], chain: Any, events: bool) -> A
         return PbftCore(
             index=index,
             weights=weights,
-            leader_period=chain.leader_period,
-            pipeline_size=chain.pipeline_size,
+            # 2.x: one block in flight, a new leader at every block (docs/fisco2.md)
+            leader_period=1 if chain.is_v2() else chain.leader_period,
+            pipeline_size=1 if chain.is_v2() else chain.pipeline_size,
+            execute_first=chain.is_v2(),
             timeout_us=int(chain.consensus_timeout_ms * 1000),
             committed_index=committed_index,
             events=events,

@@ -73,6 +73,9 @@ def _verified(n: Narrator, e: ev.ProposalVerified) -> str:
     if e.to_view is not None:
         return (f"proposal {short(e.hash)} for block {e.index} verified; no Prepare: a view "
                 f"change to view {e.to_view} is under way")
+    if e.executed:
+        return (f"proposal {short(e.hash)} for block {e.index} verified and executed: "
+                "sending Prepare (FISCO 2.x's SignReq)")
     return f"proposal {short(e.hash)} for block {e.index} verified: sending Prepare"
 
 
@@ -352,6 +355,9 @@ _TEXTS: dict[type, Callable[[Narrator, Any], str]] = {
         "joining at once"),
     ev.LeaderUnreachable: lambda n, e: (
         f"leader {n.who(e.leader, '')} is unreachable: view change to view {e.to_view} now"),
+    ev.EmptyBlock: lambda n, e: (
+        f"{n.who(e.leader, '')}'s block {e.index} is empty: FISCO 2.x does not vote on it, "
+        f"every node moves to view {e.to_view} and the next leader seals"),
     ev.ViewChangeQuorum: lambda n, e: (
         f"ViewChanges for view {e.to_view} of weight {e.weight}/{e.quorum} ("
         f"{n.whos(e.voters)}): {n.who(e.leader)} leads view {e.to_view}"),
