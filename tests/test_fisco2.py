@@ -35,6 +35,7 @@ from fiscosim.execution import execute_block
 from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.sealer import BlockSizeControl
 from fiscosim.schema import Scenario, ScenarioError
+from fiscosim.sim.analytic import low_load_latency
 from fiscosim.sim.world import build_world
 
 
@@ -221,6 +222,39 @@ def test_a_busy_2_9_chain_seals_no_empty_block():
     summary = run(scenario()).result.summary
     # the run's drain (3 s without load) has empty blocks; the loaded part has none
     assert summary["view_changes"]["empty_blocks"] <= 3
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"rate_tps": 300},
+    {"min_seal_time_ms": 50, "latency_ms": 5},
+    {"min_seal_time_ms": 20, "latency_ms": 20, "count": 7},
+], ids=["500tps", "300tps", "fast-seal-wan", "7-nodes-20ms"])
+def test_low_load_latency_matches_the_2_9_formula(overrides):
+    """The block interval is min_seal_time plus the whole block (execution and the write
+    included), as sim/analytic.py writes it for 2.x; the run agrees within 10 %."""
+    data = scenario(min_seal_time_ms=overrides.get("min_seal_time_ms", 500))
+    data.update(duration_s=10, warmup_s=2, drain_s=5, seed=42)
+    data["nodes"] = {"count": overrides.get("count", 4)}
+    data["network"] = {"latency": {"distribution": "constant",
+                                   "mean_ms": overrides.get("latency_ms", 0.5)}}
+    data["workload"] = {"rate_tps": overrides.get("rate_tps", 500), "contract": "SmallBank"}
+    parsed = Scenario.from_dict(data)
+    expected = low_load_latency(parsed)
+    assert expected.checkpoint_ms == 0
+    summary = Simulation(parsed).run().summary
+    assert summary["latency_ms"]["mean"] == pytest.approx(expected.mean_latency_ms, rel=0.10)
+    assert summary["block_interval_ms"]["mean"] == pytest.approx(expected.block_interval_ms,
+                                                                 rel=0.10)
+    three = low_load_latency(Scenario.from_dict({**data, "chain": {
+        "min_seal_time_ms": data["chain"]["min_seal_time_ms"]}}))
+    assert expected.block_interval_ms > three.block_interval_ms  # no pipeline in 2.x
+
+
+def test_the_2_9_formula_refuses_parallel_contracts():
+    with pytest.raises(ValueError, match="DAG"):
+        low_load_latency(Scenario.from_dict({**scenario(), "network": {
+            "latency": {"distribution": "constant", "mean_ms": 1}}}))
 
 
 def test_2_9_runs_are_reproducible():

@@ -635,8 +635,8 @@ class PbftCore:
         slot.proposal = proposal
         self._move(slot, VERIFYING)
         acts.append(VerifyProposal(proposal))
-        if not self._timer_armed:
-            self._arm(acts, f"proposal {index} in flight")
+        self._progress(index)
+        self._end(acts)
         return acts
 
     def _empty_block(self, index: int, leader: int, acts: list[Action]) -> None:
@@ -685,7 +685,12 @@ class PbftCore:
             acts.append(ProposalReceived(index, self._view, leader, len(proposal.tx_ids),
                                          proposal.hash))
         acts.append(VerifyProposal(proposal))
-        if not self._timer_armed:
+        if self._execute_first:
+            # 2.x times a block from its PrepareReq's arrival, with execution in between
+            # (TimeManager::isTimeout: m_lastAddRawPrepareTime)
+            self._progress(index)
+            self._end(acts)
+        elif not self._timer_armed:
             self._arm(acts, f"proposal {index} in flight")
         return acts
 
