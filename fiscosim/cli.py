@@ -638,9 +638,13 @@ def corpus(scenario: str | None, suite: str | None, count: int | None, accounts:
               help="Steady message loss on every link for the whole run (besides the faults).")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=200.0,
               show_default=True, help="Offered load, transactions per second.")
+@click.option("--chain-version", default=None, metavar="RELEASE",
+              help="The FISCO BCOS release modelled, as chain.version takes it ('2.9', "
+                   "'3.4'...'3.16') [default: the scenario default, '3.7'].")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
 def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
-         byzantine: bool, loss: float, rate: float, as_json: bool) -> None:
+         byzantine: bool, loss: float, rate: float, chain_version: str | None,
+         as_json: bool) -> None:
     """Run random fault schedules; report every seed that breaks safety or liveness.
 
     Also reports how long the chain went without a block after the last fault healed (the
@@ -655,8 +659,15 @@ def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
     import numpy as np
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from fiscosim.schema import ScenarioError
     from fiscosim.sim.fuzz import fuzz as fuzz_runs
+    from fiscosim.sim.fuzz import fuzz_scenario
 
+    try:  # a release name is checked before any run starts
+        fuzz_scenario(seed, nodes, duration, rate, [], loss, chain_version)
+    except ScenarioError as error:
+        fix = f" ({error.fix})" if error.fix else ""
+        raise Failure(f"--chain-version {chain_version!r}: {error.problem}{fix}") from None
     workers = workers or len(os.sched_getaffinity(0))
     started = time.perf_counter()
     with Progress(TextColumn("fuzzing"), BarColumn(), MofNCompleteColumn(), console=console,
@@ -664,7 +675,8 @@ def fuzz(runs: int, nodes: int, duration: float, seed: int, workers: int | None,
         task = bar.add_task("fuzz", total=runs)
         outcomes = fuzz_runs(runs, nodes, duration, seed, workers,
                              progress=lambda done: bar.update(task, completed=done),
-                             byzantine=byzantine, rate_tps=rate, loss_rate=loss)
+                             byzantine=byzantine, rate_tps=rate, loss_rate=loss,
+                             chain_version=chain_version)
     elapsed = time.perf_counter() - started
     unsafe = [o for o in outcomes if not o.safe]
     stuck = [o for o in outcomes if o.safe and not o.live]

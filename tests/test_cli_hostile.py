@@ -86,6 +86,8 @@ USAGE_ERRORS = [
     (["fuzz", "--runs", "0"], "--runs", ">= 1"),
     (["fuzz", "--loss", "1"], "--loss", "< 1"),
     (["fuzz", "--nodes", "three"], "--nodes", "whole number"),
+    (["fuzz", "--chain-version", "2.8"], "--chain-version", "use '2.9'"),
+    (["fuzz", "--chain-version", "3.10.2"], "--chain-version", "write '3.10'"),
     (["corpus", "--count", "0"], "--count", ">= 1"),
     (["corpus", "--suite", "rsa"], "--suite", "secp256k1"),
     (["bench", "verify", "--workers", "0"], "--workers", ">= 1"),

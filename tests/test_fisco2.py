@@ -36,6 +36,7 @@ from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.sealer import BlockSizeControl
 from fiscosim.schema import Scenario, ScenarioError
 from fiscosim.sim.analytic import low_load_latency
+from fiscosim.sim.fuzz import run_one
 from fiscosim.sim.world import build_world
 
 
@@ -84,6 +85,14 @@ def test_3x_only_fields_are_refused_with_2_9(field, value):
     message = str(caught.value)
     assert f"chain.{field}" in message and "would do nothing" in message
     assert "leave" in message
+
+
+def test_null_leaves_a_3x_only_field_out_so_a_3x_file_runs_as_2_9():
+    data = scenario(pipeline_size=None, leader_period=None, is_serial_execute=None)
+    chain = Scenario.from_dict(data).chain
+    assert chain.is_v2() and chain.pipeline_size == 50  # the unused default, never read
+    three = Scenario.from_dict({**data, "chain": {"pipeline_size": None}}).chain
+    assert three.pipeline_size == 50 and not three.is_v2()
 
 
 def test_min_seal_time_must_stay_below_the_empty_block_time():
@@ -257,6 +266,27 @@ def test_the_2_9_formula_refuses_parallel_contracts():
             "latency": {"distribution": "constant", "mean_ms": 1}}}))
 
 
+def test_the_fault_schedule_that_once_broke_2_9_stays_safe():
+    """Seed 6 (loss, then node2 cut off): node2 executed block 3 on top of its executed, not
+    yet stored, block 2 of a proposal a view change then abandoned, and committed a block the
+    others did not. A 2.x node executes on its stored ledger only (future blocks wait)."""
+    outcome = run_one(6, chain_version="2.9")
+    assert outcome.safe and outcome.live, outcome
+
+
+def test_an_equivocating_2_9_leader_is_caught_up_by_block_sync():
+    """No CheckPoint to fetch the committed block from: the nodes that got the other proposal
+    learn the height from the status every 2.x node sends on each new block, and sync."""
+    data = scenario()
+    data["faults"] = [{"at_s": 0, "kind": "byzantine", "nodes": ["node1"],
+                       "behaviour": "equivocate"}]
+    data.update(duration_s=6)
+    summary = run(data).result.summary
+    assert summary["safety"]["ok"] and summary["txs_pending_at_end"] == 0
+    assert summary["sync"]["blocks_synced"] > 0 and summary["messages"]["BlockStatus"]["count"]
+    assert summary["max_stall_s"] < 1.5
+
+
 def test_2_9_runs_are_reproducible():
     first = run(scenario()).result.deterministic_summary()
     assert run(scenario()).result.deterministic_summary() == first
@@ -288,6 +318,21 @@ def test_2_9_merkle_roots_are_16_ary():
     suite = node.shared.suite
     assert entry.block.header.txs_root == txs_root(hashes, suite, WIDTH_V2)
     assert entry.block.header.txs_root != txs_root(hashes, suite, WIDTH_V3)
+
+
+def test_light_nodes_check_2_9_proofs_and_still_catch_forgeries():
+    data = scenario()
+    data["nodes"] = {"list": [{"name": f"node{i}"} for i in range(4)]
+                     + [{"name": "light0", "role": "light"}]}
+    data["workload"] = {"rate_tps": 200, "targets": ["node0", "light0"], "query_rate": 40}
+    data.update(duration_s=4, drain_s=2)
+    light = run(data).result.summary["light"]["nodes"]["light0"]
+    assert sum(q["count"] for q in light["queries"].values()) > 50
+    assert light["forged_caught"] == 0  # every honest 16-ary proof verifies
+    data["faults"] = [{"at_s": 0, "kind": "byzantine", "nodes": ["node3"],
+                       "behaviour": "forge_light"}]
+    data["workload"]["targets"] = ["node0", "light0"]
+    assert run(data).result.summary["light"]["nodes"]["light0"]["forged_caught"] > 0
 
 
 def test_16_ary_roots_cost_less_hashing_than_binary_ones():

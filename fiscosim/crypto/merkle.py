@@ -152,6 +152,12 @@ class MerkleTree:
     """The levels above the leaves, bottom-up, each as packed 32-byte nodes."""
     root: bytes
 
+    def leaf(self, index: int) -> bytes:
+        """Leaf ``index``'s 32-byte hash (what :func:`verify_proof` takes, either width)."""
+        if isinstance(self.leaf_nodes, tuple):
+            return self.leaf_nodes[index][-HASH_SIZE:]
+        return self.leaf_nodes[index * HASH_SIZE:(index + 1) * HASH_SIZE]
+
     def _group(self, level: int, start: int, stop: int) -> tuple[bytes, ...]:
         if level == 0 and isinstance(self.leaf_nodes, tuple):
             return self.leaf_nodes[start:stop]

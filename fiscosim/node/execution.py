@@ -57,8 +57,8 @@ class Execution(Stage):
         runtime)."""
         self._ahead: dict[int, bytes] = {}
         """2.x: block number → hash of the proposal executed before the Sign."""
-        self._waiting: dict[int, tuple[Any, Callable[[Any, bool], None]]] = {}
-        """2.x: parent number → a filled proposal waiting for its parent's execution."""
+        self._waiting: dict[int, list[tuple[Any, Callable[[Any, bool], None]]]] = {}
+        """2.x: parent number → filled proposals waiting for their parent to be stored."""
 
     def execute(self, proposal: Any) -> None:
         """The core's ``Execute``. A block this node executed before its Prepare (2.x,
@@ -78,7 +78,6 @@ class Execution(Stage):
         self.ctx.executed[proposal.index] = block
         self.stats.executed_blocks += 1
         self.on_executed(proposal.index, block.hash)
-        self._resume(proposal.index)
 
     def _report(self, index: int) -> None:
         block = self.ctx.executed.get(index)
@@ -88,11 +87,13 @@ class Execution(Stage):
     def execute_before_sign(self, proposal: Any, then: Callable[[Any, bool], None]) -> None:
         """FISCO 2.x: a filled proposal is executed before the node signs it (``execBlock`` in
         ``handlePrepareMsg``, docs/fisco-reference.md §1.8); ``then(proposal, True)`` follows.
-        A proposal whose parent this node has not executed yet waits for it (2.x keeps such a
-        Prepare as a future block)."""
+        It executes on top of this node's ledger: a proposal whose parent is not stored here
+        yet waits until it is (2.x keeps a PrepareReq above its height + 1 as a future block,
+        ``isValidPrepare``, ``handleFutureBlock``), never on an executed block a view change
+        may still have abandoned."""
         index = proposal.index
-        if self.ctx.block_at(index - 1) is None:
-            self._waiting[index - 1] = (proposal, then)
+        if self.ctx.height < index - 1:
+            self._waiting.setdefault(index - 1, []).append((proposal, then))
             return
         costs = self.costs
         plan = self.shared.execution_plan(proposal, costs.cores)
@@ -107,13 +108,13 @@ class Execution(Stage):
         self._ahead[proposal.index] = proposal.hash
         self.stats.executed_blocks += 1
         then(proposal, True)
-        self._resume(proposal.index)
 
     def _resume(self, index: int) -> None:
-        """Blocks up to ``index`` are executed or stored: proposals waiting for them execute."""
+        """Blocks up to ``index`` are stored: proposals waiting for them execute."""
         if self._waiting:
             for parent in sorted(p for p in self._waiting if p <= index):
-                self.execute_before_sign(*self._waiting.pop(parent))
+                for waiting in self._waiting.pop(parent):
+                    self.execute_before_sign(*waiting)
 
     def resume_up_to(self, height: int) -> None:
         """Block sync stored blocks up to ``height``."""

@@ -226,7 +226,7 @@ def _answer(ctx: NodeContext, request: QueryRequest) -> QueryResponse | None:
     index = int(position[0])
     tree = _tree(ctx, entry, request.what)
     proof = tree.proof(index)
-    leaf = tree.leaf_nodes[index * 32:(index + 1) * 32]
+    leaf = tree.leaf(index)
     if "forge_light" in ctx.byzantine:
         leaf = _flip(leaf)
     if request.what == "tx":

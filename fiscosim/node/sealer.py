@@ -219,10 +219,10 @@ class Sealer(Stage):
             tx_ids=ids,
             timestamp_us=timestamp_us,
         )
-        ctx.proposal_hashes[number] = proposal.hash
         if len(ids):
+            ctx.proposal_hashes[number] = proposal.hash
             self.shared.on_seal(ctx, proposal)
-        else:  # 2.x's empty block: never voted on, never in the block log
+        else:  # 2.x's empty block: never voted on, never a parent, never in the block log
             self.stats.empty_blocks += 1
         ctx.trace("seal", index=number, txs=len(ids))
         self.propose(proposal)

@@ -91,9 +91,16 @@ class BlockSync(Stage):
 
         FISCO's nodes send their status to every peer every 200 ms and on each new block; here
         only sealers send, to observers only, on each new block (docs/architecture.md, decision
-        19): sealers learn each other's heights from PBFT's CheckPoints and ViewChanges.
+        19): sealers learn each other's heights from PBFT's CheckPoints and ViewChanges. 2.x has
+        no CheckPoint: there every sealer sends its status to every other member on each new
+        block (FB@v2.9.0 `libsync/SyncMaster.cpp` ``maintainBlocks``), as here with
+        ``chain.version: '2.9'``.
         """
-        observers = [n for n in self.shared.follower_net_ids if n != self.ctx.net_id]
+        shared = self.shared
+        me = self.ctx.net_id
+        observers = [n for n in shared.follower_net_ids if n != me]
+        if shared.params.execute_first:
+            observers += [n for n in shared.sealer_net_ids if n != me]
         if not observers:
             return
         status = BlockStatus(height, latest_hash)

@@ -164,6 +164,16 @@ class ChainConfig(BaseModel):
     def _check_version(cls, value: Any) -> Any:
         return _refuse_version(value)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_left_out(cls, data: Any) -> Any:
+        """``null`` for a 3.x-only field means "left out", so that a 3.x file runs as 2.9 with
+        ``--set chain.pipeline_size=null`` and the like."""
+        if isinstance(data, dict) and any(data.get(name, 0) is None for name in V2_WITHOUT):
+            data = {key: value for key, value in data.items()
+                    if not (key in V2_WITHOUT and value is None)}
+        return data
+
     @model_validator(mode="after")
     def _check_release(self) -> ChainConfig:
         if self.txpool_limit is not None and self.pool_limit() is None:
@@ -175,7 +185,8 @@ class ChainConfig(BaseModel):
             for name, why in V2_WITHOUT.items():
                 if name in self.model_fields_set:
                     raise Invalid(name, f"FISCO {V2} {why}: {name} would do nothing",
-                                  f"leave {name} out with chain.version '{V2}'")
+                                  f"leave {name} out with chain.version '{V2}'; with --set: "
+                                  f"chain.{name}=null")
             if self.min_seal_time_ms >= self.empty_block_ms():
                 raise Invalid("min_seal_time_ms",
                               f"{self.min_seal_time_ms} ms is not below FISCO {V2}'s empty-block "

@@ -96,9 +96,11 @@ def random_faults(rng: np.random.Generator, names: list[str], duration_s: float,
 
 
 def fuzz_scenario(seed: int, nodes: int, duration_s: float, rate_tps: float,
-                  faults: list[dict], loss_rate: float = 0.0) -> Scenario:
+                  faults: list[dict], loss_rate: float = 0.0,
+                  chain_version: str | None = None) -> Scenario:
     """The network every fuzz run uses (a quickstart-like one, 2 ± 0.5 ms links, 2 clients,
-    no warm-up or drain), with ``faults`` and a steady ``loss_rate`` on every link."""
+    no warm-up or drain), with ``faults``, a steady ``loss_rate`` on every link and the FISCO
+    release ``chain_version`` (None: the default)."""
     network: dict[str, Any] = {
         "latency": {"distribution": "normal", "mean_ms": 2, "std_ms": 0.5}}
     if loss_rate:
@@ -113,6 +115,7 @@ def fuzz_scenario(seed: int, nodes: int, duration_s: float, rate_tps: float,
         "network": network,
         "workload": {"rate_tps": rate_tps, "clients": 2},
         "faults": faults,
+        "chain": {} if chain_version is None else {"version": chain_version},
     }, source=f"fuzz seed {seed} (nodes {nodes}, loss {loss_rate}, faults {faults})")
 
 
@@ -139,7 +142,7 @@ def stall_after(commit_times_us: list[int], since_us: int, end_us: int, pending:
 
 def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float = 200.0,
             liveness_window_s: float | None = None, byzantine: bool = False,
-            loss_rate: float = 0.0) -> FuzzOutcome:
+            loss_rate: float = 0.0, chain_version: str | None = None) -> FuzzOutcome:
     """One random schedule on a ``nodes``-sealer quickstart-like network (``byzantine``: faulty
     nodes may misbehave too, :func:`random_faults`; ``loss_rate``: steady loss on every link)."""
     from fiscosim.sim.simulation import Simulation
@@ -151,7 +154,8 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
     # After the last heal: up to the longest back-off the faults can cause, then some blocks.
     window = liveness_window_s if liveness_window_s is not None else duration_s - heal_by - 1
     healed = last_heal_s(faults)
-    simulation = Simulation(fuzz_scenario(seed, nodes, duration_s, rate_tps, faults, loss_rate))
+    simulation = Simulation(fuzz_scenario(seed, nodes, duration_s, rate_tps, faults, loss_rate,
+                                          chain_version))
     timeout_at_heal = [0]
 
     def probe() -> None:
@@ -191,14 +195,15 @@ def run_one(seed: int, nodes: int = 4, duration_s: float = 20.0, rate_tps: float
 
 def fuzz(runs: int, nodes: int = 4, duration_s: float = 20.0, first_seed: int = 0,
          workers: int = 1, progress: Any = None, byzantine: bool = False,
-         rate_tps: float = 200.0, loss_rate: float = 0.0) -> list[FuzzOutcome]:
+         rate_tps: float = 200.0, loss_rate: float = 0.0,
+         chain_version: str | None = None) -> list[FuzzOutcome]:
     """``runs`` random schedules (seeds first_seed, first_seed + 1, ...), on ``workers``
     processes. Outcomes come back in seed order whatever the number of workers."""
     from functools import partial
 
     seeds = list(range(first_seed, first_seed + runs))
     one = partial(run_one, nodes=nodes, duration_s=duration_s, byzantine=byzantine,
-                  rate_tps=rate_tps, loss_rate=loss_rate)
+                  rate_tps=rate_tps, loss_rate=loss_rate, chain_version=chain_version)
     if workers <= 1:
         outcomes = []
         for seed in seeds:
