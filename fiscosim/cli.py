@@ -944,3 +944,9 @@ def calibrate(out: str, name: str | None, seconds: float, repeats: int, cores: i
 
 if __name__ == "__main__":
     main()
+
+
+# -- fiscosim capacity (issue 16, part 2): its command goes below this line -------------------
+
+
+# -- fiscosim compare-published (issue 16, part 3): its command goes below this line ----------
