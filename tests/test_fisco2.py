@@ -378,6 +378,25 @@ def test_block_size_control_halves_on_timeouts_and_recovers_on_commits():
     assert floor.can_seal == 2  # never below 2 (``m_maxBlockCanSeal > 2``)
 
 
+def test_a_view_timeout_with_a_block_in_flight_halves_the_next_blocks_in_a_run():
+    """Every message delayed 3.5 s for 0.6 s: the block in flight times out (3 s) at every
+    node, the next leaders seal 500 transactions, and the size comes back to 1,000 (FISCO's
+    onCommitBlock restores a size once committed without timeout)."""
+    data = scenario()
+    data.update(duration_s=8, warmup_s=0, drain_s=4, seed=3)
+    data["workload"] = {"rate_tps": 4000}
+    data["faults"] = [{"at_s": 2, "kind": "delay", "nodes": [f"node{i}" for i in range(4)],
+                       "delay_ms": 3500, "until_s": 2.6}]
+    ran = run(data)
+    sizes = ran.result.blocks["txs"].tolist()
+    first_small = sizes.index(500)
+    assert set(sizes[:first_small]) == {1000} and sizes[first_small + 1] == 500
+    assert 1000 in sizes[first_small + 2:]
+    assert all(node.sealer.block_size.can_seal == 1000 for node in ran.world.sealers)
+    three = {**data, "chain": {"version": "3.7"}}
+    assert 500 not in run(three).result.blocks["txs"].tolist()  # 3.x has no dynamic size
+
+
 def test_pte_runs_the_parallel_calls_as_a_dag_and_the_rest_one_by_one():
     costs = np.array([10, 10, 10, 10, 7, 5])
     keys = np.array([[1], [2], [1], [3], [-1], [-1]])
