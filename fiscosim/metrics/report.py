@@ -23,6 +23,120 @@ def _cpu(cpu: dict[str, float]) -> str:
     return f"mean {sum(cpu.values()) / len(cpu):.0%}, max {max(cpu.values()):.0%}"
 
 
+_QUALIFIERS = {
+    "verifier": "the verification pool over all cores",
+    "txpool": "transaction verification over all cores",
+    "pbft": "the one PBFT thread",
+    "storage": "block commits to storage, one at a time",
+    "sealer": "the sealer thread",
+    "rpc": "the RPC thread encoding pushes",
+    "uplink": "its machine's uplink serialising",
+    "downlink": "what its machine received, at the uplink's rate",
+    "loopback": "its machine's loopback",
+}
+
+
+def _qualifier(lane: str, threads: float | None) -> str:
+    """Why a lane's utilisation means what it does (serial, pool, link)."""
+    name = lane.rsplit("/", 1)[-1]
+    if name == "executor":
+        if threads is None or threads < 1.05:
+            return " (serial execution)"
+        return f" (DAG execution, {threads:.1f} threads on average)"
+    text = _QUALIFIERS.get(name)
+    return f" ({text})" if text else ""
+
+
+_COSTS_OF_KIND = {
+    "verification": ("verify_secp256k1", "verify_sm2", "txpool_insert_per_tx",
+                     "txpool_lookup_per_tx"),
+    "execution": ("storage_read_per_key",),
+    "storage": ("storage_write_per_key", "storage_commit_per_block"),
+    "consensus": ("sign_secp256k1", "sign_sm2", "msgpack_encode_per_kb",
+                  "msgpack_decode_per_kb", "keccak256_per_kb", "sm3_per_kb"),
+}
+"""The profile costs a kind of lane charges (docs/profiles.md), to say where a bound's come from."""
+
+
+def _bound_costs(summary: dict[str, Any], kind: str) -> str:
+    """The costs behind a bound and their provenance: the ones it charges that are assumed,
+    named; how many are measured or derived."""
+    costs = dict(summary.get("costs") or {})
+    calls = costs.pop("contract_calls", {})
+    costs.pop("release", None)
+    assumed: list[str] = []
+    sourced: set[str] = set()
+    if kind == "execution":
+        for name, call in calls.items():
+            if call["source"] == "assumed":
+                assumed.append(f"{name} {call['us']:g} µs")
+            else:
+                sourced.add(f"{name} ({call['source']})")
+    for profile in costs.values():
+        for name in _COSTS_OF_KIND.get(kind, ()):
+            source = profile.get("provenance", {}).get(name)
+            if source == "assumed":
+                assumed.append(f"{name} {profile['assumed_us'][name]:g} µs")
+            elif source is not None:
+                sourced.add(f"{name} ({source})")
+    if not assumed and not sourced:
+        return ""
+    parts = []
+    if assumed:
+        parts.append("assumed: " + ", ".join(dict.fromkeys(assumed)))
+    if sourced:
+        parts.append(", ".join(sorted(sourced)))
+    return f" [costs: {'; '.join(parts)}]"
+
+
+def _resources(entry: dict[str, Any]) -> list[tuple[str, float]]:
+    """A node's lanes and links, busiest first (ties in name order)."""
+    items = [*entry["lanes"].items(),
+             *((link, entry[link]) for link in ("uplink", "downlink", "loopback")
+               if link in entry)]
+    return sorted(items, key=lambda item: (-item[1], item[0]))
+
+
+def _bound(summary: dict[str, Any]) -> str:
+    """The bound of the run in words: the saturated resource, the next busiest, the backlog
+    (docs/bottleneck.md)."""
+    util = summary.get("utilisation") or {}
+    top = util.get("max")
+    saturation = summary.get("saturation") or {}
+    if not top:
+        return "nothing measured (an empty window)"
+    node, resource = top["resource"].split(".", 1)
+    entry = util["nodes"][node]
+    others = ", ".join(f"{name} {value:.0%}" for name, value in
+                       [item for item in _resources(entry) if item[0] != resource][:2])
+    growth = saturation.get("backlog_growth", 0.0)
+    full = saturation.get("pool_full_ratio", 0.0)
+    backlog = ("backlog steady" if abs(growth) < 0.005 else
+               f"backlog {'grows' if growth > 0 else 'shrinks'} {abs(growth):.0%} of the "
+               "offered rate")
+    if full:
+        backlog += f"; TxPoolIsFull for {full:.1%} of the window's submissions"
+    flag = " (saturated)" if saturation.get("saturated") else " (keeping up)"
+    bound = summary.get("bound_by")
+    if bound == "cpu":
+        busiest = max(util["nodes"].items(),
+                      key=lambda item: max(item[1]["cpu"], item[1].get("host_cpu", 0.0)))
+        cores = max(busiest[1]["cpu"], busiest[1].get("host_cpu", 0.0))
+        lanes = ", ".join(f"{name} {value:.0%}" for name, value in
+                          _resources(busiest[1])[:3])
+        return (f"cpu: {busiest[0]}'s cores busy {cores:.0%} of the window, no one lane "
+                f"saturated ({lanes}); {backlog}{flag}")
+    if bound is not None:
+        return (f"{bound}: {node} {resource} busy {top['utilisation']:.0%} of the window"
+                f"{_qualifier(resource, top.get('threads'))}{_bound_costs(summary, bound)}; "
+                f"{others}; {backlog}{flag}")
+    busiest = f"busiest {node} {resource} {top['utilisation']:.0%}"
+    if saturation.get("saturated"):
+        return (f"no resource saturated ({busiest}), yet {backlog}{flag}: a latency or "
+                "protocol limit (block size, pipeline, pool), not a busy resource")
+    return f"not saturated: {busiest}"
+
+
 def _speed(summary: dict[str, Any]) -> str:
     return (f"{summary['sim_time_s']:,.1f} s simulated in {summary['wall_time_s']:,.2f} s wall "
             f"({_fmt(summary['sim_speed'])}× real time), {summary['events']:,} events")
@@ -110,6 +224,7 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
         f"{kind} {entry['count']:,} ({entry['bytes'] / 1e6:,.1f} MB)"
         for kind, entry in messages.items()))
     details.add_row("CPU", _cpu(summary["cpu_utilisation"]))
+    details.add_row("bound by", escape(_bound(summary)))
     views = summary["view_changes"]
     if views["node_view_changes"]:
         details.add_row("view changes", f"reached view {views['final_view']}; "
@@ -190,6 +305,7 @@ def _print_groups(summary: dict[str, Any], console: Console) -> None:
     details.add_row("messages", f"{summary['messages_total']:,} "
                                 f"({summary['bytes_total'] / 1e6:,.1f} MB), all groups")
     details.add_row("CPU", _cpu(summary["cpu_utilisation"]))
+    details.add_row("bound by", escape(_bound(summary)))
     details.add_row("safety", _safety(summary["safety"], "ok in every group"))
     _warnings(summary, details)
     details.add_row("run", _speed(summary))

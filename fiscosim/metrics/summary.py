@@ -6,7 +6,9 @@ clients inside it, latency covers the transactions sent inside it that got a rec
 client's send to the receipt at the client, i.e. the RPC node's commit plus the client hop
 (``workload.client_latency_ms``; the batch's way to the node is in the commit time already,
 docs/clients.md). Keys with wall-clock values are listed in :data:`WALL_CLOCK_KEYS`;
-everything else is a pure function of the scenario and its seed.
+everything else is a pure function of the scenario and its seed. ``utilisation``, ``bound_by``
+and ``saturation`` say what limited the run (:mod:`fiscosim.metrics.utilisation`,
+docs/bottleneck.md).
 
 Every transaction ends the run in exactly one state (:func:`tx_states`, ``txs_by_state``; the
 rules are in docs/results.md): committed (with a receipt), committed without a receipt (on
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from fiscosim.metrics.utilisation import bound_by, saturation, utilisation
 from fiscosim.node.txpool import (
     PENDING,
     REJECT_BY_CODE,
@@ -203,6 +206,14 @@ def summarise(world: Any, wall_time_s: float, digest: str,
         for name, n in pool.rejections().items():
             node_rejections[name] = node_rejections.get(name, 0) + n
 
+    # What limited the run, over the same window (docs/bottleneck.md).
+    util = utilisation([(node.name, node.cpu, node.net_id)
+                        for _, node in sorted(world.node_at.items())],
+                       world.network, start_us, end_us)
+    offered = float(in_window.sum()) / window_s if window_s > 0 else 0.0
+    saturated = saturation(table, {row.number: row.commit_us for row in rows}, start_us, end_us,
+                           offered)
+
     return {
         "scenario": scenario_label(scenario.name, overrides),
         "overrides": list(overrides),
@@ -241,6 +252,9 @@ def summarise(world: Any, wall_time_s: float, digest: str,
         "cpu_utilisation": {
             node.name: round(node.cpu.utilisation(world.env.now), 4) for node in world.nodes
         },
+        "utilisation": util,
+        "bound_by": bound_by(util),
+        "saturation": saturated,
         "costs": cost_provenance(world.nodes, world.scenario.chain),
         "view_changes_wanted": sum(node.stats.view_changes_wanted for node in world.nodes),
         "view_changes": _view_changes(world),
@@ -356,6 +370,10 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str,
     # The run is safe only where every group was checked; a violation anywhere decides.
     status = "violated" if violations else NOT_CHECKED if unchecked else "ok"
     summary = {k: first[k] for k in ("scenario", "overrides", "scenario_digest", "seed")}
+    # The machines as a whole: every group's lanes on each node's CPU, and the links.
+    util = utilisation(list(zip(world.names, world.cpus, range(len(world.names)), strict=True)),
+                       world.network, int(world.scenario.warmup_s * 1_000_000),
+                       world.end_of_workload_us)
     summary.update({
         "nodes": len(world.names),
         "tps": round(sum(g["tps"] for g in groups.values()), 3),
@@ -373,6 +391,14 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str,
         "cpu_utilisation": {
             name: round(cpu.utilisation(world.env.now), 4)
             for name, cpu in zip(world.names, world.cpus, strict=True)
+        },
+        "utilisation": util,
+        "bound_by": bound_by(util),
+        # the worst group's: one falling behind is the run falling behind
+        "saturation": {
+            "backlog_growth": max(g["saturation"]["backlog_growth"] for g in groups.values()),
+            "pool_full_ratio": max(g["saturation"]["pool_full_ratio"] for g in groups.values()),
+            "saturated": any(g["saturation"]["saturated"] for g in groups.values()),
         },
         "costs": first["costs"],
         "safety": _safety(status, violations, not_checked_groups=unchecked),

@@ -60,6 +60,14 @@ delivered together, in the order they were scheduled (send order); another simpy
 that microsecond runs before or after the whole batch, deterministically, and one due earlier
 always runs first. With ``fifo_links=False`` each message has its own heap entry.
 
+**Link utilisation** (docs/bottleneck.md). Each sending queue (a machine's uplink, its
+loopback) adds the part of every serialisation that falls inside the measured window
+(:meth:`Network.set_window`; the whole run by default) to its busy time; a broadcast adds its
+run of back-to-back copies at once. A receiver's downlink is not a queue here (see above):
+the wire bytes of every hop that arrives at a machine from another machine inside the window
+are counted instead, and its downlink utilisation is those bytes at its uplink's rate
+(a symmetric NIC) over the window. Lost copies are not counted at their receiver.
+
 **Compression.** FISCO zstd-compresses payloads above 1024 bytes (docs/fisco-reference.md §4.1). The
 network charges the payload size it is given; pass ``compress`` (payload size -> compressed size,
 called for payloads above :data:`COMPRESS_THRESHOLD_BYTES`) to model compression.
@@ -316,6 +324,11 @@ class Network:
         self._extra_delay: list[int] | None = None
         self._faulty = False
         self.stats = NetworkStats(n)
+        # The measured window and what the links did inside it (the module docstring).
+        self._win_lo = 0
+        self._win_hi = 1 << 62
+        self._queue_busy: list[float] = [0.0] * (2 * machines)
+        self._down_bytes: list[int] = [0] * machines
 
     @staticmethod
     def _uplinks(bandwidth_bps: float | Sequence[float], n: int) -> list[int]:
@@ -372,6 +385,32 @@ class Network:
         if self.compress is not None and size > COMPRESS_THRESHOLD_BYTES:
             size = self.compress(size)
         return size + self.header_bytes
+
+    # -- utilisation -----------------------------------------------------------------------
+    def set_window(self, start_us: int, end_us: int) -> None:
+        """Counts link busy time only inside [``start_us``, ``end_us``) (the measured window)."""
+        self._win_lo = start_us
+        self._win_hi = end_us
+
+    def _busy(self, queue: int, begin: int, end: int) -> None:
+        """Adds ``queue``'s serialising from ``begin`` to ``end`` (clipped to the window)."""
+        if begin < self._win_lo:
+            begin = self._win_lo
+        if end > self._win_hi:
+            end = self._win_hi
+        if end > begin:
+            self._queue_busy[queue] += end - begin
+
+    def link_usage(self, node: int) -> dict[str, float]:
+        """Busy µs inside the window of ``node``'s machine's links: ``uplink``, ``downlink``
+        (its received bytes at its uplink's rate) and, where nodes share machines,
+        ``loopback``. Nodes of one machine share these."""
+        host = self._host[node]
+        out = {"uplink": self._queue_busy[host],
+               "downlink": self._down_bytes[host] * 8_000_000 / self._bandwidth[host]}
+        if self._loop < self.n:  # some machine runs several nodes
+            out["loopback"] = self._queue_busy[self._loop + host]
+        return out
 
     # -- fault hooks -----------------------------------------------------------------------
     def _refresh_faults(self) -> None:
@@ -533,14 +572,19 @@ class Network:
         packet = _Packet(sent, dst, ident, None)
         queue = self._queue_of(src, dst)
         free = self._uplink_free_at[queue]
-        departure = (now if now > free else free) + -(-(wire * 8_000_000) //
-                                                       self._bandwidth[queue])
+        tx = -(-(wire * 8_000_000) // self._bandwidth[queue])
+        departure = (now if now > free else free) + tx
         self._uplink_free_at[queue] = departure
+        if departure > self._win_lo and departure - tx < self._win_hi:
+            self._busy(queue, departure - tx, departure)
         if self._loss and self._loss_draw(link, src, dst) < self._loss:
             packet.fate = LOSS
         arrival = departure + link.latency()
         if arrival < departure:
             raise RuntimeError(_before_departure(src, dst, departure, arrival))
+        if (self._win_lo <= arrival < self._win_hi and queue < self._loop
+                and packet.fate is None):
+            self._down_bytes[self._host[dst]] += wire
         self._enqueue(link, packet, arrival)
         if self.tracer is not None:
             self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
@@ -580,15 +624,21 @@ class Network:
         fifo = self.fifo_links
         heap = self._heap
         direct = 0
+        # The copies sent here serialise back to back from `run`: one busy interval per run.
+        run = free
+        lo, hi = self._win_lo, self._win_hi
+        down = self._down_bytes
         for dst in dsts:
             link = out.get(dst)
             if link is None or not fifo or host[dst] == uplink:
                 # A first use, a relay, a self-send, unordered links or a node of the same
                 # machine (loopback): the general path, with the uplink's state handed over
                 # and back.
+                if free > run:
+                    self._busy(uplink, run, free)
                 free_at[uplink] = free
                 self._send_copy(sent, dst)
-                free = free_at[uplink]
+                free = run = free_at[uplink]
                 continue
             # _depart and _enqueue inlined: this loop carries most of a PBFT run's traffic.
             free += tx
@@ -605,6 +655,8 @@ class Network:
                 arrival = link.last_arrival
             else:
                 link.last_arrival = arrival
+            if lo <= arrival < hi and packet.fate is None:
+                down[host[dst]] += wire
             seq = self._seq
             self._seq = seq + 1
             packet.arrival = arrival
@@ -617,6 +669,8 @@ class Network:
                 tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
                                 "bytes": wire, "id": ident, "depart": free, "hops": 1})
         free_at[uplink] = free
+        if free > run:
+            self._busy(uplink, run, free)
         stats = self.stats
         stats.node_bytes_sent[src] += direct * wire
         stats.node_messages_sent[src] += direct
@@ -664,9 +718,11 @@ class Network:
         stats.node_messages_sent[u] += 1
         queue = self._queue_of(u, v)
         free = self._uplink_free_at[queue]
-        departure = (now if now > free else free) + -(-(wire * 8_000_000) //
-                                                       self._bandwidth[queue])
+        tx = -(-(wire * 8_000_000) // self._bandwidth[queue])
+        departure = (now if now > free else free) + tx
         self._uplink_free_at[queue] = departure
+        if departure > self._win_lo and departure - tx < self._win_hi:
+            self._busy(queue, departure - tx, departure)
         assert link.latency is not None
         arrival = departure + link.latency()
         if self._extra_delay is not None:
@@ -674,6 +730,9 @@ class Network:
         if arrival < departure:
             raise RuntimeError(_before_departure(u, v, departure, arrival))
         packet.fate = LOSS if self._loss and self._loss_draw(link, u, v) < self._loss else None
+        if (self._win_lo <= arrival < self._win_hi and queue < self._loop
+                and packet.fate is None):
+            self._down_bytes[self._host[v]] += wire
         self._enqueue(link, packet, arrival)
         return departure
 

@@ -33,6 +33,21 @@ for it instead (it waits behind the pushed horizons), so the total is conserved.
 This is a list of per-core horizons and a few lanes, not a simpy resource: O(cores + lanes) per
 task and no process per task, which is what lets a run keep up with 50,000 transactions per
 second.
+
+**Busy time per lane** (docs/bottleneck.md). Each task also adds, per lane, the part inside
+the measured window (:meth:`Cpu.set_window`; the whole run by default) of two intervals:
+
+- *work*: ``work / threads`` µs ending at the task's finish, the time it takes at full speed on
+  the threads it runs on. Summed over a lane and divided by the window, that is the lane's
+  utilisation: for a serial lane (PBFT, a serial executor, storage) its busy time, for the
+  verifier pool (all cores) its core time over the cores, for a DAG executor its core time
+  over the threads each block keeps busy. 1.0 means the lane could do no more;
+- *occupied*: from the task's start on its lane to its finish. Longer than the work where the
+  task time-sliced beside other lanes: a lane occupied all the window whose work stays below
+  it is held up by the other lanes on the cores (the CPU is the bound), not by its own cost.
+
+Core time (work × threads) is kept too, for the node's CPU over the window. A few float
+operations per task: no event, nothing per transaction.
 """
 
 from __future__ import annotations
@@ -47,14 +62,17 @@ class Cpu:
     """``cores`` cores with per-core busy-until times, lanes, and busy-time accounting."""
 
     __slots__ = ("_busy_until", "_lanes", "_sliced", "_sliced_first", "_sliced_threads",
-                 "busy_us", "cores", "slowdown")
+                 "_win_hi", "_win_lo", "busy_us", "cores", "slowdown")
 
     def __init__(self, cores: int) -> None:
         if cores < 1:
             raise ValueError(f"a CPU has at least one core, got {cores}")
         self.cores = cores
         self._busy_until = [0] * cores
-        self._lanes: dict[str | None, int] = {}
+        self._lanes: dict[str | None, list] = {}
+        """Per lane: ``[free from, work µs, occupied µs, core µs]``: when its next task may
+        start, and its usage inside the window (the module docstring), in one entry so that a
+        task looks its lane up once. Work on no lane (None) is counted, never serialised."""
         self._sliced: dict[object, tuple[int, int]] = {}
         """Time-slicing tasks still running: key → (finish, threads)."""
         self._sliced_first = _NEVER
@@ -65,6 +83,19 @@ class Cpu:
         """Core-microseconds of work charged so far (utilisation = busy / (cores × time))."""
         self.slowdown = 1.0
         """Every task takes this many times its cost (a slow node, a fault)."""
+        self._win_lo = 0
+        self._win_hi = _NEVER
+
+    def set_window(self, start_us: int, end_us: int) -> None:
+        """Counts the lanes' usage only inside [``start_us``, ``end_us``) (the measured
+        window: the summary's, after warm-up to the end of the workload)."""
+        self._win_lo = start_us
+        self._win_hi = end_us
+
+    def window_usage(self) -> dict[str | None, list[float]]:
+        """Per lane, ``[work, occupied, core]`` µs inside the window (the module docstring)."""
+        return {lane: entry[1:] for lane, entry in self._lanes.items()
+                if entry[1] or entry[2] or entry[3]}
 
     def reset(self, now: int, prefix: str | None = None) -> None:
         """Drops queued work (a crashed process): every core and lane is free from ``now``.
@@ -76,11 +107,13 @@ class Cpu:
         """
         if prefix is None:
             self._busy_until = [now] * self.cores
-            self._lanes = {}
+            for entry in self._lanes.values():  # the usage so far stays
+                entry[0] = 0
             self._sliced = {}
         else:
-            self._lanes = {lane: until for lane, until in self._lanes.items()
-                           if lane is None or not lane.startswith(prefix)}
+            for lane, entry in self._lanes.items():
+                if lane is not None and lane.startswith(prefix):
+                    entry[0] = 0
             self._sliced = {key: value for key, value in self._sliced.items()
                             if not (isinstance(key[0], str) and key[0].startswith(prefix))}
         self._sliced_first = min((until for until, _ in self._sliced.values()), default=_NEVER)
@@ -98,13 +131,14 @@ class Cpu:
         start = now
         if self.slowdown != 1.0:
             work_us = math.ceil(work_us * self.slowdown)
-        if lane is not None:
-            lane_free = self._lanes.get(lane, 0)
-            if lane_free > start:
-                start = lane_free
+        entry = self._lanes.get(lane)
+        if entry is None:
+            entry = self._lanes[lane] = [0, 0.0, 0.0, 0.0]
+        elif lane is not None and entry[0] > start:
+            start = entry[0]
         if work_us <= 0:
             if lane is not None:
-                self._lanes[lane] = start
+                entry[0] = start
             return start
         busy = self._busy_until
         cores = self.cores
@@ -116,22 +150,49 @@ class Cpu:
             if free <= start:  # an idle core: both ways are the same
                 done = start + work_us
                 busy[core] = done
-                if lane is not None:
-                    self._lanes[lane] = done
-                return done
-            queued = free + work_us
+            else:
+                done = self._contended(start, work_us, 1, lane, free + work_us, [core])
         else:
             order = sorted(range(cores), key=busy.__getitem__)[:threads]
             if busy[order[-1]] <= start:  # enough idle cores
-                queued = start + -(-work_us // threads)
+                done = start + -(-work_us // threads)
                 for core in order:
-                    busy[core] = queued
-                if lane is not None:
-                    self._lanes[lane] = queued
-                return queued
-            queued = _water_fill(work_us, [start if busy[core] < start else busy[core]
-                                           for core in order])
-        # Some of the cores are behind: time-slice beside their work if that is sooner.
+                    busy[core] = done
+            else:
+                queued = _water_fill(work_us, [start if busy[core] < start else busy[core]
+                                               for core in order])
+                done = self._contended(start, work_us, threads, lane, queued, order)
+        if lane is not None:
+            entry[0] = done
+        lo = self._win_lo
+        if done > lo and start < self._win_hi:
+            # The window's usage (module docstring), inline: this runs for every task.
+            hi = self._win_hi
+            end = done if done < hi else hi
+            if threads == 1:
+                begin = done - work_us
+                if begin < lo:
+                    begin = lo
+                if end > begin:
+                    entry[1] += end - begin
+                    entry[3] += end - begin
+            else:
+                begin = done - work_us / threads
+                if begin < lo:
+                    begin = lo
+                if end > begin:
+                    entry[1] += end - begin
+                    entry[3] += (end - begin) * threads
+            entry[2] += end - (start if start > lo else lo)
+        return done
+
+    def _contended(self, start: int, work_us: int, threads: int, lane: str | None,
+                   queued: int, order: list[int]) -> int:
+        """When a task that would queue until ``queued`` on the cores ``order`` (some of them
+        still busy after ``start``) is done: then, or sooner by time-slicing beside the work
+        there (the module docstring)."""
+        busy = self._busy_until
+        cores = self.cores
         running = 0
         for until in busy:
             if until > start:
@@ -150,34 +211,27 @@ class Cpu:
         if slice_done < queued:
             done = slice_done
             # The work still takes cores: whatever is queued behind finishes that much later.
-            order = sorted(range(cores), key=busy.__getitem__)
+            every = sorted(range(cores), key=busy.__getitem__)
             finish = _water_fill(work_us, [start if busy[core] < start else busy[core]
-                                           for core in order])
-            for core in order:
+                                           for core in every])
+            for core in every:
                 if busy[core] < finish:
                     busy[core] = finish
             # The lanes it shared the cores with lost that much time between them: their next
             # tasks start later (each running thread gave up work / running).
             delay = math.ceil(work_us / running) if running else 0
             if delay:
-                lanes = self._lanes
-                for other, until in lanes.items():
-                    if until > start and other != lane:
-                        lanes[other] = until + delay
+                for other, entry in self._lanes.items():
+                    if entry[0] > start and other != lane and other is not None:
+                        entry[0] += delay
             sliced[(lane, start, len(sliced))] = (done, threads)
             self._sliced_threads += threads
             if done < self._sliced_first:
                 self._sliced_first = done
-        else:
-            done = queued
-            if threads == 1:
-                busy[core] = done
-            else:
-                for core in order:
-                    busy[core] = done
-        if lane is not None:
-            self._lanes[lane] = done
-        return done
+            return done
+        for core in order:
+            busy[core] = queued
+        return queued
 
     def utilisation(self, elapsed_us: int) -> float:
         """Fraction of the cores' time spent working over ``elapsed_us``."""
@@ -221,6 +275,21 @@ class GroupCpu:
 
     def utilisation(self, elapsed_us: int) -> float:
         return self.base.utilisation(elapsed_us)
+
+    def machine(self) -> Cpu:
+        """The physical CPU under this view (and any view it is a view of)."""
+        base = self.base
+        while not isinstance(base, Cpu):
+            base = base.base
+        return base
+
+    def window_usage(self) -> dict[str | None, list[float]]:
+        """This view's lanes' usage in the window (:meth:`Cpu.window_usage`), its prefix
+        stripped; work on no lane is under ``"~"``."""
+        prefix = self.prefix
+        cut = len(prefix)
+        return {lane[cut:]: usage for lane, usage in self.base.window_usage().items()
+                if lane is not None and lane.startswith(prefix)}
 
 
 class HostShare(GroupCpu):
