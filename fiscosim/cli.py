@@ -40,7 +40,8 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 EXIT_CODES = {
     EXIT_OK: "the run finished (and safety held)",
-    EXIT_FAILED: "fiscosim fuzz: a run lost liveness",
+    EXIT_FAILED: "fiscosim fuzz: a run lost liveness; fiscosim compare-published: a check "
+                 "row is outside its tolerance",
     EXIT_USAGE: "bad input: a scenario, an option, an --out or --trace path",
     EXIT_UNSAFE: "safety violated (two honest nodes committed different blocks)",
     EXIT_TIMEOUT: "stopped by --timeout (as timeout(1) exits)",
@@ -942,11 +943,321 @@ def calibrate(out: str, name: str | None, seconds: float, repeats: int, cores: i
         console.print(f"[yellow]warning:[/] {line}", highlight=False, soft_wrap=True)
 
 
-if __name__ == "__main__":
-    main()
 
 
 # -- fiscosim capacity (issue 16, part 2): its command goes below this line -------------------
 
 
+class _RatePair(click.ParamType):
+    """Two numbers ``A,B`` (``--bounds 500,200000``, ``--resolution 0.02,100``)."""
+
+    name = "pair"
+
+    def __init__(self, fix: str, whole: bool) -> None:
+        self.fix = fix
+        self.whole = whole
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[float, float]:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).replace(":", ",").split(",")
+        try:
+            numbers = tuple(float(part.strip().replace("_", "")) for part in parts)
+        except ValueError:
+            numbers = ()
+        if len(numbers) != 2 or not all(math.isfinite(n) for n in numbers) or (
+                self.whole and not all(n == int(n) for n in numbers)):
+            self.fail(f"{value!r} is not two {'whole ' if self.whole else ''}numbers A,B",
+                      param, ctx)
+        return numbers  # type: ignore[return-value]
+
+
+class _CriterionSetting(click.ParamType):
+    """``NAME=VALUE``: a criterion of the capacity search and its threshold (``off``: none)."""
+
+    name = "criterion"
+    fix = ("give NAME=VALUE with NAME one of goodput_ratio, latency_ms.p50|p95|p99|mean|max, "
+           "backlog_growth, rejected_ratio and VALUE a number or off")
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[str, float | None]:
+        if isinstance(value, tuple):
+            return value
+        name, sep, text = str(value).partition("=")
+        text = text.strip().lower()
+        if not sep or not name.strip():
+            self.fail(f"{value!r} is not NAME=VALUE", param, ctx)
+        if text in ("off", "none", "null"):
+            return name.strip(), None
+        try:
+            return name.strip(), float(text)
+        except ValueError:
+            self.fail(f"{text!r} is not a number", param, ctx)
+
+
+class _PerRound(click.ParamType):
+    """A whole number >= 1, or ``auto`` (one probe per worker)."""
+
+    name = "count"
+    fix = "give a whole number >= 1, or auto"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        if str(value).strip().lower() == "auto":
+            return 0
+        try:
+            count = int(str(value))
+        except ValueError:
+            count = 0
+        if count < 1:
+            self.fail(f"{value!r} is not a whole number >= 1 or auto", param, ctx)
+        return count
+
+
+_SETTING_OPTIONS = {"start": "--start", "bounds": "--bounds", "growth": "--growth",
+                    "resolution": "--resolution", "round_to": "--round-to",
+                    "probes_per_round": "--probes-per-round"}
+
+
+def _probe_line(probe: Any) -> str:
+    """One probe as it completes: rate, verdict, the criteria's values, wall time."""
+    shown = []
+    for name, value in probe.values.items():
+        if value is None:
+            continue
+        text = f"{value:,.0f} ms" if name.startswith("latency_ms.") else f"{value:.4g}"
+        shown.append(f"{name.replace('latency_ms.', 'latency ')} {text}")
+    verdict = "pass" if probe.passed else "FAIL (" + ", ".join(probe.failing) + ")"
+    bound = f", bound by {probe.bound_by}" if probe.bound_by else ""
+    return (f"probe {probe.rate:>9,} TPS: {verdict}; committed {probe.tps:,.0f} TPS; "
+            + "; ".join(shown) + f"{bound} [{probe.wall_s:.1f} s]")
+
+
+@main.command()
+@click.argument("scenario", required=False, type=click.Path())
+@click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
+              help="Override a scenario field, as for 'fiscosim run' (e.g. --set duration_s=10 "
+                   "for shorter probes).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Replace the scenario's seed (every probe runs with it).")
+@click.option("--start", type=click.IntRange(min=1), default=None,
+              help="First rate probed [default: the scenario's workload.rate_tps].")
+@click.option("--bounds", type=_RatePair("give two whole rates LOW,HIGH, e.g. 500,200000",
+                                         whole=True),
+              default="500,200000", show_default=True, metavar="LOW,HIGH",
+              help="The rates the search stays within.")
+@click.option("--growth", type=click.FloatRange(min=1, min_open=True, max=1000), default=2.0,
+              show_default=True, help="Bracketing factor: the rate is multiplied (divided) by "
+                                      "this until a probe fails (passes).")
+@click.option("--resolution", type=_RatePair("give RELATIVE,ABSOLUTE, e.g. 0.02,100",
+                                             whole=False),
+              default="0.02,100", show_default=True, metavar="REL,ABS",
+              help="Stop when first failing - max sustainable <= max(REL x max sustainable, "
+                   "ABS).")
+@click.option("--round-to", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Probed rates are multiples of this.")
+@click.option("--criterion", "criteria", multiple=True, type=_CriterionSetting(),
+              metavar="NAME=VALUE",
+              help="Change a criterion: goodput_ratio=0.98 (at least), latency_ms.p95=2000, "
+                   "backlog_growth=0.01, rejected_ratio=0.001 (at most); VALUE off drops it "
+                   "(repeatable).")
+@click.option("--probes-per-round", type=_PerRound(), default="auto", show_default=True,
+              help="Probes run at once per round (auto: one per worker); the answer is the "
+                   "same for every value.")
+@click.option("-j", "--workers", type=click.IntRange(min=1), default=None,
+              help="Processes running probes [default: every core].")
+@click.option("--json", "as_json", is_flag=True, help="End with the result as one JSON line.")
+def capacity(scenario: str | None, overrides: tuple[str, ...], seed: int | None,
+             start: int | None, bounds: tuple[float, float], growth: float,
+             resolution: tuple[float, float], round_to: int,
+             criteria: tuple[tuple[str, float | None], ...], probes_per_round: int,
+             workers: int | None, as_json: bool) -> None:
+    """Find the highest sustainable offered rate of a scenario [default:
+    scenarios/quickstart.yaml] by bracketing and bisection over whole runs (docs/capacity.md).
+
+    A probe is a run at one workload.rate_tps; it passes when, over the measured window,
+    goodput (committed / offered TPS) >= 0.98, latency p95 <= 2000 ms, the backlog grows by
+    at most 1 % of the offered rate and at most 0.1 % of transactions are rejected. Prints
+    the highest passing rate, the first failing one, the criterion it failed and the
+    resource that saturated.
+    """
+    from fiscosim.scenario import ScenarioError, load_scenario
+    from fiscosim.sim.capacity import (
+        Criteria,
+        SearchSettings,
+        SettingsError,
+        capacity_of,
+        check_searchable,
+        summary_line,
+    )
+
+    chosen = Criteria()
+    for name, value in criteria:
+        try:
+            chosen = chosen.with_(name, value)
+        except SettingsError as error:
+            raise Failure(f"--criterion {name}: {error.problem} ({error.fix})") from None
+    path = Path(scenario) if scenario is not None else _default_scenario()
+    try:
+        loaded = load_scenario(path, list(overrides) + ([f"seed={seed}"] if seed is not None
+                                                        else []))
+        check_searchable(loaded, str(path))
+    except ScenarioError as error:
+        raise Failure(str(error)) from None
+    for warning in loaded.warnings():
+        click.echo(f"warning: {path}: {warning}", err=True)
+    workers = workers or len(os.sched_getaffinity(0))
+    low, high = int(bounds[0]), int(bounds[1])
+    if start is None:  # the scenario's own rate, inside the bounds
+        start = min(max(round(loaded.workload.rate_tps), low), high)
+    settings = SearchSettings(
+        start=start, bounds=(low, high), growth=growth,
+        resolution=(resolution[0], resolution[1]),
+        round_to=round_to, probes_per_round=probes_per_round or workers)
+    try:
+        settings.check()
+    except SettingsError as error:
+        raise Failure(f"{_SETTING_OPTIONS[error.field]}: {error.problem} ({error.fix})") from None
+    per_probe = loaded.duration_s + loaded.drain_s
+    # click.echo, not rich, for the lines: a pipe would get them wrapped at 80 columns.
+    click.echo(
+        f"capacity of {loaded.name} ({path}): workload.rate_tps from {settings.start:,} within "
+        f"[{low:,}, {high:,}], x{growth:g}, to max({resolution[0]:g} x rate, "
+        f"{resolution[1]:g}) on multiples of {round_to:,}; {settings.probes_per_round} probe"
+        f"{'s' if settings.probes_per_round != 1 else ''} per round on {workers} worker"
+        f"{'s' if workers != 1 else ''}; each probe simulates {per_probe:g} s "
+        f"({loaded.warmup_s:g} s warm-up)")
+    started = time.perf_counter()
+    try:
+        result = capacity_of(loaded, settings, chosen, workers=workers, source=str(path),
+                             on_probe=lambda p: click.echo(_probe_line(p)))
+    except ScenarioError as error:
+        raise Failure(f"{error} (or lower the upper --bounds, or run fewer -j workers)") from None
+    elapsed = time.perf_counter() - started
+    table = Table(title=f"fiscosim capacity — {loaded.name}", show_header=False)
+    table.add_column("figure")
+    table.add_column("value")
+    table.add_row("max sustainable rate",
+                  "none within the bounds" if result.max_sustainable_tps is None
+                  else f"{result.max_sustainable_tps:,} TPS"
+                  + (" (the upper bound)" if result.limit == "upper_bound" else ""))
+    table.add_row("first failing rate", "none within the bounds"
+                  if result.first_failing_tps is None else f"{result.first_failing_tps:,} TPS")
+    if result.failed_criterion is not None:
+        at_hi = next(p for p in result.probes if p.rate == result.first_failing_tps)
+        table.add_row("failed criterion",
+                      f"{result.failed_criterion} = {result.failed_value:g} (limit "
+                      f"{result.failed_threshold:g})"
+                      + (f"; also {', '.join(result.failing_at_hi[1:])}"
+                         if len(result.failing_at_hi) > 1 else "")
+                      + f"; committed {at_hi.tps:,.0f} TPS")
+    if result.first_failing_tps is not None:
+        table.add_row("saturated resource", result.bound_by or "not reported by this run")
+    if result.utilisation_max:
+        use = result.utilisation_max
+        table.add_row("busiest resource", f"{use.get('resource')} ({use.get('kind')}): "
+                      f"{float(use.get('utilisation') or 0):.1%} busy")
+    sim_s = sum(p.sim_s for p in result.probes)
+    table.add_row("probes", f"{len(result.probes)} in {result.rounds} rounds; {sim_s:,.0f} s "
+                  f"simulated in {elapsed:.1f} s wall")
+    if result.not_evaluated:
+        table.add_row("not evaluated", ", ".join(result.not_evaluated)
+                      + " (these runs do not report it)")
+    if result.non_monotone:
+        table.add_row("non-monotone", "a probe passed above a failing rate; the answer is the "
+                      "highest pass below the lowest failing rate")
+    # A pipe or a file gets the whole table on 140 columns rather than a wrapped 80.
+    (console if console.is_terminal else Console(width=140)).print(table)
+    click.echo(summary_line(result))
+    if as_json:
+        sys.stdout.write(json.dumps({**result.as_dict(), "scenario": loaded.name,
+                                     "workers": workers, "wall_s": round(elapsed, 3)}) + "\n")
+
+
 # -- fiscosim compare-published (issue 16, part 3): its command goes below this line ----------
+
+
+def _figure(value: float) -> str:
+    """A figure for the table: whole numbers with separators, small ones with decimals."""
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
+
+
+@main.command("compare-published", epilog=(
+    "Exit codes: 0 every check row whose source states its hardware is within its tolerance; "
+    "1 one is outside (the table says which); 2 bad input (an option, a points file). Fit rows "
+    "and rows whose source states no hardware never change the exit code. docs/validation.md."))
+@click.option("--fast", is_flag=True,
+              help="Shortened runs (each point's fast_overrides), for CI: a few seconds.")
+@click.option("--only", "only", multiple=True, metavar="ID",
+              help="Only this point (repeatable).")
+@click.option("--kind", type=click.Choice(["fit", "check"]), default=None,
+              help="Only fit rows (per-stage figures) or check rows (end-to-end figures).")
+@click.option("--points", "points_file", metavar="FILE", default=None,
+              help="Another reference-point file [default: the shipped points.yaml].")
+@click.option("--json", "as_json", is_flag=True, help="End with the rows as one JSON line.")
+def compare_published(fast: bool, only: tuple[str, ...], kind: str | None,
+                      points_file: str | None, as_json: bool) -> None:
+    """Predict FISCO BCOS's published performance figures and compare.
+
+    Runs the versioned reference points shipped with fiscosim (fiscosim/published/points.yaml:
+    each figure's source, conditions, tolerance, and whether it is a fit row, a per-stage
+    figure costs may be calibrated on, or a check row, an end-to-end figure nothing is fitted
+    to) and prints predicted against published with their ratio. This does not check a
+    scenario file: `fiscosim run --dry-run` does.
+    """
+    from fiscosim.published import PublishedError, compare, exit_code, load_points
+
+    try:
+        points = load_points(points_file)
+        with console.status("predicting...") as status:
+            rows = compare(points, fast=fast, only=only, kind=kind,
+                           progress=lambda ident: status.update(f"predicting {ident}..."))
+    except PublishedError as error:
+        raise Failure(str(error)) from None
+    code = exit_code(rows)
+    if as_json:
+        click.echo(json.dumps({"fast": fast, "exit_code": code,
+                               "rows": [row.to_dict() for row in rows]}, ensure_ascii=False))
+        sys.exit(code)
+    title = "FISCO BCOS's published figures, predicted" + (" (--fast: shortened runs)"
+                                                           if fast else "")
+    table = Table(title=title)
+    # Output to a file or a pipe is a log: as wide as the table needs. A narrow terminal gets
+    # no "what" column (wrapped into it, the table is unreadable), and folds the ids.
+    out = console if console.is_terminal else Console(width=160)
+    wide = out.width >= 150
+    for column in ("id", "kind", "what", "published", "predicted", "ratio", "tolerance",
+                   "verdict"):
+        if column == "what" and not wide:
+            continue
+        right = column in ("published", "predicted", "ratio", "tolerance")
+        # The figures never wrap (a narrow terminal folds the ids instead).
+        table.add_column(column, justify="right" if right else "left", overflow="fold",
+                         no_wrap=column in ("kind", "published", "predicted", "ratio",
+                                            "tolerance", "verdict"),
+                         min_width=12 if column == "id" else None)
+    colours = {"within": "green", "outside": "red", "no hardware stated": "yellow"}
+    for row in rows:
+        cells = [row.id, row.kind, row.what, f"{_figure(row.published)} {row.unit}",
+                 f"{_figure(row.predicted)} {row.unit}", f"{row.ratio:.2f}",
+                 f"±{row.tolerance:.0%}", f"[{colours[row.verdict]}]{row.verdict}[/]"]
+        table.add_row(*(cells if wide else cells[:2] + cells[3:]))
+    out.print(table)
+    checks = [row for row in rows if row.kind == "check" and row.hardware_stated]
+    outside = [row.id for row in checks if not row.within]
+    if outside:
+        console.print(f"[red]{len(outside)} of {len(checks)} check rows outside their "
+                      f"tolerance:[/] {', '.join(outside)} (docs/validation.md names the "
+                      "causes)", highlight=False, soft_wrap=True)
+    elif checks:
+        console.print(f"[green]all {len(checks)} check rows within their tolerance[/]")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,6 @@
-"""Naming things back to the user: the "did you mean" hint of a one-line error, and whether a
-reference to a shipped data file (a profile, a contract model) is a name or a path.
+"""Naming things back to the user: the "did you mean" hint of a one-line error, whether a
+reference to a shipped data file (a profile, a contract model) is a name or a path, and where
+a YAML file is broken.
 
 Standard library only, so that every layer may use it (scenario loading stays free of numpy).
 """
@@ -35,4 +36,20 @@ def looks_like_name(ref: object, text: str) -> bool:
             and Path(text).suffix.lower() not in (".yaml", ".yml"))
 
 
-__all__ = ["did_you_mean", "looks_like_name"]
+def yaml_problem(error: BaseException) -> tuple[int | None, str]:
+    """The 1-based line and the problem of a YAML parse error (PyYAML's ``problem_mark`` and
+    ``problem``), for a one-line message; the line is None when PyYAML gives none.
+
+    >>> class Mark:
+    ...     line = 4
+    >>> class Broken(Exception):
+    ...     problem_mark, problem = Mark(), "mapping values are not allowed here"
+    >>> yaml_problem(Broken())
+    (5, 'mapping values are not allowed here')
+    """
+    mark = getattr(error, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    return line, getattr(error, "problem", None) or "invalid YAML"
+
+
+__all__ = ["did_you_mean", "looks_like_name", "yaml_problem"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from fiscosim.refs import did_you_mean, looks_like_name
+from fiscosim.refs import did_you_mean, looks_like_name, yaml_problem
 
 KINDS = ("precompiled", "solidity")
 """Where a contract's code runs: FISCO's native C++ (``precompiled``) or its EVM."""
@@ -252,9 +252,8 @@ def parse_contract(text: str, where: str = "<contract>") -> ContractModel:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
+        line, problem = yaml_problem(error)
+        at = f"line {line}" if line is not None else ""
         raise ContractError(where, at, f"YAML error: {problem}", "fix the YAML") from None
     return from_mapping(data, where)
 

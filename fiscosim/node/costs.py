@@ -39,7 +39,7 @@ from typing import Any
 
 import yaml
 
-from fiscosim.refs import did_you_mean, looks_like_name
+from fiscosim.refs import did_you_mean, looks_like_name, yaml_problem
 
 COST_FIELDS: tuple[str, ...] = (
     "verify_secp256k1",
@@ -498,9 +498,8 @@ def _parse_text(text: str, where: str, key: str, seen: tuple[str, ...]) -> Hardw
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or "invalid YAML"
+        line, problem = yaml_problem(error)
+        at = f" at line {line}" if line is not None else ""
         raise ValueError(f"{where}: YAML error{at}: {problem} (fix the file)") from error
     if not isinstance(data, Mapping):
         raise ValueError(
