@@ -107,6 +107,24 @@ def test_a_thin_uplink_bounds_by_network():
     assert summary["tps"] < 0.8 * summary["send_rate_tps"]
 
 
+def test_fisco_2_9s_one_block_in_flight_bounds_by_consensus_with_no_resource_saturated():
+    """2.9 executes, votes and writes one block at a time: past its capacity no lane is near
+    its limit, yet the chain falls behind: the protocol's critical path is the bound."""
+    summary = run("fisco2", "workload.rate_tps=80000", "chain.version='2.9'",
+                  "chain.pipeline_size=null", "chain.leader_period=null",
+                  "chain.is_serial_execute=null", "workload.contract=DagTransfer", *SHORT)
+    assert summary["saturation"]["saturated"] is True
+    assert summary["utilisation"]["max"]["utilisation"] < 0.9
+    assert summary["bound_by"] == "consensus"
+    report = io.StringIO()
+    print_report(summary, Console(file=report, width=1000))
+    assert "consensus: no resource saturated" in report.getvalue()
+    assert "the protocol's critical path bounds it" in report.getvalue()
+    unsaturated = {"max": {"kind": "execution", "utilisation": 0.5},
+                   "nodes": {"n": {"cpu": 0.5, "occupied": {"executor": 0.5}}}}
+    assert bound_by(unsaturated) is None and bound_by(unsaturated, True) == "consensus"
+
+
 def test_two_cores_are_filled_by_verification_with_the_rest_beside_it():
     summary = cores_bound()
     values_in_unit_interval(summary)

@@ -126,15 +126,16 @@ def _bound(summary: dict[str, Any]) -> str:
                           _resources(busiest[1])[:3])
         return (f"cpu: {busiest[0]}'s cores busy {cores:.0%} of the window, no one lane "
                 f"saturated ({lanes}); {backlog}{flag}")
+    if bound == "consensus" and top.get("kind") != "consensus":
+        return (f"consensus: no resource saturated (busiest {node} {resource} "
+                f"{top['utilisation']:.0%}), yet {backlog}{flag}: the protocol's critical path "
+                "bounds it (blocks in flight × each block's rounds, execution and write in a "
+                "row; block size, min_seal_time), not a busy resource")
     if bound is not None:
         return (f"{bound}: {node} {resource} busy {top['utilisation']:.0%} of the window"
                 f"{_qualifier(resource, top.get('threads'))}{_bound_costs(summary, bound)}; "
                 f"{others}; {backlog}{flag}")
-    busiest = f"busiest {node} {resource} {top['utilisation']:.0%}"
-    if saturation.get("saturated"):
-        return (f"no resource saturated ({busiest}), yet {backlog}{flag}: a latency or "
-                "protocol limit (block size, pipeline, pool), not a busy resource")
-    return f"not saturated: {busiest}"
+    return f"not saturated: busiest {node} {resource} {top['utilisation']:.0%}"
 
 
 def _speed(summary: dict[str, Any]) -> str:

@@ -253,7 +253,7 @@ def summarise(world: Any, wall_time_s: float, digest: str,
             node.name: round(node.cpu.utilisation(world.env.now), 4) for node in world.nodes
         },
         "utilisation": util,
-        "bound_by": bound_by(util),
+        "bound_by": bound_by(util, saturated["saturated"]),
         "saturation": saturated,
         "costs": cost_provenance(world.nodes, world.scenario.chain),
         "view_changes_wanted": sum(node.stats.view_changes_wanted for node in world.nodes),
@@ -393,7 +393,7 @@ def summarise_groups(world: Any, wall_time_s: float, digest: str,
             for name, cpu in zip(world.names, world.cpus, strict=True)
         },
         "utilisation": util,
-        "bound_by": bound_by(util),
+        "bound_by": bound_by(util, any(g["saturation"]["saturated"] for g in groups.values())),
         # the worst group's: one falling behind is the run falling behind
         "saturation": {
             "backlog_growth": max(g["saturation"]["backlog_growth"] for g in groups.values()),

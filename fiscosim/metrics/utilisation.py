@@ -15,8 +15,11 @@ Definitions (docs/bottleneck.md has them with examples):
   at its uplink's rate, over the window (:mod:`fiscosim.net.network`).
 - ``max`` is the busiest lane or link; ``bound_by`` its kind (:data:`LANE_KINDS`) when it is
   busy :data:`SATURATED` of the window or more, ``"cpu"`` when none is but a node's cores are
-  (or a lane was occupied that long while its own work was not: it waited for cores), else
-  null.
+  (or a lane was occupied that long while its own work was not: it waited for cores); when
+  neither holds but the run is saturated (below), ``"consensus"``: the protocol's critical
+  path bounds it, not a busy resource (blocks in flight × the time each block's rounds,
+  execution and write take in a row: FISCO 2.9's one block in flight, a WAN's round trips, a
+  stall); else null.
 - ``saturation.backlog_growth`` is the least-squares slope, over the window, of the backlog
   (submitted − resolved: a transaction is resolved at its block's first commit or, when
   rejected, at its submission; sampled just after each block commit) over the offered rate;
@@ -131,8 +134,9 @@ def utilisation(entries: Sequence[tuple[str, Any, int]], network: Any, start_us:
     return {"window_s": round(window / 1e6, 6), "nodes": nodes, "max": top}
 
 
-def bound_by(util: dict[str, Any]) -> str | None:
-    """The kind of resource that bounds the run (module docstring), or None."""
+def bound_by(util: dict[str, Any], saturated: bool = False) -> str | None:
+    """The kind of resource that bounds the run (module docstring), or None; ``saturated``:
+    whether the run fell behind (:func:`saturation`)."""
     top = util.get("max")
     if top is not None and top["utilisation"] >= SATURATED:
         return top["kind"]
@@ -141,7 +145,7 @@ def bound_by(util: dict[str, Any]) -> str | None:
             return "cpu"
         if any(busy >= SATURATED for busy in entry["occupied"].values()):
             return "cpu"  # a lane in progress all the window at less than full speed
-    return None
+    return "consensus" if saturated else None
 
 
 def saturation(table: Any, commit_us_by_block: dict[int, int], start_us: int, end_us: int,
