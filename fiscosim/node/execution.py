@@ -66,18 +66,26 @@ class Execution(Stage):
         if self._ahead and self._ahead.pop(proposal.index, None) == proposal.hash:
             self.later(self.env.now, self._report, proposal.index)
             return
+        self.later(self._charge(proposal), self._executed, proposal)
+
+    def _charge(self, proposal: Any) -> int:
+        """Puts ``proposal``'s execution on the executor lane; returns when it is done."""
         costs = self.costs
         plan = self.shared.execution_plan(proposal, costs.cores)
         work = costs.execute_block(plan.work_us, plan.txs, plan.state_reads, plan.state_writes)
         done = self.cpu.run(self.env.now, work, parallelism=plan.busy, lane="executor")
         self.ctx.trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
-        self.later(done, self._executed, proposal)
+        return done
 
-    def _executed(self, proposal: Any) -> None:
+    def _store(self, proposal: Any) -> Block:
+        """The executed block of ``proposal``, kept as this node's executed block there."""
         block = self.block_for(proposal)
         self.ctx.executed[proposal.index] = block
         self.stats.executed_blocks += 1
-        self.on_executed(proposal.index, block.hash)
+        return block
+
+    def _executed(self, proposal: Any) -> None:
+        self.on_executed(proposal.index, self._store(proposal).hash)
 
     def _report(self, index: int) -> None:
         block = self.ctx.executed.get(index)
@@ -91,34 +99,23 @@ class Execution(Stage):
         yet waits until it is (2.x keeps a PrepareReq above its height + 1 as a future block,
         ``isValidPrepare``, ``handleFutureBlock``), never on an executed block a view change
         may still have abandoned."""
-        index = proposal.index
-        if self.ctx.height < index - 1:
-            self._waiting.setdefault(index - 1, []).append((proposal, then))
+        if self.ctx.height < proposal.index - 1:
+            self._waiting.setdefault(proposal.index - 1, []).append((proposal, then))
             return
-        costs = self.costs
-        plan = self.shared.execution_plan(proposal, costs.cores)
-        work = costs.execute_block(plan.work_us, plan.txs, plan.state_reads, plan.state_writes)
-        done = self.cpu.run(self.env.now, work, parallelism=plan.busy, lane="executor")
-        self.ctx.trace("execute", index=index, txs=len(proposal.tx_ids))
-        self.later(done, self._executed_ahead, proposal, then)
+        self.later(self._charge(proposal), self._executed_ahead, proposal, then)
 
     def _executed_ahead(self, proposal: Any, then: Callable[[Any, bool], None]) -> None:
-        block = self.block_for(proposal)
-        self.ctx.executed[proposal.index] = block
+        self._store(proposal)
         self._ahead[proposal.index] = proposal.hash
-        self.stats.executed_blocks += 1
         then(proposal, True)
 
-    def _resume(self, index: int) -> None:
-        """Blocks up to ``index`` are stored: proposals waiting for them execute."""
+    def resume_up_to(self, height: int) -> None:
+        """Blocks up to ``height`` are stored (committed here or synced): the proposals
+        waiting for them execute."""
         if self._waiting:
-            for parent in sorted(p for p in self._waiting if p <= index):
+            for parent in sorted(p for p in self._waiting if p <= height):
                 for waiting in self._waiting.pop(parent):
                     self.execute_before_sign(*waiting)
-
-    def resume_up_to(self, height: int) -> None:
-        """Block sync stored blocks up to ``height``."""
-        self._resume(height)
 
     def reset(self) -> None:
         """Forgets what was executed ahead or waits (the core that asked is gone)."""
@@ -182,7 +179,7 @@ class Execution(Stage):
         self.shared.on_commit(ctx, action.index, entry)
         ctx.trace("commit", index=action.index, txs=len(proposal.tx_ids))
         self.on_committed(action.index, action.executed_hash)
-        self._resume(action.index)
+        self.resume_up_to(action.index)
 
 
 __all__ = ["Execution"]
