@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def run(name: str, *overrides: str) -> dict[str, Any]:
 
 def serial_execution() -> dict[str, Any]:
     # 3.16 has no pool limit: what the executor cannot take piles up as a growing backlog.
-    return run("serial", "workload.rate_tps=15000", "chain.version='3.16'", *SHORT)
+    return run("serial", "workload.rate_tps=48000", "chain.version='3.16'", *SHORT)
 
 
 def network_bound() -> dict[str, Any]:
@@ -85,12 +86,12 @@ def test_serial_execution_bounds_server_8core_lan_and_the_backlog_grows():
     saturation = summary["saturation"]
     assert saturation["saturated"] is True
     assert saturation["pool_full_ratio"] == 0.0  # no pool limit on 3.16
-    # ~15,000 offered, ~7,600 committed: the backlog grows by about half the offered rate.
+    # ~48,000 offered, ~24,000 committed: the backlog grows by about half the offered rate.
     assert 0.3 < saturation["backlog_growth"] < 0.7
 
 
 def test_the_default_pool_limit_turns_the_growth_into_tx_pool_is_full():
-    summary = run("pool", "workload.rate_tps=15000", *SHORT)
+    summary = run("pool", "workload.rate_tps=40000", *SHORT)
     assert summary["bound_by"] == "execution"
     assert summary["saturation"]["saturated"] is True
     assert summary["saturation"]["pool_full_ratio"] > 0.1
@@ -156,12 +157,16 @@ def test_same_seed_same_figures():
         assert again[key] == first[key]
 
 
-def test_report_names_the_bound_and_its_assumed_cost():
+def test_report_names_the_bound_and_where_its_costs_come_from():
+    """server-8core-lan saturates on costs with a source: the call's is published (FISCO's
+    executor benchmark), the state reads' derived from a measurement; none is assumed."""
     text = io.StringIO()
     print_report(serial_execution(), Console(file=text, width=400))
     line = next(line for line in text.getvalue().splitlines() if line.startswith("bound by"))
-    assert "execution: node" in line and "executor busy 100% of the window" in line
-    assert "(serial execution)" in line and "assumed: DagTransfer.userTransfer" in line
+    assert "execution: node" in line
+    assert re.search(r"executor busy (9[5-9]|100)% of the window", line)
+    assert "(serial execution)" in line
+    assert "[costs: DagTransfer.userTransfer (published)" in line and "assumed" not in line
     assert "(saturated)" in line
     text = io.StringIO()
     print_report(low_load(), Console(file=text, width=400))

@@ -330,9 +330,9 @@ def test_a_short_real_search_prints_the_rate_and_the_bound():
     assert "saturated resource" in result.stdout and "simulated in" in result.stdout
     data = json.loads(result.stdout.splitlines()[-1])
     lo, hi = data["max_sustainable_tps"], data["first_failing_tps"]
-    assert 4000 <= lo < hi <= 8000 and lo % 500 == 0
+    assert 8000 <= lo < hi <= 16000 and lo % 500 == 0
     assert data["failed_criterion"] in data["criteria"] and data["limit"] is None
-    assert [p["rate"] for p in data["probes"]][:2] == [4000, 8000]
+    assert [p["rate"] for p in data["probes"]][:3] == [4000, 8000, 16000]
 
 
 def test_a_probe_that_would_not_fit_in_memory_stops_the_search_in_one_line(monkeypatch):

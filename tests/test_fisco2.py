@@ -8,6 +8,8 @@ transactions in its pool and shrinks its blocks after a timeout.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -32,6 +34,7 @@ from fiscosim.consensus.messages import (
 )
 from fiscosim.crypto.merkle import WIDTH_V2, WIDTH_V3
 from fiscosim.execution import execute_block
+from fiscosim.execution.block import PTE_SERIAL_SHARE
 from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.sealer import BlockSizeControl
 from fiscosim.schema import Scenario, ScenarioError
@@ -384,7 +387,7 @@ def test_a_view_timeout_with_a_block_in_flight_halves_the_next_blocks_in_a_run()
     onCommitBlock restores a size once committed without timeout)."""
     data = scenario()
     data.update(duration_s=8, warmup_s=0, drain_s=4, seed=3)
-    data["workload"] = {"rate_tps": 4000}
+    data["workload"] = {"rate_tps": 8000}  # a full block in flight when the delay starts
     data["faults"] = [{"at_s": 2, "kind": "delay", "nodes": [f"node{i}" for i in range(4)],
                        "delay_ms": 3500, "until_s": 2.6}]
     ran = run(data)
@@ -404,6 +407,9 @@ def test_pte_runs_the_parallel_calls_as_a_dag_and_the_rest_one_by_one():
     contract = np.array([0, 0, 0, 0, 1, 2])
     pte = execute_block("pte", costs, keys, parallel, contract, cores=4)
     dag = execute_block("dag", costs, keys, parallel, contract, cores=4)
-    assert pte.us == 20 + 12  # two DAG levels, then 7 + 5 in a row
+    # 2.x runs a share of each DAG call on one thread, then the two levels' rest over the
+    # cores, then 7 + 5 in a row
+    share = PTE_SERIAL_SHARE
+    assert pte.us == math.ceil(share * 40) + math.ceil(2 * 10 * (1 - share)) + 12
     assert dag.us == 20 + 7  # 3.x: DMC runs the two contracts side by side
     assert execute_block("pte", costs[4:], keys[4:], parallel[4:], contract[4:], 4).us == 12

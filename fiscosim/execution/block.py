@@ -17,7 +17,21 @@ transaction in the DAG (none has the attribute), everything by DMC. ``pte``: FIS
 parallel transaction executor (on whenever state is in storage since v2.3.0, FB@v2.9.0
 `libledger/LedgerParam.cpp`): the parallel contracts' calls as a DAG, the rest one after
 another. 2.x makes each other call a barrier at its place in the block; running them after
-the DAG instead takes at most as long, the same for a block of only one kind."""
+the DAG instead takes at most as long, the same for a block of only one kind. ``pte`` also runs
+:data:`PTE_SERIAL_SHARE` of each DAG transaction's cost on one thread."""
+
+PTE_SERIAL_SHARE = 0.122
+"""The share of a DAG transaction's cost that FISCO 2.x's PTE runs on one thread, outside the
+parallel phase, fitted to FISCO's executor benchmark on stated hardware (fit rows
+``fisco2-pte-precompiled-serial`` and ``-4core``, fiscosim/published/points.yaml): precompiled
+transfers ran at 24,570 TPS one by one and 71,942 on 4 threads, 2.928× (DOC
+2.x/docs/articles/3_features/31_performance/dag-based_parallel_transaction_execution_engine.md,
+figure IMG_5180.JPG), and Amdahl's law gives 4 / (1 + 3s) = 2.928, s = 0.122. Where the serial
+part is in FISCO's code: FB@v2.9.0 ``BlockVerifier::parallelExecuteBlock`` builds the DAG
+(``TxDAG::init``: every transaction's conflict keys decoded from its input) on the calling
+thread before the workers start, and each transaction's ``State::commit`` into the block's
+shared state takes a lock. The same share predicts the benchmark's other figures: 2 and 3
+threads, and Solidity transfers on 4 (docs/validation.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +110,11 @@ def _dag_then_rest(costs: np.ndarray, keys: np.ndarray | None, parallel: np.ndar
         if serial_rest:
             return serial_time(costs), n
         return dmc(costs, contract, cores), dmc_stages(contract)
-    us = makespan(costs, level, cores)
+    if serial_rest:  # 2.x's PTE: part of each DAG transaction runs on one thread
+        us = (serial_time(PTE_SERIAL_SHARE * costs[level != NOT_IN_DAG])
+              + makespan((1.0 - PTE_SERIAL_SHARE) * costs, level, cores))
+    else:
+        us = makespan(costs, level, cores)
     rest = level == NOT_IN_DAG
     if rest.any():
         if serial_rest:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from fiscosim.contracts.release import v2_evm_scale
 from fiscosim.metrics.utilisation import bound_by, saturation, utilisation
 from fiscosim.node.txpool import (
     PENDING,
@@ -420,6 +421,16 @@ RELEASE_ASSUMPTIONS = {
 }
 """What a release's model assumes beyond its profile's costs: listed with the assumed costs."""
 
+RELEASE_DERIVED = {
+    "2.9": {
+        "pte_serial_share": "0.122 of each DAG transaction's cost on one thread, fitted to "
+                            "fisco2-pte-precompiled-serial and -4core (fiscosim.execution.block)",
+        "evm_call_scale": "Solidity calls x{scale:.2f}: 2.x's EVM, from fisco2-pte-solidity-serial "
+                          "(fiscosim.contracts.release)",
+    },
+}
+"""What a release charges differently, derived from published figures (docs/validation.md)."""
+
 
 def cost_provenance(nodes: Sequence[Any], chain: Any = None) -> dict[str, Any]:
     """Per hardware profile the run used: its nodes, where each of its costs comes from
@@ -427,9 +438,12 @@ def cost_provenance(nodes: Sequence[Any], chain: Any = None) -> dict[str, Any]:
     PROVENANCE_SOURCES`), and the assumed costs with their values, which the report lists;
     under ``release``, what the release modelled (``chain.version``) assumes, if anything."""
     out: dict[str, Any] = {}
-    assumed = RELEASE_ASSUMPTIONS.get(getattr(chain, "version", None))
+    version = getattr(chain, "version", None)
+    assumed = RELEASE_ASSUMPTIONS.get(version)
     if assumed:
-        out["release"] = {"version": chain.version, "assumed": dict(assumed)}
+        derived = {name: text.format(scale=v2_evm_scale())
+                   for name, text in RELEASE_DERIVED.get(version, {}).items()}
+        out["release"] = {"version": version, "assumed": dict(assumed), "derived": derived}
     for node in nodes:
         costs = getattr(node, "costs", None)
         if costs is None:
@@ -468,11 +482,16 @@ def _contract_calls(nodes: Sequence[Any]) -> dict[str, Any]:
         contract = methods.contracts[int(methods.contract[i])]
         model = next(m for m in contract.methods if f"{contract.name}.{m.name}" == name)
         charged = float(shared.method_cost_us[i])
-        given = charged != model.cost.us  # chain.execution_us_per_tx
+        if shared.method_state_reads is None:  # chain.execution_us_per_tx
+            source = "given"
+        elif charged != model.cost.us:  # 2.x's EVM (fiscosim.contracts.release)
+            source = "derived"
+        else:
+            source = model.cost.source
         reads = shared.method_state_reads
         out[name] = {"us": round(charged, 3), "gas": int(methods.gas[i]),
                      "share": round(float(methods.probability[i]), 6),
-                     "source": "given" if given else model.cost.source,
+                     "source": source,
                      "state_reads_charged": int(reads[i]) if reads is not None else 0,
                      "state_writes": int(methods.writes[i])}
     return out

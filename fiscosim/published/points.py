@@ -130,6 +130,9 @@ class StagePrediction(_Strict):
     accounts: Annotated[int, Field(ge=2, le=10_000_000)] = 10_000
     seed: Annotated[int, Field(ge=0)] = 1
     """Draws the transfers' accounts (their conflicts decide the DAG's levels)."""
+    release: Literal["2.9", "3.x"] = "3.x"
+    """The release whose executor runs the calls: '2.9' charges 2.x's EVM for Solidity
+    (:mod:`fiscosim.contracts.release`)."""
 
 
 # Without a discriminator pydantic tries each member of a union and reports every failure;

@@ -147,6 +147,7 @@ def _transfer_keys(txs: int, accounts_per_call: int, accounts: int, seed: int) -
 def stage_us(predict: StagePrediction, where: str = "point") -> float:
     """The stage's single-node time in µs (or, for ``execution_tps``, transactions a second)."""
     from fiscosim.contracts import method_table
+    from fiscosim.contracts.release import release_cost_us
     from fiscosim.execution.block import execute_block
     from fiscosim.node.costs import CostModel, load_profile
 
@@ -171,7 +172,7 @@ def stage_us(predict: StagePrediction, where: str = "point") -> float:
     if stage == "prepare":
         # Every transaction is already in the pool: decoded, hashed, looked up, not verified.
         return float(model.decode(n * size) + model.hash(n * size) + model.fill(n))
-    costs = np.full(n, float(table.cost_us[method]))
+    costs = np.full(n, float(release_cost_us(table, predict.release)[method]))
     width = max(int(table.accounts[method]), 1)
     keys = _transfer_keys(n, width, predict.accounts, predict.seed)
     parallel = np.full(n, bool(table.parallel[method]))
@@ -191,8 +192,9 @@ def _how(point: Point, fast: bool) -> str:
                 "commit": "storage commit", "prepare": "decode+hash+pool lookup, 1 core",
                 "execute": f"{predict.mode} on {predict.threads} thread(s)",
                 "execution_tps": f"{predict.mode} on {predict.threads} thread(s)"}[predict.stage]
+        release = ", FISCO 2.x's EVM" if predict.release == "2.9" else ""
         return (f"cost model: {predict.txs:,} x {predict.contract}.{predict.method}, "
-                f"{predict.profile}, {what}")
+                f"{predict.profile}, {what}{release}")
     sets = {**predict.overrides, **(predict.fast_overrides if fast else {})}
     shown = " ".join(f"{k}={json.dumps(v)}" for k, v in sets.items())
     base = predict.same_as or f"scenario {predict.scenario.get('name', point.id)}"

@@ -49,6 +49,7 @@ import numpy as np
 
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.messages import CheckPoint, Commit, Prepare, PrePrepare, Proposal
+from fiscosim.contracts.release import release_cost_us
 from fiscosim.net.network import P2P_HEADER_BYTES
 from fiscosim.node.costs import CostModel, load_profile
 from fiscosim.node.messages import TxPush
@@ -99,7 +100,8 @@ def low_load_latency(scenario: Any) -> LatencyBreakdown:
     if scenario.chain.execution_us_per_tx is not None:
         call_us, reads_per_call = scenario.chain.execution_us_per_tx, 0.0
     else:
-        call_us = float((methods.probability * methods.cost_us).sum())
+        call_us = float((methods.probability
+                         * release_cost_us(methods, scenario.chain.version)).sum())
         reads_per_call = float((methods.probability * methods.charged_reads).sum())
     latency = net.latency.mean_ms * 1000.0
     us_per_byte = 8e6 / (net.bandwidth_mbps * 1e6)

@@ -18,6 +18,7 @@ import simpy
 from fiscosim.chain.block import genesis_block
 from fiscosim.chain.config import quorum
 from fiscosim.consensus.pbft import PbftCore
+from fiscosim.contracts.release import release_cost_us
 from fiscosim.crypto import get_suite
 from fiscosim.crypto.merkle import WIDTH_V2, WIDTH_V3
 from fiscosim.engine import US, CountingEnvironment
@@ -294,7 +295,8 @@ def _build_group(
         table.record_commit(entry.proposal.tx_ids, number, node.net_id, env.now)
 
     methods = workload.methods()
-    method_cost_us, method_state_reads = methods.cost_us, methods.charged_reads
+    method_cost_us = release_cost_us(methods, chain.version)  # 2.x's EVM is slower
+    method_state_reads = methods.charged_reads
     if chain.execution_us_per_tx is not None:
         # One figure for a call's whole execution, its state reads included.
         method_cost_us = np.full(len(methods), chain.execution_us_per_tx, dtype=np.float64)
