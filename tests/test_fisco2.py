@@ -32,6 +32,7 @@ from fiscosim.consensus.messages import (
     PrePrepare,
     ViewChange,
 )
+from fiscosim.contracts.release import v2_evm_scale
 from fiscosim.crypto.merkle import WIDTH_V2, WIDTH_V3
 from fiscosim.execution import execute_block
 from fiscosim.execution.block import PTE_SERIAL_SHARE
@@ -413,3 +414,25 @@ def test_pte_runs_the_parallel_calls_as_a_dag_and_the_rest_one_by_one():
     assert pte.us == math.ceil(share * 40) + math.ceil(2 * 10 * (1 - share)) + 12
     assert dag.us == 20 + 7  # 3.x: DMC runs the two contracts side by side
     assert execute_block("pte", costs[4:], keys[4:], parallel[4:], contract[4:], 4).us == 12
+
+
+def test_2_9_charges_2x_evm_for_solidity_and_says_where_it_comes_from():
+    data = scenario()
+    data["workload"] = {"rate_tps": 300, "contract": "SmallBank"}
+    summary = run(data).result.summary
+    three = run({**data, "chain": {"version": "3.7"}}).result.summary
+    calls = summary["costs"]["contract_calls"]
+    scale = v2_evm_scale()
+    assert 7.5 < scale < 8.1  # 204.4 µs over revm's ParallelOk.transfer
+    for name, call in calls.items():
+        assert call["source"] == "derived"
+        assert call["us"] == pytest.approx(three["costs"]["contract_calls"][name]["us"] * scale,
+                                           abs=0.002)
+    derived = summary["costs"]["release"]["derived"]
+    assert set(derived) == {"pte_serial_share", "evm_call_scale"}
+    assert "fisco2-pte-solidity-serial" in derived["evm_call_scale"]
+    assert "release" not in three["costs"]
+    # A precompiled call keeps its model's cost under 2.9.
+    dag = run({**data, "workload": {"rate_tps": 300}}).result.summary["costs"]["contract_calls"]
+    assert dag["DagTransfer.userTransfer"] == {**dag["DagTransfer.userTransfer"], "us": 39.8,
+                                               "source": "published"}
