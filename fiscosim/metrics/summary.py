@@ -195,7 +195,9 @@ def summarise(world: Any, wall_time_s: float, digest: str,
 
     stats = world.network.stats
     totals = stats.totals()
-    network_events = int(totals["delivered"]) + int(totals["dropped"])
+    # an aggregated vote (network.votes: aggregate) is counted as a message but runs no step
+    network_events = (int(totals["delivered"]) + int(totals["dropped"])
+                      - getattr(world.network, "aggregated", 0))
     messages = {
         kind: {"count": int(entry["sent"]), "bytes": int(entry["bytes_sent"])}
         for kind, entry in sorted(stats.by_kind().items())

@@ -126,6 +126,10 @@ _SENT, _BYTES_SENT, _DELIVERED, _BYTES_DELIVERED, _DROPPED, _BYTES_DROPPED = ran
 _SRC, _MESSAGE, _SIZE, _WIRE, _KIND, _COUNTERS, _ON_DELIVER, _ON_DROP, _AT = range(9)
 
 
+def _unused(src: int, dst: int, message: object) -> None:  # pragma: no cover - never queued
+    raise RuntimeError("an aggregated copy was queued for delivery")
+
+
 class NetworkStats:
     """Counters of a network: messages and wire bytes by kind and outcome, bytes by uplink.
 
@@ -324,6 +328,10 @@ class Network:
         self._extra_delay: list[int] | None = None
         self._faulty = False
         self.stats = NetworkStats(n)
+        self.aggregated = 0
+        """Copies handed over by :meth:`broadcast_arrivals` (counted, never queued here)."""
+        self._aggregate_rngs: dict[int, np.random.Generator] = {}
+        self._aggregate_last: np.ndarray | None = None
         # The measured window and what the links did inside it (the module docstring).
         self._win_lo = 0
         self._win_hi = 1 << 62
@@ -679,6 +687,67 @@ class Network:
             wakes = self._wakes
             if not wakes or heap[0][0] < wakes[0]:
                 self._add_wake(heap[0][0])
+
+    def broadcast_arrivals(self, src: int, dsts: np.ndarray, message: object,
+                           size: int) -> np.ndarray:
+        """What :meth:`broadcast` does, without the deliveries: the copies queue on ``src``'s
+        uplink one after the other and cross their links, and their arrival times are returned
+        (int64, in ``dsts`` order) for the caller to hand over itself (the aggregated vote
+        mode, :mod:`fiscosim.net.aggregate`). Counted as sent, and as delivered (or dropped at
+        a down node), by kind and by uplink, and in :attr:`aggregated`. The latencies come from
+        one stream per sender, drawn from the same model the links use, all at once; each
+        link keeps FIFO order. Only over a full mesh of distinct machines with no partition,
+        loss or extra delay (the scenario refuses the mode otherwise).
+        """
+        if (self._group is not None or self._cuts or self._extra_delay is not None
+                or self._loss or not self.fifo_links):
+            raise RuntimeError("aggregated delivery needs a network without partitions, loss, "
+                               "extra delay or unordered links")
+        m = len(dsts)
+        sent = self._start(src, message, size, _unused, None, m)
+        now = sent[_AT]
+        wire = sent[_WIRE]
+        uplink = self._host[src]
+        tx = -(-(wire * 8_000_000) // self._bandwidth[uplink])
+        free_at = self._uplink_free_at
+        run = free_at[uplink]
+        if run < now:
+            run = now
+        free = run + tx * m
+        free_at[uplink] = free
+        if free > run:
+            self._busy(uplink, run, free)
+        model = self._adjacent[src][int(dsts[0])]
+        stream = self._aggregate_rngs.get(src)
+        if stream is None:
+            stream = self._aggregate_rngs[src] = self._rng(src, src, 2)
+        arrivals = model.draw(stream, m)
+        arrivals += np.arange(run + tx, free + 1, tx, dtype=np.int64)[:m]
+        last = self._aggregate_last
+        if last is None:
+            last = self._aggregate_last = np.zeros((self.n, self.n), dtype=np.int64)
+        row = last[src]
+        np.maximum(arrivals, row[dsts], out=arrivals)
+        row[dsts] = arrivals
+        lo, hi = self._win_lo, self._win_hi
+        in_window = dsts[(arrivals >= lo) & (arrivals < hi)]
+        if len(in_window):
+            down_bytes, host = self._down_bytes, self._host
+            for dst in in_window.tolist():
+                down_bytes[host[dst]] += wire
+        stats = self.stats
+        stats.node_bytes_sent[src] += m * wire
+        stats.node_messages_sent[src] += m
+        counters = sent[_COUNTERS]
+        dropped = int(np.isin(dsts, list(self._down)).sum()) if self._down else 0
+        if dropped:
+            counters[_DROPPED] += dropped
+            counters[_BYTES_DROPPED] += dropped * wire
+            stats.drop_reasons["dst_down"] = stats.drop_reasons.get("dst_down", 0) + dropped
+        counters[_DELIVERED] += m - dropped
+        counters[_BYTES_DELIVERED] += (m - dropped) * wire
+        self.aggregated += m
+        return arrivals
 
     def _send_copy(self, sent: tuple, dst: int) -> None:
         """Sends one copy (already counted) in every case the fast paths leave: a link's first

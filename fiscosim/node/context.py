@@ -172,6 +172,9 @@ class Shared:
     """Consensus weights in consensus-index order: a synced block's signature list must reach
     ``quorum`` of them (docs/fisco-reference.md §7)."""
     quorum: int = 0
+    votes: Any = None
+    """The aggregated votes' inboxes (:class:`fiscosim.net.aggregate.VoteBoard`) when
+    ``network.votes`` is ``aggregate``; None: every vote is a network delivery."""
     suite: Any = None
     """The chain's crypto suite (:func:`fiscosim.crypto.get_suite`): its hash makes the block
     hashes and roots."""

@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from operator import attrgetter
 from typing import Any
 
+import numpy as np
+
 from fiscosim.consensus import actions as act
 from fiscosim.consensus import messages as msg
 from fiscosim.engine import Timer
@@ -49,6 +51,9 @@ from fiscosim.node.messages import Envelope
 from fiscosim.node.sealer import Sealer
 from fiscosim.node.sync import BlockSync
 from fiscosim.node.txpool import REJECT_CODES, Reject, TxPool
+
+_VOTES = (msg.Prepare, msg.Commit, msg.CheckPoint)
+"""What ``network.votes: aggregate`` posts to inboxes instead of delivering one by one."""
 
 _LIGHT_REQUESTS = frozenset(
     ("LightHeadersRequest", "LightQueryRequest", "LightSendTransactions")
@@ -92,6 +97,8 @@ class Node(Stage):
         ctx = NodeContext(net_id, name, shared, cpu, costs, pool, core)
         super().__init__(ctx)  # ctx, and env, cpu, costs, shared, stats, later from it
         self.timers: dict[str, Timer] = {}
+        self._late_votes: list[tuple[int, int]] = []
+        """Aggregated votes that came after their quorum: (arrival, work), not charged yet."""
         self.core_factory: Callable[[int], Any] | None = None
         """Builds this node's core again after a crash or a restart: ``factory(committed_index)``
         (the world sets it for a sealer)."""
@@ -160,6 +167,7 @@ class Node(Stage):
         ctx.up = False
         ctx.epoch += 1
         ctx.executed.clear()  # executed but uncommitted blocks were in memory
+        self._late_votes = []
         for timer in self.timers.values():
             timer.cancel()
         self.shared.network.set_node_up(ctx.net_id, False)
@@ -390,8 +398,27 @@ class Node(Stage):
         ctx.trace("byzantine", behaviour=behaviour, on=on)
 
     def _transmit(self, targets: list[int], message: Any, size: int) -> None:
-        deliver = self.shared.network.broadcast
-        deliver(self.ctx.net_id, targets, message, size, self.shared.nodes_deliver)
+        shared = self.shared
+        board = shared.votes
+        if board is not None and type(message.message) in _VOTES:
+            self._post_votes(board, targets, message, size)
+            return
+        shared.network.broadcast(self.ctx.net_id, targets, message, size, shared.nodes_deliver)
+
+    def _post_votes(self, board: Any, targets: Sequence[int], envelope: Any,
+                    size: int) -> None:
+        """``network.votes: aggregate``: the vote's copies are timed on the network and posted
+        to its phase (:mod:`fiscosim.net.aggregate`), not delivered one by one."""
+        network = self.shared.network
+        src = self.ctx.net_id
+        dsts = np.asarray(targets, dtype=np.intp)
+        arrivals = network.broadcast_arrivals(src, dsts, envelope, size)
+        vote = envelope.message
+        if type(vote) is msg.CheckPoint:  # counted by executed hash, whatever its view
+            key: tuple = ("CheckPoint", vote.index, vote.executed_hash)
+        else:
+            key = (vote.kind, vote.view, vote.index, vote.hash)
+        board.post(src, dsts, arrivals, envelope, key, vote.index)
 
     def receive(self, src: int, message: Any) -> None:
         """Network delivery: hand the message to its stage, or charge the handling of a PBFT
@@ -449,6 +476,61 @@ class Node(Stage):
                 if kind in ("ViewChange", "NewView"):
                     self.later(done, self.check_leader)
 
+
+    def receive_votes(self, votes: list) -> None:
+        """A phase's votes at this node's quorum instant (``network.votes: aggregate``,
+        :mod:`fiscosim.net.aggregate`): ``[(arrival, src, envelope)]`` in arrival order. Their
+        verification is one task on the PBFT thread, ending one verification after the last
+        arrival when the thread is free (as the exact mode's last vote would); the core counts
+        them in order, and their actions happen when the task is done."""
+        ctx = self.ctx
+        core = ctx.core
+        if not ctx.up or core is None:
+            return
+        first = votes[0][2]
+        work = self._vote_cost(first)
+        self._charge_late_votes()
+        count = len(votes)
+        start = max(votes[0][0], votes[-1][0] - (count - 1) * work)
+        done = self.cpu.run(start, work * count, lane="pbft")
+        heard = first.kind == "CheckPoint"
+        actions: list = []
+        for _, src, envelope in votes:
+            message = envelope.message
+            if heard:
+                self._heard(src, "CheckPoint", message.index)
+            actions += core.handle(message)
+        if actions:
+            self.later(done, self._apply, actions)
+
+    def late_vote(self, arrival: int, envelope: Any) -> None:
+        """A vote that reaches this node after its phase's quorum (aggregated votes): the core
+        never counts it, and its verification is charged to the PBFT thread with the next
+        quorum's, before it, once it has arrived (charged now, a task in the future would hold
+        the thread for work that comes before it)."""
+        if self.ctx.up:
+            self._late_votes.append((arrival, self._vote_cost(envelope)))
+
+    def _charge_late_votes(self) -> None:
+        late = self._late_votes
+        if not late:
+            return
+        now = self.env.now
+        due = [vote for vote in late if vote[0] <= now]
+        if not due:
+            return
+        self._late_votes = [vote for vote in late if vote[0] > now]
+        due.sort()
+        work = sum(w for _, w in due)
+        start = max(due[0][0], due[-1][0] - work + due[-1][1])
+        self.cpu.run(start, work, lane="pbft")
+
+    def _vote_cost(self, envelope: Any) -> int:
+        key = (envelope.kind, envelope.size)
+        work = self._receive_costs.get(key)
+        if work is None:
+            work = self._receive_costs[key] = self.costs.receive_message(*key)
+        return work
 
 __all__ = ["REJECT_CODES", "ByzantineSender", "ChainParams", "Node", "NodeStats", "Reject",
            "Shared"]

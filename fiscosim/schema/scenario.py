@@ -213,12 +213,39 @@ class Scenario(BaseModel):
                                "happen", "move it earlier or make the run longer")
             if fault.kind == "byzantine":
                 self._check_byzantine(i, fault, specs)
+        if self.network.votes == "aggregate":
+            self._check_aggregate(specs)
         check_profile(self.nodes.profile, ("nodes", "profile"))
         if self.nodes.list is not None:
             for i, spec in enumerate(self.nodes.list):
                 if spec.profile is not None:
                     check_profile(spec.profile, ("nodes", "list", i, "profile"))
         return self
+
+    def _check_aggregate(self, specs: list[NodeSpec]) -> None:
+        """``network.votes: aggregate`` times votes without delivering them one by one: only
+        where every copy would be delivered as timed (fiscosim/net/aggregate.py)."""
+        fix = "remove it, or set network.votes: exact"
+        where = ("network", "votes")
+        if self.network.topology.kind != "full_mesh":
+            raise Invalid(where, f"aggregate needs a full mesh, not topology "
+                                 f"{self.network.topology.kind!r}",
+                          "use topology: {kind: full_mesh}, or network.votes: exact")
+        if self.network.loss_rate:
+            raise Invalid(where, "aggregate delivers every vote: it cannot lose some "
+                                 f"(network.loss_rate {self.network.loss_rate:g})",
+                          "set network.loss_rate: 0, or network.votes: exact")
+        if self.groups is not None:
+            raise Invalid(where, "aggregate is not built for several groups yet",
+                          "run one group, or network.votes: exact")
+        if self.nodes.hosts is not None or any(spec.host is not None for spec in specs):
+            raise Invalid(where, "aggregate is not built for nodes sharing a machine yet",
+                          "give each node its own machine, or network.votes: exact")
+        for i, fault in enumerate(self.faults):
+            if fault.kind in ("partition", "heal", "loss", "delay", "byzantine"):
+                raise Invalid(("faults", i, "kind"), f"a {fault.kind} fault acts on single "
+                              "messages, which network.votes: aggregate does not deliver "
+                              "one by one", fix)
 
     def _check_byzantine(self, i: int, fault: FaultSpec, specs: list[NodeSpec]) -> None:
         roles = {spec.name: spec.role for spec in specs}

@@ -123,6 +123,10 @@ class Simulation:
         from fiscosim.sim.realcrypto import real_crypto
 
         scenario = self.scenario
+        if trace is not None and scenario.network.votes == "aggregate":
+            raise ValueError("network.votes: aggregate delivers votes in batches, which a trace "
+                             "cannot show one by one: run without a trace, or set "
+                             "network.votes: exact")
         recorder = None
 
         def trace_factory(env):

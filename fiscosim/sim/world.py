@@ -25,6 +25,7 @@ from fiscosim.engine import US, CountingEnvironment
 from fiscosim.faults import byzantine
 from fiscosim.metrics.blocks import BlockLog
 from fiscosim.metrics.summary import NOT_CHECKED
+from fiscosim.net.aggregate import VoteBoard
 from fiscosim.net.latency import LatencyModel
 from fiscosim.net.network import Network
 from fiscosim.net.topology import build_topology
@@ -302,6 +303,8 @@ def _build_group(
         method_cost_us = np.full(len(methods), chain.execution_us_per_tx, dtype=np.float64)
         method_state_reads = None
     shared = Shared(
+        votes=(VoteBoard(env, _net_weights(len(names), ordered, weights), quorum(weights))
+               if scenario.network.votes == "aggregate" else None),
         env=env,
         network=network,
         table=table,
@@ -361,6 +364,10 @@ def _build_group(
         light_nodes.append(node)
     # The network hands a message to node ``dst`` of this group: ``shared.nodes[dst]``.
     shared.nodes = [node_at.get(i) for i in range(len(names))]  # type: ignore[misc]
+    if shared.votes is not None:
+        nodes_of = shared.nodes
+        shared.votes.bind(lambda dst, votes: nodes_of[dst].receive_votes(votes),
+                          lambda dst, at, envelope: nodes_of[dst].late_vote(at, envelope))
     nodes = [node_at[i] for i in member_positions]
     blocks.watch([node_at[i] for i in ordered if names[i] not in dishonest])
 
@@ -404,6 +411,14 @@ def _build_group(
         client_hop_us=hop_us,
         backlog=Backlog(clients, hop_us) if workload.mode == "closed" else None,
     )
+
+
+def _net_weights(count: int, ordered: Any, weights: list[int]) -> list[int]:
+    """Each network position's consensus weight (0 for a node that does not vote)."""
+    out = [0] * count
+    for index, net_id in enumerate(ordered):
+        out[net_id] = weights[index]
+    return out
 
 
 def _core_factory(index: int, weights: list[int], chain: Any, events: bool) -> Any:

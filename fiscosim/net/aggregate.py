@@ -1,0 +1,184 @@
+"""Aggregated vote delivery (``network.votes: aggregate``): a phase's votes reach a node in one
+step, at the instant its quorum of them has arrived, instead of one network delivery each.
+
+In the exact mode every vote is a delivery: with n sealers a block's three vote phases are
+3n(n-1) of them, most of a large run's work. Here a broadcast vote's copies are timed as a
+broadcast times them (the sender's uplink, then the link's latency, each link in FIFO order;
+:meth:`~fiscosim.net.network.Network.broadcast_arrivals`, all copies at once) and written into
+the phase's arrival matrix (sender × receiver). A phase is one *key*: (Prepare or Commit, view,
+block, hash), or (CheckPoint, block, executed hash). Each receiver's quorum instant is the
+arrival at which the weight of the votes that reached it attains its threshold, the quorum
+less its own weight (the core counts its own vote itself): the k-th order statistic of its
+column when the weights are equal, the weighted one otherwise. One event per key wakes at the
+earliest pending quorum instant and hands every receiver whose instant has come all the votes
+that reached it by then, in arrival order; their verification is charged to its PBFT thread
+as one task ending one verification after the instant, as the exact mode's last vote would.
+
+What it leaves out, measured against the exact mode in docs/performance.md ("Aggregated
+votes"): a vote reaches a node's core only with its phase's quorum; one that arrives later
+(about a third of them) is charged to the PBFT thread but never counted, so the core's voter
+sets hold the quorum, not every voter; a node that is down when a vote is sent never gets it;
+the latencies are drawn per sender rather than per link. The scenario allows the mode only
+without byzantine nodes, partitions, loss and delay faults, on a full mesh of distinct
+machines, with one group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+
+from fiscosim.engine.simpy_adapter import schedule_call
+
+_NEVER = np.iinfo(np.int64).max
+KEEP_BLOCKS = 64
+"""Phases of blocks this far behind the newest one voted on are dropped, finished or not."""
+
+
+class _Phase:
+    """One key's votes: who sent one, when each copy arrives where, who has been handed them."""
+
+    __slots__ = ("arrivals", "crossing", "envelopes", "handed", "index", "rows", "scheduled",
+                 "weight")
+
+    def __init__(self, n: int, index: int) -> None:
+        self.index = index
+        self.arrivals = np.full((n, n), _NEVER, dtype=np.int64)
+        self.rows: list[int] = []
+        self.envelopes: dict[int, Any] = {}
+        self.weight = 0
+        self.crossing = np.full(n, _NEVER, dtype=np.int64)
+        self.handed = np.zeros(n, dtype=bool)
+        self.scheduled = _NEVER
+
+
+class VoteBoard:
+    """The phases in flight and their receivers' quorum instants (the module docstring).
+
+    ``weights[i]``: consensus weight of network id ``i`` (0 for a node that does not vote);
+    ``quorum``: the weight a phase needs. :meth:`bind` gives it, once the nodes exist,
+    ``deliver(dst, votes)`` (``votes``: ``[(arrival, src, envelope)]`` in arrival order, all
+    arrived by now) and ``late(dst, arrival, envelope)`` for a vote that arrives after its
+    receiver was handed the phase.
+    """
+
+    def __init__(self, env: Any, weights: list[int], quorum: int) -> None:
+        self.env = env
+        self.n = len(weights)
+        self.weights = np.asarray(weights, dtype=np.int64)
+        self.quorum = quorum
+        self.thresholds = np.maximum(quorum - self.weights, 1)
+        voting = self.weights[self.weights > 0]
+        self._equal = int(voting.min()) if len(voting) and voting.min() == voting.max() else 0
+        self._phases: dict[Hashable, _Phase] = {}
+        self._newest = -1
+        self._voters = int((self.weights > 0).sum())
+        self._deliver: Callable[[int, list], None] = _unbound
+        self._late: Callable[[int, int, Any], None] = _unbound
+        self.posted = 0
+        """Copies posted."""
+        self.handed = 0
+        """Quorums handed to receivers (one per receiver and phase)."""
+
+    def bind(self, deliver: Callable[[int, list], None],
+             late: Callable[[int, int, Any], None]) -> None:
+        """Sets how votes reach their receivers (the world, once its nodes exist)."""
+        self._deliver = deliver
+        self._late = late
+
+    def post(self, src: int, dsts: np.ndarray, arrivals: np.ndarray, envelope: Any,
+             key: Hashable, index: int) -> None:
+        """``src``'s vote ``envelope`` for phase ``key`` of block ``index`` reaches ``dsts``
+        at ``arrivals``."""
+        phase = self._phases.get(key)
+        if phase is None:
+            phase = self._phases[key] = _Phase(self.n, index)
+            if index > self._newest:
+                self._newest = index
+                # Phases far behind the newest block belong to blocks long committed (a
+                # crashed voter leaves its phases unfinished): drop them.
+                stale = [k for k, p in self._phases.items() if p.index < index - KEEP_BLOCKS]
+                for k in stale:
+                    del self._phases[k]
+        self.posted += len(dsts)
+        if src in phase.envelopes:
+            return  # a vote sent twice (a resend): the first copy counts
+        phase.arrivals[src, dsts] = arrivals
+        phase.rows.append(src)
+        phase.envelopes[src] = envelope
+        phase.weight += int(self.weights[src])
+        handed = phase.handed[dsts]
+        if handed.any():
+            late = self._late
+            for dst, arrival in zip(dsts[handed].tolist(), arrivals[handed].tolist(),
+                                    strict=True):
+                late(dst, arrival, envelope)
+        if phase.weight < int(self.thresholds.min()):
+            return
+        crossing = self._crossing(phase)
+        crossing[phase.handed] = _NEVER
+        phase.crossing = crossing
+        first = int(crossing.min())
+        if first == _NEVER and len(phase.rows) == self._voters:
+            del self._phases[key]  # every vote posted and nothing pending: done
+            return
+        if first < phase.scheduled:
+            phase.scheduled = first
+            schedule_call(self.env, first, self._wake, key, first)
+
+    def _crossing(self, phase: _Phase) -> np.ndarray:
+        """Each receiver's quorum instant from the votes posted so far (_NEVER: not yet)."""
+        rows = np.asarray(phase.rows, dtype=np.intp)
+        block = phase.arrivals[rows]
+        if self._equal:
+            # every voter weighs the same: a sealer needs the k-th earliest of its column
+            weight = self._equal
+            need = -(-(self.quorum - weight) // weight)
+            if need > len(rows):
+                return np.full(self.n, _NEVER, dtype=np.int64)
+            if need <= 0:
+                return block.min(axis=0)
+            return np.partition(block, need - 1, axis=0)[need - 1].copy()
+        order = np.argsort(block, axis=0, kind="stable")
+        sorted_arrivals = np.take_along_axis(block, order, axis=0)
+        weight = np.cumsum(self.weights[rows][order], axis=0)
+        reached = weight >= self.thresholds
+        first = reached.argmax(axis=0)
+        crossing = sorted_arrivals[first, np.arange(self.n)]
+        crossing[~reached.any(axis=0)] = _NEVER
+        return crossing
+
+    def _wake(self, key: Hashable, at: int) -> None:
+        phase = self._phases.get(key)
+        if phase is None or phase.scheduled != at:
+            return  # superseded by an earlier wake, or the phase is gone
+        now = self.env.now
+        due = np.flatnonzero(phase.crossing <= now)
+        for dst in due.tolist():
+            column = phase.arrivals[:, dst]
+            arrived = np.flatnonzero(column <= now)
+            order = arrived[np.argsort(column[arrived], kind="stable")]
+            votes = [(int(column[src]), src, phase.envelopes[src]) for src in order.tolist()]
+            phase.handed[dst] = True
+            phase.crossing[dst] = _NEVER
+            self.handed += 1
+            self._deliver(dst, votes)
+            later = np.flatnonzero((column > now) & (column < _NEVER))
+            for src in later.tolist():
+                self._late(dst, int(column[src]), phase.envelopes[src])
+        first = int(phase.crossing.min())
+        if first == _NEVER and len(phase.rows) == self._voters:
+            del self._phases[key]  # every vote posted and nothing pending: done
+            return
+        phase.scheduled = first
+        if first < _NEVER:
+            schedule_call(self.env, first, self._wake, key, first)
+
+    def __len__(self) -> int:
+        return len(self._phases)
+
+
+def _unbound(*args: Any) -> None:  # pragma: no cover - the world binds before the run
+    raise RuntimeError("a vote board was used before the world bound it to its nodes")
