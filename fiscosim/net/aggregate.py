@@ -16,11 +16,15 @@ as one task ending one verification after the instant, as the exact mode's last 
 
 What it leaves out, measured against the exact mode in docs/performance.md ("Aggregated
 votes"): a vote reaches a node's core only with its phase's quorum; one that arrives later
-(about a third of them) is charged to the PBFT thread but never counted, so the core's voter
-sets hold the quorum, not every voter; a node that is down when a vote is sent never gets it;
-the latencies are drawn per sender rather than per link. The scenario allows the mode only
+(about a third of them) is charged to the PBFT thread before the node's next quorum but never
+counted, so the core's voter sets hold the quorum, not every voter; a phase's verification is
+charged when its quorum is handed over, so work that arrived later but was charged first can
+delay it (the exact mode charges each vote on arrival; this is why its latencies run up to
+~3 % higher at 100 sealers); a node that is down at its quorum instant never gets the phase;
+the latencies are drawn per sender rather than per link, and a vote's FIFO order is kept with
+the sender's other votes, not with its other messages. The scenario allows the mode only
 without byzantine nodes, partitions, loss and delay faults, on a full mesh of distinct
-machines, with one group.
+machines, with one group, and not with a trace.
 """
 
 from __future__ import annotations
