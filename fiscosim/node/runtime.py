@@ -476,7 +476,6 @@ class Node(Stage):
                 if kind in ("ViewChange", "NewView"):
                     self.later(done, self.check_leader)
 
-
     def receive_votes(self, votes: list) -> None:
         """A phase's votes at this node's quorum instant (``network.votes: aggregate``,
         :mod:`fiscosim.net.aggregate`): ``[(arrival, src, envelope)]`` in arrival order. Their
@@ -531,6 +530,7 @@ class Node(Stage):
         if work is None:
             work = self._receive_costs[key] = self.costs.receive_message(*key)
         return work
+
 
 __all__ = ["REJECT_CODES", "ByzantineSender", "ChainParams", "Node", "NodeStats", "Reject",
            "Shared"]
