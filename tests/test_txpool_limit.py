@@ -65,6 +65,19 @@ def test_rpc_transactions_at_the_limit_are_refused_with_10002_and_not_verified()
     assert (node.pool.states(refused) == TxState.UNKNOWN).all()
 
 
+def test_a_batch_refused_whole_is_charged_and_refused_at_once_without_an_event():
+    world = at_rest(limit=100)
+    node = world.sealers[0]
+    submit(world, node, 100)
+    run_until(world, 0.2)
+    queued, busy = len(world.env._queue), node.cpu.busy_us
+    refused = submit(world, node, 50)
+    assert (world.table.reject_reason[refused] == POOL_FULL).all()  # the client knows now
+    assert node.pool.rejections() == {"TxPoolIsFull": 50}
+    assert node.cpu.busy_us > busy  # its decoding and hash are charged
+    assert len(world.env._queue) == queued + 1  # the push to the peers, and nothing else
+
+
 def test_pushed_transactions_are_refused_by_a_full_peer():
     world = at_rest(limit=100)
     first, second = world.sealers[:2]

@@ -97,6 +97,14 @@ class Intake(Stage):
         # The pool's duplicate and limit checks come first: a refused transaction costs its
         # decoding and hash only.
         passed, full = self.ctx.pool.gate(ids, facts)
+        if full is ALL_FULL:
+            # A full pool's usual batch, refused whole: its decoding and hash are charged, but
+            # nothing waits for them (nothing is stored, the client's error carries no time),
+            # so the refusal is recorded now, without an event per batch.
+            self.cpu.run(self.env.now, self.costs.admit(payload, 0),
+                         parallelism=self.cpu.cores, lane="txpool")
+            self._admit(ids, from_rpc, facts, full, passed)
+            return
         self._charge(payload, passed, self._admit, ids, from_rpc, facts, full, passed)
 
     def _admit(self, ids: np.ndarray, from_rpc: bool, facts: BatchFacts | None,
