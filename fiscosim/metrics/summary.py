@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from fiscosim.contracts.release import v2_evm_scale
+from fiscosim.execution.block import PTE_SERIAL_SHARE
 from fiscosim.metrics.utilisation import bound_by, saturation, utilisation
 from fiscosim.node.txpool import (
     PENDING,
@@ -425,7 +426,7 @@ RELEASE_ASSUMPTIONS = {
 
 RELEASE_DERIVED = {
     "2.9": {
-        "pte_serial_share": "0.122 of each DAG transaction's cost on one thread, fitted to "
+        "pte_serial_share": "{share} of each DAG transaction's cost on one thread, fitted to "
                             "fisco2-pte-precompiled-serial and -4core (fiscosim.execution.block)",
         "evm_call_scale": "Solidity calls x{scale:.2f}: 2.x's EVM, from fisco2-pte-solidity-serial "
                           "(fiscosim.contracts.release)",
@@ -443,7 +444,7 @@ def cost_provenance(nodes: Sequence[Any], chain: Any = None) -> dict[str, Any]:
     version = getattr(chain, "version", None)
     assumed = RELEASE_ASSUMPTIONS.get(version)
     if assumed:
-        derived = {name: text.format(scale=v2_evm_scale())
+        derived = {name: text.format(scale=v2_evm_scale(), share=PTE_SERIAL_SHARE)
                    for name, text in RELEASE_DERIVED.get(version, {}).items()}
         out["release"] = {"version": version, "assumed": dict(assumed), "derived": derived}
     for node in nodes:
