@@ -11,16 +11,17 @@ arrival at which the weight of the votes that reached it attains its threshold, 
 less its own weight (the core counts its own vote itself): the k-th order statistic of its
 column when the weights are equal, the weighted one otherwise. One event per key wakes at the
 earliest pending quorum instant and hands every receiver whose instant has come all the votes
-that reached it by then, in arrival order; their verification is charged to its PBFT thread
-as one task ending one verification after the instant, as the exact mode's last vote would.
+that reached it by then, in arrival order; the last one's verification is a task on its
+PBFT thread from its arrival, as in the exact mode, and the others' are charged to its cores.
 
 What it leaves out, measured against the exact mode in docs/performance.md ("Aggregated
 votes"): a vote reaches a node's core only with its phase's quorum; one that arrives later
 (about a third of them) is charged to the PBFT thread before the node's next quorum but never
-counted, so the core's voter sets hold the quorum, not every voter; a phase's verification is
-charged when its quorum is handed over, so work that arrived later but was charged first can
-delay it (the exact mode charges each vote on arrival; this is why its latencies run up to
-~3 % higher at 100 sealers); a node that is down at its quorum instant never gets the phase;
+counted, so the core's voter sets hold the quorum, not every voter; the votes before the
+quorum's last are charged to the cores when the quorum is handed over, not to the PBFT thread
+as they arrive (charged on the thread after the fact, they would queue behind work that came
+after them, which made latencies up to ~3 % higher at 100 sealers); a node that is down at its
+quorum instant never gets the phase;
 the latencies are drawn per sender rather than per link, and a vote's FIFO order is kept with
 the sender's other votes, not with its other messages. The scenario allows the mode only
 without byzantine nodes, partitions, loss and delay faults, on a full mesh of distinct

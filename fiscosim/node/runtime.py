@@ -478,10 +478,10 @@ class Node(Stage):
 
     def receive_votes(self, votes: list) -> None:
         """A phase's votes at this node's quorum instant (``network.votes: aggregate``,
-        :mod:`fiscosim.net.aggregate`): ``[(arrival, src, envelope)]`` in arrival order. Their
-        verification is one task on the PBFT thread, ending one verification after the last
-        arrival when the thread is free (as the exact mode's last vote would); the core counts
-        them in order, and their actions happen when the task is done."""
+        :mod:`fiscosim.net.aggregate`): ``[(arrival, src, envelope)]`` in arrival order. The
+        last one's verification is a task on the PBFT thread from its arrival, as in the exact
+        mode; the others' are charged to the cores only (see below); the core counts them in
+        order, and their actions happen when the last one's task is done."""
         ctx = self.ctx
         core = ctx.core
         if not ctx.up or core is None:
@@ -490,8 +490,12 @@ class Node(Stage):
         work = self._vote_cost(first)
         self._charge_late_votes()
         count = len(votes)
-        start = max(votes[0][0], votes[-1][0] - (count - 1) * work)
-        done = self.cpu.run(start, work * count, lane="pbft")
+        if count > 1:
+            # The votes before the last were verified as they came, while the PBFT thread had
+            # nothing else to do; charged now, on the thread, they would queue behind work that
+            # arrived after them. Their cores are charged, the thread is not held.
+            self.cpu.run(votes[0][0], work * (count - 1))
+        done = self.cpu.run(votes[-1][0], work, lane="pbft")
         heard = first.kind == "CheckPoint"
         actions: list = []
         for _, src, envelope in votes:
