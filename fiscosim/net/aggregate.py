@@ -12,7 +12,8 @@ less its own weight (the core counts its own vote itself): the k-th order statis
 column when the weights are equal, the weighted one otherwise. One event per key wakes at the
 earliest pending quorum instant and hands every receiver whose instant has come all the votes
 that reached it by then, in arrival order; the last one's verification is a task on its
-PBFT thread from its arrival, as in the exact mode, and the others' are charged to its cores.
+PBFT thread from its arrival, as in the exact mode, and the others' are charged to its cores
+(the summary's utilisation reports them under the lane "other").
 
 What it leaves out, measured against the exact mode in docs/performance.md ("Aggregated
 votes"): a vote reaches a node's core only with its phase's quorum; one that arrives later

@@ -493,7 +493,8 @@ class Node(Stage):
         if count > 1:
             # The votes before the last were verified as they came, while the PBFT thread had
             # nothing else to do; charged now, on the thread, they would queue behind work that
-            # arrived after them. Their cores are charged, the thread is not held.
+            # arrived after them. Their cores are charged, the thread is not held (so the
+            # summary's utilisation shows this work under "other", not "pbft").
             self.cpu.run(votes[0][0], work * (count - 1))
         done = self.cpu.run(votes[-1][0], work, lane="pbft")
         heard = first.kind == "CheckPoint"
