@@ -14,9 +14,9 @@ mean lies inside the exact mode's interval; and the wall time each mode took in 
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
-import sys
 import time
 
 from fiscosim.schema import Scenario
@@ -56,13 +56,11 @@ def compare(exact: list[float], aggregate: list[float]) -> tuple[float, float, f
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    seeds = 10
-    if "--seeds" in args:
-        at = args.index("--seeds")
-        seeds = int(args[at + 1])
-        del args[at : at + 2]
-    sizes = [int(a) for a in args] or [4, 16, 64, 100]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, help="sealers (default: 4 16 64 100)")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds 1..N in each mode")
+    args = parser.parse_args()
+    sizes, seeds = args.sizes or [4, 16, 64, 100], args.seeds
     for n in sizes:
         runs: dict[str, list[dict]] = {"exact": [], "aggregate": []}
         wall = {"exact": 0.0, "aggregate": 0.0}

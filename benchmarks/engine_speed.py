@@ -24,6 +24,7 @@ docs.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -111,13 +112,15 @@ def pin_note(name: str, result: dict) -> str | None:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    runs = 1
-    if "--runs" in args:
-        at = args.index("--runs")
-        runs = int(args[at + 1])
-        del args[at : at + 2]
-    names = args or list(TARGETS)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", metavar="scenario",
+                        help=f"any of {', '.join(TARGETS)} (default: all)")
+    parser.add_argument("--runs", type=int, default=1, help="fresh processes per scenario")
+    args = parser.parse_args()
+    unknown = [name for name in args.names if name not in TARGETS]
+    if unknown:
+        parser.error(f"unknown scenario {unknown[0]!r}: use any of {', '.join(TARGETS)}")
+    names, runs = args.names or list(TARGETS), args.runs
     with open("/proc/cpuinfo") as info:
         cpu = next((line.split(":", 1)[1].strip() for line in info
                     if line.startswith("model name")), platform.processor())

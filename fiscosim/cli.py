@@ -507,9 +507,9 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
     created = check_out_folder(out) if out is not None else []
     if trace is not None:
         if simulation.scenario.network.votes == "aggregate":
-            raise Failure(f"{path}: network.votes: aggregate delivers votes in batches, which a "
-                          "trace cannot show one by one (run without --trace, or set "
-                          "network.votes: exact)")
+            from fiscosim.net.aggregate import TRACE_REFUSED
+
+            raise Failure(f"{path}: {TRACE_REFUSED}")
         created += check_trace_file(trace, path, out)
     if dry_run:
         _dry_run(simulation, path, quiet, as_json)

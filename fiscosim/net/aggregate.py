@@ -39,6 +39,9 @@ import numpy as np
 from fiscosim.engine.simpy_adapter import schedule_call
 
 _NEVER = np.iinfo(np.int64).max
+TRACE_REFUSED = ("network.votes: aggregate delivers votes in batches, which a trace cannot "
+                 "show one by one (run without a trace, or set network.votes: exact)")
+"""Why a run with aggregated votes takes no trace (the command line and Simulation.run)."""
 KEEP_BLOCKS = 64
 """Phases of blocks this far behind the newest one voted on are dropped, finished or not."""
 

@@ -332,6 +332,10 @@ class Network:
         """Copies handed over by :meth:`broadcast_arrivals` (counted, never queued here)."""
         self._aggregate_rngs: dict[int, np.random.Generator] = {}
         self._aggregate_last: np.ndarray | None = None
+        self._aggregate_down: np.ndarray | None = None
+        """Bytes aggregated copies brought each machine inside the window (link_usage adds
+        them to the downlink's)."""
+        self._host_of: np.ndarray | None = None
         # The measured window and what the links did inside it (the module docstring).
         self._win_lo = 0
         self._win_hi = 1 << 62
@@ -414,8 +418,11 @@ class Network:
         (its received bytes at its uplink's rate) and, where nodes share machines,
         ``loopback``. Nodes of one machine share these."""
         host = self._host[node]
+        down = self._down_bytes[host]
+        if self._aggregate_down is not None:
+            down += int(self._aggregate_down[host])
         out = {"uplink": self._queue_busy[host],
-               "downlink": self._down_bytes[host] * 8_000_000 / self._bandwidth[host]}
+               "downlink": down * 8_000_000 / self._bandwidth[host]}
         if self._loop < self.n:  # some machine runs several nodes
             out["loopback"] = self._queue_busy[self._loop + host]
         return out
@@ -729,12 +736,12 @@ class Network:
         row = last[src]
         np.maximum(arrivals, row[dsts], out=arrivals)
         row[dsts] = arrivals
-        lo, hi = self._win_lo, self._win_hi
-        in_window = dsts[(arrivals >= lo) & (arrivals < hi)]
-        if len(in_window):
-            down_bytes, host = self._down_bytes, self._host
-            for dst in in_window.tolist():
-                down_bytes[host[dst]] += wire
+        in_window = (arrivals >= self._win_lo) & (arrivals < self._win_hi)
+        if in_window.any():
+            if self._aggregate_down is None:
+                self._aggregate_down = np.zeros(len(self._down_bytes), dtype=np.int64)
+                self._host_of = np.asarray(self._host, dtype=np.intp)
+            np.add.at(self._aggregate_down, self._host_of[dsts[in_window]], wire)
         stats = self.stats
         stats.node_bytes_sent[src] += m * wire
         stats.node_messages_sent[src] += m

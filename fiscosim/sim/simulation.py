@@ -124,9 +124,9 @@ class Simulation:
 
         scenario = self.scenario
         if trace is not None and scenario.network.votes == "aggregate":
-            raise ValueError("network.votes: aggregate delivers votes in batches, which a trace "
-                             "cannot show one by one: run without a trace, or set "
-                             "network.votes: exact")
+            from fiscosim.net.aggregate import TRACE_REFUSED
+
+            raise ValueError(TRACE_REFUSED)
         recorder = None
 
         def trace_factory(env):
