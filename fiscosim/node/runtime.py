@@ -497,13 +497,11 @@ class Node(Stage):
             # summary's utilisation shows this work under "other", not "pbft").
             self.cpu.run(votes[0][0], work * (count - 1))
         done = self.cpu.run(votes[-1][0], work, lane="pbft")
-        heard = first.kind == "CheckPoint"
-        actions: list = []
-        for _, src, envelope in votes:
-            message = envelope.message
-            if heard:
-                self._heard(src, "CheckPoint", message.index)
-            actions += core.handle(message)
+        if first.kind == "CheckPoint":
+            index = first.message.index
+            for _, src, _envelope in votes:
+                self._heard(src, "CheckPoint", index)
+        actions = core.handle_votes([envelope.message for _, _, envelope in votes])
         if actions:
             self.later(done, self._apply, actions)
 
