@@ -36,8 +36,9 @@ def test_a_receiver_is_handed_its_votes_at_the_kth_arrival_and_later_ones_are_la
     env = simpy.Environment()
     board = VoteBoard(env, weights=[1, 1, 1, 1], quorum=3)  # each needs 2 others' votes
     handed, late = [], []
-    board.bind(lambda dst, votes: handed.append((env.now, dst, [(a, s) for a, s, _ in votes])),
-               lambda dst, at, envelope: late.append((dst, at, envelope)))
+    board.bind(lambda dst, arrivals, senders, envelopes: handed.append(
+                   (env.now, dst, list(zip(arrivals.tolist(), senders.tolist(), strict=True)))),
+               lambda dst, arrivals, sizes, envelope: late.append((dst, arrivals.tolist())))
     key = ("Prepare", 0, 1, b"h")
     board.post(0, np.array([1, 2, 3]), np.array([10, 20, 30]), "v0", key, 1)
     board.post(1, np.array([0, 2, 3]), np.array([15, 5, 40]), "v1", key, 1)
@@ -51,9 +52,9 @@ def test_a_receiver_is_handed_its_votes_at_the_kth_arrival_and_later_ones_are_la
         (25, 1, [(10, 0), (25, 2)]),
         (35, 3, [(30, 0), (35, 2)]),
     ]
-    assert late == [(3, 40, "v1")]  # posted before node 3's quorum, arriving after it
+    assert late == [(3, [40])]  # v1, posted before node 3's quorum, arriving after it
     board.post(3, np.array([0, 1, 2]), np.array([120, 130, 140]), "v3", key, 1)
-    assert late[1:] == [(0, 120, "v3"), (1, 130, "v3"), (2, 140, "v3")]
+    assert late[1:] == [(0, [120]), (1, [130]), (2, [140])]
     assert len(board) == 0  # every vote posted, nothing pending: the phase is gone
 
 
@@ -61,13 +62,47 @@ def test_weighted_votes_cross_at_the_weight_not_the_count():
     env = simpy.Environment()
     board = VoteBoard(env, weights=[3, 1, 1, 1], quorum=4)  # node 1 needs 3 of others' weight
     handed = []
-    board.bind(lambda dst, votes: handed.append((env.now, dst, len(votes))), lambda *a: None)
+    board.bind(lambda dst, arrivals, senders, envelopes: handed.append((env.now, dst,
+                                                                         len(envelopes))),
+               lambda *a: None)
     key = ("Commit", 0, 1, b"h")
     board.post(2, np.array([0, 1, 3]), np.array([5, 5, 5]), "v2", key, 1)
     board.post(0, np.array([1, 2, 3]), np.array([30, 30, 30]), "v0", key, 1)
     env.run(until=100)
     # node 1: 1 at 5 then 3 at 30; node 0 (needs 1): at 5; node 3 (needs 3): at 30
     assert (5, 0, 1) in handed and (30, 1, 2) in handed and (30, 3, 2) in handed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_quorum_instants_equal_the_brute_force_order_statistic(seed):
+    """All votes posted at time 0 in a random order (so later posts move instants computed
+    by earlier ones): each receiver is handed its phase at the earliest arrival by which the
+    weight of the other voters' votes reaching it attains quorum less its own weight."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 12))
+    weights = [1] * n if seed % 2 else [int(w) for w in rng.integers(1, 4, n)]
+    quorum = 2 * sum(weights) // 3 + 1
+    env = simpy.Environment()
+    board = VoteBoard(env, weights=weights, quorum=quorum)
+    handed = {}
+    board.bind(lambda dst, arrivals, senders, envelopes: handed.setdefault(dst, env.now),
+               lambda *a: None)
+    arrival = rng.integers(1, 30, (n, n))  # ties on purpose
+    key = ("Prepare", 0, 1, b"h")
+    for src in rng.permutation(n).tolist():
+        dsts = np.array([d for d in range(n) if d != src])
+        board.post(src, dsts, arrival[src, dsts], f"v{src}", key, 1)
+    env.run(until=100)
+    for dst in range(n):
+        need = max(quorum - weights[dst], 1)
+        times = sorted((int(arrival[src, dst]), weights[src]) for src in range(n) if src != dst)
+        total, expected = 0, None
+        for at, weight in times:
+            total += weight
+            if total >= need:
+                expected = at
+                break
+        assert handed.get(dst) == expected, (dst, handed)
 
 
 # -- runs ---------------------------------------------------------------------------------------

@@ -47,16 +47,22 @@ KEEP_BLOCKS = 64
 
 
 class _Phase:
-    """One key's votes: who sent one, when each copy arrives where, who has been handed them."""
+    """One key's votes: who sent one, when each copy arrives where, who has been handed them.
 
-    __slots__ = ("arrivals", "crossing", "envelopes", "handed", "index", "rows", "scheduled",
-                 "weight")
+    Row ``i`` of ``arrivals`` is the ``i``-th vote posted (``senders[i]``, ``envelopes[i]``,
+    ``sizes[i]``), column ``j`` receiver ``j``."""
+
+    __slots__ = ("arrivals", "crossing", "envelopes", "handed", "index", "posted_by", "rows",
+                 "scheduled", "senders", "sizes", "weight")
 
     def __init__(self, n: int, index: int) -> None:
         self.index = index
         self.arrivals = np.full((n, n), _NEVER, dtype=np.int64)
-        self.rows: list[int] = []
-        self.envelopes: dict[int, Any] = {}
+        self.rows = 0
+        self.senders = np.zeros(n, dtype=np.intp)
+        self.sizes = np.zeros(n, dtype=np.int64)
+        self.envelopes: list[Any] = []
+        self.posted_by: set[int] = set()
         self.weight = 0
         self.crossing = np.full(n, _NEVER, dtype=np.int64)
         self.handed = np.zeros(n, dtype=bool)
@@ -68,9 +74,11 @@ class VoteBoard:
 
     ``weights[i]``: consensus weight of network id ``i`` (0 for a node that does not vote);
     ``quorum``: the weight a phase needs. :meth:`bind` gives it, once the nodes exist,
-    ``deliver(dst, votes)`` (``votes``: ``[(arrival, src, envelope)]`` in arrival order, all
-    arrived by now) and ``late(dst, arrival, envelope)`` for a vote that arrives after its
-    receiver was handed the phase.
+    ``deliver(dst, arrivals, senders, envelopes)`` (the votes that reached ``dst`` by now, in
+    arrival order: int64 arrival times, the senders' ids and the envelopes) and
+    ``late(dst, arrivals, sizes, envelope)`` for the votes that arrive after their receiver was
+    handed the phase (their arrival times and payload sizes, int64 arrays; ``envelope``: one
+    of the phase's votes, all of one kind).
     """
 
     def __init__(self, env: Any, weights: list[int], quorum: int) -> None:
@@ -79,28 +87,29 @@ class VoteBoard:
         self.weights = np.asarray(weights, dtype=np.int64)
         self.quorum = quorum
         self.thresholds = np.maximum(quorum - self.weights, 1)
+        self._least = int(self.thresholds.min())
         voting = self.weights[self.weights > 0]
         self._equal = int(voting.min()) if len(voting) and voting.min() == voting.max() else 0
         self._phases: dict[Hashable, _Phase] = {}
         self._newest = -1
         self._voters = int((self.weights > 0).sum())
-        self._deliver: Callable[[int, list], None] = _unbound
-        self._late: Callable[[int, int, Any], None] = _unbound
+        self._deliver: Callable[[int, np.ndarray, np.ndarray, list], None] = _unbound
+        self._late: Callable[[int, np.ndarray, np.ndarray, Any], None] = _unbound
         self.posted = 0
         """Copies posted."""
         self.handed = 0
         """Quorums handed to receivers (one per receiver and phase)."""
 
-    def bind(self, deliver: Callable[[int, list], None],
-             late: Callable[[int, int, Any], None]) -> None:
+    def bind(self, deliver: Callable[[int, np.ndarray, np.ndarray, list], None],
+             late: Callable[[int, np.ndarray, np.ndarray, Any], None]) -> None:
         """Sets how votes reach their receivers (the world, once its nodes exist)."""
         self._deliver = deliver
         self._late = late
 
     def post(self, src: int, dsts: np.ndarray, arrivals: np.ndarray, envelope: Any,
-             key: Hashable, index: int) -> None:
-        """``src``'s vote ``envelope`` for phase ``key`` of block ``index`` reaches ``dsts``
-        at ``arrivals``."""
+             key: Hashable, index: int, size: int = 0) -> None:
+        """``src``'s vote ``envelope`` (``size`` payload bytes) for phase ``key`` of block
+        ``index`` reaches ``dsts`` at ``arrivals``."""
         phase = self._phases.get(key)
         if phase is None:
             phase = self._phases[key] = _Phase(self.n, index)
@@ -112,50 +121,60 @@ class VoteBoard:
                 for k in stale:
                     del self._phases[k]
         self.posted += len(dsts)
-        if src in phase.envelopes:
+        if src in phase.posted_by:
             return  # a vote sent twice (a resend): the first copy counts
-        phase.arrivals[src, dsts] = arrivals
-        phase.rows.append(src)
-        phase.envelopes[src] = envelope
+        row = phase.rows
+        phase.arrivals[row, dsts] = arrivals
+        phase.senders[row] = src
+        phase.sizes[row] = size
+        phase.envelopes.append(envelope)
+        phase.posted_by.add(src)
+        phase.rows = row + 1
         phase.weight += int(self.weights[src])
         handed = phase.handed[dsts]
         if handed.any():
-            late = self._late
-            for dst, arrival in zip(dsts[handed].tolist(), arrivals[handed].tolist(),
-                                    strict=True):
-                late(dst, arrival, envelope)
-        if phase.weight < int(self.thresholds.min()):
+            self._late_arrivals(dsts[handed], arrivals[handed], size, envelope)
+        if phase.weight < self._least:
             return
-        crossing = self._crossing(phase)
-        crossing[phase.handed] = _NEVER
-        phase.crossing = crossing
-        first = int(crossing.min())
-        if first == _NEVER and len(phase.rows) == self._voters:
+        # A receiver's quorum instant moves only if this vote reaches it before it: a later
+        # arrival leaves the k-th earliest (or the weighted crossing) where it was.
+        moved = dsts[(arrivals < phase.crossing[dsts]) & ~handed]
+        if len(moved):
+            phase.crossing[moved] = self._crossing(phase, moved)
+        first = int(phase.crossing.min())
+        if first == _NEVER and phase.rows == self._voters:
             del self._phases[key]  # every vote posted and nothing pending: done
             return
         if first < phase.scheduled:
             phase.scheduled = first
             schedule_call(self.env, first, self._wake, key, first)
 
-    def _crossing(self, phase: _Phase) -> np.ndarray:
-        """Each receiver's quorum instant from the votes posted so far (_NEVER: not yet)."""
-        rows = np.asarray(phase.rows, dtype=np.intp)
-        block = phase.arrivals[rows]
+    def _late_arrivals(self, dsts: np.ndarray, arrivals: np.ndarray, size: int,
+                       envelope: Any) -> None:
+        late = self._late
+        sizes = np.array([size], dtype=np.int64)
+        for dst, arrival in zip(dsts.tolist(), arrivals.tolist(), strict=True):
+            late(dst, np.array([arrival], dtype=np.int64), sizes, envelope)
+
+    def _crossing(self, phase: _Phase, receivers: np.ndarray) -> np.ndarray:
+        """``receivers``' quorum instants from the votes posted so far (_NEVER: not yet)."""
+        rows = phase.rows
+        block = phase.arrivals[:rows, receivers]
         if self._equal:
             # every voter weighs the same: a sealer needs the k-th earliest of its column
             weight = self._equal
             need = -(-(self.quorum - weight) // weight)
-            if need > len(rows):
-                return np.full(self.n, _NEVER, dtype=np.int64)
+            if need > rows:
+                return np.full(len(receivers), _NEVER, dtype=np.int64)
             if need <= 0:
                 return block.min(axis=0)
-            return np.partition(block, need - 1, axis=0)[need - 1].copy()
+            return np.partition(block, need - 1, axis=0)[need - 1]
         order = np.argsort(block, axis=0, kind="stable")
         sorted_arrivals = np.take_along_axis(block, order, axis=0)
-        weight = np.cumsum(self.weights[rows][order], axis=0)
-        reached = weight >= self.thresholds
+        weight = np.cumsum(self.weights[phase.senders[:rows]][order], axis=0)
+        reached = weight >= self.thresholds[receivers]
         first = reached.argmax(axis=0)
-        crossing = sorted_arrivals[first, np.arange(self.n)]
+        crossing = sorted_arrivals[first, np.arange(len(receivers))]
         crossing[~reached.any(axis=0)] = _NEVER
         return crossing
 
@@ -164,21 +183,24 @@ class VoteBoard:
         if phase is None or phase.scheduled != at:
             return  # superseded by an earlier wake, or the phase is gone
         now = self.env.now
+        rows = phase.rows
+        envelopes = phase.envelopes
         due = np.flatnonzero(phase.crossing <= now)
         for dst in due.tolist():
-            column = phase.arrivals[:, dst]
+            column = phase.arrivals[:rows, dst]
             arrived = np.flatnonzero(column <= now)
-            order = arrived[np.argsort(column[arrived], kind="stable")]
-            votes = [(int(column[src]), src, phase.envelopes[src]) for src in order.tolist()]
+            # in arrival order, a tie by sender id (the order the exact mode's heap gives)
+            order = arrived[np.lexsort((phase.senders[arrived], column[arrived]))]
             phase.handed[dst] = True
             phase.crossing[dst] = _NEVER
             self.handed += 1
-            self._deliver(dst, votes)
+            self._deliver(dst, column[order], phase.senders[order],
+                          [envelopes[i] for i in order.tolist()])
             later = np.flatnonzero((column > now) & (column < _NEVER))
-            for src in later.tolist():
-                self._late(dst, int(column[src]), phase.envelopes[src])
+            if len(later):
+                self._late(dst, column[later], phase.sizes[later], envelopes[0])
         first = int(phase.crossing.min())
-        if first == _NEVER and len(phase.rows) == self._voters:
+        if first == _NEVER and phase.rows == self._voters:
             del self._phases[key]  # every vote posted and nothing pending: done
             return
         phase.scheduled = first

@@ -97,7 +97,7 @@ class Node(Stage):
         ctx = NodeContext(net_id, name, shared, cpu, costs, pool, core)
         super().__init__(ctx)  # ctx, and env, cpu, costs, shared, stats, later from it
         self.timers: dict[str, Timer] = {}
-        self._late_votes: list[tuple[int, int]] = []
+        self._late_votes: list[tuple[np.ndarray, np.ndarray]] = []
         """Aggregated votes that came after their quorum: (arrival, work), not charged yet."""
         self.core_factory: Callable[[int], Any] | None = None
         """Builds this node's core again after a crash or a restart: ``factory(committed_index)``
@@ -143,6 +143,7 @@ class Node(Stage):
         self._receive_blocks = sync.receive
         self._status = sync.status
         self._heard = sync.heard
+        self._heard_checkpoints = sync.heard_checkpoints
         self._verify_proposal = fill.verify
         self._execute = execution.execute
         self._commit = execution.commit
@@ -418,7 +419,7 @@ class Node(Stage):
             key: tuple = ("CheckPoint", vote.index, vote.executed_hash)
         else:
             key = (vote.kind, vote.view, vote.index, vote.hash)
-        board.post(src, dsts, arrivals, envelope, key, vote.index)
+        board.post(src, dsts, arrivals, envelope, key, vote.index, envelope.size)
 
     def receive(self, src: int, message: Any) -> None:
         """Network delivery: hand the message to its stage, or charge the handling of a PBFT
@@ -476,63 +477,77 @@ class Node(Stage):
                 if kind in ("ViewChange", "NewView"):
                     self.later(done, self.check_leader)
 
-    def receive_votes(self, votes: list) -> None:
+    def receive_votes(self, arrivals: np.ndarray, senders: np.ndarray, envelopes: list) -> None:
         """A phase's votes at this node's quorum instant (``network.votes: aggregate``,
-        :mod:`fiscosim.net.aggregate`): ``[(arrival, src, envelope)]`` in arrival order. The
-        last one's verification is a task on the PBFT thread from its arrival, as in the exact
-        mode; the others' are charged to the cores only (see below); the core counts them in
-        order, and their actions happen when the last one's task is done."""
+        :mod:`fiscosim.net.aggregate`), in arrival order: their arrival times, senders and
+        envelopes. The last one's verification is a task on the PBFT thread from its arrival,
+        as in the exact mode; the others' are charged to the cores only (see below); the core
+        counts them in order, and their actions happen when the last one's task is done."""
         ctx = self.ctx
         core = ctx.core
         if not ctx.up or core is None:
             return
-        first = votes[0][2]
+        first = envelopes[0]
         work = self._vote_cost(first)
         self._charge_late_votes()
-        count = len(votes)
+        count = len(envelopes)
         if count > 1:
             # The votes before the last were verified as they came, while the PBFT thread had
             # nothing else to do; charged now, on the thread, they would queue behind work that
             # arrived after them. Their cores are charged, the thread is not held (so the
             # summary's utilisation shows this work under "other", not "pbft").
-            self.cpu.run(votes[0][0], work * (count - 1))
-        done = self.cpu.run(votes[-1][0], work, lane="pbft")
+            self.cpu.run(int(arrivals[0]), work * (count - 1))
+        done = self.cpu.run(int(arrivals[-1]), work, lane="pbft")
+        messages = [envelope.message for envelope in envelopes]
         if first.kind == "CheckPoint":
-            index = first.message.index
-            for _, src, _envelope in votes:
-                self._heard(src, "CheckPoint", index)
-        actions = core.handle_votes([envelope.message for _, _, envelope in votes])
+            self._heard_checkpoints(senders.tolist(), first.message.index)
+        actions = core.handle_votes(messages)
         if actions:
             self.later(done, self._apply, actions)
 
-    def late_vote(self, arrival: int, envelope: Any) -> None:
-        """A vote that reaches this node after its phase's quorum (aggregated votes): the core
-        never counts it, and its verification is charged to the PBFT thread with the next
-        quorum's, before it, once it has arrived (charged now, a task in the future would hold
-        the thread for work that comes before it)."""
-        if self.ctx.up:
-            self._late_votes.append((arrival, self._vote_cost(envelope)))
+    def late_votes(self, arrivals: np.ndarray, sizes: np.ndarray, envelope: Any) -> None:
+        """Votes of one kind that reach this node after their phase's quorum (aggregated
+        votes): the core never counts them, and their verification is charged to the PBFT
+        thread with the next quorum's, before it, once they have arrived (charged now, a task
+        in the future would hold the thread for work that comes before it)."""
+        if not self.ctx.up:
+            return
+        kind = envelope.kind
+        if len(sizes) and (sizes == sizes[0]).all():
+            works = np.full(len(sizes), self._cost_of(kind, int(sizes[0])), dtype=np.int64)
+        else:
+            works = np.array([self._cost_of(kind, size) for size in sizes.tolist()],
+                             dtype=np.int64)
+        self._late_votes.append((arrivals, works))
 
     def _charge_late_votes(self) -> None:
         late = self._late_votes
         if not late:
             return
+        arrivals = np.concatenate([chunk[0] for chunk in late]) if len(late) > 1 else late[0][0]
+        works = np.concatenate([chunk[1] for chunk in late]) if len(late) > 1 else late[0][1]
         now = self.env.now
-        due = [vote for vote in late if vote[0] <= now]
-        if not due:
+        due = arrivals <= now
+        if not due.any():
+            if len(late) > 1:
+                self._late_votes = [(arrivals, works)]
             return
-        self._late_votes = [vote for vote in late if vote[0] > now]
-        due.sort()
-        work = sum(w for _, w in due)
-        start = max(due[0][0], due[-1][0] - work + due[-1][1])
+        self._late_votes = [(arrivals[~due], works[~due])] if not due.all() else []
+        arrivals, works = arrivals[due], works[due]
+        last = int(np.lexsort((works, arrivals))[-1])  # the last in (arrival, work) order
+        work = int(works.sum())
+        start = max(int(arrivals.min()), int(arrivals[last]) - work + int(works[last]))
         self.cpu.run(start, work, lane="pbft")
 
-    def _vote_cost(self, envelope: Any) -> int:
-        key = (envelope.kind, envelope.size)
+    def _cost_of(self, kind: str, size: int) -> int:
+        key = (kind, size)
         work = self._receive_costs.get(key)
         if work is None:
             work = self._receive_costs[key] = self.costs.receive_message(*key)
         return work
+
+    def _vote_cost(self, envelope: Any) -> int:
+        return self._cost_of(envelope.kind, envelope.size)
 
 
 __all__ = ["REJECT_CODES", "ByzantineSender", "ChainParams", "Node", "NodeStats", "Reject",

@@ -135,6 +135,25 @@ class BlockSync(Stage):
             self._tell_height(src)
         self.maybe_sync()
 
+    def heard_checkpoints(self, srcs: list[int], index: int) -> None:
+        """:meth:`heard` of a CheckPoint for ``index`` from each of ``srcs`` in turn (a quorum
+        of aggregated votes), in one step where that cannot differ: when no sender is behind
+        our ledger and no download would start (then each call's ``maybe_sync`` returns at
+        once, as the single one does)."""
+        ctx = self.ctx
+        seen = index - 1
+        if seen < ctx.height or max(self.known_height, seen) > max(ctx.height, self._queued_to):
+            for src in srcs:
+                self.heard(src, "CheckPoint", index)
+            return
+        heights = self._peer_heights
+        for src in srcs:
+            if seen > heights.get(src, 0):
+                heights[src] = seen
+        if seen > self.known_height:
+            self.known_height = seen
+        self.maybe_sync()
+
     def _tell_height(self, peer: int) -> None:
         """Sends ``peer`` our height: it sent a CheckPoint or ViewChange for blocks our ledger
         already holds, so it is behind and may not know it.

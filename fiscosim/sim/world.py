@@ -366,8 +366,11 @@ def _build_group(
     shared.nodes = [node_at.get(i) for i in range(len(names))]  # type: ignore[misc]
     if shared.votes is not None:
         nodes_of = shared.nodes
-        shared.votes.bind(lambda dst, votes: nodes_of[dst].receive_votes(votes),
-                          lambda dst, at, envelope: nodes_of[dst].late_vote(at, envelope))
+        shared.votes.bind(
+            lambda dst, arrivals, senders, envelopes:
+                nodes_of[dst].receive_votes(arrivals, senders, envelopes),
+            lambda dst, arrivals, sizes, envelope:
+                nodes_of[dst].late_votes(arrivals, sizes, envelope))
     nodes = [node_at[i] for i in member_positions]
     blocks.watch([node_at[i] for i in ordered if names[i] not in dishonest])
 
