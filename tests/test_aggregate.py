@@ -36,34 +36,54 @@ def test_a_receiver_is_handed_its_votes_at_the_kth_arrival_and_later_ones_are_la
     env = simpy.Environment()
     board = VoteBoard(env, weights=[1, 1, 1, 1], quorum=3)  # each needs 2 others' votes
     handed, late = [], []
-    board.bind(lambda dst, arrivals, senders, envelopes: handed.append(
-                   (env.now, dst, list(zip(arrivals.tolist(), senders.tolist(), strict=True)))),
+    board.bind(lambda dst, arrivals, senders, votes, envelope: handed.append(
+                   (env.now, dst, list(zip(arrivals.tolist(), senders.tolist(), strict=True)),
+                    votes.tolist(), envelope)),
                lambda dst, arrivals, sizes, envelope: late.append((dst, arrivals.tolist())))
     key = ("Prepare", 0, 1, b"h")
-    board.post(0, np.array([1, 2, 3]), np.array([10, 20, 30]), "v0", key, 1)
-    board.post(1, np.array([0, 2, 3]), np.array([15, 5, 40]), "v1", key, 1)
+    board.post(0, np.array([1, 2, 3]), np.array([10, 20, 30]), "e0", key, 1, 9, "v0")
+    board.post(1, np.array([0, 2, 3]), np.array([15, 5, 40]), "e1", key, 1, 9, "v1")
     env.run(until=16)
     assert handed == []  # node 2 has two votes only at 20; node 0 has one
-    board.post(2, np.array([0, 1, 3]), np.array([17, 25, 35]), "v2", key, 1)
+    board.post(2, np.array([0, 1, 3]), np.array([17, 25, 35]), "e2", key, 1, 9, "v2")
     env.run(until=100)
-    assert handed == [
+    assert [h[:3] for h in handed] == [
         (17, 0, [(15, 1), (17, 2)]),
         (20, 2, [(5, 1), (20, 0)]),
         (25, 1, [(10, 0), (25, 2)]),
         (35, 3, [(30, 0), (35, 2)]),
     ]
-    assert late == [(3, [40])]  # v1, posted before node 3's quorum, arriving after it
-    board.post(3, np.array([0, 1, 2]), np.array([120, 130, 140]), "v3", key, 1)
-    assert late[1:] == [(0, [120]), (1, [130]), (2, [140])]
-    assert len(board) == 0  # every vote posted, nothing pending: the phase is gone
+    assert handed[0][3] == ["v1", "v2"] and handed[0][4] == "e0"  # votes, and an envelope
+    # v1, posted before node 3's quorum, arriving after it: late, taken by node 3 once
+    assert [(a.tolist(), z.tolist()) for a, z, _ in board.take_late(3, 100)] == [([40], [9])]
+    assert board.take_late(3, 100) == [] and board.take_late(0, 100) == []
+    board.post(3, np.array([0, 1, 2]), np.array([120, 130, 140]), "e3", key, 1, 9, "v3")
+    # every vote posted, nothing pending: the phase ends and hands over what was not taken
+    assert late == [(0, [120]), (1, [130]), (2, [140])]
+    assert len(board) == 0
+
+
+def test_late_votes_of_a_node_that_went_down_are_never_charged():
+    env = simpy.Environment()
+    board = VoteBoard(env, weights=[1, 1, 1, 1], quorum=3)
+    late = []
+    board.bind(lambda *a: None, lambda dst, arrivals, sizes, envelope: late.append(dst))
+    key = ("Commit", 0, 1, b"h")
+    for src in range(3):
+        dsts = np.array([d for d in range(4) if d != src])
+        board.post(src, dsts, np.full(3, 10 + src), f"e{src}", key, 1, 9, f"v{src}")
+    env.run(until=50)  # everybody handed at 11 or 12
+    board.forget_late(3)
+    board.post(3, np.array([0, 1, 2]), np.array([60, 60, 60]), "e3", key, 1, 9, "v3")
+    assert late == [0, 1, 2]  # node 3's own late vote (node 2's, at 12) is gone
 
 
 def test_weighted_votes_cross_at_the_weight_not_the_count():
     env = simpy.Environment()
     board = VoteBoard(env, weights=[3, 1, 1, 1], quorum=4)  # node 1 needs 3 of others' weight
     handed = []
-    board.bind(lambda dst, arrivals, senders, envelopes: handed.append((env.now, dst,
-                                                                         len(envelopes))),
+    board.bind(lambda dst, arrivals, senders, votes, envelope: handed.append((env.now, dst,
+                                                                             len(votes))),
                lambda *a: None)
     key = ("Commit", 0, 1, b"h")
     board.post(2, np.array([0, 1, 3]), np.array([5, 5, 5]), "v2", key, 1)
@@ -85,7 +105,7 @@ def test_quorum_instants_equal_the_brute_force_order_statistic(seed):
     env = simpy.Environment()
     board = VoteBoard(env, weights=weights, quorum=quorum)
     handed = {}
-    board.bind(lambda dst, arrivals, senders, envelopes: handed.setdefault(dst, env.now),
+    board.bind(lambda dst, arrivals, senders, votes, envelope: handed.setdefault(dst, env.now),
                lambda *a: None)
     arrival = rng.integers(1, 30, (n, n))  # ties on purpose
     key = ("Prepare", 0, 1, b"h")

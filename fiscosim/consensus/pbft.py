@@ -25,6 +25,7 @@ This file tells the story in order:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from fiscosim.chain.config import max_faulty, quorum
@@ -123,6 +124,11 @@ VIEW_SLACK = 50
 (``handlePrePrepareMsg`` refuses a view beyond ``view + waterMarkLimit``)."""
 
 _ZERO_HASH = bytes(HASH_SIZE)
+
+
+_VOTE_KEY = attrgetter("__class__", "index", "view", "hash")
+_CHECKPOINT_KEY = attrgetter("__class__", "index", "executed_hash")
+_SENDER = attrgetter("sender")
 
 
 class _Votes:
@@ -554,17 +560,20 @@ class PbftCore:
         voters = votes.voters if votes is not None else set()
         base = votes.weight if votes is not None else 0
         weights = self._weights
-        n = self._n
-        senders = set()
-        for message in messages[:-1]:
-            sender = message.sender
-            if (type(message) is not kind or message.index != index or not 0 <= sender < n
-                    or (message.executed_hash if kind is CheckPoint
-                        else (message.view, message.hash)) != key):
-                return False  # not one phase's votes, or a sender handle() would refuse
-            senders.add(sender)
+        prefix = messages[:-1]
+        if kind is CheckPoint:
+            keys = set(map(_CHECKPOINT_KEY, prefix))
+            expected = (kind, index, key)
+        else:
+            keys = set(map(_VOTE_KEY, prefix))
+            expected = (kind, index, *key)
+        if len(keys) != 1 or keys.pop() != expected:
+            return False  # not one phase's votes
+        senders = set(map(_SENDER, prefix))
+        if min(senders) < 0 or max(senders) >= self._n:
+            return False  # a sender handle() would refuse
         added = senders - voters
-        weight = base + sum(weights[sender] for sender in added)
+        weight = base + sum(map(weights.__getitem__, added))
         if weight >= self._quorum:
             return False
         if votes is None:

@@ -52,8 +52,8 @@ class _Phase:
     Row ``i`` of ``arrivals`` is the ``i``-th vote posted (``senders[i]``, ``envelopes[i]``,
     ``sizes[i]``), column ``j`` receiver ``j``."""
 
-    __slots__ = ("arrivals", "crossing", "envelopes", "handed", "index", "posted_by", "rows",
-                 "scheduled", "senders", "sizes", "weight")
+    __slots__ = ("arrivals", "charged", "crossing", "envelopes", "handed", "index", "posted_by",
+                 "rows", "scheduled", "senders", "sizes", "votes", "weight")
 
     def __init__(self, n: int, index: int) -> None:
         self.index = index
@@ -61,11 +61,14 @@ class _Phase:
         self.rows = 0
         self.senders = np.zeros(n, dtype=np.intp)
         self.sizes = np.zeros(n, dtype=np.int64)
-        self.envelopes: list[Any] = []
+        self.envelopes = np.empty(n, dtype=object)
+        self.votes = np.empty(n, dtype=object)
         self.posted_by: set[int] = set()
         self.weight = 0
         self.crossing = np.full(n, _NEVER, dtype=np.int64)
         self.handed = np.zeros(n, dtype=bool)
+        self.charged = np.full(n, _NEVER, dtype=np.int64)
+        """Per receiver handed the phase: its votes arriving by then are counted or charged."""
         self.scheduled = _NEVER
 
 
@@ -74,11 +77,11 @@ class VoteBoard:
 
     ``weights[i]``: consensus weight of network id ``i`` (0 for a node that does not vote);
     ``quorum``: the weight a phase needs. :meth:`bind` gives it, once the nodes exist,
-    ``deliver(dst, arrivals, senders, envelopes)`` (the votes that reached ``dst`` by now, in
-    arrival order: int64 arrival times, the senders' ids and the envelopes) and
-    ``late(dst, arrivals, sizes, envelope)`` for the votes that arrive after their receiver was
-    handed the phase (their arrival times and payload sizes, int64 arrays; ``envelope``: one
-    of the phase's votes, all of one kind).
+    ``deliver(dst, arrivals, senders, votes, envelope)``: the votes that reached ``dst`` by
+    now, in arrival order (int64 arrival times, the senders' ids, the votes as an object
+    array) and one of their envelopes (all of one kind); and ``late(dst, arrivals, sizes,
+    envelope)``: votes that reached ``dst`` after it was handed their phase, not taken with
+    :meth:`take_late` before the phase ended (arrival times and payload sizes).
     """
 
     def __init__(self, env: Any, weights: list[int], quorum: int) -> None:
@@ -90,26 +93,27 @@ class VoteBoard:
         self._least = int(self.thresholds.min())
         voting = self.weights[self.weights > 0]
         self._equal = int(voting.min()) if len(voting) and voting.min() == voting.max() else 0
+        self._need = -(-(quorum - self._equal) // self._equal) if self._equal else 0
         self._phases: dict[Hashable, _Phase] = {}
         self._newest = -1
         self._voters = int((self.weights > 0).sum())
-        self._deliver: Callable[[int, np.ndarray, np.ndarray, list], None] = _unbound
+        self._deliver: Callable[..., None] = _unbound
         self._late: Callable[[int, np.ndarray, np.ndarray, Any], None] = _unbound
         self.posted = 0
         """Copies posted."""
         self.handed = 0
         """Quorums handed to receivers (one per receiver and phase)."""
 
-    def bind(self, deliver: Callable[[int, np.ndarray, np.ndarray, list], None],
+    def bind(self, deliver: Callable[..., None],
              late: Callable[[int, np.ndarray, np.ndarray, Any], None]) -> None:
         """Sets how votes reach their receivers (the world, once its nodes exist)."""
         self._deliver = deliver
         self._late = late
 
     def post(self, src: int, dsts: np.ndarray, arrivals: np.ndarray, envelope: Any,
-             key: Hashable, index: int, size: int = 0) -> None:
-        """``src``'s vote ``envelope`` (``size`` payload bytes) for phase ``key`` of block
-        ``index`` reaches ``dsts`` at ``arrivals``."""
+             key: Hashable, index: int, size: int = 0, vote: Any = None) -> None:
+        """``src``'s vote (``envelope``, ``size`` payload bytes, carrying ``vote`` for the
+        receivers) for phase ``key`` of block ``index`` reaches ``dsts`` at ``arrivals``."""
         phase = self._phases.get(key)
         if phase is None:
             phase = self._phases[key] = _Phase(self.n, index)
@@ -119,7 +123,7 @@ class VoteBoard:
                 # crashed voter leaves its phases unfinished): drop them.
                 stale = [k for k, p in self._phases.items() if p.index < index - KEEP_BLOCKS]
                 for k in stale:
-                    del self._phases[k]
+                    self._end(k)
         self.posted += len(dsts)
         if src in phase.posted_by:
             return  # a vote sent twice (a resend): the first copy counts
@@ -127,48 +131,94 @@ class VoteBoard:
         phase.arrivals[row, dsts] = arrivals
         phase.senders[row] = src
         phase.sizes[row] = size
-        phase.envelopes.append(envelope)
+        phase.envelopes[row] = envelope
+        phase.votes[row] = vote
         phase.posted_by.add(src)
         phase.rows = row + 1
         phase.weight += int(self.weights[src])
-        handed = phase.handed[dsts]
-        if handed.any():
-            self._late_arrivals(dsts[handed], arrivals[handed], size, envelope)
+        # A receiver handed the phase already gets this vote late (take_late).
         if phase.weight < self._least:
             return
         # A receiver's quorum instant moves only if this vote reaches it before it: a later
         # arrival leaves the k-th earliest (or the weighted crossing) where it was.
-        moved = dsts[(arrivals < phase.crossing[dsts]) & ~handed]
+        moved = dsts[(arrivals < phase.crossing[dsts]) & ~phase.handed[dsts]]
         if len(moved):
-            phase.crossing[moved] = self._crossing(phase, moved)
+            phase.crossing[moved] = self._crossing(phase, moved, arrivals, dsts)
         first = int(phase.crossing.min())
         if first == _NEVER and phase.rows == self._voters:
-            del self._phases[key]  # every vote posted and nothing pending: done
+            self._end(key)  # every vote posted and nothing pending: done
             return
         if first < phase.scheduled:
             phase.scheduled = first
             schedule_call(self.env, first, self._wake, key, first)
 
-    def _late_arrivals(self, dsts: np.ndarray, arrivals: np.ndarray, size: int,
-                       envelope: Any) -> None:
-        late = self._late
-        sizes = np.array([size], dtype=np.int64)
-        for dst, arrival in zip(dsts.tolist(), arrivals.tolist(), strict=True):
-            late(dst, np.array([arrival], dtype=np.int64), sizes, envelope)
+    def take_late(self, dst: int, now: int) -> list[tuple[np.ndarray, np.ndarray, Any]]:
+        """The votes that reached ``dst`` after it was handed their phase and by ``now``, not
+        taken before: ``[(arrival times, payload sizes, an envelope of the phase)]``."""
+        out = []
+        for phase in self._phases.values():
+            charged = phase.charged[dst]
+            if charged >= now:  # not handed (_NEVER), or taken up to now already
+                continue
+            column = phase.arrivals[:phase.rows, dst]
+            due = np.flatnonzero((column > charged) & (column <= now))
+            phase.charged[dst] = now
+            if len(due):
+                out.append((column[due], phase.sizes[due], phase.envelopes[0]))
+        return out
 
-    def _crossing(self, phase: _Phase, receivers: np.ndarray) -> np.ndarray:
-        """``receivers``' quorum instants from the votes posted so far (_NEVER: not yet)."""
+    def forget_late(self, dst: int) -> None:
+        """``dst`` went down: the late votes of the phases it was handed are never charged."""
+        for phase in self._phases.values():
+            if phase.handed[dst]:
+                phase.charged[dst] = _NEVER - 1
+
+    def _end(self, key: Hashable) -> None:
+        """Drops phase ``key``; its late votes not taken yet go to their receivers."""
+        phase = self._phases.pop(key)
+        rows = phase.rows
+        if not rows or not phase.handed.any():
+            return
+        block = phase.arrivals[:rows]
+        pending = (block > phase.charged) & (block < _NEVER)
+        for dst in np.flatnonzero(pending.any(axis=0)).tolist():
+            mine = np.flatnonzero(pending[:, dst])
+            self._late(dst, block[mine, dst], phase.sizes[mine], phase.envelopes[0])
+
+    def _crossing(self, phase: _Phase, receivers: np.ndarray, arrivals: np.ndarray,
+                  dsts: np.ndarray) -> np.ndarray:
+        """``receivers``' quorum instants with the vote just posted (``arrivals`` at
+        ``dsts``, the last row), _NEVER where not reached yet."""
         rows = phase.rows
         block = phase.arrivals[:rows, receivers]
         if self._equal:
             # every voter weighs the same: a sealer needs the k-th earliest of its column
-            weight = self._equal
-            need = -(-(self.quorum - weight) // weight)
+            need = self._need
             if need > rows:
                 return np.full(len(receivers), _NEVER, dtype=np.int64)
             if need <= 0:
                 return block.min(axis=0)
-            return np.partition(block, need - 1, axis=0)[need - 1]
+            old = phase.crossing[receivers]
+            fresh = old == _NEVER
+            if fresh.all() or need == 1:
+                return np.partition(block, need - 1, axis=0)[need - 1]
+            # Where a k-th earliest stood, the new vote (earlier than it) pushes it out: the
+            # new k-th is the later of the new arrival and the old (k-1)-th, which is the
+            # latest arrival before the old k-th if k-1 of them are before it, else the old
+            # k-th itself (a tie).
+            known = ~fresh
+            cols = receivers[known]
+            prior = phase.arrivals[:rows - 1, cols]
+            bound = old[known]
+            before = prior < bound
+            latest = np.where(before, prior, -1).max(axis=0)
+            kth_less_one = np.where(before.sum(axis=0) == need - 1, latest, bound)
+            new_arrival = phase.arrivals[rows - 1, cols]
+            out = np.empty(len(receivers), dtype=np.int64)
+            out[known] = np.maximum(new_arrival, kth_less_one)
+            if fresh.any():
+                out[fresh] = np.partition(block[:, fresh], need - 1, axis=0)[need - 1]
+            return out
         order = np.argsort(block, axis=0, kind="stable")
         sorted_arrivals = np.take_along_axis(block, order, axis=0)
         weight = np.cumsum(self.weights[phase.senders[:rows]][order], axis=0)
@@ -184,7 +234,7 @@ class VoteBoard:
             return  # superseded by an earlier wake, or the phase is gone
         now = self.env.now
         rows = phase.rows
-        envelopes = phase.envelopes
+        envelope = phase.envelopes[0]
         due = np.flatnonzero(phase.crossing <= now)
         for dst in due.tolist():
             column = phase.arrivals[:rows, dst]
@@ -192,16 +242,14 @@ class VoteBoard:
             # in arrival order, a tie by sender id (the order the exact mode's heap gives)
             order = arrived[np.lexsort((phase.senders[arrived], column[arrived]))]
             phase.handed[dst] = True
+            phase.charged[dst] = now
             phase.crossing[dst] = _NEVER
             self.handed += 1
-            self._deliver(dst, column[order], phase.senders[order],
-                          [envelopes[i] for i in order.tolist()])
-            later = np.flatnonzero((column > now) & (column < _NEVER))
-            if len(later):
-                self._late(dst, column[later], phase.sizes[later], envelopes[0])
+            self._deliver(dst, column[order], phase.senders[order], phase.votes[order],
+                          envelope)
         first = int(phase.crossing.min())
         if first == _NEVER and phase.rows == self._voters:
-            del self._phases[key]  # every vote posted and nothing pending: done
+            self._end(key)  # every vote posted and nothing pending: done
             return
         phase.scheduled = first
         if first < _NEVER:

@@ -98,7 +98,8 @@ class Node(Stage):
         super().__init__(ctx)  # ctx, and env, cpu, costs, shared, stats, later from it
         self.timers: dict[str, Timer] = {}
         self._late_votes: list[tuple[np.ndarray, np.ndarray]] = []
-        """Aggregated votes that came after their quorum: (arrival, work), not charged yet."""
+        """Aggregated votes that came after their quorum, handed over at their phase's end and
+        not charged yet: (arrival times, costs)."""
         self.core_factory: Callable[[int], Any] | None = None
         """Builds this node's core again after a crash or a restart: ``factory(committed_index)``
         (the world sets it for a sealer)."""
@@ -169,6 +170,8 @@ class Node(Stage):
         ctx.epoch += 1
         ctx.executed.clear()  # executed but uncommitted blocks were in memory
         self._late_votes = []
+        if self.shared.votes is not None:
+            self.shared.votes.forget_late(ctx.net_id)
         for timer in self.timers.values():
             timer.cancel()
         self.shared.network.set_node_up(ctx.net_id, False)
@@ -419,7 +422,7 @@ class Node(Stage):
             key: tuple = ("CheckPoint", vote.index, vote.executed_hash)
         else:
             key = (vote.kind, vote.view, vote.index, vote.hash)
-        board.post(src, dsts, arrivals, envelope, key, vote.index, envelope.size)
+        board.post(src, dsts, arrivals, envelope, key, vote.index, envelope.size, vote)
 
     def receive(self, src: int, message: Any) -> None:
         """Network delivery: hand the message to its stage, or charge the handling of a PBFT
@@ -477,20 +480,21 @@ class Node(Stage):
                 if kind in ("ViewChange", "NewView"):
                     self.later(done, self.check_leader)
 
-    def receive_votes(self, arrivals: np.ndarray, senders: np.ndarray, envelopes: list) -> None:
+    def receive_votes(self, arrivals: np.ndarray, senders: np.ndarray, votes: np.ndarray,
+                      envelope: Any) -> None:
         """A phase's votes at this node's quorum instant (``network.votes: aggregate``,
         :mod:`fiscosim.net.aggregate`), in arrival order: their arrival times, senders and
-        envelopes. The last one's verification is a task on the PBFT thread from its arrival,
-        as in the exact mode; the others' are charged to the cores only (see below); the core
-        counts them in order, and their actions happen when the last one's task is done."""
+        messages, and one of their envelopes. The last one's verification is a task on the
+        PBFT thread from its arrival, as in the exact mode; the others' are charged to the
+        cores only (see below); the core counts them in order, and their actions happen when
+        the last one's task is done."""
         ctx = self.ctx
         core = ctx.core
         if not ctx.up or core is None:
             return
-        first = envelopes[0]
-        work = self._vote_cost(first)
+        work = self._vote_cost(envelope)
         self._charge_late_votes()
-        count = len(envelopes)
+        count = len(votes)
         if count > 1:
             # The votes before the last were verified as they came, while the PBFT thread had
             # nothing else to do; charged now, on the thread, they would queue behind work that
@@ -498,46 +502,52 @@ class Node(Stage):
             # summary's utilisation shows this work under "other", not "pbft").
             self.cpu.run(int(arrivals[0]), work * (count - 1))
         done = self.cpu.run(int(arrivals[-1]), work, lane="pbft")
-        messages = [envelope.message for envelope in envelopes]
-        if first.kind == "CheckPoint":
-            self._heard_checkpoints(senders.tolist(), first.message.index)
-        actions = core.handle_votes(messages)
+        if envelope.kind == "CheckPoint":
+            self._heard_checkpoints(senders.tolist(), votes[0].index)
+        actions = core.handle_votes(votes)
         if actions:
             self.later(done, self._apply, actions)
 
     def late_votes(self, arrivals: np.ndarray, sizes: np.ndarray, envelope: Any) -> None:
-        """Votes of one kind that reach this node after their phase's quorum (aggregated
-        votes): the core never counts them, and their verification is charged to the PBFT
-        thread with the next quorum's, before it, once they have arrived (charged now, a task
-        in the future would hold the thread for work that comes before it)."""
-        if not self.ctx.up:
-            return
-        kind = envelope.kind
-        if len(sizes) and (sizes == sizes[0]).all():
-            works = np.full(len(sizes), self._cost_of(kind, int(sizes[0])), dtype=np.int64)
-        else:
-            works = np.array([self._cost_of(kind, size) for size in sizes.tolist()],
-                             dtype=np.int64)
-        self._late_votes.append((arrivals, works))
+        """Votes of one kind that reached this node after their phase's quorum, handed over
+        when the phase ended (aggregated votes; the rest it takes from the board itself when
+        it is next handed a quorum): the core never counts them, and their verification is
+        charged to the PBFT thread with the next quorum's, before it, once they have arrived
+        (charged now, a task in the future would hold the thread for work that comes before
+        it)."""
+        if self.ctx.up:
+            self._late_votes.append((arrivals, self._costs_of(envelope.kind, sizes)))
 
     def _charge_late_votes(self) -> None:
-        late = self._late_votes
-        if not late:
-            return
-        arrivals = np.concatenate([chunk[0] for chunk in late]) if len(late) > 1 else late[0][0]
-        works = np.concatenate([chunk[1] for chunk in late]) if len(late) > 1 else late[0][1]
         now = self.env.now
-        due = arrivals <= now
-        if not due.any():
-            if len(late) > 1:
-                self._late_votes = [(arrivals, works)]
+        chunks = [(arrivals, self._costs_of(envelope.kind, sizes))
+                  for arrivals, sizes, envelope in self.shared.votes.take_late(self.ctx.net_id,
+                                                                               now)]
+        if self._late_votes:
+            chunks += self._late_votes
+            self._late_votes = []
+        if not chunks:
             return
-        self._late_votes = [(arrivals[~due], works[~due])] if not due.all() else []
-        arrivals, works = arrivals[due], works[due]
+        arrivals = np.concatenate([chunk[0] for chunk in chunks])
+        works = np.concatenate([chunk[1] for chunk in chunks])
+        due = arrivals <= now
+        if not due.all():
+            # Handed over at a phase's end before they arrived: kept for a later quorum.
+            keep = ~due
+            self._late_votes = [(arrivals[keep], works[keep])]
+            arrivals, works = arrivals[due], works[due]
+            if not len(arrivals):
+                return
         last = int(np.lexsort((works, arrivals))[-1])  # the last in (arrival, work) order
         work = int(works.sum())
         start = max(int(arrivals.min()), int(arrivals[last]) - work + int(works[last]))
         self.cpu.run(start, work, lane="pbft")
+
+    def _costs_of(self, kind: str, sizes: np.ndarray) -> np.ndarray:
+        """The receive costs of votes of ``kind`` with payloads ``sizes``."""
+        if (sizes == sizes[0]).all():
+            return np.full(len(sizes), self._cost_of(kind, int(sizes[0])), dtype=np.int64)
+        return np.array([self._cost_of(kind, size) for size in sizes.tolist()], dtype=np.int64)
 
     def _cost_of(self, kind: str, size: int) -> int:
         key = (kind, size)

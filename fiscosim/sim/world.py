@@ -367,8 +367,8 @@ def _build_group(
     if shared.votes is not None:
         nodes_of = shared.nodes
         shared.votes.bind(
-            lambda dst, arrivals, senders, envelopes:
-                nodes_of[dst].receive_votes(arrivals, senders, envelopes),
+            lambda dst, arrivals, senders, votes, envelope:
+                nodes_of[dst].receive_votes(arrivals, senders, votes, envelope),
             lambda dst, arrivals, sizes, envelope:
                 nodes_of[dst].late_votes(arrivals, sizes, envelope))
     nodes = [node_at[i] for i in member_positions]
@@ -484,6 +484,7 @@ def _build_network(scenario: Any, env: simpy.Environment, count: int, names: lis
         tracer=trace,
         hosts=hosts,
         loopback_bps=loopback_bps,
+        latency_per_sender=net.votes == "aggregate",
     )
 
 
