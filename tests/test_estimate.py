@@ -114,6 +114,21 @@ def test_the_estimate_grows_with_what_dominates():
     assert sparse.peak_bytes < mesh.peak_bytes / 2
 
 
+def test_aggregated_votes_estimate_the_1000_sealer_run_as_measured():
+    """Issue #17's point: 1,000 sealers, 1,000 TPS for 60 s, aggregated votes, 100 ms ticks;
+    measured 1.75 GB peak and 7,790,251 events (docs/performance.md, "Aggregated votes")."""
+    base = {"nodes": {"count": 1000}, "duration_s": 60, "drain_s": 5, "warmup_s": 5,
+            "network": {"latency": {"distribution": "lognormal", "mean_ms": 20, "std_ms": 5}},
+            "workload": {"rate_tps": 1000, "clients": 4, "tick_ms": 100}}
+    exact = estimate_run(Scenario.from_dict({"name": "t", **base}))
+    base["network"]["votes"] = "aggregate"
+    aggregate = estimate_run(Scenario.from_dict({"name": "t", **base}))
+    assert 1.75e9 / 2 < aggregate.peak_bytes < 1.75e9 * 2
+    assert 7_790_251 / 2 < aggregate.events < 7_790_251 * 2
+    assert aggregate.peak_bytes < exact.peak_bytes / 3 and aggregate.events < exact.events / 10
+    assert any(part.what == "vote phases" for part in aggregate.parts)
+
+
 def test_a_run_that_does_not_fit_is_one_line_naming_the_field_and_the_fix():
     big = scenario(workload={"rate_tps": 1_000_000}, duration_s=3600)
     with pytest.raises(ScenarioError) as caught:

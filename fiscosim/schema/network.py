@@ -146,10 +146,12 @@ class NetworkConfig(BaseModel):
     """How PBFT's votes (Prepare, Commit, CheckPoint) travel. ``exact``: each copy is a network
     delivery. ``aggregate``: each copy is timed the same way (the sender's uplink, the link's
     latency) but not delivered one by one; a node runs when a quorum of a phase's votes has
-    reached it, with every vote that arrived by then (fiscosim/net/aggregate.py). Far fewer
-    events at large n; statistically, not exactly, the exact mode's results (docs/performance.md,
-    "Aggregated votes"). Refused with byzantine nodes, partitions, loss, delay faults, several
-    groups, nodes sharing a machine, a topology other than a full mesh, and tracing."""
+    reached it, with every vote that arrived by then (fiscosim/net/aggregate.py); every
+    message's latency is then drawn from one stream per sender, not per link. Far fewer
+    events at large n, a quarter of the links' memory; statistically, not exactly, the exact
+    mode's results (docs/performance.md, "Aggregated votes"). Refused with byzantine nodes,
+    partitions, loss, delay faults, several groups, nodes sharing a machine, a topology other
+    than a full mesh, and tracing."""
     loopback_latency_ms: Float | None = Field(None, ge=0, le=10)
     """One-way latency between two nodes of one machine (``nodes.hosts``, a node's ``host``),
     which talk over loopback instead of the network. None: 0.016 ms, half the median round

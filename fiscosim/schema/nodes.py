@@ -129,7 +129,8 @@ class NodesConfig(BaseModel):
 
     count: Int | None = Field(None, ge=1, le=MAX_NODES)
     """That many sealers named node0..node{count-1}, weight 1. At most 1,000 (as the list): a
-    full mesh holds n(n-1) links, ~5 GB of them at 1,000 nodes."""
+    full mesh holds n(n-1) links, ~5 GB of them at 1,000 nodes (~1.2 GB with
+    ``network.votes: aggregate``, whose links share a latency stream per sender)."""
     profile: ProfileRef = REFERENCE_PROFILE
     """Every node's hardware unless the node names its own: a shipped profile
     (reference-2core, server-8core), a path to a YAML written by ``fiscosim calibrate``

@@ -22,6 +22,10 @@ keeps it within 2x of the measured peak):
   edge): n(n-1) in a full mesh, which is what makes 1,000 nodes cost ~5 GB;
 - **block records**: :data:`VOTE_BYTES` per block, full node and sealer (the signer lists
   each node keeps in its ledger, the votes of the proposals in flight);
+- with ``network.votes: aggregate``: links of :data:`SHARED_LINK_BYTES` (no latency stream of
+  their own), block records of :data:`AGGREGATE_VOTE_BYTES` (a quorum's signers; no vote
+  messages kept), and the vote phases' sender x receiver arrival matrices
+  (:data:`PHASES_IN_FLIGHT` of them, plus one of last arrivals; fiscosim.net.aggregate);
 - **the signed corpus** in real crypto mode: the signed rows a run needs
   (:mod:`fiscosim.workload.corpus`), twice over while it is built.
 
@@ -54,6 +58,16 @@ TX_OTHER_BYTES = 50
 """Per submitted transaction, besides its table row and pool states (measured: 43-54 bytes)."""
 LINK_BYTES = 5_400
 """Per directed link with traffic (measured: 5.3-5.4 KB from 50 to 200 nodes)."""
+SHARED_LINK_BYTES = 1_200
+"""Per directed link when latencies are drawn per sender (``network.votes: aggregate``):
+traced 870 bytes a link and 136 for its graph edge at 300 nodes, against 4,380 + 136 for a
+link with its own stream, whose measured share of the peak is LINK_BYTES: scaled alike."""
+AGGREGATE_VOTE_BYTES = 8
+"""Per block, full node and sealer with aggregated votes: a reference in the ledger's signer
+list (1,000 sealers, 84 blocks: the peak was 1.75 GB, 1.2 GB of it the links)."""
+PHASES_IN_FLIGHT = 8
+"""Vote phases (n x n int64 matrices) alive at once with aggregated votes: three a block, a
+block or two in flight, and phases kept until their last vote."""
 ROUTE_BYTES = 250
 """Per (source, destination) pair routed through relays in a random topology."""
 VOTE_BYTES = 60
@@ -68,6 +82,10 @@ EVENTS_PER_BATCH = 8.0
 """Events of a client batch at its RPC node: arrival, verification, admission, the pushes."""
 EVENTS_PER_PUSH = 1.5
 """Events of a batch pushed to one more full node: the delivery and its verification."""
+EVENTS_PER_AGGREGATE_VOTE = 0.012
+"""With ``network.votes: aggregate``, events per vote message counted: a wake per quorum
+instant and the actions of a quorum, not a delivery each (1,000 sealers, 84 blocks: ~4.2
+million events besides the pushes for 252 million votes)."""
 EVENTS_PER_VOTE = 0.85
 """Events per consensus message sent (a least-squares fit over the measured runs: deliveries
 to nodes that already moved on cost no further event)."""
@@ -108,6 +126,7 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
     n = len(specs)
     groups = scenario.group_specs()
     workload_s = scenario.duration_s
+    aggregate = scenario.network.votes == "aggregate"
     table = corpus = votes = signed = 0.0
     transactions = events = blocks_total = 0.0
     for group in groups:
@@ -121,9 +140,9 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         transactions += expected
         # Blocks come while transactions arrive, and one or two more to drain the pools.
         blocks = _blocks(workload.rate_tps, scenario) * workload_s + (workload.rate_tps > 0)
-        votes += blocks * full * sealers * VOTE_BYTES
+        votes += blocks * full * sealers * (AGGREGATE_VOTE_BYTES if aggregate else VOTE_BYTES)
         blocks_total += blocks
-        events += _events(workload, group, blocks, workload_s)
+        events += _events(workload, group, blocks, workload_s, aggregate)
         if scenario.chain.crypto_mode == "real":
             rows = expected + 6 * math.sqrt(expected) + 1000
             row = CORPUS_ROW_BYTES + SIGNATURE_BYTES[scenario.chain.crypto_suite]
@@ -135,7 +154,7 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         links = count * LINK_BYTES + n * n * ROUTE_BYTES
     else:
         count = n * (n - 1)
-        links = count * LINK_BYTES
+        links = count * (SHARED_LINK_BYTES if aggregate else LINK_BYTES)
     sealers_all = len({name for group in groups for name in group.sealers})
     parts = [
         Part("the interpreter and libraries", BASE_BYTES, "what an empty run holds"),
@@ -144,6 +163,9 @@ def estimate_run(scenario: Scenario) -> RunEstimate:
         Part("block records", int(votes),
              f"~{_rounded(blocks_total)} blocks signed by {sealers_all:,} sealers"),
     ]
+    if aggregate:
+        parts.append(Part("vote phases", (PHASES_IN_FLIGHT + 1) * n * n * 8,
+                          f"{PHASES_IN_FLIGHT + 1} matrices of {n:,} x {n:,} arrival times"))
     if corpus:
         parts.append(Part("the signed corpus", int(corpus),
                           f"~{_rounded(signed)} signed transactions"))
@@ -174,7 +196,8 @@ def _blocks(rate_tps: float, scenario: Scenario) -> float:
     return max(rate_tps / scenario.chain.tx_count_limit, 1000 / scenario.chain.min_seal_time_ms)
 
 
-def _events(workload: Any, group: Any, blocks: float, workload_s: float) -> float:
+def _events(workload: Any, group: Any, blocks: float, workload_s: float,
+            aggregate: bool = False) -> float:
     ticks = workload_s * 1000 / workload.tick_ms
     full = len(group.sealers) + len(group.observers)
     sealers = len(group.sealers)
@@ -192,6 +215,10 @@ def _events(workload: Any, group: Any, blocks: float, workload_s: float) -> floa
     block_messages = blocks * (full + 3 * sealers * max(0, sealers - 1)
                                + (full - sealers + len(group.light)) * 2)
     queries = workload.query_rate * workload_s * 3
+    if aggregate:
+        votes = blocks * 3 * sealers * max(0, sealers - 1)
+        return (ticks + batch_events + EVENTS_PER_AGGREGATE_VOTE * votes
+                + EVENTS_PER_VOTE * (block_messages - votes + queries))
     return ticks + batch_events + EVENTS_PER_VOTE * (block_messages + queries)
 
 
