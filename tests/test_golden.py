@@ -6,8 +6,12 @@ A refactor must not change what a run computes. For each scenario in :data:`SCEN
 per-event counts of the ``--trace`` file (the traces themselves run to 90 MB, so only their
 digest is kept; the counts say which kind of event moved when the digest differs).
 
-The files carry a ``model_epoch``. A change that is meant to change results (a new cost, a fixed
-protocol rule) bumps :data:`fiscosim.MODEL_EPOCH` and re-records, saying why in the commit::
+The files carry a ``model_epoch``, and ``epochs.json`` holds, per model epoch, the SHA-256 of
+every golden file: results that change without a new epoch fail the tests, and ``--record``
+refuses to write them (a sweep's run ids are keyed by the epoch, so a silent change would mix
+old and new results in one table, docs/sweeps.md). A change that is meant to change results (a
+new cost, a fixed protocol rule) bumps :data:`fiscosim.MODEL_EPOCH` and re-records, saying why
+in the commit::
 
     python tests/test_golden.py --record            # every scenario
     python tests/test_golden.py --record quickstart # one
@@ -76,14 +80,57 @@ def produce(name: str) -> dict[str, Any]:
         }
 
 
-def record(names: list[str]) -> None:
+GOLDEN_FILES = ("summary.json", "blocks.csv", "trace.json")
+EPOCHS = GOLDEN / "epochs.json"
+
+
+def golden_digest(folder: Path = GOLDEN, names: list[str] = SCENARIOS) -> str:
+    """SHA-256 over every golden file (name and content), in a fixed order."""
+    sha = hashlib.sha256()
     for name in names:
+        for file in GOLDEN_FILES:
+            sha.update(f"{name}/{file}\n".encode())
+            sha.update((folder / name / file).read_bytes())
+    return sha.hexdigest()
+
+
+def epoch_problem(digest: str, epoch: int, ledger: dict[str, str]) -> str | None:
+    """Why goldens with ``digest`` may not stand at ``epoch`` (None: they may)."""
+    recorded = ledger.get(str(epoch))
+    if recorded is None:
+        return (f"tests/golden/epochs.json has no entry for model_epoch {epoch}: record the "
+                "goldens (`python tests/test_golden.py --record`)")
+    if recorded != digest:
+        return (f"the golden summaries differ from those recorded at model_epoch {epoch}: a "
+                "change to results needs a new fiscosim.MODEL_EPOCH (bump it, then "
+                "re-record with `python tests/test_golden.py --record`)")
+    return None
+
+
+def record(names: list[str]) -> None:
+    produced = {name: produce(name) for name in names}
+    ledger = json.loads(EPOCHS.read_text()) if EPOCHS.is_file() else {}
+    with tempfile.TemporaryDirectory() as staging:
+        # What the golden folder would hold: the epoch's digest is checked before writing.
+        for name in SCENARIOS:
+            (Path(staging) / name).mkdir()
+            for file in GOLDEN_FILES:
+                text = (produced[name][file] if name in produced
+                        else (GOLDEN / name / file).read_text())
+                (Path(staging) / name / file).write_text(text)
+        digest = golden_digest(Path(staging))
+    epoch = fiscosim.MODEL_EPOCH
+    if str(epoch) in ledger and ledger[str(epoch)] != digest:
+        sys.exit(f"refused: {epoch_problem(digest, epoch, ledger)}")
+    for name, files in produced.items():
         folder = GOLDEN / name
         folder.mkdir(parents=True, exist_ok=True)
-        for file, text in produce(name).items():
+        for file, text in files.items():
             (folder / file).write_text(text)
         print(f"recorded {folder}", file=sys.stderr)
-    (GOLDEN / "model_epoch").write_text(f"{fiscosim.MODEL_EPOCH}\n")
+    (GOLDEN / "model_epoch").write_text(f"{epoch}\n")
+    EPOCHS.write_text(json.dumps({**ledger, str(epoch): digest}, indent=2, sort_keys=True)
+                      + "\n")
 
 
 def _params() -> list[Any]:
@@ -101,6 +148,26 @@ def test_goldens_belong_to_this_model_epoch():
     for name in SCENARIOS:
         trace = json.loads((GOLDEN / name / "trace.json").read_text())
         assert trace["model_epoch"] == fiscosim.MODEL_EPOCH, name
+
+
+def test_goldens_changed_only_with_a_new_model_epoch():
+    problem = epoch_problem(golden_digest(), fiscosim.MODEL_EPOCH,
+                            json.loads(EPOCHS.read_text()))
+    assert problem is None, problem
+
+
+def test_a_golden_changed_without_a_new_epoch_is_caught(tmp_path):
+    import shutil
+
+    shutil.copytree(GOLDEN, tmp_path / "golden")
+    ledger = {str(fiscosim.MODEL_EPOCH): golden_digest(tmp_path / "golden")}
+    assert epoch_problem(golden_digest(tmp_path / "golden"), fiscosim.MODEL_EPOCH,
+                         ledger) is None
+    summary = tmp_path / "golden" / "quickstart" / "summary.json"
+    summary.write_text(summary.read_text().replace('"tps": ', '"tps": 1', 1))
+    problem = epoch_problem(golden_digest(tmp_path / "golden"), fiscosim.MODEL_EPOCH, ledger)
+    assert problem is not None and "MODEL_EPOCH" in problem
+    assert "no entry" in epoch_problem(golden_digest(), fiscosim.MODEL_EPOCH + 1, ledger)
 
 
 @pytest.mark.parametrize("name", _params())
