@@ -13,6 +13,7 @@ import json
 import math
 import os
 import re
+import shlex
 import signal
 import sys
 import threading
@@ -213,22 +214,55 @@ class Duration(click.ParamType):
 def main() -> None:
     """fiscosim: a simulator of FISCO BCOS-style consortium blockchains.
 
-    "fiscosim run" runs a scenario (scenarios/quickstart.yaml by default) and prints a
-    report; "fiscosim bench verify" measures the real signature-verification core against
-    FISCO BCOS 3.0's 50,000 TPS. Errors are one line on stderr; "fiscosim run --help" lists
-    the exit codes.
+    "fiscosim run" runs a scenario, a file or a shipped scenario's name (quickstart by
+    default; "fiscosim scenarios" lists them), and prints a report; "fiscosim bench verify"
+    measures the real signature-verification core against FISCO BCOS 3.0's 50,000 TPS.
+    Errors are one line on stderr; "fiscosim run --help" lists the exit codes.
     """
 
 
-DEFAULT_SCENARIO = "scenarios/quickstart.yaml"
+DEFAULT_SCENARIO = "quickstart"
+"""The shipped scenario a command runs without a SCENARIO argument."""
+
+_LOCAL_DEFAULT = Path("scenarios") / f"{DEFAULT_SCENARIO}.yaml"
 
 
 def _default_scenario() -> Path:
-    """scenarios/quickstart.yaml here, else the one beside the package (an editable install)."""
-    here = Path(DEFAULT_SCENARIO)
-    if here.is_file():
-        return here
-    return Path(__file__).resolve().parents[1] / DEFAULT_SCENARIO
+    """./scenarios/quickstart.yaml where there is one (a clone, or a user's copy of the
+    folder, as before names), else the shipped quickstart scenario."""
+    if _LOCAL_DEFAULT.is_file():
+        return _LOCAL_DEFAULT
+    from fiscosim.scenario import ScenarioError, resolve_scenario
+
+    try:
+        return resolve_scenario(DEFAULT_SCENARIO)
+    except ScenarioError as error:
+        raise Failure(str(error)) from None
+
+
+def _scenario_arg(scenario: str | None) -> tuple[str | Path, Path]:
+    """A command's SCENARIO argument: what to load (the argument as given, so that errors
+    name it as the user wrote it; the default's file) and the file it names. Raises
+    :class:`Failure` (one line, exit code 2) for neither a file nor a shipped scenario."""
+    if scenario is None:
+        path = _default_scenario()
+        return path, path
+    from fiscosim.scenario import ScenarioError, resolve_scenario
+
+    try:
+        return scenario, resolve_scenario(scenario)
+    except ScenarioError as error:
+        raise Failure(str(error)) from None
+
+
+def _has_sweep(path: Path) -> bool:
+    """Whether the scenario file holds a sweep: block (then ``run`` runs its base once)."""
+    from fiscosim.scenario import ScenarioError, read_scenario_data
+
+    try:
+        return "sweep" in read_scenario_data(path)
+    except ScenarioError:
+        return False
 
 
 # -- run: the paths it writes, checked before it starts ----------------------------------------
@@ -488,28 +522,35 @@ def _dry_run(simulation: Any, path: Path, quiet: bool, as_json: bool) -> None:
 def run(scenario: str | None, seed: int | None, out: str | None, overrides: tuple[str, ...],
         trace: str | None, as_json: bool, quiet: bool, dry_run: bool,
         timeout: float | None, no_memory_check: bool) -> None:
-    """Run a scenario [default: scenarios/quickstart.yaml] and print a report."""
+    """Run a scenario and print a report.
+
+    SCENARIO is a scenario file or the name of a shipped scenario ("fiscosim scenarios" lists
+    them; an existing file beats a name) [default: quickstart].
+    """
     from fiscosim.metrics.output import remove_stale_temporaries
     from fiscosim.metrics.report import print_report
     from fiscosim.scenario import ScenarioError, load_simulation
 
-    path = Path(scenario) if scenario is not None else _default_scenario()
+    given, path = _scenario_arg(scenario)
     try:
         # A dry run shows the estimate of a run the memory check would refuse, and says so.
-        simulation = load_simulation(path, seed=seed, overrides=list(overrides),
+        simulation = load_simulation(given, seed=seed, overrides=list(overrides),
                                      check_memory=not (no_memory_check or dry_run))
     except ScenarioError as error:
         raise Failure(str(error)) from None
     simulation.command_line = list(sys.argv)  # for manifest.json
     for warning in simulation.scenario.warnings():
-        click.echo(f"warning: {path}: {warning}", err=True)
+        click.echo(f"warning: {given}: {warning}", err=True)
+    if _has_sweep(path):
+        click.echo(f"note: {given} holds a sweep: block; this runs its base scenario once "
+                   f"(run the sweep with: fiscosim sweep {given})", err=True)
     # Everything that can be checked is checked before the run, not found after it.
     created = check_out_folder(out) if out is not None else []
     if trace is not None:
         if simulation.scenario.network.votes == "aggregate":
             from fiscosim.net.aggregate import TRACE_REFUSED
 
-            raise Failure(f"{path}: {TRACE_REFUSED}")
+            raise Failure(f"{given}: {TRACE_REFUSED}")
         created += check_trace_file(trace, path, out)
     if dry_run:
         _dry_run(simulation, path, quiet, as_json)
@@ -576,6 +617,56 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
                       EXIT_UNSAFE)
 
 
+_ROLE_NOUNS = {"sealer": "sealer", "observer": "observer", "light": "light node"}
+
+
+@main.command("scenarios")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the list as one JSON line (name, description, nodes, roles, groups, "
+                   "path) instead of the table.")
+def scenarios_command(as_json: bool) -> None:
+    """List the shipped scenarios, run by name.
+
+    "fiscosim run NAME" (and capacity, corpus) takes a name from this list from any folder;
+    a file of that name in the working folder comes first. In a clone of the repository the
+    files are its scenarios/ folder.
+    """
+    from rich.markup import escape
+
+    from fiscosim.scenario import describe_scenarios
+    from fiscosim.scenario.library import scenario_folder
+
+    infos = describe_scenarios()
+    folder = scenario_folder()
+    if as_json:
+        click.echo(json.dumps({"folder": None if folder is None else str(folder),
+                               "scenarios": [info.as_dict() for info in infos]},
+                              ensure_ascii=False))
+        return
+    if not infos:
+        raise Failure("this installation has no shipped scenarios (reinstall fiscosim; "
+                      "'fiscosim run FILE' runs a scenario file)", EXIT_FAILED)
+    # Every file is NAME.yaml in one folder: the caption says which, not a column of paths
+    # that would squeeze the descriptions (--json has each path).
+    table = Table(title="fiscosim's ready scenarios: fiscosim run NAME",
+                  caption=f"from {folder}{os.sep}NAME.yaml", caption_justify="left")
+    table.add_column("name", no_wrap=True)
+    table.add_column("nodes", no_wrap=True)
+    table.add_column("description")
+    for info in infos:
+        if info.error is not None:
+            nodes, about = "?", f"[red]does not load:[/] {escape(info.error)}"
+        else:
+            nodes = ", ".join(f"{count} {_ROLE_NOUNS.get(role, role)}{'s' if count != 1 else ''}"
+                              for role, count in info.roles.items())
+            if info.groups and info.groups > 1:
+                nodes += f" ({info.groups} groups)"
+            about = escape(info.description)
+        table.add_row(escape(info.name), nodes, about)
+    # A pipe or a file gets the whole table on 140 columns rather than a wrapped 80.
+    (console if console.is_terminal else Console(width=140)).print(table, highlight=False)
+
+
 @main.command()
 @click.argument("scenario", required=False, type=click.Path())
 @click.option("--suite", type=click.Choice(SUITE_NAMES), default=None,
@@ -590,8 +681,9 @@ def corpus(scenario: str | None, suite: str | None, count: int | None, accounts:
            overrides: tuple[str, ...]) -> None:
     """Sign a corpus of transactions once, for real-crypto runs (cached on disk).
 
-    With a SCENARIO, signs what its real-crypto run needs; "fiscosim run" would build the
-    same corpus on first use. The cache is $FISCOSIM_CACHE or ~/.cache/fiscosim/corpus.
+    With a SCENARIO (a file or a shipped scenario's name), signs what its real-crypto run
+    needs; "fiscosim run" would build the same corpus on first use. The cache is
+    $FISCOSIM_CACHE or ~/.cache/fiscosim/corpus.
     """
     import time
 
@@ -1079,8 +1171,8 @@ def capacity(scenario: str | None, overrides: tuple[str, ...], seed: int | None,
              resolution: tuple[float, float], round_to: int,
              criteria: tuple[tuple[str, float | None], ...], probes_per_round: int,
              workers: int | None, as_json: bool) -> None:
-    """Find the highest sustainable offered rate of a scenario [default:
-    scenarios/quickstart.yaml] by bracketing and bisection over whole runs (docs/capacity.md).
+    """Find the highest sustainable offered rate of a scenario (a file or a shipped scenario's
+    name) [default: quickstart] by bracketing and bisection over whole runs (docs/capacity.md).
 
     A probe is a run at one workload.rate_tps; it passes when, over the measured window,
     goodput (committed / offered TPS) >= 0.98, latency p95 <= 2000 ms, the backlog grows by
@@ -1104,15 +1196,15 @@ def capacity(scenario: str | None, overrides: tuple[str, ...], seed: int | None,
             chosen = chosen.with_(name, value)
         except SettingsError as error:
             raise Failure(f"--criterion {name}: {error.problem} ({error.fix})") from None
-    path = Path(scenario) if scenario is not None else _default_scenario()
+    given, path = _scenario_arg(scenario)
     try:
-        loaded = load_scenario(path, list(overrides) + ([f"seed={seed}"] if seed is not None
-                                                        else []))
-        check_searchable(loaded, str(path))
+        loaded = load_scenario(given, list(overrides) + ([f"seed={seed}"] if seed is not None
+                                                         else []))
+        check_searchable(loaded, str(given))
     except ScenarioError as error:
         raise Failure(str(error)) from None
     for warning in loaded.warnings():
-        click.echo(f"warning: {path}: {warning}", err=True)
+        click.echo(f"warning: {given}: {warning}", err=True)
     workers = workers or len(os.sched_getaffinity(0))
     low, high = int(bounds[0]), int(bounds[1])
     if start is None:  # the scenario's own rate, inside the bounds
@@ -1136,7 +1228,7 @@ def capacity(scenario: str | None, overrides: tuple[str, ...], seed: int | None,
         f"({loaded.warmup_s:g} s warm-up)")
     started = time.perf_counter()
     try:
-        result = capacity_of(loaded, settings, chosen, workers=workers, source=str(path),
+        result = capacity_of(loaded, settings, chosen, workers=workers, source=str(given),
                              on_probe=lambda p: click.echo(_probe_line(p)))
     except ScenarioError as error:
         raise Failure(f"{error} (or lower the upper --bounds, or run fewer -j workers)") from None
@@ -1262,6 +1354,206 @@ def compare_published(fast: bool, only: tuple[str, ...], kind: str | None,
         console.print(f"[green]all {len(checks)} check rows within their tolerance[/]")
     sys.exit(code)
 
+
+
+# -- sweep -------------------------------------------------------------------------------------
+
+
+def _sweep_exit(code: int) -> None:
+    if code:
+        sys.exit(code)
+
+
+class _SweepGroup(OneLineErrors):
+    """``fiscosim sweep FILE`` is ``fiscosim sweep run FILE``: a first argument that names no
+    subcommand is the sweep file."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@main.group(cls=_SweepGroup)
+def sweep() -> None:
+    """Parameter sweeps (docs/sweeps.md): "fiscosim sweep FILE" runs a scenario file's sweep:
+    block, every point at every seed, on local processes or a Dask cluster, resuming what is
+    done; "status", "aggregate" and "plot" look at a sweep's folder."""
+
+
+@sweep.command("run", epilog=(
+    "Exit codes: 0 every run done; 1 some runs failed or timed out; 2 bad input; 130 "
+    "interrupted (the same command resumes)."))
+@click.argument("file", type=click.Path())
+@click.option("--out", metavar="DIR", default=None,
+              help="The sweep's folder [default: results/<sweep name>].")
+@click.option("--set", "sets", multiple=True, metavar="FIELD=VALUE",
+              help="Override a field of the base scenario (repeatable).")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="Add a grid axis (repeatable).")
+@click.option("--zip", "zips", multiple=True, metavar="KEY=V1,V2",
+              help="Add a key to one zip axis; the --zip keys move together (repeatable).")
+@click.option("--repeat", type=click.IntRange(1, 10_000), default=None,
+              help="Seeds per point: the scenario's seed + 0..N-1.")
+@click.option("--seeds", default=None, metavar="LIST", help="Seeds, e.g. 1-5 or 1,2,7.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 4096), default=None,
+              help="Local worker processes [default: every core].")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="A dask.distributed scheduler, e.g. tcp://host:8786.")
+@click.option("--scheduler-file", type=click.Path(), default=None,
+              help="A dask scheduler file (dask-jobqueue, dask-mpi).")
+@click.option("--dask-local", type=click.IntRange(1, 1024), default=None, metavar="N",
+              help="Run on a dask LocalCluster of N workers.")
+@click.option("--dry-run", is_flag=True, help="Print the plan's size and first labels; run "
+              "nothing.")
+@click.option("--timeout", type=Duration(), default=None, metavar="DURATION",
+              help="A run taking longer fails with state timeout (wall clock: 90s, 20m).")
+@click.option("--retries", type=click.IntRange(0, 100), default=2,
+              help="Retries of a run whose worker died [default: 2].")
+@click.option("--retry-failed", is_flag=True, help="Run again the runs that failed before.")
+@click.option("--artifacts", type=click.Choice(["summary", "blocks"]), default="summary",
+              help="Keep each run's summary [default], or its block table too.")
+@click.option("--no-plots", is_flag=True, help="Tables only.")
+@click.option("--yes", is_flag=True, help="Run a plan of more than 10,000 runs.")
+@click.option("--break-lock", is_flag=True, help="Take the folder from a coordinator that "
+              "still holds its lock (one that is gone is taken over anyway).")
+def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
+          grid: tuple[str, ...], zips: tuple[str, ...], repeat: int | None, seeds: str | None,
+          jobs: int | None, scheduler: str | None, scheduler_file: str | None,
+          dask_local: int | None, dry_run: bool, timeout: float | None, retries: int,
+          retry_failed: bool, artifacts: str, no_plots: bool, yes: bool,
+          break_lock: bool) -> None:
+    """Run a sweep FILE (a scenario with a sweep: block, docs/sweeps.md): every point at every
+    seed, on local processes or a Dask cluster; what is done already is skipped; writes runs/,
+    tables/ (Parquet and CSV, with confidence intervals) and plots/.
+    """
+    from fiscosim.scenario import ScenarioError
+    from fiscosim.sweep.campaign import PlanTooLarge, default_folder, run_sweep
+    from fiscosim.sweep.plan import read_sweep
+    from fiscosim.sweep.store import Locked
+
+    path = str(_scenario_arg(file)[1])
+    if sum(x is not None for x in (scheduler, scheduler_file, dask_local)) + (
+            jobs is not None) > 1:
+        raise Failure("fiscosim sweep: give one of -j, --scheduler, --scheduler-file and "
+                      "--dask-local")
+    try:
+        if dry_run:
+            plan = read_sweep(path, sets=sets, grid=grid, zips=zips, repeat=repeat,
+                              seeds=seeds)
+            folder = Path(out) if out is not None else default_folder(plan)
+            click.echo(f"{plan.source}: {len(plan.points):,} points x {len(plan.seeds)} "
+                       f"seeds = {len(plan.runs):,} runs into {folder}; cost hint "
+                       f"{sum(r.cost_hint for r in plan.runs):.3g} (nodes^2 x s x TPS)")
+            for run in plan.runs[:10]:
+                click.echo(f"  {run.run_id}  {run.point.label}  seed {run.seed}")
+            return
+        bar = {"last": 0.0}
+
+        def progress(done: int, total: int, failed: int) -> None:
+            now = time.monotonic()
+            if done == total or now - bar["last"] > 1.0:
+                bar["last"] = now
+                click.echo(f"  {done}/{total} runs" + (f", {failed} failed" if failed else ""),
+                           err=True)
+
+        def failure(label: str, what: str, where: Path) -> None:
+            click.echo(f"failed: {label}: {what} -> {where}", err=True)
+
+        report = run_sweep(path, out=out, sets=sets, grid=grid, zips=zips, repeat=repeat,
+                           seeds=seeds, jobs=jobs, scheduler=scheduler,
+                           scheduler_file=scheduler_file, dask_local=dask_local,
+                           timeout_s=timeout, retries=retries, retry_failed=retry_failed,
+                           yes=yes, artifacts=artifacts, plots=not no_plots,
+                           break_lock=break_lock, progress=progress, on_failure=failure,
+                           command_line=sys.argv)
+    except (ScenarioError, PlanTooLarge, Locked) as error:
+        raise Failure(str(error)) from None
+    except ModuleNotFoundError as error:
+        raise Failure(str(error)) from None
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; resume with: {shlex.join(sys.argv)}", err=True)
+        sys.exit(130)
+    click.echo(f"sweep {report.folder}: {report.planned:,} runs planned, "
+               f"{report.done_before:,} done before, {len(report.executed):,} run now"
+               + (f", {len(report.failed):,} failed (see {report.folder / 'failed'})"
+                  if report.failed else "")
+               + (f", {report.retried} retried" if report.retried else "")
+               + f"; {report.executor}")
+    for table in report.tables:
+        if table.suffix == ".csv":
+            click.echo(f"  table {table}")
+    for figure in report.plots:
+        if figure.suffix == ".png":
+            click.echo(f"  plot  {figure}")
+    _sweep_exit(report.exit_code)
+
+
+@sweep.command("status")
+@click.argument("folder", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="The status as one JSON line.")
+def sweep_status(folder: str, as_json: bool) -> None:
+    """Counts of a sweep's runs by state, the fiscosim versions that made them, the slowest
+    points, orphans; exit code 1 while runs are missing or failed."""
+    from fiscosim.scenario import ScenarioError
+    from fiscosim.sweep.campaign import status
+
+    if not (Path(folder) / "sweep.yaml").is_file():
+        raise Failure(f"{folder}: not a sweep folder (no sweep.yaml)")
+    try:
+        state = status(folder)
+    except ScenarioError as error:
+        raise Failure(str(error)) from None
+    if as_json:
+        sys.stdout.write(json.dumps({
+            "planned": state.planned, "done": state.done, "failed": state.failed,
+            "missing": state.missing, "orphans": state.orphans, "versions": state.versions,
+            "slowest": state.slowest}) + "\n")
+    else:
+        click.echo(f"{folder}: {state.done:,} of {state.planned:,} runs done, "
+                   f"{len(state.failed):,} failed, {state.missing:,} missing"
+                   + (f", {len(state.orphans)} orphans (not in the plan)"
+                      if state.orphans else ""))
+        for version, count in sorted(state.versions.items()):
+            click.echo(f"  fiscosim {version}: {count:,} runs")
+        for label, wall in state.slowest:
+            click.echo(f"  slow: {label}: {wall:.1f} s a run")
+        for run_id, what in sorted(state.failed.items()):
+            click.echo(f"  failed: {run_id} ({what})")
+    _sweep_exit(0 if state.complete else 1)
+
+
+@sweep.command("aggregate")
+@click.argument("folder", type=click.Path())
+def sweep_aggregate(folder: str) -> None:
+    """Rebuild a sweep's tables/ from its runs/ (no simulation)."""
+    from fiscosim.scenario import ScenarioError
+    from fiscosim.sweep.campaign import aggregate
+
+    if not (Path(folder) / "sweep.yaml").is_file():
+        raise Failure(f"{folder}: not a sweep folder (no sweep.yaml)")
+    try:
+        for path in aggregate(folder):
+            click.echo(str(path))
+    except (ScenarioError, ModuleNotFoundError) as error:
+        raise Failure(str(error)) from None
+
+
+@sweep.command("plot")
+@click.argument("folder", type=click.Path())
+def sweep_plot(folder: str) -> None:
+    """Redraw a sweep's plots/ from its tables/."""
+    from fiscosim.scenario import ScenarioError
+    from fiscosim.sweep.campaign import plot
+
+    if not (Path(folder) / "tables" / "points.parquet").is_file():
+        raise Failure(f"{folder}: no tables/points.parquet (run fiscosim sweep aggregate "
+                      f"{folder} first)")
+    try:
+        for path in plot(folder):
+            click.echo(str(path))
+    except (ScenarioError, ModuleNotFoundError) as error:
+        raise Failure(str(error)) from None
 
 if __name__ == "__main__":
     main()

@@ -1,11 +1,13 @@
 """Loading scenario files and building a run from one.
 
 The schema, what a scenario is, lives in :mod:`fiscosim.schema`; this package reads one from a
-file, applying ``--set`` overrides (:func:`load_scenario`; :mod:`.overrides`, :mod:`.yamltext`),
-changes a validated one (:func:`with_overrides`), writes one back (:func:`dump_yaml`) and builds
-a run from a file (:func:`load_simulation`). It sits at the top of the package: after validating
-a scenario it checks that the run fits in memory (:mod:`fiscosim.sim.estimate`). A mistake is
-one line that names the file, the field and the fix::
+file or a shipped scenario's name (:mod:`.library`: ``load_simulation("quickstart")``;
+:func:`describe_scenarios` lists them), applying ``--set`` overrides (:func:`load_scenario`;
+:mod:`.overrides`, :mod:`.yamltext`), changes a validated one (:func:`with_overrides`), writes
+one back (:func:`dump_yaml`) and builds a run from a file or a name (:func:`load_simulation`).
+It sits at the top of the package: after validating a scenario it checks that the run fits in
+memory (:mod:`fiscosim.sim.estimate`). A mistake is one line that names the file, the field and
+the fix::
 
     scenarios/x.yaml: workload.rate_tps: -5 is too small (use a value >= 0)
     scenarios/x.yaml: wrkload: unknown key 'wrkload' (did you mean 'workload'? known keys: ...)
@@ -35,6 +37,12 @@ import yaml
 
 from fiscosim.contracts import shipped_name
 from fiscosim.node.costs import shipped_profiles
+from fiscosim.scenario.library import (
+    ScenarioInfo,
+    first_comment,
+    resolve_scenario,
+    shipped_scenarios,
+)
 from fiscosim.scenario.overrides import apply_overrides
 from fiscosim.scenario.yamltext import ScenarioDumper, TooBig, parse_yaml
 from fiscosim.schema import (
@@ -101,7 +109,8 @@ def _read_text(source: str, file: Path) -> str:
             data = handle.read(MAX_FILE_BYTES + 1)
     except (FileNotFoundError, NotADirectoryError):
         raise ScenarioError(
-            source, "", "no such file", "check the path; ready scenarios are in scenarios/"
+            source, "", "no such file",
+            "check the path; 'fiscosim scenarios' lists the shipped scenarios, by name"
         ) from None
     except OSError as error:
         raise ScenarioError(
@@ -128,6 +137,8 @@ def load_scenario(
 ) -> Scenario:
     """Reads a scenario YAML file, applies ``overrides`` and validates it.
 
+    ``path`` is a file's path or a shipped scenario's name (``"quickstart"``; an existing file
+    beats a name, :func:`~fiscosim.scenario.library.resolve_scenario`); errors name it as given.
     ``overrides`` are ``"dotted.field=value"`` strings as ``fiscosim run --set`` takes them
     (the value is read as YAML, so ``20000`` is a number and ``[a, b]`` a list; ``null``
     removes an optional field), or a mapping of dotted field -> value. List items are
@@ -139,7 +150,35 @@ def load_scenario(
     scenario without running it (``fiscosim run --dry-run``).
     """
     source = str(path)
-    file = Path(path)
+    file = resolve_scenario(path)
+    data = read_scenario_data(path)
+    if "sweep" in data:
+        # A sweep file: its base scenario, once (fiscosim sweep runs the plan,
+        # docs/sweeps.md); the base is this file, or the one its base: names.
+        del data["sweep"]
+        base = data.pop("base", None)
+        if isinstance(base, str):
+            file = file.parent / base
+            data = read_scenario_data(file)
+            data.pop("sweep", None)
+    applied = apply_overrides(Scenario, data, overrides, source)
+    resolve_relative_paths(data, file.parent)
+    scenario = validate(Scenario, data, source, applied)
+    if check_memory:
+        try:
+            from fiscosim.sim.estimate import check_fits
+        except ImportError:
+            # A stand-in estimator without the check (tests of --dry-run use one): no check.
+            return scenario
+        check_fits(scenario, source, applied)
+    return scenario
+
+
+def read_scenario_data(path: str | Path) -> dict:
+    """A scenario file (or a shipped scenario's name) read as YAML into a mapping, not yet
+    validated; a problem raises :class:`ScenarioError` naming the file."""
+    source = str(path)
+    file = resolve_scenario(path)
     text = _read_text(source, file)
     try:
         data = parse_yaml(text)
@@ -176,16 +215,26 @@ def load_scenario(
             f"the top level is {kind_of(data)}, not a mapping",
             "write 'key: value' lines such as 'name: demo', see scenarios/quickstart.yaml",
         )
+    return data
+
+
+def resolve_relative_paths(data: dict, folder: Path) -> None:
+    """Rewrites the profile and contract model paths of scenario ``data`` that exist beside
+    a scenario file in ``folder`` to those files."""
+    _resolve_profile_paths(data, folder)
+    _resolve_contract_paths(data, folder)
+
+
+def scenario_from_data(data: dict, overrides: Sequence[str] | Mapping[str, object] = (),
+                       source: str = "<dict>", *, check_memory: bool = True) -> Scenario:
+    """Scenario ``data`` (as :func:`read_scenario_data` gives, paths resolved) with
+    ``overrides`` applied, validated; with ``check_memory`` also checked to fit in this
+    machine's memory. ``data`` is changed in place."""
     applied = apply_overrides(Scenario, data, overrides, source)
-    _resolve_profile_paths(data, file.parent)
-    _resolve_contract_paths(data, file.parent)
     scenario = validate(Scenario, data, source, applied)
     if check_memory:
-        try:
-            from fiscosim.sim.estimate import check_fits
-        except ImportError:
-            # A stand-in estimator without the check (tests of --dry-run use one): no check.
-            return scenario
+        from fiscosim.sim.estimate import check_fits
+
         check_fits(scenario, source, applied)
     return scenario
 
@@ -268,12 +317,13 @@ def load_simulation(
     overrides: Sequence[str] | Mapping[str, object] = (),
     check_memory: bool = True,
 ) -> Simulation:
-    """Loads and validates ``path`` (:func:`load_scenario`) into a run ready to start;
-    ``seed`` and ``overrides`` replace scenario fields::
+    """Loads and validates ``path``, a scenario file or a shipped scenario's name
+    (:func:`load_scenario`), into a run ready to start; ``seed`` and ``overrides`` replace
+    scenario fields::
 
         from fiscosim import load_simulation
 
-        result = load_simulation("scenarios/quickstart.yaml", seed=7,
+        result = load_simulation("quickstart", seed=7,
                                  overrides={"workload.rate_tps": 2000}).run()
 
     The overrides, as given (``seed`` apart), are recorded in summary.json and manifest.json.
@@ -296,6 +346,30 @@ def load_simulation(
     return simulation
 
 
+def describe_scenarios() -> list[ScenarioInfo]:
+    """Every shipped scenario, loaded (no memory check) for its description and node count.
+
+    >>> info = {s.name: s for s in describe_scenarios()}["quickstart"]
+    >>> info.nodes, info.roles, info.error
+    (4, {'sealer': 4}, None)
+    """
+    infos = []
+    for name, path in shipped_scenarios().items():
+        try:
+            scenario = load_scenario(path, check_memory=False)
+        except ScenarioError as error:
+            infos.append(ScenarioInfo(name, first_comment(path), None, {}, None, path,
+                                      str(error)))
+            continue
+        specs = scenario.nodes.specs()
+        roles: dict[str, int] = {}
+        for spec in specs:
+            roles[spec.role] = roles.get(spec.role, 0) + 1
+        infos.append(ScenarioInfo(name, scenario.description or first_comment(path),
+                                  len(specs), roles, len(scenario.group_specs()), path))
+    return infos
+
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_FILE_BYTES",
@@ -310,12 +384,19 @@ __all__ = [
     "ProfileSpec",
     "Scenario",
     "ScenarioError",
+    "ScenarioInfo",
     "TopologyConfig",
     "WorkloadConfig",
+    "describe_scenarios",
     "dump_yaml",
     "field_reference",
     "load_scenario",
     "load_simulation",
+    "read_scenario_data",
+    "resolve_relative_paths",
+    "resolve_scenario",
     "scenario_digest",
+    "scenario_from_data",
+    "shipped_scenarios",
     "with_overrides",
 ]

@@ -1,0 +1,410 @@
+"""A sweep from start to tables: plan, resume, run, write, aggregate, plot, and its status.
+
+:func:`run_sweep` is what ``fiscosim sweep FILE`` does: read and expand the plan
+(fiscosim.sweep.plan), take the folder's lock, skip every run already done (resume is the
+default: there is no flag for it), run the rest (fiscosim.sweep.runner), write each result as it
+returns (fiscosim.sweep.store), then rebuild the tables and the plots from the run folders
+(fiscosim.sweep.tables, .plots). Tables are always rebuilt from what is on disk, so a resumed
+sweep's tables equal an uninterrupted one's.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fiscosim.sweep.plan import MAX_RUNS, PlannedRun, Sweep, order_runs, read_sweep
+from fiscosim.sweep.store import Store
+from fiscosim.version import MODEL_EPOCH, __version__
+
+ANALYSIS_MISSING = 'sweep tables need the analysis extra: pip install "fiscosim[analysis]"'
+
+
+class PlanTooLarge(Exception):
+    """The plan has more runs than :data:`MAX_RUNS` and was not confirmed."""
+
+
+@dataclass
+class SweepReport:
+    """What one ``fiscosim sweep`` invocation did."""
+
+    folder: Path
+    planned: int
+    done_before: int
+    executed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    retried: int = 0
+    tables: list[Path] = field(default_factory=list)
+    plots: list[Path] = field(default_factory=list)
+    executor: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def default_folder(sweep: Sweep) -> Path:
+    return Path("results") / sweep.name
+
+
+def _payload(run: PlannedRun, sweep: Sweep, timeout_s: float | None,
+             blocks: bool) -> dict[str, Any]:
+    overrides = [f"{key}={json.dumps(value) if not isinstance(value, str) else value}"
+                 for key, value in run.point.overrides.items()]
+    return {
+        "run_id": run.run_id,
+        "scenario": run.scenario.model_dump(mode="json", exclude_none=True),
+        "source": f"{sweep.source} [{run.point.label}, seed {run.seed}]",
+        "overrides": overrides,
+        "timeout_s": timeout_s,
+        "blocks": blocks,
+    }
+
+
+def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence[str] = (),
+              grid: Sequence[str] = (), zips: Sequence[str] = (), repeat: int | None = None,
+              seeds: str | None = None, jobs: int | None = None,
+              scheduler: str | None = None, scheduler_file: str | None = None,
+              dask_local: int | None = None, timeout_s: float | None = None,
+              retries: int = 2, retry_failed: bool = False, yes: bool = False,
+              artifacts: str = "summary", plots: bool = True, break_lock: bool = False,
+              progress: Callable[[int, int, int], None] | None = None,
+              on_failure: Callable[[str, str, Path], None] | None = None,
+              command_line: Sequence[str] | None = None) -> SweepReport:
+    """Runs the sweep file ``path`` (the module docstring); the keyword arguments are
+    ``fiscosim sweep``'s options."""
+    sweep = read_sweep(path, sets=sets, grid=grid, zips=zips, repeat=repeat, seeds=seeds)
+    if len(sweep.runs) > MAX_RUNS and not yes:
+        raise PlanTooLarge(f"{sweep.source}: the plan has {len(sweep.runs):,} runs, more than "
+                           f"{MAX_RUNS:,} (confirm with --yes, or sweep fewer values)")
+    _require_analysis()
+    store = Store(out if out is not None else default_folder(sweep))
+    report = SweepReport(folder=store.root, planned=len(sweep.runs), done_before=0)
+    with store.locked(break_lock=break_lock):
+        store.remove_stale()
+        import yaml
+
+        store.write_text("sweep.yaml", yaml.safe_dump(sweep.resolved_spec(), sort_keys=False,
+                                                      allow_unicode=True))
+        failures = store.failures()
+        todo: list[PlannedRun] = []
+        for run in sweep.runs:
+            if store.done(run.run_id) is not None:
+                report.done_before += 1
+            elif run.run_id in failures and failures[run.run_id].get("state") != "lost" \
+                    and not retry_failed:
+                report.failed[run.run_id] = failures[run.run_id].get("state", "error")
+            else:
+                todo.append(run)
+        _write_plan(store, sweep)
+        by_id = {run.run_id: run for run in sweep.runs}
+        backend = _backend(jobs, scheduler, scheduler_file, dask_local, len(todo))
+        report.executor = backend.describe() if backend is not None else "nothing to run"
+        manifest = _manifest(store, sweep, report, command_line)
+        store.write_json("manifest.json", manifest)
+
+        def written(result: dict[str, Any]) -> None:
+            run = by_id[result["run_id"]]
+            _write_run(store, sweep, run, result)
+
+        def failed(run_id: str, record: dict[str, Any], attempt: int) -> None:
+            run = by_id[run_id]
+            entry = {"run_id": run_id, "point_id": run.point_id, "seed": run.seed,
+                     "label": run.point.label, "attempt": attempt, **record}
+            where = store.write_failure(run_id, entry)
+            if on_failure is not None:
+                on_failure(run.point.label + f", seed {run.seed}",
+                           f"{record.get('state')}: {record.get('type')}: "
+                           f"{record.get('message', '')}", where)
+
+        if todo and backend is not None:
+            try:
+                if hasattr(backend, "preflight"):
+                    backend.preflight()
+                payloads = [_payload(run, sweep, timeout_s, artifacts != "summary")
+                            for run in order_runs(todo, _observed(store, sweep))]
+                outcome = _drive(payloads, backend, retries, written, failed, progress)
+            finally:
+                backend.close()
+            report.executed = outcome.executed
+            report.retried = outcome.retried
+            report.failed.update(outcome.failed)
+        report.tables = aggregate(store.root, sweep)
+        if plots:
+            report.plots = plot(store.root, sweep)
+        manifest = _manifest(store, sweep, report, command_line)
+        store.write_json("manifest.json", manifest)
+    return report
+
+
+def _drive(payloads: list[dict[str, Any]], backend: Any, retries: int,
+           written: Callable[[dict[str, Any]], None],
+           failed: Callable[[str, dict[str, Any], int], None],
+           progress: Callable[[int, int, int], None] | None) -> Any:
+    from fiscosim.sweep.runner import drive
+
+    return drive(payloads, backend, retries, written, failed, progress)
+
+
+def _require_analysis() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ModuleNotFoundError(ANALYSIS_MISSING) from None
+
+
+def _backend(jobs: int | None, scheduler: str | None, scheduler_file: str | None,
+             dask_local: int | None, todo: int) -> Any:
+    if not todo:
+        return None
+    from fiscosim.sweep.runner import DaskBackend, LocalBackend
+
+    if scheduler is not None or scheduler_file is not None or dask_local is not None:
+        return DaskBackend(scheduler, scheduler_file, dask_local)
+    workers = jobs or (os.process_cpu_count() if hasattr(os, "process_cpu_count")
+                       else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                       else os.cpu_count()) or 1
+    return LocalBackend(min(workers, todo))
+
+
+def _observed(store: Store, sweep: Sweep) -> dict[str, float]:
+    """Wall seconds per point from runs done before (a better cost than the hint)."""
+    observed: dict[str, float] = {}
+    for run in sweep.runs:
+        if run.point_id in observed:
+            continue
+        try:
+            manifest = store.manifest_of(run.run_id)
+        except (OSError, ValueError):
+            continue
+        wall = manifest.get("sweep", {}).get("wall_s")
+        if isinstance(wall, int | float):
+            observed[run.point_id] = float(wall)
+    return observed
+
+
+def _write_run(store: Store, sweep: Sweep, run: PlannedRun, result: dict[str, Any]) -> None:
+    import yaml
+
+    manifest = dict(result.get("manifest") or {})
+    manifest["sweep"] = {
+        "name": sweep.name, "run_id": run.run_id, "point_id": run.point_id, "seed": run.seed,
+        "label": run.point.label, "params": run.point.params, "host": result.get("host"),
+        "wall_s": round(float(result.get("wall_s", 0.0)), 3),
+        "run_s": round(float(result.get("run_s", 0.0)), 3),
+    }
+    files = {
+        "scenario.yaml": yaml.safe_dump(run.scenario.model_dump(mode="json", exclude_none=True),
+                                        sort_keys=False, allow_unicode=True),
+        "summary.json": json.dumps(result["summary"], indent=2) + "\n",
+        "manifest.json": json.dumps(manifest, indent=2, default=str) + "\n",
+    }
+    if "blocks_csv" in result:
+        files["blocks.csv"] = result["blocks_csv"]
+    store.write_run(run.run_id, files)
+
+
+def _write_plan(store: Store, sweep: Sweep) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rows = {"run_id": [r.run_id for r in sweep.runs],
+            "point_id": [r.point_id for r in sweep.runs],
+            "seed": [r.seed for r in sweep.runs],
+            "label": [r.point.label for r in sweep.runs],
+            "cost_hint": [r.cost_hint for r in sweep.runs]}
+    for name in sweep.params:
+        values = [r.point.params.get(name) for r in sweep.runs]
+        if len({type(v) for v in values}) > 1 or any(isinstance(v, dict | list) for v in values):
+            values = [json.dumps(v) if not isinstance(v, str) else v for v in values]
+        rows[name] = values
+    table = pa.table(rows)
+    from fiscosim.metrics.output import create_temporary
+
+    fd, tmp = create_temporary(store.root / "plan.csv")
+    os.close(fd)
+    try:
+        pacsv.write_csv(table, tmp)
+        os.replace(tmp, store.root / "plan.csv")
+    finally:
+        tmp.unlink(missing_ok=True)
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow ships parquet
+        return
+    fd, tmp = create_temporary(store.root / "plan.parquet")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, store.root / "plan.parquet")
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _manifest(store: Store, sweep: Sweep, report: SweepReport,
+              command_line: Sequence[str] | None) -> dict[str, Any]:
+    old = store.read_json("manifest.json") or {}
+    invocations = list(old.get("invocations", []))
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    entry = {"at": now, "command_line": list(command_line or sys.argv),
+             "host": socket.gethostname(), "pid": os.getpid(), "executor": report.executor,
+             "fiscosim_version": __version__}
+    if not invocations or invocations[-1].get("pid") != os.getpid() \
+            or invocations[-1].get("host") != entry["host"]:
+        invocations.append(entry)
+    done = sum(1 for run in sweep.runs if store.done(run.run_id) is not None)
+    return {
+        "name": sweep.name, "model_epoch": MODEL_EPOCH, "fiscosim_version": __version__,
+        "source": sweep.source, "params": sweep.params, "seeds": sweep.seeds,
+        "points": len(sweep.points), "runs": len(sweep.runs),
+        "counts": {"done": done, "failed": len(store.failures()),
+                   "missing": len(sweep.runs) - done},
+        "invocations": invocations,
+    }
+
+
+# -- tables, plots, status ---------------------------------------------------------------------
+
+
+def _records(store: Store, sweep: Sweep) -> list[dict[str, Any]]:
+    records = []
+    for run in sweep.runs:
+        summary = store.done(run.run_id)
+        if summary is None:
+            continue
+        manifest = store.manifest_of(run.run_id)
+        git = manifest.get("git") or {}
+        records.append({
+            "run_id": run.run_id, "point_id": run.point_id, "seed": run.seed,
+            "label": run.point.label, "params": run.point.params, "summary": summary,
+            "provenance": {
+                "fiscosim_version": manifest.get("fiscosim_version"),
+                "model_epoch": manifest.get("model_epoch"),
+                "commit": git.get("commit"), "dirty": git.get("dirty"),
+                "host": manifest.get("sweep", {}).get("host"),
+                "wall_s": manifest.get("sweep", {}).get("wall_s"),
+            },
+        })
+    return records
+
+
+def aggregate(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
+    """Rebuilds ``tables/`` (runs and tidy points, Parquet and CSV) from the run folders."""
+    from fiscosim.sweep import tables
+
+    store = Store(folder)
+    sweep = sweep or load_plan(store.root)
+    records = _records(store, sweep)
+    failed: dict[str, int] = {}
+    by_id = {run.run_id: run for run in sweep.runs}
+    for run_id in store.failures():
+        if run_id in by_id and store.done(run_id) is None:
+            failed[by_id[run_id].point_id] = failed.get(by_id[run_id].point_id, 0) + 1
+    runs = tables.runs_table(records, sweep.params, sweep.metrics)
+    metrics = [name for name in runs.column_names if name not in _fixed_columns(sweep)]
+    points = tables.points_table(runs, sweep.params, metrics, failed=failed)
+    meta = {"name": sweep.name, "model_epoch": MODEL_EPOCH, "params": sweep.params,
+            "metrics": metrics}
+    store.tables.mkdir(parents=True, exist_ok=True)
+    return (tables.write_tables(store.tables, "runs", runs, meta)
+            + tables.write_tables(store.tables, "points", points, meta))
+
+
+def _fixed_columns(sweep: Sweep) -> set[str]:
+    return {"run_id", "point_id", "seed", "label", *sweep.params, "fiscosim_version",
+            "model_epoch", "commit", "dirty", "host", "wall_s"}
+
+
+def plot(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
+    """Redraws ``plots/`` from ``tables/points``: the sweep's ``plots:`` or the defaults."""
+    from fiscosim.sweep import plots, tables
+
+    store = Store(folder)
+    sweep = sweep or load_plan(store.root)
+    points = tables.read_table(store.tables / "points.parquet")
+    specs = sweep.spec.get("plots")
+    if not specs:
+        numeric = [name for name in sweep.params
+                   if all(isinstance(p.params.get(name), int | float)
+                          and not isinstance(p.params.get(name), bool) for p in sweep.points)]
+        specs = plots.default_specs(sweep.params, numeric)
+    made: list[Path] = []
+    store.plots.mkdir(parents=True, exist_ok=True)
+    for spec in specs:
+        reference = None
+        if spec.get("reference"):
+            import pyarrow.csv as pacsv
+
+            ref = Path(spec["reference"])
+            reference = pacsv.read_csv(ref if ref.is_absolute() else sweep.folder / ref)
+        made += plots.plot(points, {k: v for k, v in spec.items() if k != "reference"},
+                           store.plots, reference=reference)
+    return made
+
+
+def load_plan(folder: str | Path) -> Sweep:
+    """The plan of an existing sweep folder, from its ``sweep.yaml``."""
+    return read_sweep(Path(folder) / "sweep.yaml")
+
+
+@dataclass
+class Status:
+    """Where a sweep folder stands."""
+
+    planned: int
+    done: int
+    failed: dict[str, str]
+    missing: int
+    orphans: list[str]
+    versions: dict[str, int]
+    slowest: list[tuple[str, float]]
+
+    @property
+    def complete(self) -> bool:
+        return self.done == self.planned
+
+
+def status(folder: str | Path) -> Status:
+    """Counts by state, the fiscosim versions that made the runs, the slowest points, the
+    orphans (run folders no longer in the plan)."""
+    store = Store(folder)
+    sweep = load_plan(store.root)
+    planned = {run.run_id for run in sweep.runs}
+    done = 0
+    versions: dict[str, int] = {}
+    walls: dict[str, list[float]] = {}
+    labels = {run.point_id: run.point.label for run in sweep.runs}
+    for run in sweep.runs:
+        if store.done(run.run_id) is None:
+            continue
+        done += 1
+        manifest = store.manifest_of(run.run_id)
+        version = str(manifest.get("fiscosim_version"))
+        dirty = (manifest.get("git") or {}).get("dirty")
+        key = version + (" (dirty tree)" if dirty else "")
+        versions[key] = versions.get(key, 0) + 1
+        wall = manifest.get("sweep", {}).get("wall_s")
+        if isinstance(wall, int | float):
+            walls.setdefault(run.point_id, []).append(float(wall))
+    failures = {run_id: record.get("state", "error")
+                for run_id, record in store.failures().items()
+                if run_id in planned and store.done(run_id) is None}
+    orphans = sorted(store.run_ids_on_disk() - planned)
+    slowest = sorted(((labels[p], sum(w) / len(w)) for p, w in walls.items()),
+                     key=lambda item: -item[1])[:5]
+    return Status(planned=len(planned), done=done, failed=failures,
+                  missing=len(planned) - done - len(failures), orphans=orphans,
+                  versions=versions, slowest=slowest)
+
+
+def elapsed(start: float) -> str:
+    seconds = time.monotonic() - start
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
