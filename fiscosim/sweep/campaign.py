@@ -104,7 +104,6 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
                 report.failed[run.run_id] = failures[run.run_id].get("state", "error")
             else:
                 todo.append(run)
-        _write_plan(store, sweep)
         by_id = {run.run_id: run for run in sweep.runs}
         backend = _backend(jobs, scheduler, scheduler_file, dask_local, len(todo))
         report.executor = backend.describe() if backend is not None else "nothing to run"
@@ -131,12 +130,15 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
                     backend.preflight()
                 payloads = [_payload(run, sweep, timeout_s, artifacts != "summary")
                             for run in order_runs(todo, _observed(store, sweep))]
-                outcome = _drive(payloads, backend, retries, written, failed, progress)
+                outcome = _drive(payloads, backend, retries, written, failed, progress,
+                                 lambda: _write_plan(store, sweep))
             finally:
                 backend.close()
             report.executed = outcome.executed
             report.retried = outcome.retried
             report.failed.update(outcome.failed)
+        else:
+            _write_plan(store, sweep)
         report.tables = aggregate(store.root, sweep)
         if plots:
             report.plots = plot(store.root, sweep)
@@ -148,17 +150,19 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
 def _drive(payloads: list[dict[str, Any]], backend: Any, retries: int,
            written: Callable[[dict[str, Any]], None],
            failed: Callable[[str, dict[str, Any], int], None],
-           progress: Callable[[int, int, int], None] | None) -> Any:
+           progress: Callable[[int, int, int], None] | None,
+           meanwhile: Callable[[], None]) -> Any:
     from fiscosim.sweep.runner import drive
 
-    return drive(payloads, backend, retries, written, failed, progress)
+    return drive(payloads, backend, retries, written, failed, progress, meanwhile)
 
 
 def _require_analysis() -> None:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise ModuleNotFoundError(ANALYSIS_MISSING) from None
+    """Before anything runs: the tables will need pyarrow (found, not imported yet)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyarrow") is None:
+        raise ModuleNotFoundError(ANALYSIS_MISSING)
 
 
 def _backend(jobs: int | None, scheduler: str | None, scheduler_file: str | None,
