@@ -1474,7 +1474,9 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
     except KeyboardInterrupt:
         click.echo(f"interrupted; resume with: {shlex.join(sys.argv)}", err=True)
         sys.exit(130)
-    click.echo(f"sweep {report.folder}: {report.planned:,} runs planned, "
+    planned = (f"{report.searches:,} capacity searches" if report.searches
+               else f"{report.planned:,} runs planned")
+    click.echo(f"sweep {report.folder}: {planned}, "
                f"{report.done_before:,} done before, {len(report.executed):,} run now"
                + (f", {len(report.failed):,} failed (see {report.folder / 'failed'})"
                   if report.failed else "")

@@ -229,3 +229,48 @@ def test_a_killed_coordinator_resumes_with_only_the_missing_runs(tmp_path):
     assert len(run_sweep(path, out=fresh, jobs=2, plots=False).executed) == 6
     assert runs_rows(out) == runs_rows(fresh)
     assert points_rows(out) == points_rows(fresh)
+
+
+SEARCH = """\
+name: search
+duration_s: 4
+warmup_s: 1
+drain_s: 2
+nodes: {count: 4}
+workload: {rate_tps: 500}
+sweep:
+  seeds: [1]
+  grid:
+    chain.tx_count_limit: [1000]
+  search:
+    max_sustainable_tps:
+      start: 800
+      bounds: [100, 12800]
+      resolution: {relative: 0.25, absolute: 100}
+"""
+
+
+def test_a_search_per_point_is_the_same_on_one_worker_and_two_and_replays_its_probes(tmp_path):
+    path = sweep_file(tmp_path, SEARCH)
+    tables = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"j{jobs}"
+        report = run_sweep(path, out=out, jobs=jobs, plots=False)
+        assert report.searches == 1 and report.executed and report.exit_code == 0
+        tables[jobs] = pq.read_table(out / "tables" / "max_tps.parquet").to_pylist()
+        (search_file,) = (out / "search").iterdir()
+        trace = json.loads(search_file.read_text())
+        assert trace["searches"][0]["max_sustainable_tps"] == tables[jobs][0][
+            "max_sustainable_tps"]
+        # every probe is an ordinary run, in the runs table with its rate
+        rates = {r["workload.rate_tps"] for r in runs_rows(out)}
+        assert len(rates) == len(trace["searches"][0]["probes"])
+    assert tables[1] == tables[2]
+    (row,) = tables[1]
+    assert row["max_sustainable_tps"] < row["first_failing_tps"]
+    assert row["failed_criterion"] in ("goodput_ratio", "latency_ms.p95", "backlog_growth",
+                                       "rejected_ratio")
+    again = run_sweep(path, out=tmp_path / "j1", jobs=2, plots=False)
+    assert again.executed == [] and again.done_before > 0
+    assert pq.read_table(tmp_path / "j1" / "tables" / "max_tps.parquet").to_pylist() == tables[1]
+    assert status(tmp_path / "j1").complete

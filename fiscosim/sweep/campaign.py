@@ -45,6 +45,8 @@ class SweepReport:
     tables: list[Path] = field(default_factory=list)
     plots: list[Path] = field(default_factory=list)
     executor: str = ""
+    searches: int = 0
+    """Capacity searches (a sweep with search:; its runs are then their probes)."""
 
     @property
     def exit_code(self) -> int:
@@ -86,8 +88,15 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
         raise PlanTooLarge(f"{sweep.source}: the plan has {len(sweep.runs):,} runs, more than "
                            f"{MAX_RUNS:,} (confirm with --yes, or sweep fewer values)")
     _require_analysis()
+    from fiscosim.sweep.search import search_spec
+
+    search = search_spec(sweep)
     store = Store(out if out is not None else default_folder(sweep))
     report = SweepReport(folder=store.root, planned=len(sweep.runs), done_before=0)
+    if search is not None:
+        report.planned = 0  # a search plans its probes as it goes
+        report.searches = len(sweep.points) * (len(sweep.seeds) if search["mode"] == "per_seed"
+                                               else 1)
     with store.locked(break_lock=break_lock):
         store.remove_stale()
         import yaml
@@ -96,7 +105,7 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
                                                       allow_unicode=True))
         failures = store.failures()
         todo: list[PlannedRun] = []
-        for run in sweep.runs:
+        for run in sweep.runs if search is None else []:
             if store.done(run.run_id) is not None:
                 report.done_before += 1
             elif run.run_id in failures and failures[run.run_id].get("state") != "lost" \
@@ -105,7 +114,8 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
             else:
                 todo.append(run)
         by_id = {run.run_id: run for run in sweep.runs}
-        backend = _backend(jobs, scheduler, scheduler_file, dask_local, len(todo))
+        backend = _backend(jobs, scheduler, scheduler_file, dask_local,
+                           len(todo) if search is None else len(sweep.runs))
         report.executor = backend.describe() if backend is not None else "nothing to run"
         manifest = _manifest(store, sweep, report, command_line)
         store.write_json("manifest.json", manifest)
@@ -124,7 +134,16 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
                            f"{record.get('state')}: {record.get('type')}: "
                            f"{record.get('message', '')}", where)
 
-        if todo and backend is not None:
+        if search is not None and backend is not None:
+            try:
+                if hasattr(backend, "preflight"):
+                    backend.preflight()
+                _write_plan(store, sweep)
+                _searches(store, sweep, search, backend, report, by_id, retries, written,
+                          failed, timeout_s, artifacts, retry_failed)
+            finally:
+                backend.close()
+        elif todo and backend is not None:
             try:
                 if hasattr(backend, "preflight"):
                     backend.preflight()
@@ -145,6 +164,62 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
         manifest = _manifest(store, sweep, report, command_line)
         store.write_json("manifest.json", manifest)
     return report
+
+
+def _searches(store: Store, sweep: Sweep, search: dict[str, Any], backend: Any,
+              report: SweepReport, by_id: dict[str, PlannedRun], retries: int,
+              written: Callable[[dict[str, Any]], None],
+              failed: Callable[[str, dict[str, Any], int], None], timeout_s: float | None,
+              artifacts: str, retry_failed: bool) -> None:
+    """The search block: every point's capacity search, its probes run as ordinary runs."""
+    from fiscosim.sweep.runner import drive
+    from fiscosim.sweep.search import run_searches
+
+    failures = store.failures()
+
+    def execute(runs: list[PlannedRun]) -> list[dict[str, Any] | None]:
+        todo = []
+        for run in runs:
+            by_id[run.run_id] = run
+            if store.done(run.run_id) is not None:
+                report.done_before += 1
+            elif (run.run_id in failures and failures[run.run_id].get("state") != "lost"
+                  and not retry_failed):
+                report.failed[run.run_id] = failures[run.run_id].get("state", "error")
+            else:
+                todo.append(run)
+        if todo:
+            outcome = drive([_payload(run, sweep, timeout_s, artifacts != "summary")
+                             for run in todo], backend, retries, written, failed)
+            report.executed += outcome.executed
+            report.retried += outcome.retried
+            report.failed.update(outcome.failed)
+        return [store.done(run.run_id) for run in runs]
+
+    found = run_searches(sweep, search, backend.slots, execute)
+    _write_search(store, sweep, found)
+
+
+def _write_search(store: Store, sweep: Sweep, found: dict[str, Any]) -> list[Path]:
+    import pyarrow as pa
+
+    from fiscosim.sweep import tables
+    from fiscosim.sweep.search import max_tps_rows
+
+    folder = store.root / "search"
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = {point.label: point for point in sweep.points}
+    for label, results in found.items():
+        pid = next(run.point_id for run in sweep.runs if run.point.label == label)
+        data = {"label": label, "params": labels[label].params,
+                "searches": [{"seed": seed, **result.as_dict(wall=False)}
+                             for seed, result in results]}
+        store.write_json(f"search/{pid}.json", data)
+    rows = max_tps_rows(sweep, found)
+    table = pa.Table.from_pylist(rows)
+    store.tables.mkdir(parents=True, exist_ok=True)
+    return tables.write_tables(store.tables, "max_tps", table,
+                               {"name": sweep.name, "model_epoch": MODEL_EPOCH})
 
 
 def _drive(payloads: list[dict[str, Any]], backend: Any, retries: int,
@@ -278,9 +353,9 @@ def _manifest(store: Store, sweep: Sweep, report: SweepReport,
 # -- tables, plots, status ---------------------------------------------------------------------
 
 
-def _records(store: Store, sweep: Sweep) -> list[dict[str, Any]]:
+def _records(store: Store, sweep: Sweep, runs: list[PlannedRun]) -> list[dict[str, Any]]:
     records = []
-    for run in sweep.runs:
+    for run in runs:
         summary = store.done(run.run_id)
         if summary is None:
             continue
@@ -306,16 +381,18 @@ def aggregate(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
 
     store = Store(folder)
     sweep = sweep or load_plan(store.root)
-    records = _records(store, sweep)
+    runs_done = _runs_of(store, sweep)
+    records = _records(store, sweep, runs_done)
     failed: dict[str, int] = {}
-    by_id = {run.run_id: run for run in sweep.runs}
+    by_id = {run.run_id: run for run in runs_done}
     for run_id in store.failures():
         if run_id in by_id and store.done(run_id) is None:
             failed[by_id[run_id].point_id] = failed.get(by_id[run_id].point_id, 0) + 1
-    runs = tables.runs_table(records, sweep.params, sweep.metrics)
+    params = _params_of(sweep)
+    runs = tables.runs_table(records, params, sweep.metrics)
     metrics = [name for name in runs.column_names if name not in _fixed_columns(sweep)]
-    points = tables.points_table(runs, sweep.params, metrics, failed=failed)
-    meta = {"name": sweep.name, "model_epoch": MODEL_EPOCH, "params": sweep.params,
+    points = tables.points_table(runs, params, metrics, failed=failed)
+    meta = {"name": sweep.name, "model_epoch": MODEL_EPOCH, "params": params,
             "metrics": metrics}
     store.tables.mkdir(parents=True, exist_ok=True)
     return (tables.write_tables(store.tables, "runs", runs, meta)
@@ -323,8 +400,44 @@ def aggregate(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
 
 
 def _fixed_columns(sweep: Sweep) -> set[str]:
-    return {"run_id", "point_id", "seed", "label", *sweep.params, "fiscosim_version",
+    return {"run_id", "point_id", "seed", "label", *_params_of(sweep), "fiscosim_version",
             "model_epoch", "commit", "dirty", "host", "wall_s"}
+
+
+def _params_of(sweep: Sweep) -> list[str]:
+    """The param columns: the plan's, and the search's knob when the sweep searches."""
+    from fiscosim.sweep.search import search_spec
+
+    search = search_spec(sweep)
+    return sweep.params + ([search["param"]] if search is not None else [])
+
+
+def _runs_of(store: Store, sweep: Sweep) -> list[PlannedRun]:
+    """The runs the tables cover: the plan's, or with a search every probe on disk that
+    belongs to one of the plan's points (its id recomputed from the current plan, so probes
+    of another base scenario or model epoch are left out)."""
+    from fiscosim.sweep.search import probe_run, search_spec
+
+    search = search_spec(sweep)
+    if search is None:
+        return list(sweep.runs)
+    param = search["param"]
+    points = {json.dumps(p.params, sort_keys=True): p for p in sweep.points}
+    probes = []
+    for run_id in sorted(store.run_ids_on_disk()):
+        try:
+            info = store.manifest_of(run_id).get("sweep", {})
+        except (OSError, ValueError):
+            continue
+        params = dict(info.get("params") or {})
+        rate = params.pop(param, None)
+        point = points.get(json.dumps(params, sort_keys=True))
+        if point is None or not isinstance(rate, int) or info.get("seed") not in sweep.seeds:
+            continue
+        run = probe_run(sweep, point, param, rate, int(info["seed"]))
+        if run.run_id == run_id:
+            probes.append(run)
+    return probes
 
 
 def plot(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
@@ -339,7 +452,7 @@ def plot(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
         numeric = [name for name in sweep.params
                    if all(isinstance(p.params.get(name), int | float)
                           and not isinstance(p.params.get(name), bool) for p in sweep.points)]
-        specs = plots.default_specs(sweep.params, numeric)
+        specs = plots.default_specs(sweep.params, numeric, metrics=sweep.metrics)
     made: list[Path] = []
     store.plots.mkdir(parents=True, exist_ok=True)
     for spec in specs:
@@ -379,14 +492,20 @@ class Status:
 def status(folder: str | Path) -> Status:
     """Counts by state, the fiscosim versions that made the runs, the slowest points, the
     orphans (run folders no longer in the plan)."""
+    from fiscosim.sweep.search import search_spec
+
     store = Store(folder)
     sweep = load_plan(store.root)
-    planned = {run.run_id for run in sweep.runs}
+    runs = _runs_of(store, sweep)
+    planned = {run.run_id for run in runs}
+    if search_spec(sweep) is not None:
+        # A search plans its probes as it goes: those done, and those that failed.
+        planned |= set(store.failures())
     done = 0
     versions: dict[str, int] = {}
     walls: dict[str, list[float]] = {}
-    labels = {run.point_id: run.point.label for run in sweep.runs}
-    for run in sweep.runs:
+    labels = {run.point_id: run.point.label for run in runs}
+    for run in runs:
         if store.done(run.run_id) is None:
             continue
         done += 1
