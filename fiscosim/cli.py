@@ -1430,6 +1430,7 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
     from fiscosim.scenario import ScenarioError
     from fiscosim.sweep.campaign import PlanTooLarge, default_folder, run_sweep
     from fiscosim.sweep.plan import read_sweep
+    from fiscosim.sweep.runner import VersionMismatch
     from fiscosim.sweep.store import Locked
 
     path = str(_scenario_arg(file)[1])
@@ -1467,7 +1468,7 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
                            yes=yes, artifacts=artifacts, plots=not no_plots,
                            break_lock=break_lock, progress=progress, on_failure=failure,
                            command_line=sys.argv)
-    except (ScenarioError, PlanTooLarge, Locked) as error:
+    except (ScenarioError, PlanTooLarge, Locked, VersionMismatch) as error:
         raise Failure(str(error)) from None
     except ModuleNotFoundError as error:
         raise Failure(str(error)) from None
@@ -1482,6 +1483,10 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
                   if report.failed else "")
                + (f", {report.retried} retried" if report.retried else "")
                + f"; {report.executor}")
+    if report.orphans and report.done_before == 0:
+        click.echo(f"note: none of the planned runs was in {report.folder}, but "
+                   f"{report.orphans} other run folders are (did the base scenario, a default "
+                   "or the model epoch change? 'fiscosim sweep status' lists them)", err=True)
     for table in report.tables:
         if table.suffix == ".csv":
             click.echo(f"  table {table}")

@@ -274,3 +274,29 @@ def test_a_search_per_point_is_the_same_on_one_worker_and_two_and_replays_its_pr
     assert again.executed == [] and again.done_before > 0
     assert pq.read_table(tmp_path / "j1" / "tables" / "max_tps.parquet").to_pylist() == tables[1]
     assert status(tmp_path / "j1").complete
+
+
+def test_a_dask_worker_of_another_version_is_one_error_before_any_submit(tmp_path,
+                                                                         monkeypatch):
+    pytest.importorskip("distributed", reason="the cluster extra")
+    from fiscosim.sweep import runner
+
+    # The coordinator claims another version; the worker process imports the real one.
+    monkeypatch.setattr(runner, "__version__", "0.0.0-other")
+    submitted = []
+    monkeypatch.setattr(runner.DaskBackend, "submit",
+                        lambda self, payload: submitted.append(payload))
+    with pytest.raises(runner.VersionMismatch) as caught:
+        run_sweep(sweep_file(tmp_path), out=tmp_path / "out", dask_local=1, plots=False)
+    text = str(caught.value)
+    assert "\n" not in text and "0.0.0-other" in text and "install the same version" in text
+    assert submitted == [] and not (tmp_path / "out" / "runs").exists()
+
+
+def test_a_changed_base_leaves_orphans_and_says_so(tmp_path):
+    path = sweep_file(tmp_path, SWEEP.replace("repeat: 2", "repeat: 1"))
+    out = tmp_path / "out"
+    run_sweep(path, out=out, jobs=2, plots=False)
+    changed = run_sweep(path, out=out, jobs=2, plots=False, sets=["workload.rate_tps=250"])
+    assert changed.done_before == 0 and changed.orphans == 2 and len(changed.executed) == 2
+    assert len(status(out).orphans) == 2

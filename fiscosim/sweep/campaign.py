@@ -47,6 +47,9 @@ class SweepReport:
     executor: str = ""
     searches: int = 0
     """Capacity searches (a sweep with search:; its runs are then their probes)."""
+    orphans: int = 0
+    """Run folders on disk that the plan does not hold (another base scenario, default or
+    model epoch made them)."""
 
     @property
     def exit_code(self) -> int:
@@ -114,6 +117,8 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
             else:
                 todo.append(run)
         by_id = {run.run_id: run for run in sweep.runs}
+        if search is None:
+            report.orphans = len(store.run_ids_on_disk() - set(by_id))
         backend = _backend(jobs, scheduler, scheduler_file, dask_local,
                            len(todo) if search is None else len(sweep.runs))
         report.executor = backend.describe() if backend is not None else "nothing to run"

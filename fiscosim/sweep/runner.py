@@ -111,6 +111,10 @@ def worker_versions() -> dict[str, Any]:
 # -- backends ----------------------------------------------------------------------------------
 
 
+class VersionMismatch(RuntimeError):
+    """A Dask worker runs another fiscosim, model epoch or Python than the coordinator."""
+
+
 class LostRun(Exception):
     """The worker of a run died before it answered."""
 
@@ -204,7 +208,7 @@ class DaskBackend:
         theirs = self.client.run(worker_versions)
         for worker, versions in sorted(theirs.items()):
             if versions != mine:
-                raise RuntimeError(f"dask worker {worker} runs fiscosim {versions['fiscosim']} "
+                raise VersionMismatch(f"dask worker {worker} runs fiscosim {versions['fiscosim']} "
                                    f"(model epoch {versions['model_epoch']}, Python "
                                    f"{versions['python']}), this coordinator "
                                    f"{mine['fiscosim']} (model epoch {mine['model_epoch']}, "
