@@ -1449,25 +1449,48 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
             for run in plan.runs[:10]:
                 click.echo(f"  {run.run_id}  {run.point.label}  seed {run.seed}")
             return
-        bar = {"last": 0.0}
+        errors = Console(stderr=True)
+        started = time.monotonic()
+        last = [0.0]
+        live: list[Any] = []  # the rich bar, on a terminal
 
         def progress(done: int, total: int, failed: int) -> None:
-            now = time.monotonic()
-            if done == total or now - bar["last"] > 1.0:
-                bar["last"] = now
-                click.echo(f"  {done}/{total} runs" + (f", {failed} failed" if failed else ""),
-                           err=True)
+            # The ETA: the mean wall time of the runs so far, for those left, per worker.
+            elapsed = time.monotonic() - started
+            eta = elapsed / done * (total - done) if done else None
+            text = (f"{done}/{total} runs" + (f", {failed} failed" if failed else "")
+                    + (f", about {eta:,.0f} s left" if eta is not None and done < total
+                       else ""))
+            if live:
+                live[0].update(live[1], completed=done, total=total, description=text)
+            elif done == total or time.monotonic() - last[0] > 1.0:
+                last[0] = time.monotonic()
+                click.echo(f"  {text}", err=True)
 
         def failure(label: str, what: str, where: Path) -> None:
-            click.echo(f"failed: {label}: {what} -> {where}", err=True)
+            # Printed at once, above the bar: one line per failed run.
+            (live[0].console.print if live else lambda m: click.echo(m, err=True))(
+                f"failed: {label}: {what} -> {where}")
 
-        report = run_sweep(path, out=out, sets=sets, grid=grid, zips=zips, repeat=repeat,
-                           seeds=seeds, jobs=jobs, scheduler=scheduler,
-                           scheduler_file=scheduler_file, dask_local=dask_local,
-                           timeout_s=timeout, retries=retries, retry_failed=retry_failed,
-                           yes=yes, artifacts=artifacts, plots=not no_plots,
-                           break_lock=break_lock, progress=progress, on_failure=failure,
-                           command_line=sys.argv)
+        def sweep_now() -> Any:
+            return run_sweep(path, out=out, sets=sets, grid=grid, zips=zips, repeat=repeat,
+                             seeds=seeds, jobs=jobs, scheduler=scheduler,
+                             scheduler_file=scheduler_file, dask_local=dask_local,
+                             timeout_s=timeout, retries=retries, retry_failed=retry_failed,
+                             yes=yes, artifacts=artifacts, plots=not no_plots,
+                             break_lock=break_lock, progress=progress, on_failure=failure,
+                             command_line=sys.argv)
+
+        if errors.is_terminal:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("sweeping"), BarColumn(),
+                          TextColumn("{task.description}"), TimeElapsedColumn(),
+                          console=errors, transient=True) as bar:
+                live += [bar, bar.add_task("starting", total=None)]
+                report = sweep_now()
+        else:
+            report = sweep_now()
     except (ScenarioError, PlanTooLarge, Locked, VersionMismatch) as error:
         raise Failure(str(error)) from None
     except ModuleNotFoundError as error:
