@@ -300,3 +300,25 @@ def test_a_changed_base_leaves_orphans_and_says_so(tmp_path):
     changed = run_sweep(path, out=out, jobs=2, plots=False, sets=["workload.rate_tps=250"])
     assert changed.done_before == 0 and changed.orphans == 2 and len(changed.executed) == 2
     assert len(status(out).orphans) == 2
+
+
+def test_the_command_line_runs_plans_dry_runs_and_runs_a_sweep_files_base(tmp_path):
+    from click.testing import CliRunner
+
+    from fiscosim.cli import main
+
+    path = sweep_file(tmp_path)
+    runner = CliRunner()
+    dry = runner.invoke(main, ["sweep", str(path), "--dry-run", "--grid", "nodes.count=4,5,6"])
+    assert dry.exit_code == 0, dry.output
+    assert "3 points x 2 seeds = 6 runs" in dry.output
+    assert not (tmp_path / "results").exists()
+    once = runner.invoke(main, ["run", str(path), "--quiet", "--set", "duration_s=1.5"])
+    assert once.exit_code == 0, once.output
+    assert "holds a sweep: block; this runs its base scenario once" in once.output
+    bad = runner.invoke(main, ["sweep", str(path), "--grid", "nodes.cont=4,5"])
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1
+    assert "nodes.cont" in bad.output
+    (tmp_path / "empty").mkdir()
+    missing = runner.invoke(main, ["sweep", "status", str(tmp_path / "empty")])
+    assert missing.exit_code == 2 and "not a sweep folder" in missing.output
