@@ -1496,7 +1496,8 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
     except ModuleNotFoundError as error:
         raise Failure(str(error)) from None
     except KeyboardInterrupt:
-        click.echo(f"interrupted; resume with: {shlex.join(sys.argv)}", err=True)
+        click.echo(f"interrupted; resume with: {shlex.join(['fiscosim', *sys.argv[1:]])}",
+                   err=True)
         sys.exit(130)
     planned = (f"{report.searches:,} capacity searches" if report.searches
                else f"{report.planned:,} runs planned")

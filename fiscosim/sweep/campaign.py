@@ -146,8 +146,10 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
                 _write_plan(store, sweep)
                 _searches(store, sweep, search, backend, report, by_id, retries, written,
                           failed, timeout_s, artifacts, retry_failed)
-            finally:
-                backend.close()
+            except BaseException:
+                backend.abort()  # Ctrl-C or an error: the runs in flight are not waited for
+                raise
+            backend.close()
         elif todo and backend is not None:
             try:
                 if hasattr(backend, "preflight"):
@@ -156,8 +158,10 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
                             for run in order_runs(todo, _observed(store, sweep))]
                 outcome = _drive(payloads, backend, retries, written, failed, progress,
                                  lambda: _write_plan(store, sweep))
-            finally:
-                backend.close()
+            except BaseException:
+                backend.abort()  # Ctrl-C or an error: the runs in flight are not waited for
+                raise
+            backend.close()
             report.executed = outcome.executed
             report.retried = outcome.retried
             report.failed.update(outcome.failed)

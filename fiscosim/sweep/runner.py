@@ -167,9 +167,15 @@ class LocalBackend:
             raise LostRun(f"worker process died ({type(error).__name__})") from None
 
     def close(self) -> None:
-        # wait=True: Python 3.11's pool with max_tasks_per_child crashes its management
-        # thread when shut down without waiting while a worker is being replaced, and the
-        # interpreter then never exits.
+        # wait=True: shut down without waiting, Python 3.11's pool can crash its management
+        # thread while a worker is being replaced, and the interpreter then never exits.
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def abort(self) -> None:
+        """Stops at once (Ctrl-C, an error): the running runs' processes are terminated,
+        not waited for (the pool offers no public way; its workers are in ``_processes``)."""
+        for process in list((getattr(self._pool, "_processes", None) or {}).values()):
+            process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -244,6 +250,10 @@ class DaskBackend:
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+    def abort(self) -> None:
+        """Stops at once: closing the client cancels its runs."""
+        self.close()
 
 
 # -- the coordinator ---------------------------------------------------------------------------
