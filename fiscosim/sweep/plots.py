@@ -19,14 +19,13 @@ import contextlib
 import csv
 import io
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fiscosim.metrics.output import temporary_name
-from fiscosim.sweep.tables import STAT_COLUMNS, require
+from fiscosim.sweep.tables import STAT_COLUMNS, all_or_none, require
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -329,17 +328,10 @@ def plot(points: pa.Table, spec: Mapping[str, Any], out_dir: Path,
         base = stem(spec)
         finals = [out_dir / f"{base}.png", out_dir / f"{base}.svg", out_dir / f"{base}.csv"]
         temporaries = [temporary_name(final) for final in finals]
-        try:
+        with all_or_none(temporaries, finals):
             figure.savefig(temporaries[0], format="png", dpi=120, metadata={"Software": None})
             figure.savefig(temporaries[1], format="svg", metadata={"Date": None, "Creator": None})
             temporaries[2].write_text(_csv_text(drawn), encoding="utf-8")
-            for temporary, final in zip(temporaries, finals, strict=True):
-                os.replace(temporary, final)
-        except BaseException:
-            for temporary in temporaries:
-                with contextlib.suppress(FileNotFoundError):
-                    temporary.unlink()
-            raise
     return finals
 
 

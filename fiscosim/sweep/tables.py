@@ -17,7 +17,7 @@ import importlib
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 from types import ModuleType
@@ -281,12 +281,21 @@ def write_tables(out_dir: Path, name: str, table: pa.Table,
     temporaries = [temporary_name(final) for final in finals]
     tagged = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                             METADATA_KEY.encode(): text.encode()})
-    try:
+    with all_or_none(temporaries, finals):
         pq.write_table(tagged, temporaries[0], **_TABLE_WRITE)
         # The CSV's own options are fixed too; its values carry no metadata.
         pcsv.write_csv(table, temporaries[1],
                        write_options=pcsv.WriteOptions(include_header=True, delimiter=",",
                                                        quoting_style="needed"))
+    return finals
+
+
+@contextlib.contextmanager
+def all_or_none(temporaries: Sequence[Path], finals: Sequence[Path]) -> Iterator[None]:
+    """The block writes ``temporaries``; then each is renamed to its final name, or, if the
+    block fails (or is interrupted), all are removed and no final file appears."""
+    try:
+        yield
         for temporary, final in zip(temporaries, finals, strict=True):
             os.replace(temporary, final)
     except BaseException:
@@ -294,7 +303,6 @@ def write_tables(out_dir: Path, name: str, table: pa.Table,
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
         raise
-    return finals
 
 
 def read_table(path: Path) -> pa.Table:
