@@ -122,6 +122,10 @@ def test_generators_and_command_line_axes(tmp_path):
     ("sweep:\n  grid: {nodes.count: []}\n", "sweep.grid.nodes.count", "no values"),
     ("sweep:\n  cases: [{faults: []}]\n", "sweep.cases.0", "no label"),
     ("sweep:\n  repeat: 0\n", "sweep.repeat", "count of seeds"),
+    ("sweep:\n  repeat: {min: 1, max: 5, until: {metric: tps, ci_rel: 0.1}}\n",
+     "sweep.repeat", "min 1"),
+    ("sweep:\n  repeat: {min: 2, max: 5, until: {metric: tps}}\n", "sweep.repeat.until",
+     "ci_rel"),
     ("sweep:\n  grid: {nodes.count: [4, 4]}\n", "sweep", "same scenario"),
 ])
 def test_a_bad_plan_is_one_line_naming_the_file_and_the_key(tmp_path, sweep, field, words):

@@ -322,3 +322,29 @@ def test_the_command_line_runs_plans_dry_runs_and_runs_a_sweep_files_base(tmp_pa
     (tmp_path / "empty").mkdir()
     missing = runner.invoke(main, ["sweep", "status", str(tmp_path / "empty")])
     assert missing.exit_code == 2 and "not a sweep folder" in missing.output
+
+
+UNTIL = SWEEP.replace("  repeat: 2\n", "  repeat: {min: 2, max: 6, until: {metric: tps, "
+                      "ci_rel: CI}}\n").replace("[4, 5]", "[4]")
+
+
+@pytest.mark.parametrize("ci_rel, seeds", [(1e-9, 6), (10, 2)])
+def test_repeat_until_adds_seeds_in_batches_until_the_interval_is_narrow(tmp_path, ci_rel,
+                                                                         seeds):
+    path = sweep_file(tmp_path, UNTIL.replace("CI", str(ci_rel)))
+    out = tmp_path / "out"
+    report = run_sweep(path, out=out, jobs=2, plots=False)
+    assert report.planned == 2 and len(report.executed) == seeds
+    assert sorted(r["seed"] for r in runs_rows(out)) == list(range(1, seeds + 1))
+    assert {p["n"] for p in points_rows(out)} == {seeds}
+    again = run_sweep(path, out=out, jobs=2, plots=False)
+    assert again.executed == [] and status(out).complete
+
+
+def test_repeat_until_names_a_metric_the_runs_lack(tmp_path):
+    from fiscosim.schema import ScenarioError
+
+    path = sweep_file(tmp_path, UNTIL.replace("CI", "0.1").replace("metric: tps",
+                                                                    "metric: tsp"))
+    with pytest.raises(ScenarioError, match="tsp is not a number"):
+        run_sweep(path, out=tmp_path / "out", jobs=1, plots=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import socket
 import sys
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fiscosim.schema import ScenarioError
 from fiscosim.sweep.plan import MAX_RUNS, PlannedRun, Sweep, order_runs, read_sweep
 from fiscosim.sweep.store import Store
 from fiscosim.version import MODEL_EPOCH, __version__
@@ -167,12 +169,86 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
             report.failed.update(outcome.failed)
         else:
             _write_plan(store, sweep)
+        if sweep.until is not None and search is None:
+            _until_rule(store, sweep, report, by_id, retries, written, failed, timeout_s,
+                        artifacts, retry_failed,
+                        lambda: _backend(jobs, scheduler, scheduler_file, dask_local,
+                                         len(sweep.points) * sweep.until["min"]))
         report.tables = aggregate(store.root, sweep)
         if plots:
             report.plots = plot(store.root, sweep)
         manifest = _manifest(store, sweep, report, command_line)
         store.write_json("manifest.json", manifest)
     return report
+
+
+def _until_rule(store: Store, sweep: Sweep, report: SweepReport, by_id: dict[str, PlannedRun],
+                retries: int, written: Callable[[dict[str, Any]], None],
+                failed: Callable[[str, dict[str, Any], int], None], timeout_s: float | None,
+                artifacts: str, retry_failed: bool, new_backend: Callable[[], Any]) -> None:
+    """``repeat.until``: batches of seeds for the points whose interval is still too wide,
+    until every point meets the rule or has ``max`` seeds (or a run of it failed)."""
+    from fiscosim.sweep.plan import more_seeds
+    from fiscosim.sweep.runner import drive
+
+    backend = None
+    try:
+        while True:
+            batch = [run for point in sweep.points
+                     for run in _next_batch(store, sweep, point, more_seeds)]
+            failures = store.failures()
+            batch = [run for run in batch if retry_failed or run.run_id not in failures
+                     or failures[run.run_id].get("state") == "lost"]
+            if not batch:
+                break
+            if backend is None:
+                backend = new_backend()
+                if hasattr(backend, "preflight"):
+                    backend.preflight()
+            for run in batch:
+                by_id[run.run_id] = run
+            outcome = drive([_payload(run, sweep, timeout_s, artifacts != "summary")
+                             for run in order_runs(batch)], backend, retries, written, failed)
+            report.executed += outcome.executed
+            report.retried += outcome.retried
+            report.failed.update(outcome.failed)
+            if outcome.failed:
+                break  # a failed run ends its point's seeds; decide again on a rerun
+    except BaseException:
+        if backend is not None:
+            backend.abort()
+        raise
+    if backend is not None:
+        backend.close()
+
+
+def _next_batch(store: Store, sweep: Sweep, point: Any,
+                more_seeds: Callable[..., list[int]]) -> list[PlannedRun]:
+    """The next seeds of ``point`` under ``repeat.until``, or none (see :func:`_until_rule`)."""
+    from fiscosim.sweep.plan import runs_at
+    from fiscosim.sweep.stats import summarize
+    from fiscosim.sweep.tables import metric_columns
+
+    rule = sweep.until
+    assert rule is not None
+    values = []
+    for run in runs_at(sweep, point, rule["pool"]):
+        summary = store.done(run.run_id)
+        if summary is None:
+            break  # seeds are decided in order: the first missing one ends the prefix
+        values.append(metric_columns(summary, [rule["metric"]])[rule["metric"]])
+    done = len(values)
+    if done and all(math.isnan(v) for v in values):
+        raise ScenarioError(sweep.source, "sweep.repeat.until.metric",
+                            f"{rule['metric']} is not a number in the runs' summaries",
+                            "use a summary field such as tps or latency_ms.p95")
+    if done < rule["min"] or done >= rule["max"]:
+        return []  # the first batch is the plan's (run or failed); max reached
+    stat = summarize(values)
+    half = stat.ci_half_width
+    if stat.mean is not None and half is not None and half <= rule["ci_rel"] * abs(stat.mean):
+        return []
+    return runs_at(sweep, point, more_seeds(sweep, point, done))
 
 
 def _searches(store: Store, sweep: Sweep, search: dict[str, Any], backend: Any,
@@ -428,6 +504,14 @@ def _runs_of(store: Store, sweep: Sweep) -> list[PlannedRun]:
     from fiscosim.sweep.search import probe_run, search_spec
 
     search = search_spec(sweep)
+    if search is None and sweep.until is not None:
+        from fiscosim.sweep.plan import runs_at
+
+        # repeat.until: the pool's seeds a point was given (the plan's, then the batches)
+        return [run for point in sweep.points
+                for run in runs_at(sweep, point, sweep.until["pool"])
+                if run.seed in sweep.seeds or store.done(run.run_id) is not None
+                or run.run_id in store.failures()]
     if search is None:
         return list(sweep.runs)
     param = search["param"]

@@ -78,6 +78,9 @@ class Sweep:
     points: list[Point] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     runs: list[PlannedRun] = field(default_factory=list)
+    until: dict[str, Any] | None = None
+    """``repeat: {min, max, until: {metric, ci_rel}}``: the first ``min`` seeds are planned;
+    a point gets ``min`` more (up to ``max``) while its interval is wider than the rule."""
 
     @property
     def metrics(self) -> list[str] | None:
@@ -87,7 +90,11 @@ class Sweep:
         """The sweep as resolved from the file and the command line (written to sweep.yaml)."""
         spec = {key: value for key, value in self.spec.items() if key not in ("repeat", "seeds")}
         spec["name"] = self.name
-        spec["seeds"] = list(self.seeds)
+        if self.until is not None:
+            spec["repeat"] = copy.deepcopy(self.spec["repeat"])
+            # the seeds stay the scenario's seed + 0.. (the base keeps its seed)
+        else:
+            spec["seeds"] = list(self.seeds)
         return {**copy.deepcopy(self.base), "sweep": spec}
 
 
@@ -169,7 +176,11 @@ def read_sweep(path: str | Path, *, sets: Sequence[str] = (), grid: Sequence[str
     if not sweep.points:
         raise ScenarioError(source, "sweep", "the plan is empty (exclude removes every point)",
                             "loosen exclude or add values")
-    sweep.seeds = _seeds(spec, sweep.base, repeat, seeds, source)
+    if isinstance(spec.get("repeat"), dict) and repeat is None and seeds is None:
+        sweep.until = _until(spec["repeat"], sweep.base, source)
+        sweep.seeds = sweep.until["pool"][:sweep.until["min"]]
+    else:
+        sweep.seeds = _seeds(spec, sweep.base, repeat, seeds, source)
     sweep.runs = _plan(sweep)
     return sweep
 
@@ -349,6 +360,50 @@ def _seeds(spec: dict[str, Any], base: dict[str, Any], repeat: int | None, seeds
         raise ScenarioError(source, "sweep.repeat", f"{count!r} is not a count of seeds",
                             f"use a whole number from 1 to {MAX_RUNS:,}")
     return [first + i for i in range(count)]
+
+
+def _until(block: dict[str, Any], base: dict[str, Any], source: str) -> dict[str, Any]:
+    """``repeat: {min: 3, max: 20, until: {metric: tps, ci_rel: 0.02}}`` checked: seeds are
+    added a batch of ``min`` at a time while the metric's interval half-width exceeds
+    ``ci_rel`` × |mean| (ns-3 SEM's conditional runner, decided per batch so that it is
+    deterministic)."""
+    where = "sweep.repeat"
+    unknown = sorted(set(block) - {"min", "max", "until"})
+    if unknown:
+        raise ScenarioError(source, f"{where}.{unknown[0]}", "unknown key",
+                            "known keys: min, max, until")
+    low, high = block.get("min", 3), block.get("max", 20)
+    until = block.get("until")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) \
+            or not 2 <= low <= high <= MAX_RUNS:
+        raise ScenarioError(source, where, f"min {low!r}, max {high!r}",
+                            f"give whole numbers with 2 <= min <= max <= {MAX_RUNS:,}")
+    if (not isinstance(until, dict) or set(until) != {"metric", "ci_rel"}
+            or not isinstance(until["metric"], str)
+            or not isinstance(until["ci_rel"], int | float) or isinstance(until["ci_rel"], bool)
+            or not until["ci_rel"] > 0):
+        raise ScenarioError(source, f"{where}.until", "needs metric: and ci_rel: (above 0)",
+                            "write until: {metric: tps, ci_rel: 0.02}")
+    first = base.get("seed", 1)
+    first = first if isinstance(first, int) and not isinstance(first, bool) else 1
+    return {"min": low, "max": high, "metric": until["metric"],
+            "ci_rel": float(until["ci_rel"]), "pool": [first + i for i in range(high)]}
+
+
+def more_seeds(sweep: Sweep, point: Point, done: int) -> list[int]:
+    """The next batch of seeds of ``point`` under ``repeat.until`` when it has ``done``
+    seeds (the pool's first ``done``): up to ``min`` more, none past ``max``."""
+    assert sweep.until is not None
+    pool = sweep.until["pool"]
+    return pool[done:min(len(pool), done + sweep.until["min"])]
+
+
+def runs_at(sweep: Sweep, point: Point, seeds: Sequence[int]) -> list[PlannedRun]:
+    """``point``'s runs at ``seeds`` (the plan's identity and scenario)."""
+    model = next(run for run in sweep.runs if run.point is point)
+    return [PlannedRun(point, model.point_id, seed,
+                       model.scenario.model_copy(update={"seed": seed}), model.cost_hint)
+            for seed in seeds]
 
 
 def _parse_seeds(text: str, source: str) -> list[int]:
