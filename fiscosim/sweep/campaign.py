@@ -16,7 +16,6 @@ import math
 import os
 import socket
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,41 +375,22 @@ def _write_run(store: Store, sweep: Sweep, run: PlannedRun, result: dict[str, An
     store.write_run(run.run_id, files)
 
 
-def _write_plan(store: Store, sweep: Sweep) -> None:
+def _write_plan(store: Store, sweep: Sweep) -> list[Path]:
+    """``plan.parquet`` and ``plan.csv``: one row per planned run."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
-    rows = {"run_id": [r.run_id for r in sweep.runs],
-            "point_id": [r.point_id for r in sweep.runs],
-            "seed": [r.seed for r in sweep.runs],
-            "label": [r.point.label for r in sweep.runs],
-            "cost_hint": [r.cost_hint for r in sweep.runs]}
-    for name in sweep.params:
-        values = [r.point.params.get(name) for r in sweep.runs]
-        if len({type(v) for v in values}) > 1 or any(isinstance(v, dict | list) for v in values):
-            values = [json.dumps(v) if not isinstance(v, str) else v for v in values]
-        rows[name] = values
-    table = pa.table(rows)
-    from fiscosim.metrics.output import create_temporary
+    from fiscosim.sweep import tables
 
-    fd, tmp = create_temporary(store.root / "plan.csv")
-    os.close(fd)
-    try:
-        pacsv.write_csv(table, tmp)
-        os.replace(tmp, store.root / "plan.csv")
-    finally:
-        tmp.unlink(missing_ok=True)
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - pyarrow ships parquet
-        return
-    fd, tmp = create_temporary(store.root / "plan.parquet")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, store.root / "plan.parquet")
-    finally:
-        tmp.unlink(missing_ok=True)
+    runs = sweep.runs
+    columns = {"run_id": [r.run_id for r in runs], "point_id": [r.point_id for r in runs],
+               "seed": [r.seed for r in runs], "label": [r.point.label for r in runs],
+               "cost_hint": [r.cost_hint for r in runs]}
+    table = pa.table({**columns, **{name: tables.param_array([r.point.params.get(name)
+                                                               for r in runs])
+                                    for name in sweep.params}})
+    return tables.write_tables(store.root, "plan", table,
+                               {"name": sweep.name, "model_epoch": MODEL_EPOCH,
+                                "params": sweep.params})
 
 
 def _manifest(store: Store, sweep: Sweep, report: SweepReport,
@@ -619,8 +599,3 @@ def status(folder: str | Path) -> Status:
     return Status(planned=len(planned), done=done, failed=failures,
                   missing=len(planned) - done - len(failures), orphans=orphans,
                   versions=versions, slowest=slowest)
-
-
-def elapsed(start: float) -> str:
-    seconds = time.monotonic() - start
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

@@ -139,6 +139,14 @@ def _param_values(pa: ModuleType, kind: Any, values: list[Any]) -> list[Any]:
     return values
 
 
+def param_array(values: list[Any]) -> pa.Array:
+    """A param column as Arrow: one type for it (bool, int64, float64, else strings, JSON
+    for what is not a string), as the runs table types its params."""
+    pa = require("pyarrow", "the sweep's tables")
+    kind = _param_type(pa, values)
+    return pa.array(_param_values(pa, kind, values), type=kind)
+
+
 def runs_table(records: Iterable[Mapping[str, Any]], params: Sequence[str],
                metrics: Sequence[str] | None = None) -> pa.Table:
     """One row per run: run_id, point_id, seed, label, the params, the metrics, provenance.
