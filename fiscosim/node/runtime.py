@@ -545,9 +545,10 @@ class Node(Stage):
 
     def _costs_of(self, kind: str, sizes: np.ndarray) -> np.ndarray:
         """The receive costs of votes of ``kind`` with payloads ``sizes``."""
-        if (sizes == sizes[0]).all():
-            return np.full(len(sizes), self._cost_of(kind, int(sizes[0])), dtype=np.int64)
-        return np.array([self._cost_of(kind, size) for size in sizes.tolist()], dtype=np.int64)
+        # A vote's size varies only with its sender's encoded index: a few distinct sizes.
+        distinct, which = np.unique(sizes, return_inverse=True)
+        costs = np.array([self._cost_of(kind, int(size)) for size in distinct], dtype=np.int64)
+        return costs[which]
 
     def _cost_of(self, kind: str, size: int) -> int:
         key = (kind, size)
