@@ -17,7 +17,7 @@ from setuptools.command.build_py import build_py
 
 SOURCE = Path("scenarios")  # setuptools runs this file from the project's folder
 TARGET = ("fiscosim", "scenarios")
-PATTERNS = ("*.yaml", "*.yml", "README.md")
+PATTERNS = ("*.yaml", "*.yml", "README.md", "teach/*.yaml", "teach/*.yml")
 
 
 def _scenario_files() -> list[Path]:
@@ -40,14 +40,15 @@ class BuildPyWithScenarios(build_py):
         target = Path(self.build_lib, *TARGET)
         self.mkpath(str(target))
         for source in _scenario_files():
-            self.copy_file(str(source), str(target / source.name))
+            self.mkpath(str((target / source.relative_to(SOURCE)).parent))
+            self.copy_file(str(source), str(target / source.relative_to(SOURCE)))
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
         outputs = super().get_outputs(include_bytecode)
         if getattr(self, "editable_mode", False):
             return outputs
         target = Path(self.build_lib, *TARGET)
-        return outputs + [str(target / source.name) for source in _scenario_files()]
+        return outputs + [str(target / source.relative_to(SOURCE)) for source in _scenario_files()]
 
 
 setup(cmdclass={"build_py": BuildPyWithScenarios})

@@ -1374,6 +1374,147 @@ class _SweepGroup(OneLineErrors):
         return super().parse_args(ctx, args)
 
 
+@main.group("trace")
+def trace_group() -> None:
+    """Read a run's trace (fiscosim-trace/1, docs/trace.md): "narrate" tells it as text,
+    "export" writes it for Perfetto or Mermaid, "check" validates it. Record one with
+    "fiscosim run SCENARIO --trace FILE"."""
+
+
+def _read_trace_or_fail(path: str) -> Any:
+    from fiscosim.trace.events import TraceError, read_trace
+
+    if not Path(path).is_file():
+        raise Failure(f"{path}: no such file (record one with fiscosim run SCENARIO --trace "
+                      f"{path})")
+    try:
+        return read_trace(path)
+    except TraceError as error:
+        raise Failure(str(error)) from None
+    except (OSError, UnicodeDecodeError, EOFError) as error:
+        raise Failure(f"{path}: cannot read it as a trace: {error}") from None
+
+
+def _range_option(text: str | None, option: str, kind: type) -> Any:
+    from fiscosim.trace.narration import parse_range
+
+    if text is None:
+        return None
+    try:
+        return parse_range(text, kind)
+    except ValueError as error:
+        raise Failure(f"{option}: {error}") from None
+
+
+@trace_group.command("narrate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--node", "nodes", multiple=True, metavar="NAME",
+              help="Only what concerns this node (repeatable): its steps, its sends and what "
+                   "reaches it.")
+@click.option("--types", metavar="LIST", default=None,
+              help="Only these messages, e.g. PP,P,C,CP or PrePrepare,ViewChange.")
+@click.option("--blocks", metavar="A:B", default=None, help="Only blocks A to B (3, 3:5, 3:).")
+@click.option("--time", "time_ms", metavar="A:B", default=None,
+              help="Only from A to B ms of simulated time.")
+@click.option("--group", default=None, help="The group to tell (default: the first).")
+@click.option("--recv", is_flag=True, help="Also a line per message received.")
+@click.option("--timers", is_flag=True, help="Also timers set and cancelled (fired ones are "
+                                             "always told).")
+@click.option("--columns", is_flag=True, help="One column per node.")
+@click.option("--lesson", type=click.Path(dir_okay=False), default=None,
+              help="A lesson script (scenarios/teach/*.lesson.yaml): its notes, questions and "
+                   "answers between the lines.")
+def trace_narrate(file: str, nodes: tuple[str, ...], types: str | None, blocks: str | None,
+                  time_ms: str | None, group: str | None, recv: bool, timers: bool,
+                  columns: bool, lesson: str | None) -> None:
+    """Tell a trace FILE as text: one line per protocol step, in the PBFT core's own words."""
+    from fiscosim.trace.narration import Filters, narrate_trace
+
+    trace = _read_trace_or_fail(file)
+    known = {n["id"] for n in trace.header.get("nodes", [])}
+    unknown = [n for n in nodes if n not in known]
+    if unknown:
+        raise Failure(f"--node: {', '.join(unknown)} is not a node of {file} (its nodes: "
+                      f"{', '.join(sorted(known))})")
+    groups = [g["id"] for g in trace.groups()]
+    if group is not None and group not in groups:
+        raise Failure(f"--group: {group} is not a group of {file} ({', '.join(groups)})")
+    filters = Filters(nodes=frozenset(nodes) or None,
+                      types=Filters.parse_types(types) if types else None,
+                      blocks=_range_option(blocks, "--blocks", int),
+                      time_ms=_range_option(time_ms, "--time", float), recv=recv,
+                      timers=timers)
+    notes: list[dict[str, Any]] = []
+    if lesson is not None:
+        from fiscosim.trace.lesson import LessonError, load_lesson
+
+        try:
+            notes = load_lesson(lesson).place(trace)
+        except LessonError as error:
+            raise Failure(str(error)) from None
+    for line in narrate_trace(trace, filters, columns=columns, group=group, notes=notes):
+        click.echo(line)
+
+
+@trace_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--to", "fmt", type=click.Choice(["perfetto", "mermaid"]), required=True,
+              help="perfetto: Chrome trace JSON (ui.perfetto.dev); mermaid: a sequence diagram.")
+@click.option("--blocks", metavar="A:B", default=None, help="Only blocks A to B.")
+@click.option("-o", "--output", metavar="FILE", default=None,
+              help="Write here (default: standard output).")
+def trace_export(file: str, fmt: str, blocks: str | None, output: str | None) -> None:
+    """Write a trace FILE in another tool's format; every send/receive pair is kept."""
+    import json
+
+    from fiscosim.trace.export import to_mermaid, to_perfetto
+
+    trace = _read_trace_or_fail(file)
+    span = _range_option(blocks, "--blocks", int)
+    text = (json.dumps(to_perfetto(trace, span), separators=(",", ":")) + "\n"
+            if fmt == "perfetto" else to_mermaid(trace, span))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from fiscosim.metrics.output import write_results
+
+    target = Path(output)
+    if target.is_dir():
+        raise Failure(f"-o: {output} is a folder (give a file name such as trace.json)")
+    try:
+        write_results(target.parent, {target.name: text})
+    except OSError as error:
+        raise Failure(f"-o: cannot write {output}: {error.strerror or error}") from None
+
+
+@trace_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def trace_check(file: str) -> None:
+    """Check a trace FILE: every record against the shipped JSON Schema (needs jsonschema),
+    ids, times, and one receive or drop per destination of each send. Exit 1 on a problem."""
+    from fiscosim.trace.events import check_structure, json_schema
+
+    trace = _read_trace_or_fail(file)
+    problems = check_structure(trace)
+    try:
+        import jsonschema
+    except ImportError:
+        click.echo("schema not checked: jsonschema is not installed "
+                   "(pip install jsonschema)", err=True)
+    else:
+        validator = jsonschema.Draft202012Validator(json_schema())
+        for record in [trace.header, *trace.records]:
+            for error in validator.iter_errors(record):
+                problems.append(f"id {record.get('id', 'run')}: {error.message}")
+                break
+    for problem in problems[:20]:
+        click.echo(problem)
+    if problems:
+        click.echo(f"{file}: {len(problems)} problems", err=True)
+        raise SystemExit(1)
+    click.echo(f"{file}: {len(trace.records):,} records, valid")
+
+
 @main.group(cls=_SweepGroup)
 def sweep() -> None:
     """Parameter sweeps (docs/sweeps.md): "fiscosim sweep FILE" runs a scenario file's sweep:

@@ -60,8 +60,10 @@ def test_trace_option_writes_json_lines(tmp_path):
     trace = tmp_path / "trace.jsonl"
     result = run("run", "--quiet", "--trace", str(trace), *SHORT)
     assert result.exit_code == 0, result.output
-    first = json.loads(trace.read_text().splitlines()[0])
-    assert set(first) >= {"t", "event", "node"}
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert lines[0]["ev"] == "run" and lines[0]["schema"] == "fiscosim-trace/1"
+    assert [r["id"] for r in lines[1:]] == list(range(len(lines) - 1))
+    assert lines[-1]["ev"] == "end"
 
 
 BAD_RUNS = [

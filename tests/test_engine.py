@@ -103,16 +103,16 @@ def test_trace_is_byte_identical_and_complete(tmp_path):
         run("duration_s=2", "warmup_s=0.5", "drain_s=1", trace=path)
     data = paths[0].read_bytes()
     assert data == paths[1].read_bytes()
-    events = [json.loads(line) for line in data.splitlines()]
+    events = [json.loads(line) for line in data.splitlines()][1:]  # after the run header
     assert all(isinstance(e["t"], int) for e in events)
-    kinds = {e["event"] for e in events}
-    assert {"send", "deliver", "note", "seal", "execute", "commit", "timer_set"} <= kinds
-    # exactly one delivery or drop per send
-    sends = sum(e["event"] == "send" for e in events)
-    arrivals = sum(e["event"] in ("deliver", "drop") for e in events)
-    assert sends == arrivals
-    codes = {e.get("code") for e in events if e["event"] == "note"}
-    assert {"prepare_quorum", "commit_quorum", "stable_checkpoint"} <= codes
+    kinds = {e["ev"] for e in events}
+    assert {"send", "recv", "pbft", "quorum", "seal", "exec", "ledger", "timer", "state"} <= kinds
+    # exactly one delivery or drop per destination of each send
+    destinations = sum(len(e["dst"]) for e in events if e["ev"] == "send")
+    arrivals = sum(e["ev"] in ("recv", "drop") for e in events)
+    assert destinations == arrivals
+    codes = {e.get("code") for e in events if e["ev"] == "quorum"}
+    assert codes == {"prepare_quorum", "commit_quorum", "stable_checkpoint"}
 
 
 def test_result_api_and_files(tmp_path):

@@ -25,7 +25,7 @@ def run(faults: list[dict], tmp_path=None, sealers: int = 4, seed: int = 3):
     overrides = {**SHORT, "nodes.count": sealers, "faults": faults}
     trace = None if tmp_path is None else tmp_path / f"t{len(list(tmp_path.iterdir()))}.jsonl"
     result = load_simulation(QUICKSTART, seed=seed, overrides=overrides).run(trace=trace)
-    events = [] if trace is None else [json.loads(x) for x in trace.read_text().splitlines()]
+    events = [] if trace is None else [json.loads(x) for x in trace.read_text().splitlines()][1:]
     return result.summary, events
 
 
@@ -34,18 +34,18 @@ def run(faults: list[dict], tmp_path=None, sealers: int = 4, seed: int = 3):
 def test_a_role_started_by_a_block_is_the_node_that_would_seal_next(tmp_path, sealers, role,
                                                                      ahead):
     _, events = run([], tmp_path, sealers)
-    sealed_by = {e["index"]: e["node"] for e in events if e["event"] == "seal"}
+    sealed_by = {e["blk"]: e["node"] for e in events if e["ev"] == "seal"}
     block = 6
     summary, events = run([{"at_block": block, "kind": "crash", "nodes": [role]}], tmp_path,
                           sealers)
     entry = summary["faults"][0]
-    expected = f"node{sealed_by[block + ahead]}"
+    expected = sealed_by[block + ahead]
     assert entry["roles"] == {role: expected}
     assert entry["fault"] == f"crash {expected} (the {role})"
-    crashed = [e for e in events if e["event"] == "crash"]
-    assert [f"node{e['node']}" for e in crashed] == [expected]
+    crashed = [e for e in events if e["ev"] == "node" and e["op"] == "crash"]
+    assert [e["node"] for e in crashed] == [expected]
     # it started at the first honest commit of the block
-    first_commit = min(e["t"] for e in events if e["event"] == "commit" and e["index"] == block)
+    first_commit = min(e["t"] for e in events if e["ev"] == "ledger" and e["blk"] == block)
     assert entry["t_s"] == first_commit / 1e6 == crashed[0]["t"] / 1e6
     assert summary["safety"]["ok"]
 
@@ -65,7 +65,7 @@ def test_a_crashed_leader_role_is_replaced_by_a_fast_view_change(tmp_path):
 def test_block_event_sealed_starts_when_the_block_is_sealed(tmp_path):
     summary, events = run([{"at_block": 5, "block_event": "sealed", "kind": "slow",
                             "nodes": ["node1"], "factor": 3, "for_s": 0.5}], tmp_path)
-    sealed = next(e["t"] for e in events if e["event"] == "seal" and e["index"] == 5)
+    sealed = next(e["t"] for e in events if e["ev"] == "seal" and e["blk"] == 5)
     start, undo = summary["faults"]
     assert start["t_s"] == sealed / 1e6 and undo["t_s"] == pytest.approx(sealed / 1e6 + 0.5)
     assert "roles" not in start

@@ -73,8 +73,13 @@ def test_a_group_on_other_nodes_never_reaches_them(tmp_path):
     assert type(a.node_at[2].cpu).__name__ == "GroupCpu"
     assert type(a.node_at[0].cpu).__name__ == "Cpu"
     events = [json.loads(line) for line in trace.read_text().splitlines()]
-    delivered_to = {e["node"] for e in events if e["event"] == "deliver"}
-    assert delivered_to == {0, 1, 2, 3, 4, 5}
+    delivered_to = {e["node"] for e in events if e["ev"] == "recv"}
+    assert delivered_to == {"n0", "n1", "n2", "n3", "n4", "n5"}
+    # each group's messages stay among its sealers
+    by_group = {g["id"]: set(g["sealers"]) for g in events[0]["groups"]}
+    sends = [e for e in events if e["ev"] == "send"]
+    assert {e["g"] for e in sends} == {"a", "b"}
+    assert all({e["src"], *e["dst"]} <= by_group[e["g"]] for e in sends)
 
 
 def test_an_observer_in_one_group_may_be_a_sealer_in_another():

@@ -59,8 +59,8 @@ def traced(tmp_path, sealers: int, faults: list[dict]) -> tuple[dict, list[dict]
 def first_commits(events: list[dict]) -> dict[int, int]:
     first: dict[int, int] = {}
     for event in events:
-        if event["event"] == "commit":
-            first.setdefault(event["index"], event["t"])
+        if event["ev"] == "ledger":
+            first.setdefault(event["blk"], event["t"])
     return first
 
 
@@ -68,11 +68,11 @@ def crash_points(tmp_path, sealers: int) -> tuple[str, int, dict[str, int]]:
     """From a fault-free run: the leader of the first block sealed after 6 s, and when to
     crash it (µs) just before it seals, mid-block, and right after the block before it."""
     _, events = traced(tmp_path, sealers, [])
-    seals = {e["index"]: (e["t"], e["node"]) for e in events if e["event"] == "seal"}
+    seals = {e["blk"]: (e["t"], e["node"]) for e in events if e["ev"] == "seal"}
     first = first_commits(events)
     index = min(i for i, (t, _) in seals.items() if t > 6_000_000)
     sealed_at, leader = seals[index]
-    return f"node{leader}", first[index - 1], {
+    return leader, first[index - 1], {
         "before_seal": sealed_at - 1_000,
         "mid_block": (sealed_at + first[index]) // 2,
         "after_commit": first[index - 1] + 1_000,

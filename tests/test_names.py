@@ -2,8 +2,8 @@
 
 The consensus index (a sealer's place in the sorted node ids, FISCO's nodeID order) changes
 with the seed; the node name does not. ``blocks.csv`` gives both (``leader``, ``leader_node``),
-the trace's note texts name a sealer as "sealer 2 (node3)" and every node event carries
-``node_name`` (docs/pbft.md, "Which number is which").
+the trace names nodes by name and its run header gives each group's sealers in index order;
+its narration names a sealer as "sealer 2 (node3)" (docs/pbft.md, "Which number is which").
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from conftest import REPO_ROOT
 
 from fiscosim import load_simulation
 from fiscosim.consensus import Event, PbftCore, Proposal, proposal_hash
+from fiscosim.trace.events import read_trace
 from fiscosim.trace.narrate import Narrator
+from fiscosim.trace.narration import narrate_trace
 
 QUICKSTART = REPO_ROOT / "scenarios" / "quickstart.yaml"
 SHORT = {"duration_s": 3, "warmup_s": 0.5, "drain_s": 1}
@@ -46,10 +48,11 @@ def test_the_seeds_order_the_sealers_differently(runs: dict) -> None:
 def test_blocks_give_the_leaders_index_and_name(runs: dict, seed: int) -> None:
     result, events = runs[seed]
     order = [node.name for node in result.world.sealers]  # consensus index → name
+    index_of = {name: i for i, name in enumerate(events[0]["groups"][0]["sealers"])}
     sealed_by: dict[int, tuple[int, str]] = {}
-    for event in events:
-        if event["event"] == "seal":  # a block sealed again replaces the earlier seal
-            sealed_by[event["index"]] = (event["sealer"], event["node_name"])
+    for event in events[1:]:
+        if event["ev"] == "seal":  # a block sealed again replaces the earlier seal
+            sealed_by[event["blk"]] = (index_of[event["node"]], event["node"])
     blocks = result.blocks
     assert len(blocks) > 3
     assert len(set(blocks["leader_node"])) > 1
@@ -62,26 +65,28 @@ def test_blocks_give_the_leaders_index_and_name(runs: dict, seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_trace_names_the_nodes(runs: dict, seed: int) -> None:
+def test_trace_names_the_nodes(runs: dict, seed: int, tmp_path: Path) -> None:
     result, events = runs[seed]
     order = [node.name for node in result.world.sealers]
-    by_position = {node.net_id: node.name for node in result.world.nodes}
-    for event in events:
-        if "node_name" in event:
-            assert event["node_name"] == by_position[event["node"]]
-    notes = [e for e in events if e["event"] == "note"]
-    proposed = [e for e in notes if e["code"] == "proposal_sent"]
+    assert events[0]["groups"][0]["sealers"] == order
+    names = {node.name for node in result.world.nodes}
+    for event in events[1:]:
+        for key in ("node", "src"):
+            if key in event and event["ev"] not in ("check", "end"):
+                assert event[key] in names
+    lines = narrate_trace(read_trace(runs["folder"] / f"{seed}.jsonl"))
+    proposed = [e for e in events if e.get("code") == "proposal_sent"]
     assert proposed
-    for note in proposed:
-        # the text names the sealer both ways; the fields keep the consensus index
-        label = f"sealer {note['sealer']} ({note['node_name']})"
-        assert note["text"].startswith(f"{label} proposes block {note['index']}")
-        assert order[note["sealer"]] == note["node_name"]
-    quorums = [e for e in notes if e["code"] == "prepare_quorum"]
+    for event in proposed:
+        # the text names the sealer both ways; the record keeps the consensus index
+        label = f"sealer {event['leader']} ({event['node']})"
+        assert any(f"{label} proposes block {event['blk']}" in line for line in lines)
+        assert order[event["leader"]] == event["node"]
+    quorums = [line for line in lines if "prepare quorum" in line]
     assert quorums
-    for note in quorums:
-        assert all(f"sealer {v} ({order[v]})" in note["text"] for v in note["voters"])
-    assert not any(f"node {i} " in note["text"] for note in notes for i in range(len(order)))
+    for line in quorums:
+        assert line.count("sealer ") >= 4  # the node and its three voters, each with its name
+    assert not any(f"node {i} " in line for line in lines for i in range(len(order)))
 
 
 def test_same_seed_same_trace(runs: dict, tmp_path: Path) -> None:

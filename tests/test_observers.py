@@ -39,10 +39,11 @@ def test_observers_follow_every_block_without_pbft_traffic(tmp_path):
         for number, (proposal, executed, _) in observer.ledger.items():
             assert sealers[0].ledger[number][0].hash == proposal.hash
             assert sealers[0].ledger[number][1] == executed
-    observer_ids = {node.net_id for node in observers}
+    observer_names = {node.name for node in observers}
     events = [json.loads(line) for line in trace.read_text().splitlines()]
-    received = {e["kind"] for e in events
-                if e["event"] == "deliver" and e["node"] in observer_ids}
+    sends = {e["id"]: e for e in events if e["ev"] == "send"}
+    received = {sends[e["of"]]["type"] for e in events
+                if e["ev"] == "recv" and e["node"] in observer_names}
     assert received and not received & PBFT_KINDS
     assert {"BlockStatus", "BlockResponse"} <= received
     lag = summary["sync"]["observers"]["obs0"]["lag_ms"]
@@ -98,8 +99,9 @@ def test_a_node_far_behind_downloads_shards_from_several_peers_at_once(tmp_path)
                  "chain.min_seal_time_ms=100", "duration_s=8", trace=trace)
     obs1 = next(node for node in result.world.nodes if node.name == "obs1")
     requests = [json.loads(line) for line in trace.read_text().splitlines()
-                if '"sync_request"' in line]
-    mine = [r for r in requests if r["node"] == obs1.net_id and r["t"] >= 7_000_000]
+                if '"request"' in line]
+    mine = [r for r in requests if r["ev"] == "sync" and r["node"] == obs1.name
+            and r["t"] >= 7_000_000]
     # the sealers' statuses arrive within a millisecond of each other after the restart: the
     # 59 missing blocks go out as 8-block shards to all four of them, at most two each
     first_round = [r for r in mine if r["t"] < mine[0]["t"] + 2000]

@@ -34,6 +34,10 @@ from fiscosim.scenario.library import (
 )
 
 SCENARIO_FILES = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
+TEACH_FILES = sorted(p for p in (REPO_ROOT / "scenarios" / "teach").glob("*.yaml")
+                     if not p.stem.endswith(".lesson"))
+SCENARIO_NAMES = sorted([p.stem for p in SCENARIO_FILES]
+                        + [f"teach/{p.stem}" for p in TEACH_FILES])
 SHORT = ["--set", "duration_s=2", "--set", "warmup_s=0.5", "--set", "drain_s=1"]
 
 
@@ -53,7 +57,7 @@ def test_there_are_scenario_files():
 def test_a_checkout_reads_its_own_scenarios_folder():
     # The editable install (what developers and CI use) sees an edit at once: no copy.
     assert scenario_folder() == REPO_ROOT / "scenarios"
-    assert list(shipped_scenarios()) == [path.stem for path in SCENARIO_FILES]
+    assert list(shipped_scenarios()) == SCENARIO_NAMES
 
 
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda path: path.stem)
@@ -66,9 +70,17 @@ def test_every_scenario_file_is_listed_by_name_and_loads(path, tmp_path, monkeyp
     assert scenario.name == path.stem, f"{path.name}: name: should be {path.stem!r}"
 
 
+@pytest.mark.parametrize("path", TEACH_FILES, ids=lambda path: path.stem)
+def test_every_lesson_scenario_is_listed_as_teach_slash_name(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    name = f"teach/{path.stem}"
+    assert shipped_scenarios()[name] == path == resolve_scenario(name)
+    assert load_scenario(name, check_memory=False).name == f"teach-{path.stem}"
+
+
 def test_the_listing_describes_every_scenario():
     infos = describe_scenarios()
-    assert [info.name for info in infos] == [path.stem for path in SCENARIO_FILES]
+    assert [info.name for info in infos] == SCENARIO_NAMES
     for info in infos:
         assert info.error is None, info.error
         assert info.description and "\n" not in info.description
@@ -89,7 +101,7 @@ def test_scenarios_command_table_and_json():
     data = json.loads(listed.output)
     assert data["folder"] == str(REPO_ROOT / "scenarios")
     rows = {row["name"]: row for row in data["scenarios"]}
-    assert list(rows) == [path.stem for path in SCENARIO_FILES]
+    assert list(rows) == SCENARIO_NAMES
     assert rows["pbft-100-2k"]["nodes"] == 100 and rows["quickstart"]["groups"] == 1
     assert all(Path(row["path"]).is_file() and row["error"] is None for row in rows.values())
 
@@ -308,7 +320,7 @@ def test_the_wheel_runs_a_scenario_by_name_outside_the_clone(tmp_path):
     listed = inside(str(venv / "bin" / "fiscosim"), "scenarios", "--json")
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = json.loads(listed.stdout)["scenarios"]
-    assert [row["name"] for row in rows] == [path.stem for path in SCENARIO_FILES]
+    assert [row["name"] for row in rows] == SCENARIO_NAMES
     assert all(Path(row["path"]).parent == Path(folder) for row in rows)
 
     # The README's Python example, as it stands, from the same folder.

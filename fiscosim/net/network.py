@@ -619,7 +619,8 @@ class Network:
         self._enqueue(link, packet, arrival)
         if self.tracer is not None:
             self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
-                                 "bytes": wire, "id": ident, "depart": departure, "hops": 1})
+                                 "bytes": wire, "id": ident, "depart": departure, "hops": 1,
+                                 "message": sent[_MESSAGE], "deliver": sent[_ON_DELIVER]})
 
     def broadcast(
         self,
@@ -698,7 +699,8 @@ class Network:
                 heappush(heap, (arrival, seq, link))
             if tracer is not None:
                 tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
-                                "bytes": wire, "id": ident, "depart": free, "hops": 1})
+                                "bytes": wire, "id": ident, "depart": free, "hops": 1,
+                                "message": sent[_MESSAGE], "deliver": sent[_ON_DELIVER]})
         free_at[uplink] = free
         if free > run:
             self._busy(uplink, run, free)
@@ -796,7 +798,8 @@ class Network:
         if self.tracer is not None:
             self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND],
                                  "size": sent[_SIZE], "bytes": sent[_WIRE], "id": ident,
-                                 "depart": departure, "hops": hops})
+                                 "depart": departure, "hops": hops,
+                                 "message": sent[_MESSAGE], "deliver": sent[_ON_DELIVER]})
 
     def _depart(self, packet: _Packet, u: int, v: int, now: int) -> int:
         """Puts ``packet`` on u's uplink toward neighbour v and schedules its arrival at v.

@@ -319,7 +319,7 @@ class NodeContext:
             # fields use; `node_name` is the scenario's name ("name" is taken: the timer events'
             # field).
             trace(event, {"node": self.net_id, "sealer": self.index, "node_name": self.name,
-                          **fields})
+                          "g": self.shared.group_id, **fields})
 
     def send_after(self, work: int, lane: str, dest: int, message: Any, size: int,
                    on_lost: Any = None) -> None:

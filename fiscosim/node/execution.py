@@ -74,7 +74,7 @@ class Execution(Stage):
         plan = self.shared.execution_plan(proposal, costs.cores)
         work = costs.execute_block(plan.work_us, plan.txs, plan.state_reads, plan.state_writes)
         done = self.cpu.run(self.env.now, work, parallelism=plan.busy, lane="executor")
-        self.ctx.trace("execute", index=proposal.index, txs=len(proposal.tx_ids))
+        self.ctx.trace("execute", index=proposal.index, txs=len(proposal.tx_ids), until=done)
         return done
 
     def _store(self, proposal: Any) -> Block:
@@ -85,6 +85,7 @@ class Execution(Stage):
         return block
 
     def _executed(self, proposal: Any) -> None:
+        self.ctx.trace("executed", index=proposal.index, txs=len(proposal.tx_ids))
         self.on_executed(proposal.index, self._store(proposal).hash)
 
     def _report(self, index: int) -> None:
@@ -177,7 +178,8 @@ class Execution(Stage):
         ctx.store_block(action.index, entry)
         ctx.last_commit_at = self.env.now
         self.shared.on_commit(ctx, action.index, entry)
-        ctx.trace("commit", index=action.index, txs=len(proposal.tx_ids))
+        ctx.trace("commit", index=action.index, txs=len(proposal.tx_ids),
+                  hash=action.executed_hash, sigs=len(entry.signers))
         self.on_committed(action.index, action.executed_hash)
         self.resume_up_to(action.index)
 

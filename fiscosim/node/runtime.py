@@ -103,9 +103,6 @@ class Node(Stage):
         self.core_factory: Callable[[int], Any] | None = None
         """Builds this node's core again after a crash or a restart: ``factory(committed_index)``
         (the world sets it for a sealer)."""
-        self.narrate: Callable[[Any], str] = repr
-        """Words for the core's events in the trace; the world sets a
-        :class:`fiscosim.trace.narrate.Narrator`."""
         # byzantine behaviour (fiscosim.faults.byzantine): its random stream, reorder's delay
         self.byzantine_rng: Any = None
         self.byzantine_delay_us = 0
@@ -273,11 +270,10 @@ class Node(Stage):
                     self.stats.view_change_us.append(self.env.now - self._view_change_since)
                     self._view_change_since = None
             elif isinstance(action, act.Event):
-                # The core's events (built only when tracing): words from the narrator the
-                # world gave this node (fiscosim.trace.narrate, a layer above this one).
+                # The core's events (built only when tracing): the trace keeps them as data;
+                # fiscosim.trace.narrate words them when the trace is read.
                 if self.shared.trace is not None:
-                    self.ctx.trace("note", code=action.code, text=self.narrate(action),
-                                   **action.fields())
+                    self.ctx.trace("core", step=action)
             else:  # pragma: no cover - a new action type must be wired here
                 raise TypeError(f"the runtime does not know action {kind.__name__}")
 

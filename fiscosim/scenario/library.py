@@ -33,6 +33,12 @@ from fiscosim.schema import ScenarioError
 SUFFIXES = (".yaml", ".yml")
 """What a scenario name may end in (``quickstart.yaml`` names ``quickstart`` too)."""
 
+SUBFOLDERS = ("teach",)
+"""Folders of ``scenarios/`` whose files ship too, named ``teach/normal4``: the lessons."""
+
+LESSON_SUFFIX = ".lesson"
+"""A lesson script's stem ends in it (``normal4.lesson.yaml``): shipped, not a scenario."""
+
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -66,17 +72,39 @@ def shipped_scenarios() -> dict[str, Path]:
     >>> {"quickstart", "pbft-4-50k"} <= set(shipped_scenarios())
     True
     """
+    return _shipped(scenarios=True)
+
+
+def shipped_lessons() -> dict[str, Path]:
+    """Name (``teach/normal4``) -> file of every shipped lesson script, sorted by name."""
+    return _shipped(scenarios=False)
+
+
+def _shipped(scenarios: bool) -> dict[str, Path]:
     folder = scenario_folder()
     if folder is None:
         return {}
-    files = [entry for entry in folder.iterdir()
-             if entry.suffix in SUFFIXES and entry.is_file()]
-    return {entry.stem: entry for entry in sorted(files, key=lambda entry: entry.stem)}
+    found: dict[str, Path] = {}
+    for prefix, where in [("", folder)] + [(f"{sub}/", folder / sub) for sub in SUBFOLDERS]:
+        if not where.is_dir():
+            continue
+        for entry in where.iterdir():
+            if entry.suffix not in SUFFIXES or not entry.is_file():
+                continue
+            lesson = entry.stem.endswith(LESSON_SUFFIX)
+            if lesson != scenarios:
+                stem = entry.stem[: -len(LESSON_SUFFIX)] if lesson else entry.stem
+                found[prefix + stem] = entry
+    return dict(sorted(found.items()))
 
 
 def _looks_like_a_name(text: str) -> bool:
     separators = {"/", os.sep, os.altsep} - {None}
-    return bool(text.strip()) and not any(sep in text for sep in separators)
+    text = text.strip()
+    for sub in SUBFOLDERS:
+        if text.startswith(f"{sub}/"):
+            text = text[len(sub) + 1:]
+    return bool(text) and not any(sep in text for sep in separators)
 
 
 def _strip_suffix(text: str) -> str:
@@ -188,6 +216,7 @@ __all__ = [
     "first_comment",
     "resolve_scenario",
     "scenario_folder",
+    "shipped_lessons",
     "shipped_path",
     "shipped_scenarios",
 ]

@@ -148,6 +148,16 @@ class Simulation:
                 real=real,
             )
             self._world = world
+            if recorder is not None:
+                from fiscosim.sim.tracing import (
+                    members,
+                    safety_checks,
+                    state_function,
+                    trace_header,
+                )
+
+                recorder.attach(trace_header(world), world.names, state_function(world),
+                                members(world), safety_checks(world))
             # A run allocates millions of short-lived objects (messages, events) and makes few
             # reference cycles; at the default threshold of 700 allocations the cycle collector
             # took about a third of a 100-node run. Results do not depend on it.

@@ -37,7 +37,6 @@ from fiscosim.node.runtime import Node
 from fiscosim.node.txpool import TxPool
 from fiscosim.node.txtable import TxTable
 from fiscosim.sim.realcrypto import forged_verdicts
-from fiscosim.trace.narrate import Narrator
 from fiscosim.workload.clients import OpenLoopClient, emit_tick
 from fiscosim.workload.modes import Backlog, build_clients
 
@@ -250,8 +249,6 @@ def _build_group(
     ordered = sorted(sealer_positions, key=lambda i: node_ids[i])
     weights = [scenario.nodes.specs()[i].weight for i in ordered]
     consensus_index = {position: index for index, position in enumerate(ordered)}
-    # How the trace's note texts name a sealer: both numbers' meanings (docs/pbft.md).
-    labels = tuple(f"sealer {index} ({names[position]})" for index, position in enumerate(ordered))
     workload = group.workload
 
     expected = (workload.total_txs if workload.mode == "sdk_demo"
@@ -351,7 +348,6 @@ def _build_group(
                     core)
         if core is not None:
             node.core_factory = factory  # a restart builds the core again
-            node.narrate = Narrator(consensus_index[position], labels)  # the core's events
         if names[position] in dishonest:
             # one stream per physical node and group: spawned in group order, deterministic
             node.byzantine_rng = np.random.default_rng(byzantine_seqs[position].spawn(1)[0])

@@ -1,77 +1,447 @@
-"""Records a run's events as JSON lines: one object per event, times in whole microseconds.
+"""Records a run as a ``fiscosim-trace/1`` file: consensus and control traffic, node steps and
+state, in JSON lines that a lecture, a narration or a viewer can be built from.
 
-Every line is ``{"t": <µs>, "event": <name>, "node": <network id>, ...fields}`` in the order
-events happened (simpy's order, which is deterministic), so the same scenario and seed give a
-byte-identical file. ``node`` is the node's position in the scenario (node0 is 0); events of a
-sealer also carry ``sealer``, its consensus index (the nodeID order, docs/fisco-reference.md §1.3),
-which is the number the PBFT core's texts use ("node 1 leads blocks 1..1"); -1 for an observer.
+The runtime and the network call the recorder as ``recorder(event, fields)`` with their raw
+events (a send per copy, a delivery, a core event, a timer, an execution...); the recorder
+shapes them into the schema's records (:mod:`fiscosim.trace.events`, docs/trace.md):
 
-Events: ``send`` (one per destination), ``deliver`` or ``drop`` (exactly one per send),
-``note`` (the PBFT core's own words: a code, a text and fields), ``timer_set``,
-``timer_fired``, ``timer_cancelled``, ``seal``, ``seal_notified``, ``fetch``, ``execute``,
-``commit``, ``admitted``, ``crash``, ``restart``, ``fault``.
+- one ``send`` per broadcast, with its destinations, then exactly one ``recv`` or ``drop`` per
+  destination, naming the send (``of``); a message to oneself is not on the wire and not
+  written; every consensus message carries its block number (``blk``), view and hash;
+- a ``quorum`` record when a node reaches a Prepare, Commit or CheckPoint quorum, naming the
+  sends whose votes it counted (``from``);
+- ``pbft`` records: the core's typed events (:mod:`fiscosim.consensus.events`), every field,
+  from which :mod:`fiscosim.trace.narrate` writes its sentences; ``timer``, ``exec``,
+  ``ledger``, ``seal``, ``sync``, ``fault``, ``node`` (crash, restart) records;
+- a ``state`` record each time a node's view, view it is moving to, leader, committed or
+  executed height, or liveness changes (a full record: any line reads on its own);
+- a ``check`` record per safety property at the end, and an ``end`` record.
+
+Transactions stay aggregated per block (``txs`` counts): the transaction pushes between nodes
+and their admissions are not written (they made 80 % of the old per-copy trace).
+
+Times are integer microseconds and ids count from 0 in the order of the lines, which is the
+order things happened (simpy's, deterministic): the same scenario and seed give a
+byte-identical file. The first line (``run``) names the groups and nodes; it is written last,
+so the body goes to a temporary file first and the whole is renamed into place by
+:meth:`TraceRecorder.close` (a failed run leaves no file). A name ending in ``.gz`` is written
+gzip-compressed, with no time stamp in its header.
 
 When tracing is off no recorder exists and the runtime checks one ``None`` per event site, so
-benchmarks pay nothing for it.
+runs pay nothing for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gzip
 import json
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fiscosim.metrics.output import create_temporary
+from fiscosim.trace.events import SCHEMA, short_hash
+
+UNTRACED_KINDS = frozenset({"TxPush"})
+"""Message kinds the trace leaves out: per-transaction gossip."""
+
+_UNTRACED_EVENTS = frozenset({"admitted", "seal_notified", "note"})
+"""Raw events with no record of their own (``note`` is the old name of a core event)."""
+
+_VOTE_PHASE = {"prepare": "Prepare", "commit": "Commit"}
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, bytes):
-        return value.hex()
+        return short_hash(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
     raise TypeError(f"cannot put {type(value).__name__} into the trace")
 
 
+def _dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, default=_plain, separators=(",", ":"), ensure_ascii=False)
+
+
+def describe_message(message: Any) -> dict[str, Any]:
+    """A message's fields in the trace: its type, block, view and hash where it has them."""
+    forged = bool(getattr(message, "forged", False))
+    inner = getattr(message, "message", None)
+    if inner is not None and hasattr(message, "forged"):
+        message = inner  # an Envelope: the PBFT message it carries
+    kind = getattr(message, "kind", None)
+    out: dict[str, Any] = {"type": kind if isinstance(kind, str) else type(message).__name__}
+    for name, key in (("index", "blk"), ("view", "view")):
+        value = getattr(message, name, None)
+        if isinstance(value, int | np.integer):
+            out[key] = int(value)
+    digest = getattr(message, "hash", None)
+    if digest is None:
+        proposal = getattr(message, "proposal", None)
+        digest = getattr(proposal, "hash", None)
+    if digest is None:
+        digest = getattr(message, "executed_hash", None)
+    if isinstance(digest, bytes):
+        out["hash"] = short_hash(digest)
+    if forged:
+        out["forged"] = True
+    return out
+
+
 class TraceRecorder:
-    """Streams events to ``path`` through a temporary file renamed into place by :meth:`close`."""
+    """Writes the ``fiscosim-trace/1`` file of one run (the module docstring).
+
+    ``recorder(event, fields)`` takes the runtime's and the network's raw events; :meth:`attach`
+    hands it the built world (node names, groups, each node's state); :meth:`close` writes the
+    ``run`` header, the body and the ``end`` record and renames the file into place."""
 
     def __init__(self, path: str | os.PathLike, clock: Any) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = create_temporary(self.path)
-        self._file = os.fdopen(fd, "w", buffering=1 << 20)
+        fd, self._body_path = create_temporary(self.path)
+        self._body = os.fdopen(fd, "w", buffering=1 << 20, encoding="utf-8")
         self._clock = clock
+        self._next_id = 0
         self.events = 0
+        self._names: list[str] = []
+        self._state_of: Callable[[str, int], dict[str, Any] | None] | None = None
+        self._header: dict[str, Any] | None = None
+        self._members: dict[str, list[int]] = {}
+        self._checks: Callable[[], list[dict[str, Any]]] | None = None
+        # send bookkeeping: the last broadcast (to group its copies), packet -> send id
+        self._last_send: dict[str, Any] | None = None
+        self._last_message: Any = None
+        self._last_src = -1
+        self._packets: dict[int, tuple[int, tuple[str, int, str] | None]] = {}
+        # votes a node received (node, type, blk, sender) and its own (node, type, blk)
+        self._votes: dict[tuple[str, str, int, str], int] = {}
+        self._own: dict[tuple[str, str, int], int] = {}
+        self._states: dict[tuple[str, str], tuple] = {}
+        self._timer_why: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._group_names: dict[str, list[str]] = {}
+
+    # -- set-up --------------------------------------------------------------------------------
+    def attach(self, header: dict[str, Any], names: list[str],
+               state_of: Callable[[str, int], dict[str, Any] | None],
+               members: dict[str, list[int]],
+               checks: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+        """The world is built: the ``run`` header's fields, the nodes' names by network
+        position, ``state_of(group, position)`` (a node's state record's fields, ``None`` for
+        a node with none), each group's full nodes by position (their states are checked at
+        the end) and ``checks()`` (the ``check`` records written at the end)."""
+        self._header = header
+        self._names = list(names)
+        self._state_of = state_of
+        self._members = members
+        self._checks = checks
+        for group in header.get("groups", []):
+            self._group_names[group["id"]] = list(group["sealers"])
+
+    def _name(self, position: int) -> str:
+        names = self._names
+        return names[position] if 0 <= position < len(names) else f"node{position}"
+
+    # -- writing -------------------------------------------------------------------------------
+    def _emit(self, record: dict[str, Any]) -> int:
+        ident = self._next_id
+        self._next_id = ident + 1
+        line = {"ev": record.pop("ev"), "id": ident, "t": int(self._clock.now), **record}
+        self._body.write(_dumps(line))
+        self._body.write("\n")
+        self.events += 1
+        return ident
+
+    def _flush_send(self) -> None:
+        send = self._last_send
+        if send is not None:
+            self._last_send = None
+            self._last_message = None
+            packets = send.pop("packets")
+            src, kind, blk = send["src"], send.get("type"), send.get("blk")
+            ident = self._emit(send)
+            vote = None
+            if kind in ("Prepare", "Commit", "CheckPoint") and blk is not None:
+                self._own[(src, kind, blk)] = ident
+                vote = (kind, blk, src)
+            for packet in packets:
+                self._packets[packet] = (ident, vote)
 
     def __call__(self, event: str, fields: dict) -> None:
-        line = {"t": int(self._clock.now), "event": event, **fields}
-        self._file.write(json.dumps(line, default=_plain, separators=(",", ":")))
-        self._file.write("\n")
-        self.events += 1
+        if event == "send":
+            self._on_send(fields)
+            return
+        self._flush_send()
+        if event in ("deliver", "drop"):
+            self._on_arrival(event, fields)
+            return
+        handler = _HANDLERS.get(event)
+        if handler is None:
+            if event in _UNTRACED_EVENTS:
+                return
+            record = {"ev": "other", "what": event,
+                      **{k: v for k, v in fields.items() if k not in ("node", "sealer")}}
+            if "node_name" in record:
+                record["node"] = record.pop("node_name")
+            self._emit(record)
+            return
+        handler(self, fields)
 
+    def _on_send(self, fields: dict) -> None:
+        message = fields.get("message")
+        src, dst = fields["node"], fields["dst"]
+        if fields.get("kind") in UNTRACED_KINDS or src == dst:
+            return
+        last = self._last_send
+        if last is not None and message is self._last_message and self._last_src == src:
+            last["dst"].append(self._name(dst))
+            last["packets"].append(fields["id"])
+            return
+        self._flush_send()
+        record: dict[str, Any] = {"ev": "send"}
+        group = _group_of(fields.get("deliver"))
+        if group is not None:
+            record["g"] = group
+        record["src"] = self._name(src)
+        record["dst"] = [self._name(dst)]
+        record.update(describe_message(message))
+        record["bytes"] = int(fields.get("bytes", fields.get("size", 0)))
+        record["packets"] = [fields["id"]]
+        self._last_send = record
+        self._last_message = message
+        self._last_src = src
+
+    def _on_arrival(self, event: str, fields: dict) -> None:
+        sent = self._packets.pop(fields["id"], None)
+        if sent is None:
+            return  # an untraced kind or a message to oneself
+        send, vote = sent
+        node = self._name(fields["node"])
+        if event == "deliver":
+            self._emit({"ev": "recv", "of": send, "node": node})
+            if vote is not None:
+                kind, blk, src = vote
+                self._votes[(node, kind, blk, src)] = send
+            return
+        self._emit({"ev": "drop", "of": send, "node": node, "why": fields.get("reason", "")})
+
+    # -- close ---------------------------------------------------------------------------------
     def close(self) -> Path:
-        """Finishes the file and moves it to its final name (or, failing that, removes it)."""
+        """Writes the ``check`` and ``end`` records, then the whole file under its final name
+        (the ``run`` header first); on any failure removes what it wrote."""
+        final_tmp: Path | None = None
         try:
-            self._file.close()
-            os.replace(self._tmp, self.path)
+            self._flush_send()
+            self._check_all_states()
+            for record in (self._checks() if self._checks is not None else []):
+                self._emit(dict(record))
+            end = {"ev": "end", "events": self._next_id + 1, "truncated": False}
+            self._emit(end)
+            self._body.close()
+            fd, final_tmp = create_temporary(self.path)
+            header = {"ev": "run", "schema": SCHEMA, **(self._header or {})}
+            raw = os.fdopen(fd, "wb")
+            with raw:
+                if self.path.suffix == ".gz":
+                    with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
+                        self._copy(header, out)
+                else:
+                    self._copy(header, raw)
+            os.replace(final_tmp, self.path)
+            final_tmp = None
         except BaseException:
-            self._tmp.unlink(missing_ok=True)
+            if final_tmp is not None:
+                final_tmp.unlink(missing_ok=True)
             raise
+        finally:
+            with contextlib.suppress(OSError):
+                self._body.close()
+            self._body_path.unlink(missing_ok=True)
         return self.path
+
+    def _copy(self, header: dict[str, Any], out: Any) -> None:
+        out.write((_dumps(header) + "\n").encode("utf-8"))
+        with open(self._body_path, "rb") as body:
+            shutil.copyfileobj(body, out, 1 << 20)
 
     def abort(self) -> None:
         """Drops the partial trace (a failed run leaves no result files)."""
         try:
             # A full disk fails the final flush too; the file goes anyway.
             with contextlib.suppress(OSError):
-                self._file.close()
+                self._body.close()
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self._body_path.unlink(missing_ok=True)
+
+    # -- node records --------------------------------------------------------------------------
+    def _node_record(self, ev: str, fields: dict, **extra: Any) -> dict[str, Any]:
+        record: dict[str, Any] = {"ev": ev, "node": fields.get("node_name")
+                                  or self._name(fields.get("node", -1))}
+        if "g" in fields:
+            record["g"] = fields["g"]
+        record.update(extra)
+        return record
+
+    def _after(self, fields: dict) -> None:
+        """Writes the node's state record if its state changed."""
+        if self._state_of is None or "g" not in fields:
+            return
+        self._check_state(fields["g"], fields.get("node", -1))
+
+    def _check_state(self, group: str, position: int) -> None:
+        assert self._state_of is not None
+        state = self._state_of(group, position)
+        if state is None:
+            return
+        node = self._name(position)
+        key = tuple(state.values())
+        if self._states.get((group, node)) == key:
+            return
+        self._states[(group, node)] = key
+        self._emit({"ev": "state", "node": node, "g": group, **state})
+
+    def _check_all_states(self) -> None:
+        if self._state_of is None:
+            return
+        for group, positions in self._members.items():
+            for position in positions:
+                self._check_state(group, position)
+
+    def _core_event(self, fields: dict) -> None:
+        event = fields["step"]
+        group = fields.get("g")
+        node = fields.get("node_name") or self._name(fields.get("node", -1))
+        code = event.code
+        values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)
+                  if getattr(event, f.name) is not None}
+        if code in _TIMER_CODES:
+            # Said by the timer record that follows (the runtime's SetTimer or CancelTimer).
+            self._timer_why[node] = (_TIMER_CODES[code], values)
+            return
+        self._timer_why.pop(node, None)
+        if code in _QUORUM_CODES:
+            self._emit(self._quorum_record(node, group, code, values))
+        else:
+            record: dict[str, Any] = {"ev": "pbft", "node": node}
+            if group is not None:
+                record["g"] = group
+            record["code"] = code
+            if "index" in values:
+                record["blk"] = values.pop("index")
+            record.update(values)
+            self._emit(record)
+        self._after(fields)
+
+    def _quorum_record(self, node: str, group: str | None, code: str,
+                       values: dict[str, Any]) -> dict[str, Any]:
+        phase = _QUORUM_CODES[code]
+        kind = {"prepared": "Prepare", "committed": "Commit"}.get(phase, "CheckPoint")
+        names = self._group_names.get(group or "", [])
+        index = values["index"]
+        counted = []
+        for voter in values["voters"]:
+            name = names[voter] if 0 <= voter < len(names) else None
+            ident = None
+            if name == node:
+                ident = self._own.get((node, kind, index))
+            elif name is not None:
+                ident = self._votes.get((node, kind, index, name))
+            if ident is not None:
+                counted.append(ident)
+        record: dict[str, Any] = {"ev": "quorum", "node": node}
+        if group is not None:
+            record["g"] = group
+        record.update({"code": code, "blk": index, "view": values["view"], "phase": phase,
+                       "weight": values["weight"], "need": values["quorum"],
+                       "voters": [names[v] if 0 <= v < len(names) else v
+                                  for v in values["voters"]],
+                       "from": sorted(counted)})
+        for extra in ("hash", "executed_hash", "waiting"):
+            if extra in values:
+                record[extra] = values[extra]
+        return record
+
+
+_QUORUM_CODES = {"prepare_quorum": "prepared", "commit_quorum": "committed",
+                 "stable_checkpoint": "checkpointed"}
+"""Core events written as ``quorum`` records, and their phase names."""
+
+_TIMER_CODES = {"timer_set": "set", "timer_cancelled": "cancel"}
+"""Core events whose words go into the timer record that follows them."""
+
+
+def _group_of(deliver: Any) -> str | None:
+    """The group a message belongs to: its delivery callback is its group's."""
+    owner = getattr(deliver, "__self__", None)
+    group = getattr(owner, "group_id", None)
+    return group if isinstance(group, str) else None
+
+
+# -- handlers of the raw events --------------------------------------------------------------------
+
+
+def _timer(op: str) -> Callable[[TraceRecorder, dict], None]:
+    def handle(recorder: TraceRecorder, fields: dict) -> None:
+        extra: dict[str, Any] = {"name": fields.get("name"), "op": op}
+        if op == "set":
+            extra["due"] = int(recorder._clock.now) + int(fields.get("delay_us", 0))
+        node = fields.get("node_name") or recorder._name(fields.get("node", -1))
+        said = recorder._timer_why.pop(node, None)
+        if said is not None and said[0] == op:
+            values = said[1]
+            # The core's reason and the block and view it was about
+            for key, name in (("index", "blk"), ("view", "view"), ("why", "why")):
+                if values.get(key) not in (None, ""):
+                    extra[name] = values[key]
+        recorder._emit(recorder._node_record("timer", fields, **extra))
+        recorder._after(fields)
+    return handle
+
+
+def _copy_fields(ev: str, keep: dict[str, str], **fixed: Any) -> Callable[[TraceRecorder, dict],
+                                                                          None]:
+    def handle(recorder: TraceRecorder, fields: dict) -> None:
+        extra = {new: fields[old] for old, new in keep.items() if old in fields}
+        recorder._emit(recorder._node_record(ev, fields, **fixed, **extra))
+        recorder._after(fields)
+    return handle
+
+
+def _fault(recorder: TraceRecorder, fields: dict) -> None:
+    text = str(fields.get("text", ""))
+    recorder._emit({"ev": "fault", "kind": text.split(" ", 1)[0] if text else "fault",
+                    "text": text})
+
+
+_HANDLERS: dict[str, Callable[[TraceRecorder, dict], None]] = {
+    "core": TraceRecorder._core_event,
+    "timer_set": _timer("set"),
+    "timer_fired": _timer("fire"),
+    "timer_cancelled": _timer("cancel"),
+    "execute": _copy_fields("exec", {"index": "blk", "txs": "txs", "until": "until"}, op="start"),
+    "executed": _copy_fields("exec", {"index": "blk", "txs": "txs"}, op="end"),
+    "commit": _copy_fields("ledger", {"index": "blk", "hash": "hash", "sigs": "sigs",
+                                      "txs": "txs"}),
+    "seal": _copy_fields("seal", {"index": "blk", "txs": "txs"}),
+    "fetch": _copy_fields("fetch", {"index": "blk", "missing": "missing"}),
+    "sync_request": lambda recorder, fields: _copy_fields(
+        "sync", {"first": "first", "last": "last"}, op="request",
+        peer=recorder._name(fields.get("peer", -1)))(recorder, fields),
+    "synced": _copy_fields("sync", {"index": "blk", "txs": "txs"}, op="stored"),
+    "crash": _copy_fields("node", {"height": "height"}, op="crash"),
+    "restart": _copy_fields("node", {"height": "height"}, op="restart"),
+    "byzantine": _copy_fields("fault", {"behaviour": "behaviour", "on": "on"}, kind="byzantine"),
+    "forged_rejected": _copy_fields("reject", {"kind": "type", "src": "src"}),
+    "fault": _fault,
+}

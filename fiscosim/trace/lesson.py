@@ -1,0 +1,172 @@
+"""Lesson scripts: a teacher's notes, questions and answers anchored to the events of a real
+run (scenarios/teach/*.lesson.yaml, docs/teaching.md).
+
+A script names its scenario and lists notes. Each note is anchored to a record of the trace by
+a predicate, ``at: {ev: quorum, node: node1, blk: 1, phase: prepared}`` (every key must equal
+the record's; ``nth: 2`` takes the second match, ``-1`` the last), and goes right after that
+record. Its ``text`` (and ``question`` and ``answer``) may use the matched record's fields in
+braces and what the run says about them:
+
+- ``{t_ms}``: the record's time in ms; ``{node}``, ``{blk}``, ``{view}``...: its fields;
+- ``{idx}``: the consensus index of the record's node;
+- ``{leader}`` and ``{leader_idx}``: the leader of the record's block in the view the node
+  is in at that moment (FISCO's formula, ``(blk // leader_period + view) % n``, over the
+  group's sealers in index order), so a lesson names the leader the chain really has;
+- ``{n}``, ``{f}``, ``{quorum}``, ``{leader_period}``, ``{timeout_ms}``: the group's.
+
+A note whose anchor matches nothing is an error naming the note: a lesson never silently
+loses a step when the model changes. ``pause: true`` marks where a viewer stops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fiscosim.trace.events import Trace
+
+
+class LessonError(ValueError):
+    """A lesson script that cannot be read or placed: the message names the note."""
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note of a lesson script."""
+
+    at: dict[str, Any]
+    text: str
+    nth: int = 1
+    pause: bool = False
+    question: str | None = None
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """A lesson script: its title, its scenario (relative to the script) and its notes."""
+
+    path: Path
+    title: str
+    scenario: str
+    notes: tuple[Note, ...]
+
+    def place(self, trace: Trace) -> list[dict[str, Any]]:
+        """The notes placed in ``trace``: each as ``{after: record id, text, pause, question,
+        answer, node}`` with its braces filled, in the order of the trace."""
+        placed = []
+        for number, note in enumerate(self.notes, 1):
+            matches = [r for r in trace.records if _matches(r, note.at)]
+            if not matches:
+                raise LessonError(f"{self.path}: notes[{number}]: nothing in the trace matches "
+                                  f"at: {note.at} (did the scenario or the model change?)")
+            try:
+                record = matches[note.nth - 1 if note.nth > 0 else note.nth]
+            except IndexError:
+                raise LessonError(f"{self.path}: notes[{number}]: nth: {note.nth}, but only "
+                                  f"{len(matches)} records match at: {note.at}") from None
+            values = _values(trace, record)
+            entry: dict[str, Any] = {"after": record["id"], "code": f"note{number}",
+                                     "text": _fill(note.text, values, self.path, number)}
+            if "node" in record:
+                entry["node"] = record["node"]
+            entry["pause"] = note.pause
+            if note.question:
+                entry["question"] = _fill(note.question, values, self.path, number)
+            if note.answer:
+                entry["answer"] = _fill(note.answer, values, self.path, number)
+            placed.append(entry)
+        placed.sort(key=lambda e: e["after"])
+        return placed
+
+
+def _matches(record: dict[str, Any], at: dict[str, Any]) -> bool:
+    for key, value in at.items():
+        got = record.get(key)
+        if isinstance(got, list) and not isinstance(value, list):
+            if value not in got:
+                return False
+        elif got != value:
+            return False
+    return True
+
+
+def _values(trace: Trace, record: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {k: v for k, v in record.items() if not isinstance(v, dict)}
+    values["t_ms"] = f"{record['t'] / 1000:.3f}"
+    groups = trace.groups()
+    group = next((g for g in groups if g["id"] == record.get("g")), groups[0] if groups else None)
+    if group is None:
+        return values
+    sealers = group["sealers"]
+    values.update(n=group["n"], f=group["f"], quorum=group["quorum"],
+                  leader_period=group["leader_period"], timeout_ms=group["timeout_ms"])
+    node = record.get("node") or record.get("src")
+    if node in sealers:
+        values["idx"] = sealers.index(node)
+    view = _view_at(trace, record, node)
+    if "view" not in values and view is not None:
+        values["view"] = view
+    blk = record.get("blk")
+    if blk is not None and view is not None and sealers:
+        leader = (blk // group["leader_period"] + view) % len(sealers)
+        values["leader_idx"] = leader
+        values["leader"] = f"idx{leader} ({sealers[leader]})"
+    return values
+
+
+def _view_at(trace: Trace, record: dict[str, Any], node: str | None) -> int | None:
+    """The view ``node`` is in at ``record`` (its last state record up to it)."""
+    if "view" in record and record["ev"] != "state":
+        return int(record["view"])
+    view = None
+    for other in trace.records:
+        if other["id"] > record["id"]:
+            break
+        if other["ev"] == "state" and other.get("node") == node and "view" in other:
+            view = other["view"]
+    return view
+
+
+def _fill(text: str, values: dict[str, Any], path: Path, number: int) -> str:
+    try:
+        return text.format(**values)
+    except (KeyError, IndexError, ValueError) as error:
+        raise LessonError(f"{path}: notes[{number}]: {{{error.args[0] if error.args else ''}}} "
+                          "is not a field of the matched record (see docs/teaching.md for "
+                          "the names a note may use)") from None
+
+
+def load_lesson(path: str | Path) -> Lesson:
+    """Reads a lesson script (the module docstring)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise LessonError(f"{path}: cannot read it: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise LessonError(f"{path}: not YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("notes"), list):
+        raise LessonError(f"{path}: a lesson script has title:, scenario: and a list notes:")
+    notes = []
+    allowed = {"at", "text", "nth", "pause", "question", "answer"}
+    for number, raw in enumerate(data["notes"], 1):
+        if not isinstance(raw, dict) or not isinstance(raw.get("at"), dict) \
+                or not isinstance(raw.get("text"), str):
+            raise LessonError(f"{path}: notes[{number}]: needs at: {{...}} and text: '...'")
+        extra = set(raw) - allowed
+        if extra:
+            raise LessonError(f"{path}: notes[{number}]: unknown key {sorted(extra)[0]!r} "
+                              f"(allowed: {', '.join(sorted(allowed))})")
+        nth = raw.get("nth", 1)
+        if not isinstance(nth, int) or nth == 0:
+            raise LessonError(f"{path}: notes[{number}]: nth must be a non-zero integer "
+                              "(1 the first match, -1 the last)")
+        notes.append(Note(at=dict(raw["at"]), text=raw["text"], nth=nth,
+                          pause=bool(raw.get("pause", False)), question=raw.get("question"),
+                          answer=raw.get("answer")))
+    return Lesson(path=path, title=str(data.get("title", path.stem)),
+                  scenario=str(data.get("scenario", "")), notes=tuple(notes))
