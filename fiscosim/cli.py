@@ -1422,8 +1422,8 @@ def _range_option(text: str | None, option: str, kind: type) -> Any:
                                              "always told).")
 @click.option("--columns", is_flag=True, help="One column per node.")
 @click.option("--lesson", type=click.Path(dir_okay=False), default=None,
-              help="A lesson script (scenarios/teach/*.lesson.yaml): its notes, questions and "
-                   "answers between the lines.")
+              help="A lesson script, a file or a shipped lesson's name (teach/normal4): its "
+                   "notes, questions and answers between the lines.")
 def trace_narrate(file: str, nodes: tuple[str, ...], types: str | None, blocks: str | None,
                   time_ms: str | None, group: str | None, recv: bool, timers: bool,
                   columns: bool, lesson: str | None) -> None:
@@ -1446,10 +1446,15 @@ def trace_narrate(file: str, nodes: tuple[str, ...], types: str | None, blocks: 
                       timers=timers)
     notes: list[dict[str, Any]] = []
     if lesson is not None:
+        from fiscosim.scenario.library import shipped_lessons
         from fiscosim.trace.lesson import LessonError, load_lesson
 
+        shipped = shipped_lessons()
+        if not Path(lesson).exists() and lesson not in shipped:
+            raise Failure(f"--lesson: {lesson}: neither a file nor a shipped lesson (shipped: "
+                          f"{', '.join(shipped) or 'none'})")
         try:
-            notes = load_lesson(lesson).place(trace)
+            notes = load_lesson(lesson if Path(lesson).exists() else shipped[lesson]).place(trace)
         except LessonError as error:
             raise Failure(str(error)) from None
     for line in narrate_trace(trace, filters, columns=columns, group=group, notes=notes):

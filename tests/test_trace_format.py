@@ -101,6 +101,12 @@ def test_same_seed_same_bytes_and_gzip_holds_the_same(normal4, tmp_path):
     assert other.read_bytes() != normal4.read_bytes()
 
 
+def test_a_send_is_stamped_when_it_leaves(normal4):
+    # normal4's links take 20 ms: every copy arrives at least that long after its send
+    gaps = [arrival["t"] - send["t"] for send, arrival in pairs(read_trace(normal4).records)]
+    assert gaps and min(gaps) >= 20_000 and max(gaps) < 21_000
+
+
 def test_the_header_names_groups_and_nodes_in_index_order(normal4):
     trace = read_trace(normal4)
     header = trace.header

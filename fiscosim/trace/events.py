@@ -142,6 +142,8 @@ def check_structure(trace: Trace) -> list[str]:
                 continue
             if node not in send["dst"]:
                 problems.append(f"id {ident}: {ev} at {node}, not a destination of send {of}")
+            if isinstance(t, int) and t < send["t"]:
+                problems.append(f"id {ident}: {ev} at {t} before its send at {send['t']}")
             answered[of].append(node)
         elif ev == "quorum":
             for of in record.get("from", []):

@@ -12,6 +12,7 @@ braces and what the run says about them:
 - ``{leader}`` and ``{leader_idx}``: the leader of the record's block in the view the node
   is in at that moment (FISCO's formula, ``(blk // leader_period + view) % n``, over the
   group's sealers in index order), so a lesson names the leader the chain really has;
+- ``{since_seal_ms}``: how long after its block was sealed (the first seal of that block);
 - ``{n}``, ``{f}``, ``{quorum}``, ``{leader_period}``, ``{timeout_ms}``: the group's.
 
 A note whose anchor matches nothing is an error naming the note: a lesson never silently
@@ -109,6 +110,11 @@ def _values(trace: Trace, record: dict[str, Any]) -> dict[str, Any]:
     if "view" not in values and view is not None:
         values["view"] = view
     blk = record.get("blk")
+    if blk is not None:
+        sealed = next((r["t"] for r in trace.records
+                       if r["ev"] == "seal" and r.get("blk") == blk), None)
+        if sealed is not None and record["t"] >= sealed:
+            values["since_seal_ms"] = f"{(record['t'] - sealed) / 1000:.1f}"
     if blk is not None and view is not None and sealers:
         leader = (blk // group["leader_period"] + view) % len(sealers)
         values["leader_idx"] = leader

@@ -133,6 +133,7 @@ class Teller:
         self.labels = tuple(f"sealer {i} ({name})" for i, name in enumerate(sealers))
         self.narrators = {name: Narrator(i, self.labels) for i, name in enumerate(sealers)}
         self.sends: dict[int, dict[str, Any]] = {}
+        self.states: dict[str, tuple[int, int, bool]] = {}
         self.words = _WORDS[lang]
 
     def who(self, name: str) -> str:
@@ -211,6 +212,11 @@ class Teller:
         if kind == "state":
             if "view" not in record:
                 return None
+            said = (record["view"], record["to_view"], record["up"])
+            before = self.states.get(record["node"])
+            self.states[record["node"]] = said
+            if before is None or before == said:
+                return None  # a new height alone: the core's own lines say it
             return record["node"], "≡", w["state"].format(
                 view=record["view"], to_view=record["to_view"], leader=self.who(record["leader"]),
                 committed=record["committed"], executed=record["executed"],

@@ -124,6 +124,7 @@ class TraceRecorder:
         self._last_send: dict[str, Any] | None = None
         self._last_message: Any = None
         self._last_src = -1
+        self._last_send_at = 0
         self._packets: dict[int, tuple[int, tuple[str, int, str] | None]] = {}
         # votes a node received (node, type, blk, sender) and its own (node, type, blk)
         self._votes: dict[tuple[str, str, int, str], int] = {}
@@ -154,10 +155,11 @@ class TraceRecorder:
         return names[position] if 0 <= position < len(names) else f"node{position}"
 
     # -- writing -------------------------------------------------------------------------------
-    def _emit(self, record: dict[str, Any]) -> int:
+    def _emit(self, record: dict[str, Any], at: int | None = None) -> int:
         ident = self._next_id
         self._next_id = ident + 1
-        line = {"ev": record.pop("ev"), "id": ident, "t": int(self._clock.now), **record}
+        line = {"ev": record.pop("ev"), "id": ident,
+                "t": int(self._clock.now) if at is None else at, **record}
         self._body.write(_dumps(line))
         self._body.write("\n")
         self.events += 1
@@ -170,7 +172,8 @@ class TraceRecorder:
             self._last_message = None
             packets = send.pop("packets")
             src, kind, blk = send["src"], send.get("type"), send.get("blk")
-            ident = self._emit(send)
+            # written when the next record comes, stamped when it was sent
+            ident = self._emit(send, self._last_send_at)
             vote = None
             if kind in ("Prepare", "Commit", "CheckPoint") and blk is not None:
                 self._own[(src, kind, blk)] = ident
@@ -221,6 +224,7 @@ class TraceRecorder:
         self._last_send = record
         self._last_message = message
         self._last_src = src
+        self._last_send_at = int(self._clock.now)
 
     def _on_arrival(self, event: str, fields: dict) -> None:
         sent = self._packets.pop(fields["id"], None)
