@@ -107,6 +107,18 @@ def test_a_send_is_stamped_when_it_leaves(normal4):
     assert gaps and min(gaps) >= 20_000 and max(gaps) < 21_000
 
 
+def test_a_trace_in_memory_equals_the_file(normal4, tmp_path):
+    result = load_simulation("teach/normal4").run(trace=True)
+    assert result.trace_path is None
+    on_disk = read_trace(normal4)
+    assert result.trace.header == on_disk.header and result.trace.records == on_disk.records
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="trace=True"):
+        _ = load_simulation("teach/normal4").run().trace
+    from_file = load_simulation("teach/normal4").run(trace=tmp_path / "t.jsonl")
+    assert from_file.trace.records == on_disk.records
+
+
 def test_the_header_names_groups_and_nodes_in_index_order(normal4):
     trace = read_trace(normal4)
     header = trace.header

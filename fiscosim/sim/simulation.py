@@ -64,6 +64,23 @@ class Result:
     blocks: BlockTable
     manifest: dict[str, Any]
     world: World
+    trace_path: Path | None = None
+    """Where the run's trace was written (``run(trace=PATH)``); None for ``trace=True`` (kept
+    in memory) or no trace."""
+    _trace: Any = None
+
+    @property
+    def trace(self) -> Any:
+        """The run's trace (:class:`fiscosim.trace.events.Trace`: header and records, with
+        ``to_html``), from ``run(trace=True)`` or read from ``run(trace=PATH)``'s file."""
+        if self._trace is None:
+            if self.trace_path is None:
+                raise ValueError("this run recorded no trace: run it with trace=True (kept in "
+                                 "memory) or trace=PATH")
+            from fiscosim.trace.events import read_trace
+
+            self._trace = read_trace(self.trace_path)
+        return self._trace
 
     def deterministic_summary(self) -> dict[str, Any]:
         """The summary without wall-clock fields: identical for the same scenario and seed."""
@@ -113,16 +130,28 @@ class Simulation:
 
     def run(
         self,
-        trace: str | Path | None = None,
+        trace: str | Path | bool | None = None,
         progress: Callable[[float, float], None] | None = None,
     ) -> Result:
-        """Runs the scenario to its end; ``trace`` writes the JSON-lines event trace there.
+        """Runs the scenario to its end. ``trace``: a path records the run's trace there
+        (``fiscosim-trace/1``, docs/trace.md); ``True`` records it in memory, as
+        ``result.trace``.
 
         ``progress(simulated_s, total_s)`` is called as the run advances (about 100 times).
         """
         from fiscosim.sim.realcrypto import real_crypto
 
         scenario = self.scenario
+        if trace is True:
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="fiscosim-trace-") as folder:
+                result = self.run(Path(folder) / "run.trace.jsonl", progress)
+                result.trace  # read into memory before the file goes  # noqa: B018
+                result.trace_path = None
+            return result
+        if trace is False:
+            trace = None
         if trace is not None and scenario.network.votes == "aggregate":
             from fiscosim.net.aggregate import TRACE_REFUSED
 
@@ -188,7 +217,8 @@ class Simulation:
             "versions": package_versions(),
             **provenance(self.command_line, self.overrides),
         }
-        return Result(summary, blocks, manifest, world)
+        return Result(summary, blocks, manifest, world,
+                      Path(trace) if trace is not None else None)
 
 
 def _group_blocks(world: World) -> dict[str, np.ndarray]:
