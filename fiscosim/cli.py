@@ -507,7 +507,9 @@ def _dry_run(simulation: Any, path: Path, quiet: bool, as_json: bool) -> None:
 @click.option("--set", "overrides", multiple=True, metavar="FIELD=VALUE",
               help="Override a scenario field, e.g. --set workload.rate_tps=20000 (repeatable).")
 @click.option("--trace", metavar="FILE", default=None,
-              help="Record the event trace as JSON lines into this file.")
+              help="Record the run's trace into FILE (fiscosim-trace/1, docs/trace.md: "
+                   "consensus messages, quorums, timers, execution, ledger; FILE.gz is "
+                   "compressed); read it with fiscosim trace narrate.")
 @click.option("--json", "as_json", is_flag=True, help="End with the summary as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no report table.")
 @click.option("--dry-run", is_flag=True,
@@ -1524,7 +1526,11 @@ def trace_check(file: str) -> None:
 def sweep() -> None:
     """Parameter sweeps (docs/sweeps.md): "fiscosim sweep FILE" runs a scenario file's sweep:
     block, every point at every seed, on local processes or a Dask cluster, resuming what is
-    done; "status", "aggregate" and "plot" look at a sweep's folder."""
+    done; "status", "aggregate", "plot" and "gc" look at a sweep's folder."""
+
+
+_CI = click.FloatRange(0, 1, min_open=True, max_open=True)
+"""A confidence level: strictly between 0 and 1."""
 
 
 @sweep.command("run", epilog=(
@@ -1557,8 +1563,17 @@ def sweep() -> None:
 @click.option("--retries", type=click.IntRange(0, 100), default=2,
               help="Retries of a run whose worker died [default: 2].")
 @click.option("--retry-failed", is_flag=True, help="Run again the runs that failed before.")
-@click.option("--artifacts", type=click.Choice(["summary", "blocks"]), default="summary",
-              help="Keep each run's summary [default], or its block table too.")
+@click.option("--rerun-stale", is_flag=True, help="Run again the done runs that another "
+              "fiscosim version or a source tree with uncommitted changes made.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed run (an error, a "
+              "timeout, a lost run past its retries): the runs in flight are stopped, the "
+              "tables rebuilt, exit 1.")
+@click.option("--ci", type=_CI, default=None, metavar="LEVEL",
+              help="Confidence level of the tables' intervals [default: the file's sweep.ci, "
+              "else 0.95]; recorded in the folder's sweep.yaml.")
+@click.option("--artifacts", type=click.Choice(["summary", "blocks", "all"]),
+              default="summary", help="Keep each run's summary [default], its block table "
+              "too, or its block and transaction tables.")
 @click.option("--no-plots", is_flag=True, help="Tables only.")
 @click.option("--yes", is_flag=True, help="Run a plan of more than 10,000 runs.")
 @click.option("--break-lock", is_flag=True, help="Take the folder from a coordinator that "
@@ -1567,8 +1582,8 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
           grid: tuple[str, ...], zips: tuple[str, ...], repeat: int | None, seeds: str | None,
           jobs: int | None, scheduler: str | None, scheduler_file: str | None,
           dask_local: int | None, dry_run: bool, timeout: float | None, retries: int,
-          retry_failed: bool, artifacts: str, no_plots: bool, yes: bool,
-          break_lock: bool) -> None:
+          retry_failed: bool, rerun_stale: bool, fail_fast: bool, ci: float | None,
+          artifacts: str, no_plots: bool, yes: bool, break_lock: bool) -> None:
     """Run a sweep FILE (a scenario with a sweep: block, docs/sweeps.md): every point at every
     seed, on local processes or a Dask cluster; what is done already is skipped; writes runs/,
     tables/ (Parquet and CSV, with confidence intervals) and plots/.
@@ -1587,7 +1602,7 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
     try:
         if dry_run:
             plan = read_sweep(path, sets=sets, grid=grid, zips=zips, repeat=repeat,
-                              seeds=seeds)
+                              seeds=seeds, ci=ci)
             folder = Path(out) if out is not None else default_folder(plan)
             click.echo(f"{plan.source}: {len(plan.points):,} points x {len(plan.seeds)} "
                        f"seeds = {len(plan.runs):,} runs into {folder}; cost hint "
@@ -1624,8 +1639,9 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
                              scheduler_file=scheduler_file, dask_local=dask_local,
                              timeout_s=timeout, retries=retries, retry_failed=retry_failed,
                              yes=yes, artifacts=artifacts, plots=not no_plots,
-                             break_lock=break_lock, progress=progress, on_failure=failure,
-                             command_line=sys.argv)
+                             break_lock=break_lock, rerun_stale=rerun_stale,
+                             fail_fast=fail_fast, ci=ci, progress=progress,
+                             on_failure=failure, command_line=sys.argv)
 
         if errors.is_terminal:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -1642,8 +1658,7 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
     except ModuleNotFoundError as error:
         raise Failure(str(error)) from None
     except KeyboardInterrupt:
-        click.echo(f"interrupted; resume with: {shlex.join(['fiscosim', *sys.argv[1:]])}",
-                   err=True)
+        click.echo(f"interrupted; resume with: {_resume_command()}", err=True)
         sys.exit(130)
     planned = (f"{report.searches:,} capacity searches" if report.searches
                else f"{report.planned:,} runs planned")
@@ -1653,6 +1668,12 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
                   if report.failed else "")
                + (f", {report.retried} retried" if report.retried else "")
                + f"; {report.executor}")
+    if report.stale:
+        click.echo(f"note: {report.stale:,} of the runs done before were stale (another "
+                   "fiscosim version or a tree with uncommitted changes made them; 'fiscosim "
+                   "sweep status' says which): "
+                   + ("run again" if rerun_stale else "kept; --rerun-stale runs them again"),
+                   err=True)
     if report.orphans and report.done_before == 0:
         click.echo(f"note: none of the planned runs was in {report.folder}, but "
                    f"{report.orphans} other run folders are (did the base scenario, a default "
@@ -1663,15 +1684,24 @@ def sweep_run(file: str, out: str | None, sets: tuple[str, ...],
     for figure in report.plots:
         if figure.suffix == ".png":
             click.echo(f"  plot  {figure}")
+    if report.stopped:
+        click.echo(f"stopped at the first failed run (--fail-fast); resume with: "
+                   f"{_resume_command()}", err=True)
     _sweep_exit(report.exit_code)
+
+
+def _resume_command() -> str:
+    """The command line that resumes this sweep: this one (what is done is skipped)."""
+    return shlex.join(["fiscosim", *sys.argv[1:]])
 
 
 @sweep.command("status")
 @click.argument("folder", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="The status as one JSON line.")
 def sweep_status(folder: str, as_json: bool) -> None:
-    """Counts of a sweep's runs by state, the fiscosim versions that made them, the slowest
-    points, orphans; exit code 1 while runs are missing or failed."""
+    """Counts of a sweep's runs by state, the fiscosim versions that made them, the stale
+    runs and why, the slowest points, orphans; exit code 1 while runs are missing or
+    failed (stale runs are done)."""
     from fiscosim.scenario import ScenarioError
     from fiscosim.sweep.campaign import status
 
@@ -1685,14 +1715,23 @@ def sweep_status(folder: str, as_json: bool) -> None:
         sys.stdout.write(json.dumps({
             "planned": state.planned, "done": state.done, "failed": state.failed,
             "missing": state.missing, "orphans": state.orphans, "versions": state.versions,
-            "slowest": state.slowest}) + "\n")
+            "slowest": state.slowest, "stale": state.stale}) + "\n")
     else:
-        click.echo(f"{folder}: {state.done:,} of {state.planned:,} runs done, "
-                   f"{len(state.failed):,} failed, {state.missing:,} missing"
+        click.echo(f"{folder}: {state.done:,} of {state.planned:,} runs done"
+                   + (f" ({len(state.stale):,} stale)" if state.stale else "")
+                   + f", {len(state.failed):,} failed, {state.missing:,} missing"
                    + (f", {len(state.orphans)} orphans (not in the plan)"
                       if state.orphans else ""))
         for version, count in sorted(state.versions.items()):
             click.echo(f"  fiscosim {version}: {count:,} runs")
+        reasons: dict[str, int] = {}
+        for why in state.stale.values():
+            reasons[why] = reasons.get(why, 0) + 1
+        for why, count in sorted(reasons.items()):
+            click.echo(f"  stale: {count:,} run{'s' if count != 1 else ''} {why}")
+        if state.stale:
+            click.echo("  (stale runs count in the tables; 'fiscosim sweep FILE --rerun-stale' "
+                       "runs them again)")
         for label, wall in state.slowest:
             click.echo(f"  slow: {label}: {wall:.1f} s a run")
         for run_id, what in sorted(state.failed.items()):
@@ -1702,16 +1741,21 @@ def sweep_status(folder: str, as_json: bool) -> None:
 
 @sweep.command("aggregate")
 @click.argument("folder", type=click.Path())
-def sweep_aggregate(folder: str) -> None:
+@click.option("--ci", type=_CI, default=None, metavar="LEVEL",
+              help="Confidence level of the intervals [default: the level in the folder's "
+              "sweep.yaml, else 0.95]; recorded there for later rebuilds.")
+def sweep_aggregate(folder: str, ci: float | None) -> None:
     """Rebuild a sweep's tables/ from its runs/ (no simulation)."""
     from fiscosim.scenario import ScenarioError
-    from fiscosim.sweep.campaign import aggregate
+    from fiscosim.sweep.campaign import aggregate, record_ci
 
     if not (Path(folder) / "sweep.yaml").is_file():
         raise Failure(f"{folder}: not a sweep folder (no sweep.yaml)")
     try:
-        for path in aggregate(folder):
+        for path in aggregate(folder, ci=ci):
             click.echo(str(path))
+        if ci is not None:
+            record_ci(folder, ci)
     except (ScenarioError, ModuleNotFoundError) as error:
         raise Failure(str(error)) from None
 
@@ -1731,6 +1775,50 @@ def sweep_plot(folder: str) -> None:
             click.echo(str(path))
     except (ScenarioError, ModuleNotFoundError) as error:
         raise Failure(str(error)) from None
+
+
+@sweep.command("gc", epilog="Exit codes: 0 done; 2 not a sweep folder, or a coordinator "
+               "holds it.")
+@click.argument("folder", type=click.Path())
+@click.option("--orphans", is_flag=True, help="Remove the run folders the plan does not hold "
+              "(another base scenario, default or model epoch made them).")
+@click.option("--failed", is_flag=True, help="Remove every failed/ record: the next sweep "
+              "runs those runs again.")
+@click.option("--tmp", is_flag=True, help="Remove the temporaries of writers that were "
+              "killed.")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option("--break-lock", is_flag=True, help="Take the folder from a coordinator that "
+              "still holds its lock.")
+def sweep_gc(folder: str, orphans: bool, failed: bool, tmp: bool, dry_run: bool,
+             break_lock: bool) -> None:
+    """Remove from a sweep's folder what its tables do not use: run folders not in the plan
+    (--orphans), failure records (--failed), temporaries of killed writers (--tmp). With no
+    flag, say what each would remove. Holds the sweep's lock while it removes."""
+    from fiscosim.scenario import ScenarioError
+    from fiscosim.sweep.campaign import GC_KINDS, garbage, gc
+    from fiscosim.sweep.store import Locked
+
+    if not (Path(folder) / "sweep.yaml").is_file():
+        raise Failure(f"{folder}: not a sweep folder (no sweep.yaml)")
+    kinds = [kind for kind, wanted in zip(GC_KINDS, (orphans, failed, tmp), strict=True)
+             if wanted]
+    what = {"orphans": "run folders not in the plan", "failed": "failure records",
+            "tmp": "temporaries of killed writers"}
+    try:
+        if not kinds:
+            found = garbage(folder)
+            click.echo(f"{folder}: nothing removed (give a flag); gc would remove")
+            for kind in GC_KINDS:
+                click.echo(f"  --{kind:<8} {len(getattr(found, kind)):,} {what[kind]}")
+            return
+        done = gc(folder, kinds, dry_run=dry_run, break_lock=break_lock)
+    except (ScenarioError, Locked) as error:
+        raise Failure(str(error)) from None
+    for kind in kinds:
+        for path in getattr(done, kind):
+            click.echo(f"  {'would remove' if dry_run else 'removed'} {path}")
+    click.echo(f"{folder}: {'would remove' if dry_run else 'removed'} "
+               + ", ".join(f"{len(getattr(done, kind)):,} {what[kind]}" for kind in kinds))
 
 if __name__ == "__main__":
     main()

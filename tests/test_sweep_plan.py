@@ -181,3 +181,43 @@ def test_runs_are_fed_seed_major_and_longest_first(tmp_path):
     slow4 = next(r.point_id for r in sweep.runs if r.point.params["nodes.count"] == 4)
     quick[slow4] = 99.0  # observed wall time beats the hint
     assert order_runs(sweep.runs, quick)[0].point.params["nodes.count"] == 4
+
+
+@pytest.mark.parametrize("sweep, start", [
+    ("sweep:\n  cases:\n    - {label: no-faults}\n    - {label: crash-leader, faults: "
+     "[{kind: crash, nodes: [leader], at_s: -3}]}\n",
+     "sweep.cases[1] (crash-leader): faults.0.at_s: -3 is too small"),
+    ("sweep:\n  cases:\n    - {label: a, nodes.cont: 5}\n",
+     "sweep.cases[0] (a): nodes.cont: unknown field 'cont'"),
+    ("sweep:\n  cases:\n    - {label: a}\n    - {label: b, faults: 3}\n",
+     "sweep.cases[1] (b): faults: expected a list"),
+    ("sweep:\n  grid: {nodes.count: [4, 0]}\n", "sweep.grid.nodes.count: 0 is too small"),
+    ("sweep:\n  zip:\n    - {nodes.count: [4, 5], duration_s: [2, -1]}\n",
+     "sweep.zip[0].duration_s: -1 is too small"),
+])
+def test_a_bad_override_names_its_case_or_axis_and_the_field_not_set(tmp_path, sweep, start):
+    path = write(tmp_path, sweep)
+    with pytest.raises(ScenarioError) as caught:
+        read_sweep(path)
+    text = str(caught.value)
+    assert text.startswith(f"{path}: {start}"), text
+    assert "--set" not in text and "\n" not in text
+
+
+def test_a_problem_no_override_caused_keeps_the_points_label(tmp_path):
+    path = write(tmp_path, "sweep:\n  grid: {duration_s: [0.2, 2]}\n")
+    with pytest.raises(ScenarioError) as caught:
+        read_sweep(path)
+    assert "[duration_s=0.2]" in str(caught.value) and "warmup_s" in str(caught.value)
+
+
+def test_ci_is_a_level_between_0_and_1_from_the_file_or_the_command_line(tmp_path):
+    path = write(tmp_path, "sweep:\n  ci: 0.9\n")
+    assert read_sweep(path).ci == 0.9
+    assert read_sweep(path, ci=0.8).ci == 0.8
+    assert read_sweep(write(tmp_path, "sweep: {}\n", name="d.yaml")).ci == 0.95
+    for bad in ("1", "0", "true", "high"):
+        with pytest.raises(ScenarioError, match=r"sweep\.ci: .* is not a confidence level"):
+            read_sweep(write(tmp_path, f"sweep:\n  ci: {bad}\n", name="b.yaml"))
+    with pytest.raises(ScenarioError, match=r"--ci: 1\.5 is not a confidence level"):
+        read_sweep(path, ci=1.5)

@@ -23,7 +23,7 @@ from typing import Any
 
 from fiscosim.schema import ScenarioError
 from fiscosim.sweep.plan import MAX_RUNS, PlannedRun, Sweep, order_runs, read_sweep
-from fiscosim.sweep.store import Store
+from fiscosim.sweep.store import Store, remove, stale_reason
 from fiscosim.version import MODEL_EPOCH, __version__
 
 ANALYSIS_MISSING = 'sweep tables need the analysis extra: pip install "fiscosim[analysis]"'
@@ -51,18 +51,39 @@ class SweepReport:
     orphans: int = 0
     """Run folders on disk that the plan does not hold (another base scenario, default or
     model epoch made them)."""
+    stale: int = 0
+    """Done runs found stale (another fiscosim version or a dirty tree made them,
+    :func:`fiscosim.sweep.store.stale_reason`): in ``done_before``, or with ``rerun_stale``
+    computed again (then in ``executed``)."""
+    stopped: bool = False
+    """``fail_fast`` stopped the sweep at its first failed run (the rest were not run)."""
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed else 0
 
 
+class _FailFast(Exception):
+    """``--fail-fast``: a run failed, the sweep stops."""
+
+
 def default_folder(sweep: Sweep) -> Path:
     return Path("results") / sweep.name
 
 
+ARTIFACTS = ("summary", "blocks", "all")
+"""What ``--artifacts`` keeps of a run besides its summary, manifest and latency quantiles:
+nothing, ``blocks.csv``, or ``blocks.csv`` and ``txs.csv`` (one row per transaction)."""
+
+
 def _payload(run: PlannedRun, sweep: Sweep, timeout_s: float | None,
-             blocks: bool) -> dict[str, Any]:
+             artifacts: str | bool) -> dict[str, Any]:
+    """What a worker needs to run ``run`` (:func:`fiscosim.sweep.runner.run_one`), keeping
+    the ``artifacts`` (one of :data:`ARTIFACTS`; a bool is the older form, True: blocks)."""
+    if isinstance(artifacts, bool):
+        artifacts = "blocks" if artifacts else "summary"
+    if artifacts not in ARTIFACTS:
+        raise ValueError(f"artifacts must be one of {', '.join(ARTIFACTS)}, not {artifacts!r}")
     overrides = [f"{key}={json.dumps(value) if not isinstance(value, str) else value}"
                  for key, value in run.point.overrides.items()]
     return {
@@ -71,7 +92,8 @@ def _payload(run: PlannedRun, sweep: Sweep, timeout_s: float | None,
         "source": f"{sweep.source} [{run.point.label}, seed {run.seed}]",
         "overrides": overrides,
         "timeout_s": timeout_s,
-        "blocks": blocks,
+        "blocks": artifacts != "summary",
+        "txs": artifacts == "all",
     }
 
 
@@ -82,12 +104,21 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
               dask_local: int | None = None, timeout_s: float | None = None,
               retries: int = 2, retry_failed: bool = False, yes: bool = False,
               artifacts: str = "summary", plots: bool = True, break_lock: bool = False,
+              rerun_stale: bool = False, fail_fast: bool = False, ci: float | None = None,
               progress: Callable[[int, int, int], None] | None = None,
               on_failure: Callable[[str, str, Path], None] | None = None,
               command_line: Sequence[str] | None = None) -> SweepReport:
     """Runs the sweep file ``path`` (the module docstring); the keyword arguments are
-    ``fiscosim sweep``'s options."""
-    sweep = read_sweep(path, sets=sets, grid=grid, zips=zips, repeat=repeat, seeds=seeds)
+    ``fiscosim sweep``'s options.
+
+    ``rerun_stale``: the done runs that are stale (:func:`fiscosim.sweep.store.stale_reason`)
+    run again, with the missing ones. ``fail_fast``: the first run that fails for good (an
+    error, a timeout, or a lost run past its retries) stops the sweep: the runs in flight are
+    terminated, the tables are rebuilt from what is done, ``report.stopped`` is set. ``ci``:
+    the confidence level of the tables (else the file's ``sweep.ci``, else 0.95), recorded
+    in the folder's sweep.yaml."""
+    sweep = read_sweep(path, sets=sets, grid=grid, zips=zips, repeat=repeat, seeds=seeds,
+                       ci=ci)
     if len(sweep.runs) > MAX_RUNS and not yes:
         raise PlanTooLarge(f"{sweep.source}: the plan has {len(sweep.runs):,} runs, more than "
                            f"{MAX_RUNS:,} (confirm with --yes, or sweep fewer values)")
@@ -105,12 +136,19 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
         store.remove_stale()
         import yaml
 
+        sweep.spec["ci"] = sweep.ci  # recorded: aggregate and plot rebuild at this level
         store.write_text("sweep.yaml", yaml.safe_dump(sweep.resolved_spec(), sort_keys=False,
                                                       allow_unicode=True))
         failures = store.failures()
         todo: list[PlannedRun] = []
         for run in sweep.runs if search is None else []:
-            if store.done(run.run_id) is not None:
+            found = store.finished(run.run_id)
+            if found is not None:
+                if stale_reason(found[1]) is not None:
+                    report.stale += 1
+                    if rerun_stale:
+                        todo.append(run)
+                        continue
                 report.done_before += 1
             elif run.run_id in failures and failures[run.run_id].get("state") != "lost" \
                     and not retry_failed:
@@ -118,6 +156,14 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
             else:
                 todo.append(run)
         by_id = {run.run_id: run for run in sweep.runs}
+        if rerun_stale and search is None and sweep.until is not None:
+            # repeat.until: the seeds earlier invocations added to the plan's are stale too
+            for run in _runs_of(store, sweep):
+                found = store.finished(run.run_id)
+                if run.run_id not in by_id and found is not None and stale_reason(found[1]):
+                    by_id[run.run_id] = run
+                    report.stale += 1
+                    todo.append(run)
         if search is None:
             report.orphans = len(store.run_ids_on_disk() - set(by_id))
         backend = _backend(jobs, scheduler, scheduler_file, dask_local,
@@ -126,53 +172,67 @@ def run_sweep(path: str | Path, *, out: str | Path | None = None, sets: Sequence
         manifest = _manifest(store, sweep, report, command_line)
         store.write_json("manifest.json", manifest)
 
+        run_now: list[str] = []  # this invocation's runs written and failed, as they return
+        failed_now: dict[str, str] = {}
+
         def written(result: dict[str, Any]) -> None:
             run = by_id[result["run_id"]]
             _write_run(store, sweep, run, result)
+            run_now.append(run.run_id)
 
         def failed(run_id: str, record: dict[str, Any], attempt: int) -> None:
             run = by_id[run_id]
             entry = {"run_id": run_id, "point_id": run.point_id, "seed": run.seed,
                      "label": run.point.label, "attempt": attempt, **record}
             where = store.write_failure(run_id, entry)
+            failed_now[run_id] = str(record.get("state", "error"))
             if on_failure is not None:
                 on_failure(run.point.label + f", seed {run.seed}",
                            f"{record.get('state')}: {record.get('type')}: "
                            f"{record.get('message', '')}", where)
+            if fail_fast:
+                raise _FailFast(run_id)  # through drive: the backend is aborted below
 
-        if search is not None and backend is not None:
-            try:
-                if hasattr(backend, "preflight"):
-                    backend.preflight()
+        try:
+            if search is not None and backend is not None:
+                try:
+                    if hasattr(backend, "preflight"):
+                        backend.preflight()
+                    _write_plan(store, sweep)
+                    _searches(store, sweep, search, backend, report, by_id, retries, written,
+                              failed, timeout_s, artifacts, retry_failed, rerun_stale)
+                except BaseException:
+                    backend.abort()  # Ctrl-C, an error, --fail-fast: runs in flight stop
+                    raise
+                backend.close()
+            elif todo and backend is not None:
+                try:
+                    if hasattr(backend, "preflight"):
+                        backend.preflight()
+                    payloads = [_payload(run, sweep, timeout_s, artifacts)
+                                for run in order_runs(todo, _observed(store, sweep))]
+                    outcome = _drive(payloads, backend, retries, written, failed, progress,
+                                     lambda: _write_plan(store, sweep))
+                except BaseException:
+                    backend.abort()  # Ctrl-C, an error, --fail-fast: runs in flight stop
+                    raise
+                backend.close()
+                report.executed = outcome.executed
+                report.retried = outcome.retried
+                report.failed.update(outcome.failed)
+            else:
                 _write_plan(store, sweep)
-                _searches(store, sweep, search, backend, report, by_id, retries, written,
-                          failed, timeout_s, artifacts, retry_failed)
-            except BaseException:
-                backend.abort()  # Ctrl-C or an error: the runs in flight are not waited for
-                raise
-            backend.close()
-        elif todo and backend is not None:
-            try:
-                if hasattr(backend, "preflight"):
-                    backend.preflight()
-                payloads = [_payload(run, sweep, timeout_s, artifacts != "summary")
-                            for run in order_runs(todo, _observed(store, sweep))]
-                outcome = _drive(payloads, backend, retries, written, failed, progress,
-                                 lambda: _write_plan(store, sweep))
-            except BaseException:
-                backend.abort()  # Ctrl-C or an error: the runs in flight are not waited for
-                raise
-            backend.close()
-            report.executed = outcome.executed
-            report.retried = outcome.retried
-            report.failed.update(outcome.failed)
-        else:
-            _write_plan(store, sweep)
-        if sweep.until is not None and search is None:
-            _until_rule(store, sweep, report, by_id, retries, written, failed, timeout_s,
-                        artifacts, retry_failed,
-                        lambda: _backend(jobs, scheduler, scheduler_file, dask_local,
-                                         len(sweep.points) * sweep.until["min"]))
+            if sweep.until is not None and search is None:
+                _until_rule(store, sweep, report, by_id, retries, written, failed, timeout_s,
+                            artifacts, retry_failed,
+                            lambda: _backend(jobs, scheduler, scheduler_file, dask_local,
+                                             len(sweep.points) * sweep.until["min"]))
+        except _FailFast:
+            report.stopped = True
+            report.executed = list(run_now)
+            report.failed.update(failed_now)
+            if not (store.root / "plan.parquet").is_file():
+                _write_plan(store, sweep)
         report.tables = aggregate(store.root, sweep)
         if plots:
             report.plots = plot(store.root, sweep)
@@ -206,7 +266,7 @@ def _until_rule(store: Store, sweep: Sweep, report: SweepReport, by_id: dict[str
                     backend.preflight()
             for run in batch:
                 by_id[run.run_id] = run
-            outcome = drive([_payload(run, sweep, timeout_s, artifacts != "summary")
+            outcome = drive([_payload(run, sweep, timeout_s, artifacts)
                              for run in order_runs(batch)], backend, retries, written, failed)
             report.executed += outcome.executed
             report.retried += outcome.retried
@@ -243,7 +303,7 @@ def _next_batch(store: Store, sweep: Sweep, point: Any,
                             "use a summary field such as tps or latency_ms.p95")
     if done < rule["min"] or done >= rule["max"]:
         return []  # the first batch is the plan's (run or failed); max reached
-    stat = summarize(values)
+    stat = summarize(values, sweep.ci)
     half = stat.ci_half_width
     if stat.mean is not None and half is not None and half <= rule["ci_rel"] * abs(stat.mean):
         return []
@@ -254,18 +314,26 @@ def _searches(store: Store, sweep: Sweep, search: dict[str, Any], backend: Any,
               report: SweepReport, by_id: dict[str, PlannedRun], retries: int,
               written: Callable[[dict[str, Any]], None],
               failed: Callable[[str, dict[str, Any], int], None], timeout_s: float | None,
-              artifacts: str, retry_failed: bool) -> None:
-    """The search block: every point's capacity search, its probes run as ordinary runs."""
+              artifacts: str, retry_failed: bool, rerun_stale: bool = False) -> None:
+    """The search block: every point's capacity search, its probes run as ordinary runs
+    (a stale probe, with ``rerun_stale``, runs again once)."""
     from fiscosim.sweep.runner import drive
     from fiscosim.sweep.search import run_searches
 
     failures = store.failures()
+    seen: set[str] = set()
 
     def execute(runs: list[PlannedRun]) -> list[dict[str, Any] | None]:
         todo = []
         for run in runs:
             by_id[run.run_id] = run
-            if store.done(run.run_id) is not None:
+            found = store.finished(run.run_id)
+            stale = (found is not None and run.run_id not in seen
+                     and stale_reason(found[1]) is not None)
+            seen.add(run.run_id)
+            if stale:
+                report.stale += 1
+            if found is not None and not (stale and rerun_stale):
                 report.done_before += 1
             elif (run.run_id in failures and failures[run.run_id].get("state") != "lost"
                   and not retry_failed):
@@ -273,7 +341,7 @@ def _searches(store: Store, sweep: Sweep, search: dict[str, Any], backend: Any,
             else:
                 todo.append(run)
         if todo:
-            outcome = drive([_payload(run, sweep, timeout_s, artifacts != "summary")
+            outcome = drive([_payload(run, sweep, timeout_s, artifacts)
                              for run in todo], backend, retries, written, failed)
             report.executed += outcome.executed
             report.retried += outcome.retried
@@ -299,11 +367,11 @@ def _write_search(store: Store, sweep: Sweep, found: dict[str, Any]) -> list[Pat
                 "searches": [{"seed": seed, **result.as_dict(wall=False)}
                              for seed, result in results]}
         store.write_json(f"search/{pid}.json", data)
-    rows = max_tps_rows(sweep, found)
+    rows = max_tps_rows(sweep, found, sweep.ci)
     table = pa.Table.from_pylist(rows)
     store.tables.mkdir(parents=True, exist_ok=True)
     return tables.write_tables(store.tables, "max_tps", table,
-                               {"name": sweep.name, "model_epoch": MODEL_EPOCH})
+                               {"name": sweep.name, "model_epoch": MODEL_EPOCH, "ci": sweep.ci})
 
 
 def _drive(payloads: list[dict[str, Any]], backend: Any, retries: int,
@@ -355,6 +423,9 @@ def _observed(store: Store, sweep: Sweep) -> dict[str, float]:
 
 
 def _write_run(store: Store, sweep: Sweep, run: PlannedRun, result: dict[str, Any]) -> None:
+    """Writes a worker's result (:func:`fiscosim.sweep.runner.run_one`) as ``runs/<run_id>/``:
+    scenario.yaml, summary.json, manifest.json, latency_quantiles.json, and the artifacts the
+    payload asked for (blocks.csv, txs.csv)."""
     import yaml
 
     manifest = dict(result.get("manifest") or {})
@@ -372,25 +443,48 @@ def _write_run(store: Store, sweep: Sweep, run: PlannedRun, result: dict[str, An
     }
     if "blocks_csv" in result:
         files["blocks.csv"] = result["blocks_csv"]
+    if "txs_csv" in result:
+        # CSV, not Parquet: the run folder is written in one rename by Store.write_run, which
+        # takes text; a file added after it would leave a done run without it after a kill.
+        files["txs.csv"] = result["txs_csv"]
+    if result.get("latency_quantiles"):
+        # Not part of what makes a run done (Store.done): run folders without it stay done
+        # and only leave the latency_cdf table.
+        files["latency_quantiles.json"] = json.dumps(result["latency_quantiles"]) + "\n"
     store.write_run(run.run_id, files)
 
 
 def _write_plan(store: Store, sweep: Sweep) -> list[Path]:
-    """``plan.parquet`` and ``plan.csv``: one row per planned run."""
+    """``plan.parquet`` and ``plan.csv``: one row per planned run.
+
+    A sweep with ``search:`` plans a capacity search per point and seed instead: its probes'
+    rates, so their run ids, are decided as the search goes (each round on the last one's
+    results). Its rows are point × seed with ``run_id`` empty, ``point_id`` the point's
+    ``search/<point_id>.json``, ``cost_hint`` empty (a probe's cost is its rate's), the
+    param columns without the searched one, and ``searched`` naming it; the metadata's
+    ``search`` holds the param and the mode (``pooled``: one search over all the seeds)."""
     import pyarrow as pa
 
     from fiscosim.sweep import tables
+    from fiscosim.sweep.search import search_spec
 
+    search = search_spec(sweep)
     runs = sweep.runs
-    columns = {"run_id": [r.run_id for r in runs], "point_id": [r.point_id for r in runs],
+    meta: dict[str, Any] = {"name": sweep.name, "model_epoch": MODEL_EPOCH,
+                            "params": sweep.params}
+    columns = {"run_id": pa.array([r.run_id if search is None else None for r in runs],
+                                  pa.string()),
+               "point_id": [r.point_id for r in runs],
                "seed": [r.seed for r in runs], "label": [r.point.label for r in runs],
-               "cost_hint": [r.cost_hint for r in runs]}
+               "cost_hint": pa.array([r.cost_hint if search is None else None for r in runs],
+                                     pa.float64())}
+    if search is not None:
+        columns["searched"] = pa.array([search["param"]] * len(runs), pa.string())
+        meta["search"] = {"param": search["param"], "mode": search["mode"]}
     table = pa.table({**columns, **{name: tables.param_array([r.point.params.get(name)
                                                                for r in runs])
                                     for name in sweep.params}})
-    return tables.write_tables(store.root, "plan", table,
-                               {"name": sweep.name, "model_epoch": MODEL_EPOCH,
-                                "params": sweep.params})
+    return tables.write_tables(store.root, "plan", table, meta)
 
 
 def _manifest(store: Store, sweep: Sweep, report: SweepReport,
@@ -404,7 +498,8 @@ def _manifest(store: Store, sweep: Sweep, report: SweepReport,
     if not invocations or invocations[-1].get("pid") != os.getpid() \
             or invocations[-1].get("host") != entry["host"]:
         invocations.append(entry)
-    done = sum(1 for run in sweep.runs if store.done(run.run_id) is not None)
+    # through status's index (Store.done_manifests), which this keeps up to date
+    done = len(store.done_manifests(run.run_id for run in sweep.runs))
     return {
         "name": sweep.name, "model_epoch": MODEL_EPOCH, "fiscosim_version": __version__,
         "source": sweep.source, "params": sweep.params, "seeds": sweep.seeds,
@@ -440,8 +535,11 @@ def _records(store: Store, sweep: Sweep, runs: list[PlannedRun]) -> list[dict[st
     return records
 
 
-def aggregate(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
-    """Rebuilds ``tables/`` (runs and tidy points, Parquet and CSV) from the run folders."""
+def aggregate(folder: str | Path, sweep: Sweep | None = None,
+              ci: float | None = None) -> list[Path]:
+    """Rebuilds ``tables/`` (runs and tidy points, Parquet and CSV) from the run folders, and
+    ``latency_cdf`` from the done runs that have ``latency_quantiles.json`` (removed when
+    none has: an older one would describe runs that are no longer there)."""
     from fiscosim.sweep import tables
 
     store = Store(folder)
@@ -456,12 +554,48 @@ def aggregate(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
     params = _params_of(sweep)
     runs = tables.runs_table(records, params, sweep.metrics)
     metrics = [name for name in runs.column_names if name not in _fixed_columns(sweep)]
-    points = tables.points_table(runs, params, metrics, failed=failed)
+    level = sweep.ci if ci is None else ci  # the confidence level: --ci, else sweep.yaml's
+    points = tables.points_table(runs, params, metrics, ci=level, failed=failed)
     meta = {"name": sweep.name, "model_epoch": MODEL_EPOCH, "params": params,
-            "metrics": metrics}
+            "metrics": metrics, "ci": level}
     store.tables.mkdir(parents=True, exist_ok=True)
-    return (tables.write_tables(store.tables, "runs", runs, meta)
-            + tables.write_tables(store.tables, "points", points, meta))
+    written = (tables.write_tables(store.tables, "runs", runs, meta)
+               + tables.write_tables(store.tables, "points", points, meta))
+    cdf = tables.latency_cdf_table(runs, _latency_quantiles(store, records), params, level)
+    if cdf.num_rows:
+        written += tables.write_tables(
+            store.tables, "latency_cdf", cdf,
+            {"name": sweep.name, "model_epoch": MODEL_EPOCH, "params": params,
+             "metrics": ["latency_ms"], "ci": level,
+             "quantile_method": tables.QUANTILE_METHOD})
+    else:
+        for suffix in (".parquet", ".csv"):
+            (store.tables / f"latency_cdf{suffix}").unlink(missing_ok=True)
+    return written
+
+
+def _latency_quantiles(store: Store, records: list[dict[str, Any]]
+                       ) -> dict[str, dict[str, Any]]:
+    """The ``latency_quantiles.json`` of each done run that has one, by run id.
+
+    A file that does not parse as quantiles is left out like a missing one: it is not part
+    of what makes a run done."""
+    found = {}
+    for record in records:
+        path = store.runs / record["run_id"] / "latency_quantiles.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        probabilities, latencies = data.get("probabilities"), data.get("latency_ms")
+        if (isinstance(probabilities, list) and isinstance(latencies, list)
+                and len(probabilities) == len(latencies)
+                and all(isinstance(v, int | float) and not isinstance(v, bool)
+                        for v in probabilities + latencies)):
+            found[record["run_id"]] = data
+    return found
 
 
 def _fixed_columns(sweep: Sweep) -> set[str]:
@@ -514,35 +648,74 @@ def _runs_of(store: Store, sweep: Sweep) -> list[PlannedRun]:
 
 
 def plot(folder: str | Path, sweep: Sweep | None = None) -> list[Path]:
-    """Redraws ``plots/`` from ``tables/points``: the sweep's ``plots:`` or the defaults."""
+    """Redraws ``plots/`` from ``tables/``: the sweep's ``plots:`` or the defaults.
+
+    Each spec reads the table :func:`fiscosim.sweep.plots.table_of` names: ``points``,
+    ``latency_cdf`` (``kind: cdf``) or ``max_tps`` (``y: max_sustainable_tps``). A spec of the
+    sweep file that cannot be drawn (a bad key, a table the sweep has not got) is one
+    :class:`ScenarioError` naming the file and ``sweep.plots[i]``."""
     from fiscosim.sweep import plots, tables
+    from fiscosim.sweep.search import search_spec
 
     store = Store(folder)
     sweep = sweep or load_plan(store.root)
-    points = tables.read_table(store.tables / "points.parquet")
+    loaded: dict[str, Any] = {}
+
+    def table(name: str) -> Any:
+        """The table ``tables/<name>.parquet``, read once; None when there is none."""
+        if name not in loaded:
+            path = store.tables / f"{name}.parquet"
+            loaded[name] = tables.read_table(path) if path.is_file() else None
+        return loaded[name]
+
     specs = sweep.spec.get("plots")
+    from_file = bool(specs)
     if not specs:
         numeric = [name for name in sweep.params
                    if all(isinstance(p.params.get(name), int | float)
                           and not isinstance(p.params.get(name), bool) for p in sweep.points)]
-        specs = plots.default_specs(sweep.params, numeric, metrics=sweep.metrics)
+        # A max_tps table left by an earlier sweep of this folder with a search is not this
+        # sweep's: only a sweep that searches gets its plot.
+        specs = plots.default_specs(
+            sweep.params, numeric, metrics=sweep.metrics,
+            latency_cdf=table("latency_cdf") is not None,
+            max_tps=search_spec(sweep) is not None and table("max_tps") is not None)
     made: list[Path] = []
     store.plots.mkdir(parents=True, exist_ok=True)
-    for spec in specs:
-        reference = None
-        if spec.get("reference"):
-            import pyarrow.csv as pacsv
+    for index, spec in enumerate(specs):
+        try:
+            name = plots.table_of(spec)
+            data = table(name)
+            if data is None:
+                raise ValueError(f"plot {plots.stem(spec)} needs tables/{name}, which this "
+                                 f"sweep has not got ({_MISSING_TABLE.get(name, '')})")
+            reference = None
+            if spec.get("reference"):
+                import pyarrow.csv as pacsv
 
-            ref = Path(spec["reference"])
-            reference = pacsv.read_csv(ref if ref.is_absolute() else sweep.folder / ref)
-        made += plots.plot(points, {k: v for k, v in spec.items() if k != "reference"},
-                           store.plots, reference=reference)
+                ref = Path(spec["reference"])
+                reference = pacsv.read_csv(ref if ref.is_absolute() else sweep.folder / ref)
+            made += plots.plot(data, {k: v for k, v in spec.items() if k != "reference"},
+                               store.plots, reference=reference)
+        except ValueError as error:
+            if not from_file:
+                raise
+            raise ScenarioError(sweep.source, f"sweep.plots[{index}]", str(error)) from None
     return made
 
 
+_MISSING_TABLE = {
+    "points": "run fiscosim sweep aggregate",
+    "latency_cdf": "no done run has latency_quantiles.json, or none committed a transaction",
+    "max_tps": "it comes from a search: max_sustainable_tps block",
+}
+"""Why a table a plot spec reads may be missing, for its error."""
+
+
 def load_plan(folder: str | Path) -> Sweep:
-    """The plan of an existing sweep folder, from its ``sweep.yaml``."""
-    return read_sweep(Path(folder) / "sweep.yaml")
+    """The plan of an existing sweep folder, from its ``sweep.yaml`` (not checked against
+    this machine's memory: reading a folder runs nothing)."""
+    return read_sweep(Path(folder) / "sweep.yaml", check_memory=False)
 
 
 @dataclass
@@ -556,6 +729,8 @@ class Status:
     orphans: list[str]
     versions: dict[str, int]
     slowest: list[tuple[str, float]]
+    stale: dict[str, str] = field(default_factory=dict)
+    """Done runs that are stale, by id: why (:func:`fiscosim.sweep.store.stale_reason`)."""
 
     @property
     def complete(self) -> bool:
@@ -564,38 +739,136 @@ class Status:
 
 def status(folder: str | Path) -> Status:
     """Counts by state, the fiscosim versions that made the runs, the slowest points, the
-    orphans (run folders no longer in the plan)."""
-    from fiscosim.sweep.search import search_spec
-
+    orphans (run folders no longer in the plan), the stale runs and why."""
     store = Store(folder)
     sweep = load_plan(store.root)
     runs = _runs_of(store, sweep)
-    planned = {run.run_id for run in runs}
-    if search_spec(sweep) is not None:
-        # A search plans its probes as it goes: those done, and those that failed.
-        planned |= set(store.failures())
-    done = 0
+    recorded = store.failures()
+    planned = _planned_ids(sweep, runs, recorded)
+    done: set[str] = set()
     versions: dict[str, int] = {}
+    stale: dict[str, str] = {}
     walls: dict[str, list[float]] = {}
-    labels = {run.point_id: run.point.label for run in runs}
+    labels = {}
+    manifests = store.done_manifests(run.run_id for run in runs)
     for run in runs:
-        if store.done(run.run_id) is None:
+        if run.point_id not in labels:
+            labels[run.point_id] = run.point.label
+        manifest = manifests.get(run.run_id)
+        if manifest is None:
             continue
-        done += 1
-        manifest = store.manifest_of(run.run_id)
+        done.add(run.run_id)
         version = str(manifest.get("fiscosim_version"))
         dirty = (manifest.get("git") or {}).get("dirty")
         key = version + (" (dirty tree)" if dirty else "")
         versions[key] = versions.get(key, 0) + 1
+        why = stale_reason(manifest)
+        if why is not None:
+            stale[run.run_id] = why
         wall = manifest.get("sweep", {}).get("wall_s")
         if isinstance(wall, int | float):
             walls.setdefault(run.point_id, []).append(float(wall))
-    failures = {run_id: record.get("state", "error")
-                for run_id, record in store.failures().items()
-                if run_id in planned and store.done(run_id) is None}
+    failures = {run_id: record.get("state", "error") for run_id, record in recorded.items()
+                if run_id in planned and run_id not in done}
     orphans = sorted(store.run_ids_on_disk() - planned)
     slowest = sorted(((labels[p], sum(w) / len(w)) for p, w in walls.items()),
                      key=lambda item: -item[1])[:5]
-    return Status(planned=len(planned), done=done, failed=failures,
-                  missing=len(planned) - done - len(failures), orphans=orphans,
-                  versions=versions, slowest=slowest)
+    return Status(planned=len(planned), done=len(done), failed=failures,
+                  missing=len(planned) - len(done) - len(failures), orphans=orphans,
+                  versions=versions, slowest=slowest, stale=stale)
+
+
+def _planned_ids(sweep: Sweep, runs: list[PlannedRun],
+                 recorded: dict[str, dict[str, Any]]) -> set[str]:
+    """The run ids the plan holds: its runs (:func:`_runs_of`), and with a search, which
+    plans its probes as it goes, the probes that failed too."""
+    from fiscosim.sweep.search import search_spec
+
+    planned = {run.run_id for run in runs}
+    if search_spec(sweep) is not None:
+        planned |= set(recorded)
+    return planned
+
+
+GC_KINDS = ("orphans", "failed", "tmp")
+"""What ``fiscosim sweep gc`` removes, one flag each."""
+
+
+@dataclass
+class Garbage:
+    """What ``fiscosim sweep gc`` finds in a sweep's folder, or removed from it."""
+
+    orphans: list[Path] = field(default_factory=list)
+    """Run folders the plan does not hold (``fiscosim sweep status``'s orphans)."""
+    failed: list[Path] = field(default_factory=list)
+    """Every record in ``failed/``: without one a run that failed is missing again, so the
+    next ``fiscosim sweep`` runs it (as ``--retry-failed`` would)."""
+    tmp: list[Path] = field(default_factory=list)
+    """Temporaries of writers that are gone (a coordinator killed while writing)."""
+
+    def __len__(self) -> int:
+        return len(self.orphans) + len(self.failed) + len(self.tmp)
+
+
+def garbage(folder: str | Path) -> Garbage:
+    """What ``fiscosim sweep gc`` would remove from the sweep in ``folder``, by kind."""
+    store = Store(folder)
+    sweep = load_plan(store.root)
+    recorded = store.failures()
+    planned = _planned_ids(sweep, _runs_of(store, sweep), recorded)
+    try:
+        records = sorted(Path(entry.path) for entry in os.scandir(store.failed)
+                         if entry.name.endswith(".json") and not entry.name.startswith("."))
+    except FileNotFoundError:
+        records = []
+    return Garbage(orphans=[store.runs / run_id
+                            for run_id in sorted(store.run_ids_on_disk() - planned)],
+                   failed=records, tmp=store.stale_temporaries())
+
+
+def gc(folder: str | Path, kinds: Sequence[str], *, dry_run: bool = False,
+       break_lock: bool = False) -> Garbage:
+    """Removes the ``kinds`` (of :data:`GC_KINDS`) of :func:`garbage` from the sweep in
+    ``folder`` and returns what it removed (with ``dry_run``, what it would remove, without
+    the lock). Holds the sweep's lock while it looks and removes, so a running coordinator is
+    not raced: :class:`~fiscosim.sweep.store.Locked` when one holds it."""
+    unknown = sorted(set(kinds) - set(GC_KINDS))
+    if unknown:
+        raise ValueError(f"gc: unknown kind {unknown[0]!r}: one of {', '.join(GC_KINDS)}")
+
+    def pick(found: Garbage) -> Garbage:
+        return Garbage(**{kind: getattr(found, kind) if kind in kinds else []
+                          for kind in GC_KINDS})
+
+    if dry_run:
+        return pick(garbage(folder))
+    store = Store(folder)
+    with store.locked(break_lock=break_lock):
+        chosen = pick(garbage(store.root))
+        for path in chosen.tmp:
+            remove(path)
+        for path in chosen.orphans:
+            store.remove_run(path.name)
+        store.done_manifests(path.name for path in chosen.orphans)  # out of status's index
+        for path in chosen.failed:
+            path.unlink(missing_ok=True)
+    return chosen
+
+
+def record_ci(folder: str | Path, ci: float) -> Path:
+    """Records ``ci`` as the confidence level of the sweep in ``folder`` (its sweep.yaml's
+    ``sweep.ci``), so that later ``aggregate`` and ``plot`` rebuild at it."""
+    import yaml
+
+    from fiscosim.sweep.plan import check_ci
+
+    store = Store(folder)
+    path = store.root / "sweep.yaml"
+    level = check_ci(ci, "--ci", "--ci")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or not isinstance(data.get("sweep"), dict):
+        raise ScenarioError(str(path), "sweep", "the file has no sweep: block",
+                            "rerun the sweep to write it again")
+    data["sweep"]["ci"] = level
+    return store.write_text("sweep.yaml", yaml.safe_dump(data, sort_keys=False,
+                                                         allow_unicode=True))

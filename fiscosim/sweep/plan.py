@@ -18,10 +18,12 @@ is: a change to the base scenario, a default or the model (a new ``MODEL_EPOCH``
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,10 @@ from fiscosim.version import MODEL_EPOCH
 MAX_RUNS = 10_000
 """A plan larger than this is refused unless confirmed (``--yes``)."""
 SWEEP_KEYS = ("name", "repeat", "seeds", "grid", "zip", "cases", "exclude", "metrics", "plots",
-              "search")
+              "search", "ci")
+DEFAULT_CI = 0.95
+"""The confidence level of the tables' intervals when neither ``sweep.ci`` nor ``--ci`` gives
+one."""
 GENERATORS = ("linspace", "logspace", "range")
 
 
@@ -45,7 +50,7 @@ class Point:
     params: dict[str, Any]
     overrides: dict[str, Any]
 
-    @property
+    @functools.cached_property
     def label(self) -> str:
         return ",".join(f"{key}={_text(value)}" for key, value in self.params.items())
 
@@ -86,6 +91,11 @@ class Sweep:
     def metrics(self) -> list[str] | None:
         return self.spec.get("metrics")
 
+    @property
+    def ci(self) -> float:
+        """The confidence level of the tables' intervals (``sweep.ci``, checked when read)."""
+        return float(self.spec.get("ci", DEFAULT_CI))
+
     def resolved_spec(self) -> dict[str, Any]:
         """The sweep as resolved from the file and the command line (written to sweep.yaml)."""
         spec = {key: value for key, value in self.spec.items() if key not in ("repeat", "seeds")}
@@ -100,12 +110,16 @@ class Sweep:
 
 def read_sweep(path: str | Path, *, sets: Sequence[str] = (), grid: Sequence[str] = (),
                zips: Sequence[str] = (), repeat: int | None = None,
-               seeds: str | None = None) -> Sweep:
+               seeds: str | None = None, ci: float | None = None,
+               check_memory: bool = True) -> Sweep:
     """Reads the sweep file ``path`` and expands its plan (the module docstring).
 
     ``sets``: ``FIELD=VALUE`` overrides of the base scenario; ``grid``/``zips``: ``KEY=V1,V2``
     axes added from the command line (a zip flag's keys move together); ``repeat``/``seeds``
-    (``"1-5"`` or ``"1,2,7"``) replace the file's. Problems raise :class:`ScenarioError`."""
+    (``"1-5"`` or ``"1,2,7"``) replace the file's; ``ci`` (``--ci``) replaces ``sweep.ci``, the
+    confidence level of the tables. ``check_memory`` False skips checking that each point
+    fits in this machine's memory (reading a sweep's folder runs nothing). Problems raise
+    :class:`ScenarioError`."""
     from fiscosim.scenario import read_scenario_data, resolve_relative_paths
 
     source = str(path)
@@ -152,6 +166,10 @@ def read_sweep(path: str | Path, *, sets: Sequence[str] = (), grid: Sequence[str
         zip_spec = [*zip_spec, merged]
     spec["grid"] = grid_spec
     spec["zip"] = zip_spec
+    if ci is not None:
+        spec["ci"] = ci
+    if "ci" in spec:
+        spec["ci"] = check_ci(spec["ci"], source, "--ci" if ci is not None else "sweep.ci")
     axes = _axes(spec, source)
     params = [key for axis in axes for key in axis[0]]
     seen: set[str] = set()
@@ -181,8 +199,17 @@ def read_sweep(path: str | Path, *, sets: Sequence[str] = (), grid: Sequence[str
         sweep.seeds = sweep.until["pool"][:sweep.until["min"]]
     else:
         sweep.seeds = _seeds(spec, sweep.base, repeat, seeds, source)
-    sweep.runs = _plan(sweep)
+    sweep.runs = _plan(sweep, check_memory)
     return sweep
+
+
+def check_ci(value: Any, source: str, where: str) -> float:
+    """A confidence level: a number strictly between 0 and 1, or one line naming ``where``."""
+    if (not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value)
+            or not 0 < value < 1):
+        raise ScenarioError(source, where, f"{value!r} is not a confidence level",
+                            "give a number between 0 and 1, e.g. 0.95")
+    return float(value)
 
 
 def _text(value: Any) -> str:
@@ -439,7 +466,7 @@ def point_id(scenario: Scenario, model_epoch: int | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _plan(sweep: Sweep) -> list[PlannedRun]:
+def _plan(sweep: Sweep, check_memory: bool = True) -> list[PlannedRun]:
     from fiscosim.scenario import scenario_from_data
 
     runs = []
@@ -447,7 +474,11 @@ def _plan(sweep: Sweep) -> list[PlannedRun]:
     for point in sweep.points:
         data = copy.deepcopy(sweep.base)
         where = f"{sweep.source} [{point.label}]"
-        scenario = scenario_from_data(data, point.overrides, where)
+        try:
+            scenario = scenario_from_data(data, point.overrides, where,
+                                          check_memory=check_memory)
+        except ScenarioError as error:
+            raise _attributed(error, sweep, point) from None
         pid = point_id(scenario)
         if pid in ids:
             raise ScenarioError(sweep.source, "sweep", f"points {ids[pid]} and {point.label} "
@@ -458,6 +489,51 @@ def _plan(sweep: Sweep) -> list[PlannedRun]:
             runs.append(PlannedRun(point, pid, seed, scenario.model_copy(update={"seed": seed}),
                                    cost))
     return runs
+
+
+_SET_BY = re.compile(r"; it was set by --set ([^=]+)=.*$")
+
+
+def _origins(sweep: Sweep, point: Point) -> dict[str, str]:
+    """Where each of ``point``'s overrides comes from in the sweep file: ``sweep.grid.KEY``,
+    ``sweep.zip[I].KEY`` or ``sweep.cases[I] (LABEL)`` (a case's fields win, as in
+    :func:`_expand`)."""
+    origins = {str(key): f"sweep.grid.{key}" for key in sweep.spec.get("grid") or {}}
+    for i, group in enumerate(sweep.spec.get("zip") or []):
+        origins.update({str(key): f"sweep.zip[{i}].{key}" for key in group})
+    label = point.params.get("case")
+    for i, case in enumerate(sweep.spec.get("cases") or []):
+        if case.get("label") == label:
+            origins.update({str(key): f"sweep.cases[{i}] ({label})"
+                            for key in case if key != "label"})
+    return {key: where for key, where in origins.items() if key in point.overrides}
+
+
+def _attributed(error: ScenarioError, sweep: Sweep, point: Point) -> ScenarioError:
+    """A point's validation error told as the sweep file's mistake: the axis or case whose
+    override is wrong, and the field, instead of the ``--set`` that carried it::
+
+        s.yaml: sweep.cases[1] (crash-leader): faults.0.at_s: -3 is too small (use >= 0)
+
+    An error no override caused (two values that do not fit together, memory) keeps the
+    point's label."""
+    field, fix = error.field, error.fix
+    key = None
+    if field.startswith("--set "):  # the override's path itself is wrong
+        key = field[len("--set "):].partition("=")[0]
+        field = key
+    else:
+        match = _SET_BY.search(fix)
+        if match is not None:
+            key = match.group(1)
+            fix = fix[:match.start()]
+    origin = _origins(sweep, point).get(key) if key is not None else None
+    if origin is None:
+        return error
+    # a case names its index and label, then the field; an axis is its key (when that is the
+    # field at fault) or its key, then the field inside it
+    field = f"{origin}: {field}" if origin.startswith("sweep.cases[") or field != key else origin
+    return ScenarioError(sweep.source, field, error.problem, fix, more=error.more)
 
 
 def _cost_hint(scenario: Scenario) -> float:

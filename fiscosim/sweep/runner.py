@@ -58,6 +58,11 @@ def run_one(payload: Mapping[str, Any]) -> dict[str, Any]:
     """Runs one planned run in this process and returns its result as a payload (never
     raises for the run's own failure: an ``error`` entry says what happened).
 
+    The payload holds the summary and manifest, ``latency_quantiles`` (the committed
+    transactions' latencies at :data:`fiscosim.sweep.tables.CDF_PROBABILITIES`; absent when
+    none committed), ``blocks_csv`` when ``payload["blocks"]`` and ``txs_csv`` (the
+    per-transaction table) when ``payload["txs"]``.
+
     ``wall_s`` is the run's own time: from the task's start, or, for the first task of a
     worker process (``fresh_process``), from the process's start."""
     global _FIRST_TASK
@@ -67,8 +72,10 @@ def run_one(payload: Mapping[str, Any]) -> dict[str, Any]:
     host = socket.gethostname()
     out: dict[str, Any] = {"run_id": payload["run_id"], "host": host, "pid": os.getpid()}
     try:
+        from fiscosim.metrics.output import blocks_csv
         from fiscosim.schema import Scenario
         from fiscosim.sim.simulation import Simulation
+        from fiscosim.sweep import tables
 
         scenario = Scenario.from_dict(payload["scenario"], payload.get("source", "<sweep>"))
         simulation = Simulation(scenario)
@@ -82,8 +89,17 @@ def run_one(payload: Mapping[str, Any]) -> dict[str, Any]:
         result = simulation.run(progress=progress)
         out["summary"] = result.summary
         out["manifest"] = result.manifest
+        # The latency distribution travels as its quantiles (a few KB), not per transaction:
+        # the CDF plots need a run's distribution, and a run may commit millions.
+        quantiles = tables.latency_quantiles(tables.measured_latencies_ms(result.world))
+        if quantiles is not None:
+            out["latency_quantiles"] = {"probabilities": list(tables.CDF_PROBABILITIES),
+                                        "latency_ms": quantiles,
+                                        "method": tables.QUANTILE_METHOD}
         if payload.get("blocks"):
             out["blocks_csv"] = result.blocks.to_csv()
+        if payload.get("txs"):
+            out["txs_csv"] = blocks_csv(tables.transactions_columns(result.world))
     except RunTimeout as error:
         out["error"] = {"state": "timeout", "type": "RunTimeout", "message": str(error)}
     except Exception as error:  # a run's failure is data for the failed/ record

@@ -13,6 +13,10 @@ Only the coordinator writes here. A run folder is written under a temporary name
 (``runs/.<run_id>.fiscosim-<pid>-<random>``) and renamed into place, so a run is either done
 (its ``summary.json`` parses and its ``manifest.json`` names the run) or absent; temporaries of
 a coordinator that was killed are removed by the next one.
+
+A done run is *stale* (:func:`stale_reason`) when another fiscosim version made it, or a
+source tree with uncommitted changes: it is kept and counted, ``fiscosim sweep status`` says
+why it is stale, and ``fiscosim sweep run --rerun-stale`` computes it again.
 """
 
 from __future__ import annotations
@@ -22,11 +26,32 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from fiscosim.metrics.output import TEMPORARY, _alive, temporary_name, write_results
+from fiscosim.version import __version__
+
+
+def stale_reason(manifest: Mapping[str, Any], version: str = __version__) -> str | None:
+    """Why a done run (its ``manifest.json``) is stale, or None when it is not: made by
+    another fiscosim version than ``version`` (this one), or from a source tree with
+    uncommitted changes (its ``git.dirty``), whose code no commit records. Provenance only:
+    what a run computes is its id (the model epoch is in it)."""
+    made = manifest.get("fiscosim_version")
+    git = manifest.get("git") if isinstance(manifest.get("git"), Mapping) else {}
+    reasons = []
+    if made != version:
+        reasons.append(f"made by fiscosim {made}, this is {version}")
+    if git.get("dirty"):
+        commit = str(git.get("commit") or "?")[:10]
+        reasons.append(f"made from a dirty tree (uncommitted changes on {commit})")
+    return "; ".join(reasons) or None
+
+
+INDEX = ".status-index.json"
+"""The cache of :meth:`Store.done_manifests` (what status reads of each done run)."""
 
 
 class Locked(Exception):
@@ -85,17 +110,71 @@ class Store:
     # -- runs ----------------------------------------------------------------------------------
     def done(self, run_id: str) -> dict[str, Any] | None:
         """The summary of a finished run, or None (absent, or not a complete run folder)."""
-        folder = self.runs / run_id
+        found = self.finished(run_id)
+        return None if found is None else found[0]
+
+    def finished(self, run_id: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The summary and manifest of a finished run, or None (as :meth:`done`)."""
+        folder = f"{self.runs}/{run_id}/"  # strings, not Paths: status reads 10,000 of these
         try:
-            summary = json.loads((folder / "summary.json").read_text())
-            manifest = json.loads((folder / "manifest.json").read_text())
+            with open(folder + "summary.json", "rb") as handle:
+                summary = json.loads(handle.read())
+            with open(folder + "manifest.json", "rb") as handle:
+                manifest = json.loads(handle.read())
         except (OSError, ValueError):
             return None
         if not isinstance(summary, dict) or not isinstance(manifest, dict):
             return None
-        if manifest.get("sweep", {}).get("run_id") != run_id:
+        sweep = manifest.get("sweep")
+        if not isinstance(sweep, dict) or sweep.get("run_id") != run_id:
             return None
-        return summary
+        return summary, manifest
+
+    def done_manifests(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """For each done run of ``run_ids``: what ``fiscosim sweep status`` reports of its
+        manifest (``fiscosim_version``, ``git``, ``sweep.wall_s``).
+
+        Reading 10,000 run folders takes seconds, so the answers are kept in
+        ``.status-index.json`` beside the runs, each with the inode, modification time and
+        size of the run's ``summary.json`` and ``manifest.json``: a run whose two files are
+        unchanged is not read again (a rewritten run folder has new files, an edited file
+        another time or size). The index is only a cache: removed, it is rebuilt; a folder
+        that cannot be written to is read in full each time."""
+        index = self.read_json(INDEX)
+        runs = index.get("runs") if isinstance(index, dict) and index.get("v") == 1 else None
+        known: dict[str, Any] = runs if isinstance(runs, dict) else {}
+        found: dict[str, dict[str, Any]] = {}
+        kept: dict[str, Any] = dict(known)  # runs not asked about stay as they are
+        changed = False
+        base = str(self.runs)
+        for run_id in run_ids:
+            try:
+                summary = os.stat(f"{base}/{run_id}/summary.json")
+                manifest = os.stat(f"{base}/{run_id}/manifest.json")
+            except OSError:
+                changed |= kept.pop(run_id, None) is not None
+                continue
+            mark = [summary.st_ino, summary.st_mtime_ns, summary.st_size,
+                    manifest.st_ino, manifest.st_mtime_ns, manifest.st_size]
+            entry = known.get(run_id)
+            if not (isinstance(entry, dict) and entry.get("mark") == mark
+                    and isinstance(entry.get("manifest"), dict)):
+                done = self.finished(run_id)
+                if done is None:
+                    changed |= kept.pop(run_id, None) is not None
+                    continue
+                full = done[1]
+                entry = {"mark": mark, "manifest": {
+                    "fiscosim_version": full.get("fiscosim_version"), "git": full.get("git"),
+                    "sweep": {"wall_s": full["sweep"].get("wall_s")}}}
+                changed = True
+            kept[run_id] = entry
+            found[run_id] = entry["manifest"]
+        if changed:
+            with contextlib.suppress(OSError):
+                write_results(self.root, {INDEX: json.dumps({"v": 1, "runs": kept},
+                                                            separators=(",", ":"))})
+        return found
 
     def manifest_of(self, run_id: str) -> dict[str, Any]:
         return json.loads((self.runs / run_id / "manifest.json").read_text())
@@ -112,14 +191,27 @@ class Store:
         self.runs.mkdir(parents=True, exist_ok=True)
         final = self.runs / run_id
         staging = temporary_name(final)
+        old = None
         try:
-            write_results(staging, dict(files))
-            if final.exists():  # a stale or partial folder of an older version: replaced
-                shutil.rmtree(final)
+            # The staging folder is the temporary: its files need no temporaries of their own.
+            staging.mkdir()
+            for name, text in files.items():
+                with open(staging / name, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            if final.exists():  # a stale run (--rerun-stale) or a partial folder: replaced
+                old = temporary_name(final)
+                os.rename(final, old)  # a kill from here leaves a temporary, not a half run
             os.rename(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            if old is not None and not final.exists():
+                with contextlib.suppress(OSError):
+                    os.rename(old, final)  # the previous run stays
+                    old = None
             raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
         (self.failed / f"{run_id}.json").unlink(missing_ok=True)
         return final
 
@@ -145,26 +237,37 @@ class Store:
             out[entry.name[:-5]] = record
         return out
 
-    def remove_stale(self) -> list[Path]:
-        """Removes the temporaries (run folders and files) of coordinators no longer
-        running."""
-        removed = []
-        for folder in (self.root, self.runs, self.failed, self.tables, self.plots):
+    def stale_temporaries(self) -> list[Path]:
+        """The temporaries (run folders and files) of writers no longer running: what a
+        coordinator killed while writing left."""
+        found = []
+        for folder in (self.root, self.runs, self.failed, self.tables, self.plots,
+                       self.root / "search"):
             try:
-                entries = list(os.scandir(folder))
+                entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
             except OSError:
                 continue
             for entry in entries:
                 match = TEMPORARY.fullmatch(entry.name)
-                if match is None or _alive(int(match["pid"])):
-                    continue
-                path = Path(entry.path)
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
-                removed.append(path)
+                if match is not None and not _alive(int(match["pid"])):
+                    found.append(Path(entry.path))
+        return found
+
+    def remove_stale(self) -> list[Path]:
+        """Removes the temporaries of writers no longer running (:meth:`stale_temporaries`)."""
+        removed = self.stale_temporaries()
+        for path in removed:
+            remove(path)
         return removed
+
+    def remove_run(self, run_id: str) -> Path:
+        """Removes ``runs/<run_id>/``: renamed out of ``runs/`` first, so a kill midway
+        leaves a temporary (removed later), never a half-removed run."""
+        final = self.runs / run_id
+        doomed = temporary_name(final)
+        os.rename(final, doomed)
+        remove(doomed)
+        return final
 
     def write_json(self, name: str, data: Any) -> Path:
         write_results(self.root, {name: json.dumps(data, indent=2, sort_keys=True) + "\n"})
@@ -179,3 +282,11 @@ class Store:
     def write_text(self, name: str, text: str) -> Path:
         write_results(self.root, {name: text})
         return self.root / name
+
+
+def remove(path: Path) -> None:
+    """Removes a file or a folder (and what it holds); one already gone is no error."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

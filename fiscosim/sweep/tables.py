@@ -269,6 +269,169 @@ def points_table(runs: pa.Table, params: Sequence[str], metrics: Sequence[str] |
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
+CDF_PROBABILITIES: tuple[float, ...] = tuple(sorted({i / 200 for i in range(201)} | {0.999}))
+"""Where a run's latency distribution is kept (``latency_quantiles.json``) and the
+``latency_cdf`` table has rows: 0, 0.005, …, 1 and 0.999 (202 probabilities).
+
+``i / 200`` is the double nearest to the decimal, so 0.5, 0.95 and 0.99 are the very numbers
+``np.percentile(…, [50, 95, 99])`` turns into quantiles: the summary's p50, p95 and p99.
+"""
+
+QUANTILE_METHOD = "linear"
+"""numpy's quantile method for the latencies: its default (Hyndman and Fan's type 7), the one
+the summary's ``latency_ms`` percentiles use."""
+
+CDF_STAT_COLUMNS = ("n", "mean", "std", "sem", "ci_low", "ci_high")
+"""The statistics of one point × probability in ``latency_cdf``, after its ``probability``."""
+
+
+def measured_latencies_ms(world: Any) -> Any:
+    """The latency (ms, a float64 array) of every transaction the summary's ``latency_ms``
+    describes: sent by a client inside the measured window [warm-up, end of workload) and
+    answered with a receipt, from the client's send to the receipt at the client.
+
+    The same arrays and operations as :func:`fiscosim.metrics.summary.summarise` (whose
+    ``latency_ms`` is ``np.percentile`` of these); a run of several groups pools its groups'
+    transactions. tests/test_sweep_cdf.py checks that p50, p95 and p99 equal the summary's.
+    """
+    import numpy as np
+
+    parts = []
+    for group in world.groups or [world]:
+        table = group.table
+        start_us = int(group.scenario.warmup_s * 1_000_000)
+        end_us = group.end_of_workload_us
+        submit = table.column("submit_time")
+        committed = table.column("receipt_time") >= 0
+        receipt = table.column("receipt_time") + getattr(group, "client_hop_us", 0)
+        in_window = (submit >= start_us) & (submit < end_us)
+        parts.append((receipt - submit)[in_window & committed])
+    return np.concatenate(parts).astype(np.float64) / 1000.0
+
+
+def latency_quantiles(latency_ms: Any,
+                      probabilities: Sequence[float] = CDF_PROBABILITIES) -> list[float] | None:
+    """The quantiles of ``latency_ms`` at ``probabilities`` (numpy's linear method, rounded to
+    the µs as the summary rounds its percentiles), or None when there is no latency.
+
+    >>> latency_quantiles([1.0, 2.0, 3.0, 4.0], [0.0, 0.5, 0.9, 1.0])
+    [1.0, 2.5, 3.7, 4.0]
+    >>> latency_quantiles([]) is None
+    True
+    """
+    import numpy as np
+
+    values = np.asarray(latency_ms, dtype=np.float64)
+    if values.size == 0:
+        return None
+    found = np.quantile(values, list(probabilities), method=QUANTILE_METHOD)
+    return [round(float(v), 3) for v in found]
+
+
+def transactions_columns(world: Any) -> dict[str, Any]:
+    """The run's per-transaction table (``txs.csv`` of ``--artifacts all``) as numpy columns.
+
+    One row per transaction any client sent: ``group`` (in a run of several groups), ``tx``
+    (its id in its group), the transaction table's columns as the simulator keeps them (times
+    in simulated µs; ``receipt_time`` is the RPC node's commit, -1 for none; codes -1 for
+    none), ``state`` (its end state: :data:`fiscosim.metrics.summary.STATES`), ``measured``
+    (sent inside the measured window) and ``latency_ms`` (send to the receipt at the client,
+    NaN without a receipt: the summary's ``latency_ms`` covers the measured rows with one).
+    """
+    import numpy as np
+
+    from fiscosim.metrics.summary import STATES, tx_states
+    from fiscosim.node.txtable import _COLUMNS  # so a column added there appears here too
+
+    groups = world.groups or [world]
+    parts: list[dict[str, Any]] = []
+    for group in groups:
+        table = group.table
+        columns: dict[str, Any] = {}
+        if len(groups) > 1:
+            columns["group"] = np.full(table.count, group.group_id, dtype=object)
+        columns["tx"] = np.arange(table.count, dtype=np.int64)
+        for name in _COLUMNS:
+            columns[name] = table.column(name)
+        masks, _ = tx_states(group)
+        state = np.full(table.count, "", dtype=object)
+        for name in STATES:
+            state[masks[name]] = name
+        columns["state"] = state
+        submit = table.column("submit_time")
+        start_us = int(group.scenario.warmup_s * 1_000_000)
+        columns["measured"] = (submit >= start_us) & (submit < group.end_of_workload_us)
+        receipt = table.column("receipt_time")
+        latency = (receipt + getattr(group, "client_hop_us", 0) - submit) / 1000.0
+        columns["latency_ms"] = np.where(receipt >= 0, latency, np.nan)
+        parts.append(columns)
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def latency_cdf_table(runs: pa.Table, quantiles: Mapping[str, Mapping[str, Sequence[float]]],
+                      params: Sequence[str], ci: float = 0.95) -> pa.Table:
+    """Per-quantile statistics across runs: one row per point × probability, sorted so.
+
+    ``quantiles`` maps a run id of ``runs`` to its ``latency_quantiles.json`` (``probabilities``
+    and ``latency_ms``, equally long): each run's own distribution of its transactions'
+    latencies. At each probability the point's runs' quantiles are summarised as
+    :func:`points_table` summarises a metric (:func:`fiscosim.sweep.stats.summarize`): n, mean,
+    std, sem and the Student t interval at ``ci``, null where n is too small. This is
+    tornettools' ``draw_cdf_ci``: latencies pooled within a run, the interval across runs.
+    Columns: point_id, label, the params (as typed in ``runs``), probability,
+    :data:`CDF_STAT_COLUMNS`. Runs without quantiles add nothing; none at all give no rows.
+    """
+    pa = require("pyarrow", "the sweep's tables")
+    params = list(params)
+    missing = [name for name in ("run_id", "point_id", "label", *params)
+               if name not in runs.column_names]
+    if missing:
+        raise ValueError(f"latency_cdf_table: the runs table has no column {', '.join(missing)}")
+    run_ids = runs.column("run_id").to_pylist()
+    point_ids = runs.column("point_id").to_pylist()
+    labels = runs.column("label").to_pylist()
+    param_values = {name: runs.column(name).to_pylist() for name in params}
+
+    first: dict[str, int] = {}
+    # point id -> probability -> the quantile of each of its runs that has one
+    values: dict[str, dict[float, list[float]]] = {}
+    for index, (run_id, point_id) in enumerate(zip(run_ids, point_ids, strict=True)):
+        found = quantiles.get(run_id)
+        if not found:
+            continue
+        probabilities, latencies = found["probabilities"], found["latency_ms"]
+        if len(probabilities) != len(latencies):
+            raise ValueError(f"latency_cdf_table: run {run_id} has {len(probabilities)} "
+                             f"probabilities and {len(latencies)} latencies")
+        first.setdefault(point_id, index)
+        at = values.setdefault(point_id, {})
+        for probability, latency in zip(probabilities, latencies, strict=True):
+            at.setdefault(float(probability), []).append(
+                math.nan if latency is None else float(latency))
+
+    out: dict[str, list[Any]] = {name: [] for name in ("point_id", "label", *params,
+                                                       "probability", *CDF_STAT_COLUMNS)}
+    for point_id in sorted(values):
+        row = first[point_id]
+        for probability in sorted(values[point_id]):
+            stats = summarize(values[point_id][probability], ci)
+            out["point_id"].append(point_id)
+            out["label"].append(labels[row])
+            for name in params:
+                out[name].append(param_values[name][row])
+            out["probability"].append(probability)
+            for name in CDF_STAT_COLUMNS:
+                out[name].append(getattr(stats, name))
+
+    fields = [pa.field("point_id", pa.string()), pa.field("label", pa.string())]
+    fields += [runs.schema.field(name) for name in params]
+    fields += [pa.field("probability", pa.float64()), pa.field("n", pa.int64())]
+    fields += [pa.field(name, pa.float64()) for name in CDF_STAT_COLUMNS[1:]]
+    schema = pa.schema(fields)
+    arrays = [pa.array(out[field.name], type=field.type) for field in fields]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def write_tables(out_dir: Path, name: str, table: pa.Table,
                  metadata: Mapping[str, Any]) -> list[Path]:
     """Writes ``out_dir/<name>.parquet`` and ``out_dir/<name>.csv``; returns their paths.
