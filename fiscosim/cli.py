@@ -1423,12 +1423,14 @@ def _range_option(text: str | None, option: str, kind: type) -> Any:
 @click.option("--timers", is_flag=True, help="Also timers set and cancelled (fired ones are "
                                              "always told).")
 @click.option("--columns", is_flag=True, help="One column per node.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="English, or Simplified Chinese (简体中文).")
 @click.option("--lesson", type=click.Path(dir_okay=False), default=None,
               help="A lesson script, a file or a shipped lesson's name (teach/normal4): its "
                    "notes, questions and answers between the lines.")
 def trace_narrate(file: str, nodes: tuple[str, ...], types: str | None, blocks: str | None,
                   time_ms: str | None, group: str | None, recv: bool, timers: bool,
-                  columns: bool, lesson: str | None) -> None:
+                  columns: bool, lang: str, lesson: str | None) -> None:
     """Tell a trace FILE as text: one line per protocol step, in the PBFT core's own words."""
     from fiscosim.trace.narration import Filters, narrate_trace
 
@@ -1459,7 +1461,8 @@ def trace_narrate(file: str, nodes: tuple[str, ...], types: str | None, blocks: 
             notes = load_lesson(lesson if Path(lesson).exists() else shipped[lesson]).place(trace)
         except LessonError as error:
             raise Failure(str(error)) from None
-    for line in narrate_trace(trace, filters, columns=columns, group=group, notes=notes):
+    for line in narrate_trace(trace, filters, lang=lang, columns=columns, group=group,
+                              notes=notes):
         click.echo(line)
 
 

@@ -52,3 +52,22 @@ def suite(request):
 @pytest.fixture(scope="session")
 def secp_batch_10007():
     return signed_batch("secp256k1", 10_007)
+
+
+def tiny_sweep(repeat: int = 2,
+               metrics: str = "tps, latency_ms.p50, latency_ms.p95, blocks") -> str:
+    """A sweep file of two points (4 and 5 sealers) of 1.5 simulated seconds: the sweep tests'
+    smallest real sweep."""
+    return f"""\
+name: tiny
+duration_s: 1.5
+warmup_s: 0.5
+drain_s: 1
+nodes: {{count: 4}}
+workload: {{rate_tps: 200}}
+sweep:
+  repeat: {repeat}
+  grid:
+    nodes.count: [4, 5]
+  metrics: [{metrics}]
+"""

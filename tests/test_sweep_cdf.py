@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, tiny_sweep
 from scipy import stats as sp
 
 pa = pytest.importorskip("pyarrow", reason="sweeps need the analysis extra")
@@ -294,19 +294,7 @@ def test_default_specs_add_the_cdf_and_max_tps():
 
 # -- a real sweep ------------------------------------------------------------------------------
 
-SWEEP = """\
-name: tiny
-duration_s: 1.5
-warmup_s: 0.5
-drain_s: 1
-nodes: {count: 4}
-workload: {rate_tps: 200}
-sweep:
-  repeat: 2
-  grid:
-    nodes.count: [4, 5]
-  metrics: [tps, latency_ms.p50, latency_ms.p95, blocks]
-"""
+SWEEP = tiny_sweep()
 
 
 @pytest.fixture(scope="module")

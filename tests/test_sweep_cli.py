@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import tiny_sweep
 
 pa = pytest.importorskip("pyarrow", reason="sweeps need the analysis extra")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -22,19 +23,7 @@ from fiscosim.sweep.plan import read_sweep  # noqa: E402
 from fiscosim.sweep.store import Store, stale_reason  # noqa: E402
 from fiscosim.version import __version__  # noqa: E402
 
-SWEEP = """\
-name: tiny
-duration_s: 1.5
-warmup_s: 0.5
-drain_s: 1
-nodes: {count: 4}
-workload: {rate_tps: 200}
-sweep:
-  repeat: 1
-  grid:
-    nodes.count: [4, 5]
-  metrics: [tps, latency_ms.p50, blocks]
-"""
+SWEEP = tiny_sweep(repeat=1, metrics="tps, latency_ms.p50, blocks")
 
 
 def sweep_file(tmp_path: Path, text: str = SWEEP) -> Path:

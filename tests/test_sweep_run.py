@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import tiny_sweep
 
 pa = pytest.importorskip("pyarrow", reason="sweeps need the analysis extra")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -22,19 +23,7 @@ from fiscosim.sweep import campaign  # noqa: E402
 from fiscosim.sweep.campaign import run_sweep, status  # noqa: E402
 from fiscosim.sweep.runner import LocalBackend, LostRun, drive  # noqa: E402
 
-SWEEP = """\
-name: tiny
-duration_s: 1.5
-warmup_s: 0.5
-drain_s: 1
-nodes: {count: 4}
-workload: {rate_tps: 200}
-sweep:
-  repeat: 2
-  grid:
-    nodes.count: [4, 5]
-  metrics: [tps, latency_ms.p50, latency_ms.p95, blocks]
-"""
+SWEEP = tiny_sweep()
 
 WALL = {"wall_s", "host"}
 

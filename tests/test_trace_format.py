@@ -229,6 +229,17 @@ def test_narration_filters(normal4):
     assert len(columns) == len(everything) + 1  # a header line naming the columns
 
 
+def test_narration_in_chinese_tells_the_same_lines(normal4):
+    trace = read_trace(normal4)
+    english, chinese = narrate_trace(trace), narrate_trace(trace, lang="zh")
+    assert len(chinese) == len(english)
+    for en, zh in zip(english, chinese, strict=True):
+        assert en[:14] == zh[:14]  # the same time stamps, line by line
+        assert any("\u4e00" <= c <= "\u9fff" for c in zh), zh
+    with pytest.raises(ValueError, match="en, zh"):
+        narrate_trace(trace, lang="fr")
+
+
 def test_the_command_line_narrates_exports_and_checks(normal4, tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["trace", "narrate", str(normal4), "--types", "PP",
@@ -247,5 +258,8 @@ def test_the_command_line_narrates_exports_and_checks(normal4, tmp_path):
     assert result.exit_code == 2
     assert "line" in result.output and "truncated" in result.output
     assert "Traceback" not in result.output
+    result = runner.invoke(main, ["trace", "narrate", str(normal4), "--lang", "zh",
+                                  "--blocks", "1", "--types", "PP"])
+    assert result.exit_code == 0 and "PrePrepare(区块 1" in result.output
     result = runner.invoke(main, ["trace", "narrate", str(normal4), "--node", "nodeX"])
     assert result.exit_code == 2 and "nodeX" in result.output

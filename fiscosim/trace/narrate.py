@@ -8,6 +8,9 @@ simulator builds one per sealer (``me``, its consensus index, is the node the se
 "we" of) and hands it to the node's runtime, which sits below this layer and so cannot import
 it (docs/architecture.md, layers).
 
+``lang`` picks the language of the sentences (:data:`LANGUAGES`): ``"en"``, this module's
+English, or ``"zh"``, Simplified Chinese (:mod:`fiscosim.trace.zh`).
+
 >>> from fiscosim.consensus.events import QuorumReached
 >>> Narrator(0)(QuorumReached("prepare", 1, 0, 3, 3, (0, 1, 3), bytes(32)))
 'prepare quorum for block 1 in view 0 (weight 3/3: nodes 0,1,3): sending Commit'
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fiscosim.consensus import events as ev
+from fiscosim.trace import zh
 
 
 def short(digest: bytes) -> str:
@@ -31,29 +35,45 @@ _PEER_MESSAGES = frozenset(
 """Messages whose sender must be another consensus node (not a vote about one block)."""
 
 
-class Narrator:
-    """Words for one node's events: ``narrator(event)`` is its sentence."""
+LANGUAGES = ("en", "zh")
+"""The languages a :class:`Narrator` speaks."""
 
-    def __init__(self, me: int, labels: Sequence[str] | None = None) -> None:
+
+class Narrator:
+    """Words for one node's events: ``narrator(event)`` is its sentence, in ``lang`` (one of
+    :data:`LANGUAGES`; anything else is a ValueError)."""
+
+    def __init__(self, me: int, labels: Sequence[str] | None = None, lang: str = "en") -> None:
         self.me = me
         self.labels = None if labels is None else tuple(labels)
+        self.lang = lang
+        self._texts: dict[type, Callable[[Narrator, Any], str]]
+        if lang == "en":
+            self._texts, self._node, self._nodes = _TEXTS, "node ", "nodes "
+        elif lang == "zh":
+            self._texts, self._node, self._nodes = zh.TEXTS, zh.NODE, zh.NODES
+        else:
+            raise ValueError(f"unknown narration language {lang!r}: the languages are "
+                             f"{', '.join(LANGUAGES)}")
 
-    def who(self, index: int, prefix: str = "node ") -> str:
-        """Consensus node ``index``: its label, else ``prefix`` and the index ("node 3"). An
-        index outside the consensus list (a stray sender) is always written as a number."""
+    def who(self, index: int, prefix: str | None = None) -> str:
+        """Consensus node ``index``: its label, else ``prefix`` (by default the language's:
+        "node ") and the index ("node 3"). An index outside the consensus list (a stray
+        sender) is always written as a number."""
         labels = self.labels
         if labels is not None and 0 <= index < len(labels):
             return labels[index]
-        return f"{prefix}{index}"
+        return f"{self._node if prefix is None else prefix}{index}"
 
-    def whos(self, indexes: Iterable[int], prefix: str = "nodes ") -> str:
-        """Several consensus nodes: "nodes 0,1,2", or their labels."""
+    def whos(self, indexes: Iterable[int], prefix: str | None = None) -> str:
+        """Several consensus nodes: "nodes 0,1,2" (``prefix``, by default the language's), or
+        their labels."""
         if self.labels is None:
-            return prefix + ",".join(map(str, indexes))
+            return (self._nodes if prefix is None else prefix) + ",".join(map(str, indexes))
         return ", ".join(self.who(i) for i in indexes)
 
     def __call__(self, event: ev.Event) -> str:
-        return _TEXTS[type(event)](self, event)
+        return self._texts[type(event)](self, event)
 
 
 # -- the normal case ----------------------------------------------------------------------------
@@ -400,9 +420,10 @@ _TEXTS: dict[type, Callable[[Narrator, Any], str]] = {
 """Each event type's sentence."""
 
 
-def narrate(event: ev.Event, me: int, labels: Sequence[str] | None = None) -> str:
-    """The sentence for one event of node ``me`` (see :class:`Narrator`)."""
-    return Narrator(me, labels)(event)
+def narrate(event: ev.Event, me: int, labels: Sequence[str] | None = None,
+            lang: str = "en") -> str:
+    """The sentence for one event of node ``me`` in ``lang`` (see :class:`Narrator`)."""
+    return Narrator(me, labels, lang)(event)
 
 
-__all__ = ["Narrator", "narrate", "short"]
+__all__ = ["LANGUAGES", "Narrator", "narrate", "short"]

@@ -11,7 +11,9 @@ consensus index (FISCO's nodeID order, which the leader formula uses) and the sc
 Filters (all optional, combined with "and"): nodes (a record about one of them: its node, a
 send's sender or a destination), message types (sends and their drops; abbreviations PP, P,
 C, CP, VC, NV), blocks ``A:B`` and times ``A:B`` in milliseconds. ``columns`` puts each node's
-lines in a column of its own (dslogs' layout).
+lines in a column of its own (dslogs' layout). ``lang="zh"`` tells it in Simplified Chinese
+(:mod:`fiscosim.trace.zh`); names the trace itself carries (message types, drop reasons,
+fault texts) stay as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fiscosim.consensus import events as ev
+from fiscosim.trace import zh
 from fiscosim.trace.events import Trace
 from fiscosim.trace.narrate import Narrator
 
@@ -130,8 +133,13 @@ class Teller:
         self.group = group if group is not None else (groups[0]["id"] if groups else None)
         self.index_of = trace.index_of(self.group)
         sealers = next((g["sealers"] for g in groups if g["id"] == self.group), [])
-        self.labels = tuple(f"sealer {i} ({name})" for i, name in enumerate(sealers))
-        self.narrators = {name: Narrator(i, self.labels) for i, name in enumerate(sealers)}
+        if lang not in _WORDS:
+            raise ValueError(f"unknown narration language {lang!r}: the languages are "
+                             f"{', '.join(_WORDS)}")
+        label = zh.LABEL if lang == "zh" else "sealer {i} ({name})"
+        self.labels = tuple(label.format(i=i, name=name) for i, name in enumerate(sealers))
+        self.narrators = {name: Narrator(i, self.labels, lang)
+                          for i, name in enumerate(sealers)}
         self.sends: dict[int, dict[str, Any]] = {}
         self.states: dict[str, tuple[int, int, bool]] = {}
         self.words = _WORDS[lang]
@@ -151,7 +159,7 @@ class Teller:
         if "blk" in send:
             parts.append(f"{self.words['blk']} {send['blk']}")
         if "view" in send:
-            parts.append(f"view {send['view']}")
+            parts.append(f"{self.words['view']} {send['view']}")
         inside = ", ".join(parts)
         return f"{send['type']}({inside})" if inside else send["type"]
 
@@ -195,7 +203,8 @@ class Teller:
         if kind == "exec":
             if record["op"] == "start":
                 until = record.get("until")
-                end = f" {w['until']} {until / 1000:.3f} ms" if until is not None else ""
+                end = (w["until_at"].format(t=f"{until / 1000:.3f} ms")
+                       if until is not None else "")
                 return record["node"], "⚙", w["exec_start"].format(
                     blk=record["blk"], txs=record.get("txs", 0)) + end
             if record["node"] in self.narrators:
@@ -217,7 +226,8 @@ class Teller:
             self.states[record["node"]] = said
             if before is None or before == said:
                 return None  # a new height alone: the core's own lines say it
-            return record["node"], "≡", w["state"].format(
+            key = "state" if record["to_view"] == record["view"] else "state_moving"
+            return record["node"], "≡", w[key].format(
                 view=record["view"], to_view=record["to_view"], leader=self.who(record["leader"]),
                 committed=record["committed"], executed=record["executed"],
                 up="" if record["up"] else w["down"])
@@ -322,16 +332,20 @@ _WORDS: dict[str, dict[str, str]] = {
         "sealers": "sealers ", "blk": "blk", "from": "from", "forged": "forged ",
         "dropped": "{msg} from {src} dropped: {why}",
         "timer_fired": "{name} timer fired", "timer_set": "{name} timer set",
-        "timer_cancel": "{name} timer cancelled", "due": "due", "until": "until",
+        "timer_cancel": "{name} timer cancelled", "due": "due",
         "exec_start": "executes block {blk} ({txs} txs)",
         "exec_end": "executed block {blk}",
         "ledger": "writes block {blk} to the ledger (executed hash {hash}, {sigs} CheckPoint "
                   "signatures, {txs} txs)",
         "seal": "seals block {blk} with {txs} txs",
-        "state": "{up}view {view}, moving to view {to_view}, waits for {leader}; committed "
-                 "{committed}, executed {executed}",
+        "state": "{up}in view {view}, waits for {leader}; committed {committed}, executed "
+                 "{executed}",
+        "state_moving": "{up}view {view}, moving to view {to_view}, waits for {leader}; "
+                        "committed {committed}, executed {executed}",
+        "view": "view", "until_at": " until {t}",
         "down": "down; ", "crash": "crashes", "restart": "restarts",
         "fault": "fault: {text}", "check_ok": "{prop} holds", "check_bad": "{prop} violated: "
         "{detail}", "question": "Question", "answer": "Answer",
     },
+    "zh": zh.WORDS,
 }
