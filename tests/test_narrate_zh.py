@@ -139,6 +139,7 @@ EVENTS: list[ev.Event] = [
     _ignored("NewView", "far_future_view", sender=3, to_view=30, detail=(10,)),
     _ignored("NewView", "bad_view_changes", sender=3, to_view=2, detail=("view", 4)),
     _ignored("NewView", "bad_view_changes", sender=3, to_view=2, detail=("twice", 1)),
+    _ignored("NewView", "bad_view_changes", sender=3, to_view=2, detail=("sender", 9)),
     _ignored("NewView", "bad_view_changes", sender=3, to_view=2,
              detail=("proof", 1, "malformed_proof", (7, 2, 8, 3))),
     _ignored("NewView", "bad_view_changes", sender=3, to_view=2,

@@ -1522,7 +1522,9 @@ class PbftCore:
         for vc in message.view_changes:
             if vc.view != message.view:
                 return "bad_view_changes", ("view", vc.view)
-            if not 0 <= vc.sender < self._n or vc.sender in senders:
+            if not 0 <= vc.sender < self._n:
+                return "bad_view_changes", ("sender", vc.sender)
+            if vc.sender in senders:
                 return "bad_view_changes", ("twice", vc.sender)
             flaw = self._bad_proofs(vc)
             if flaw is not None:

@@ -229,7 +229,26 @@ class Node(Stage):
             ctx.core = self.core_factory(ctx.height)
 
     # -- the core's actions, routed to the stages ------------------------------------------------
-    def _apply(self, actions: list) -> None:
+    def trace_state(self) -> dict[str, Any]:
+        """This node's state as a trace's ``state`` record says it (tracing only): the core's
+        view, the view it moves to, whom it waits for (a consensus index), its committed and
+        executed heights and its timeout back-off exponent."""
+        core = self.ctx.core
+        if core is None:
+            return {"up": self.ctx.up, "committed": self.ctx.height}
+        return {"up": self.ctx.up, "view": core.view, "to_view": core.to_view,
+                "leader": core.current_leader, "committed": core.committed_index,
+                "executed": core.executed_index, "cycle": core.change_cycle}
+
+    def _apply(self, actions: list, state: dict[str, Any] | None = None) -> None:
+        """Carries out the core's actions. Tracing, the node's state follows them: ``state``,
+        taken when the core produced them (a message's actions wait for the PBFT thread while
+        the core has moved on), else the core's state now."""
+        self._carry_out(actions)
+        if self.shared.trace is not None:
+            self.ctx.trace("state", **(state if state is not None else self.trace_state()))
+
+    def _carry_out(self, actions: list) -> None:
         for action in actions:
             kind = type(action)
             if kind is act.Broadcast:
@@ -472,7 +491,8 @@ class Node(Stage):
             # per message (half of a 100-node run's events).
             actions = ctx.core.handle(message)
             if actions:
-                self.later(done, self._apply, actions)
+                self.later(done, self._apply, actions,
+                           self.trace_state() if self.shared.trace is not None else None)
                 if kind in ("ViewChange", "NewView"):
                     self.later(done, self.check_leader)
 
@@ -502,7 +522,8 @@ class Node(Stage):
             self._heard_checkpoints(senders.tolist(), votes[0].index)
         actions = core.handle_votes(votes)
         if actions:
-            self.later(done, self._apply, actions)
+            self.later(done, self._apply, actions,
+                       self.trace_state() if self.shared.trace is not None else None)
 
     def late_votes(self, arrivals: np.ndarray, sizes: np.ndarray, envelope: Any) -> None:
         """Votes of one kind that reached this node after their phase's quorum, handed over

@@ -52,27 +52,15 @@ def _node_entry(name: str) -> dict[str, Any]:
 
 
 def state_function(world: Any):
-    """``state_of(group, position)``: a node's state record's fields, ``None`` for a node
-    without a consensus core or chain (a light node)."""
+    """``state_of(group, position)``: a node's state record's fields as its runtime gives them
+    (:meth:`fiscosim.node.runtime.Node.trace_state`), ``None`` for a light node."""
     groups = {group.group_id: group for group in world.groups}
-    names: dict[str, list[str]] = {gid: [n.ctx.name for n in group.sealers]
-                                   for gid, group in groups.items()}
 
     def state_of(group_id: str, position: int) -> dict[str, Any] | None:
         group = groups.get(group_id)
         node = group.node_at.get(position) if group is not None else None
-        ctx = getattr(node, "ctx", None)
-        if ctx is None:
-            return None
-        core = ctx.core
-        if core is None or ctx.index < 0:
-            return {"up": bool(ctx.up), "committed": int(ctx.height)}
-        sealers = names[group_id]
-        leader = core.current_leader
-        return {"up": bool(ctx.up), "view": core.view, "to_view": core.to_view,
-                "leader": sealers[leader] if 0 <= leader < len(sealers) else leader,
-                "committed": core.committed_index, "executed": core.executed_index,
-                "cycle": core.change_cycle}
+        trace_state = getattr(node, "trace_state", None)
+        return trace_state() if trace_state is not None else None
 
     return state_of
 

@@ -51,22 +51,6 @@ class Trace:
     def groups(self) -> list[dict[str, Any]]:
         return list(self.header.get("groups", []))
 
-    def to_html(self, path: str | Path | None = None,
-                notes: list[dict[str, Any]] | None = None) -> str:
-        """The offline HTML viewer of this trace (docs/viewer.md), written to ``path`` when
-        given; returns the page. ``notes``: a lesson's placed notes
-        (:meth:`fiscosim.trace.lesson.Lesson.place`)."""
-        from fiscosim.trace.viewer import to_html, write_html
-
-        if path is not None:
-            write_html(self, path, notes)
-        return to_html(self, notes)
-
-    def _repr_html_(self) -> str:
-        from fiscosim.trace.viewer import notebook_html
-
-        return notebook_html(self)
-
     def index_of(self, group: str | None = None) -> dict[str, int]:
         """Node name → consensus index in ``group`` (the first group by default)."""
         groups = self.groups()

@@ -13,7 +13,18 @@ braces and what the run says about them:
   is in at that moment (FISCO's formula, ``(blk // leader_period + view) % n``, over the
   group's sealers in index order), so a lesson names the leader the chain really has;
 - ``{since_seal_ms}``: how long after its block was sealed (the first seal of that block);
-- ``{n}``, ``{f}``, ``{quorum}``, ``{leader_period}``, ``{timeout_ms}``: the group's.
+- ``{n}``, ``{f}``, ``{quorum}``, ``{leader_period}``, ``{timeout_ms}``: the group's;
+- ``{to_leader}`` and ``{to_leader_idx}``: for a record with a ``to_view`` (a view change),
+  the leader of its block in that view, by the same formula;
+- ``{since_prev_block_ms}``: how long after block ``blk - 1`` entered a ledger (the record's
+  node's ledger record of it, else the first one): a block interval, or a view change's stall;
+- ``{timer_ms}`` and ``{timer_set_ms}``: the delay of the node's view timer (for a ``timer``
+  record, of that timer) as last set at or before the record, and when it was set (the last
+  progress it measures from); ``{prev_timer_ms}``: the delay of the timer of that name that
+  fired at that node before that one was set (so a back-off reads ``{prev_timer_ms}`` × 1.5 =
+  ``{timer_ms}``);
+- ``{consensus_height}``, ``{executed_height}``, ``{ledger_height}``: at the record's node up
+  to the record, the highest block with a Commit quorum, executed, and in its ledger.
 
 A note whose anchor matches nothing is an error naming the note: a lesson never silently
 loses a step when the model changes. ``pause: true`` marks where a viewer stops.
@@ -119,7 +130,74 @@ def _values(trace: Trace, record: dict[str, Any]) -> dict[str, Any]:
         leader = (blk // group["leader_period"] + view) % len(sealers)
         values["leader_idx"] = leader
         values["leader"] = f"idx{leader} ({sealers[leader]})"
+    to_view = record.get("to_view")
+    if blk is not None and isinstance(to_view, int) and sealers:
+        leader = (blk // group["leader_period"] + to_view) % len(sealers)
+        values["to_leader_idx"] = leader
+        values["to_leader"] = f"idx{leader} ({sealers[leader]})"
+    if blk is not None:
+        previous = _previous_block_at(trace, blk - 1, node)
+        if previous is not None and record["t"] >= previous:
+            values["since_prev_block_ms"] = f"{(record['t'] - previous) / 1000:.1f}"
+    if node is not None:
+        values.update(_timer_values(trace, record, node))
+        values.update(_heights(trace, record, node))
     return values
+
+
+def _previous_block_at(trace: Trace, blk: int, node: str | None) -> int | None:
+    """When block ``blk`` entered ``node``'s ledger, else the first ledger (µs)."""
+    first = None
+    for other in trace.records:
+        if other["ev"] == "ledger" and other.get("blk") == blk:
+            if other.get("node") == node:
+                return int(other["t"])
+            if first is None:
+                first = int(other["t"])
+    return first
+
+
+def _timer_values(trace: Trace, record: dict[str, Any], node: str) -> dict[str, str]:
+    """``{timer_ms}``, ``{timer_set_ms}`` and ``{prev_timer_ms}`` (the module docstring)."""
+    name = record.get("name", "pbft") if record["ev"] == "timer" else "pbft"
+    last_set: dict[str, Any] | None = None
+    fired: int | None = None  # the delay of the last timer that fired so far
+    fired_before_set: int | None = None  # ... before ``last_set`` was set
+    for other in trace.records:
+        if other["id"] > record["id"]:
+            break
+        if other["ev"] != "timer" or other.get("node") != node or other.get("name") != name:
+            continue
+        if other["op"] == "set" and "due" in other:
+            last_set = other
+            fired_before_set = fired
+        elif other["op"] == "fire" and last_set is not None:
+            fired = int(last_set["due"]) - int(last_set["t"])
+    values: dict[str, str] = {}
+    if last_set is not None:
+        values["timer_ms"] = f"{(int(last_set['due']) - int(last_set['t'])) / 1000:.1f}"
+        values["timer_set_ms"] = f"{int(last_set['t']) / 1000:.3f}"
+    if fired_before_set is not None:
+        values["prev_timer_ms"] = f"{fired_before_set / 1000:.1f}"
+    return values
+
+
+def _heights(trace: Trace, record: dict[str, Any], node: str) -> dict[str, int]:
+    """``{consensus_height}``, ``{executed_height}``, ``{ledger_height}`` at ``node``."""
+    consensus = executed = ledger = 0
+    for other in trace.records:
+        if other["id"] > record["id"]:
+            break
+        if other.get("node") != node or "blk" not in other:
+            continue
+        ev, blk = other["ev"], int(other["blk"])
+        if ev == "quorum" and other.get("phase") == "committed":
+            consensus = max(consensus, blk)
+        elif ev == "exec" and other.get("op") == "end":
+            executed = max(executed, blk)
+        elif ev == "ledger" or (ev == "sync" and other.get("op") == "stored"):
+            ledger = max(ledger, blk)
+    return {"consensus_height": consensus, "executed_height": executed, "ledger_height": ledger}
 
 
 def _view_at(trace: Trace, record: dict[str, Any], node: str | None) -> int | None:

@@ -177,6 +177,8 @@ def _new_view_flaw(n: Narrator, e: ev.Ignored) -> str:
             return f"it holds a ViewChange to view {d[1]}"
         if d[0] == "twice":
             return f"it holds a ViewChange from {n.who(d[1])} twice"
+        if d[0] == "sender":
+            return f"it holds a ViewChange from {d[1]}, which is no consensus index"
         return f"the ViewChange from {n.who(d[1])}: {_proof_flaw(d[2], d[3])}"
     if e.reason == "no_quorum":
         return f"its ViewChanges weigh {d[0]} < Q = {d[1]}"
@@ -351,7 +353,8 @@ _TEXTS: dict[type, Callable[[Narrator, Any], str]] = {
         f"writing block {e.index} to the ledger with {len(e.signers)} signatures"),
     ev.Committed: lambda n, e: f"block {e.index} committed to the ledger; {_window(e)}",
     # timers
-    ev.TimerSet: lambda n, e: f"view timer set for {e.delay_us} µs ({e.why})",
+    ev.TimerSet: lambda n, e: (f"view timer set for {e.delay_us} µs"
+                               + (f" ({e.why})" if e.why else "")),
     ev.TimerCancelled: lambda n, e: "view timer cancelled: nothing in flight",
     ev.TimeoutExtended: lambda n, e: (
         f"view timer fired while block {e.busy} is executing or being stored: restarted for "

@@ -234,8 +234,11 @@ class Teller:
         if kind == "node":
             return record["node"], "⚡", w["crash" if record["op"] == "crash" else "restart"]
         if kind == "fault":
-            return (record.get("node", "*"), "⚡",
-                    w["fault"].format(text=record.get("text", record["kind"])))
+            text = record.get("text")
+            if text is None and "behaviour" in record:
+                switch = "on" if record.get("on") else "off"
+                text = f"{record['kind']} {record['behaviour']} {switch}"
+            return (record.get("node", "*"), "⚡", w["fault"].format(text=text or record["kind"]))
         if kind == "check":
             ok = record["ok"]
             return "*", "✔" if ok else "✘", w["check_ok" if ok else "check_bad"].format(
@@ -310,7 +313,11 @@ def narrate_trace(trace: Trace, filters: Filters | None = None, lang: str = "en"
             sends[record["id"]] = record
         if group is not None and record.get("g") not in (None, group):
             continue
-        told = teller.tell(record) if keep(record, filters, sends) else None
+        kept = keep(record, filters, sends)
+        if not kept and record["ev"] == "state" and "view" in record:
+            # a state line says a change: the states filtered out are still the "before"
+            teller.states[record["node"]] = (record["view"], record["to_view"], record["up"])
+        told = teller.tell(record) if kept else None
         if told is not None:
             who, symbol, text = told
             stamp = f"[{record['t'] / 1000:10.3f} ms]"

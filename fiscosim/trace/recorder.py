@@ -308,12 +308,18 @@ class TraceRecorder:
         state = self._state_of(group, position)
         if state is None:
             return
-        node = self._name(position)
-        key = tuple(state.values())
-        if self._states.get((group, node)) == key:
+        _state(self, {"g": group, "node": position, **state})
+
+    def _write_state(self, group: str | None, node: str, state: dict[str, Any]) -> None:
+        key = tuple(state.items())
+        if self._states.get((group or "", node)) == key:
             return
-        self._states[(group, node)] = key
-        self._emit({"ev": "state", "node": node, "g": group, **state})
+        self._states[(group or "", node)] = key
+        record: dict[str, Any] = {"ev": "state", "node": node}
+        if group is not None:
+            record["g"] = group
+        record.update(state)
+        self._emit(record)
 
     def _check_all_states(self) -> None:
         if self._state_of is None:
@@ -345,7 +351,6 @@ class TraceRecorder:
                 record["blk"] = values.pop("index")
             record.update(values)
             self._emit(record)
-        self._after(fields)
 
     def _quorum_record(self, node: str, group: str | None, code: str,
                        values: dict[str, Any]) -> dict[str, Any]:
@@ -409,17 +414,34 @@ def _timer(op: str) -> Callable[[TraceRecorder, dict], None]:
                 if values.get(key) not in (None, ""):
                     extra[name] = values[key]
         recorder._emit(recorder._node_record("timer", fields, **extra))
-        recorder._after(fields)
     return handle
 
 
-def _copy_fields(ev: str, keep: dict[str, str], **fixed: Any) -> Callable[[TraceRecorder, dict],
-                                                                          None]:
+def _copy_fields(ev: str, keep: dict[str, str], *, state: bool = False,
+                 **fixed: Any) -> Callable[[TraceRecorder, dict], None]:
+    """A record of ``ev`` with the raw event's fields renamed by ``keep``; ``state``: the
+    node's state is checked after it (a crash, a restart, a block a follower stored: no core
+    action carries that change)."""
     def handle(recorder: TraceRecorder, fields: dict) -> None:
         extra = {new: fields[old] for old, new in keep.items() if old in fields}
         recorder._emit(recorder._node_record(ev, fields, **fixed, **extra))
-        recorder._after(fields)
+        if state:
+            recorder._after(fields)
     return handle
+
+
+def _state(recorder: TraceRecorder, fields: dict) -> None:
+    """The runtime's state of a node after the core's actions: a record when it changed."""
+    group = fields.get("g")
+    state = {k: v for k, v in fields.items()
+             if k not in ("node", "sealer", "node_name", "g")}
+    leader = state.get("leader")
+    if isinstance(leader, int):
+        names = recorder._group_names.get(group or "", [])
+        if 0 <= leader < len(names):
+            state["leader"] = names[leader]
+    recorder._write_state(group, fields.get("node_name") or recorder._name(fields["node"]),
+                          state)
 
 
 def _fault(recorder: TraceRecorder, fields: dict) -> None:
@@ -442,9 +464,10 @@ _HANDLERS: dict[str, Callable[[TraceRecorder, dict], None]] = {
     "sync_request": lambda recorder, fields: _copy_fields(
         "sync", {"first": "first", "last": "last"}, op="request",
         peer=recorder._name(fields.get("peer", -1)))(recorder, fields),
-    "synced": _copy_fields("sync", {"index": "blk", "txs": "txs"}, op="stored"),
-    "crash": _copy_fields("node", {"height": "height"}, op="crash"),
-    "restart": _copy_fields("node", {"height": "height"}, op="restart"),
+    "synced": _copy_fields("sync", {"index": "blk", "txs": "txs"}, op="stored", state=True),
+    "crash": _copy_fields("node", {"height": "height"}, op="crash", state=True),
+    "restart": _copy_fields("node", {"height": "height"}, op="restart", state=True),
+    "state": _state,
     "byzantine": _copy_fields("fault", {"behaviour": "behaviour", "on": "on"}, kind="byzantine"),
     "forged_rejected": _copy_fields("reject", {"kind": "type", "src": "src"}),
     "fault": _fault,

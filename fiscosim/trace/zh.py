@@ -203,6 +203,8 @@ def _new_view_flaw(n: Narrator, e: ev.Ignored) -> str:
             return f"其中有一个切换到视图 {d[1]} 的 ViewChange"
         if d[0] == "twice":
             return f"其中来自 {n.who(d[1])} 的 ViewChange 出现了两次"
+        if d[0] == "sender":
+            return f"其中有一个 ViewChange 来自 {d[1]}，它不是共识节点的序号"
         return f"来自 {n.who(d[1])} 的 ViewChange：{_proof_flaw(d[2], d[3])}"
     if e.reason == "no_quorum":
         return f"其 ViewChange 总权重 {d[0]} < Q = {d[1]}"
