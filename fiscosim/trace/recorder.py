@@ -126,9 +126,11 @@ class TraceRecorder:
         self._last_src = -1
         self._last_send_at = 0
         self._packets: dict[int, tuple[int, tuple[str, int, str] | None]] = {}
-        # votes a node received (node, type, blk, sender) and its own (node, type, blk)
-        self._votes: dict[tuple[str, str, int, str], int] = {}
+        # votes a node received, (node, type, blk) -> {sender: send id}, and its own votes,
+        # (node, type, blk) -> send id; forgotten up to the block a node writes to its ledger
+        self._votes: dict[tuple[str, str, int], dict[str, int]] = {}
         self._own: dict[tuple[str, str, int], int] = {}
+        self._forgotten: dict[str, int] = {}
         self._states: dict[tuple[str, str], tuple] = {}
         self._timer_why: dict[str, tuple[str, dict[str, Any]]] = {}
         self._group_names: dict[str, list[str]] = {}
@@ -236,7 +238,8 @@ class TraceRecorder:
             self._emit({"ev": "recv", "of": send, "node": node})
             if vote is not None:
                 kind, blk, src = vote
-                self._votes[(node, kind, blk, src)] = send
+                if blk > self._forgotten.get(node, 0):
+                    self._votes.setdefault((node, kind, blk), {})[src] = send
             return
         self._emit({"ev": "drop", "of": send, "node": node, "why": fields.get("reason", "")})
 
@@ -365,7 +368,7 @@ class TraceRecorder:
             if name == node:
                 ident = self._own.get((node, kind, index))
             elif name is not None:
-                ident = self._votes.get((node, kind, index, name))
+                ident = self._votes.get((node, kind, index), {}).get(name)
             if ident is not None:
                 counted.append(ident)
         record: dict[str, Any] = {"ev": "quorum", "node": node}
@@ -444,6 +447,24 @@ def _state(recorder: TraceRecorder, fields: dict) -> None:
                           state)
 
 
+_VOTE_TYPES = ("Prepare", "Commit", "CheckPoint")
+
+
+def _ledger(recorder: TraceRecorder, fields: dict) -> None:
+    """A block in a node's ledger: the record, and the node's votes of blocks up to it are
+    forgotten (a quorum of a block in the ledger is behind it: memory stays flat)."""
+    _copy_fields("ledger", {"index": "blk", "hash": "hash", "sigs": "sigs", "txs": "txs"})(
+        recorder, fields)
+    node = fields.get("node_name") or recorder._name(fields.get("node", -1))
+    height = int(fields.get("index", 0))
+    start = recorder._forgotten.get(node, 0)
+    for blk in range(start + 1, height + 1):
+        for kind in _VOTE_TYPES:
+            recorder._votes.pop((node, kind, blk), None)
+            recorder._own.pop((node, kind, blk), None)
+    recorder._forgotten[node] = max(start, height)
+
+
 def _fault(recorder: TraceRecorder, fields: dict) -> None:
     text = str(fields.get("text", ""))
     recorder._emit({"ev": "fault", "kind": text.split(" ", 1)[0] if text else "fault",
@@ -457,8 +478,7 @@ _HANDLERS: dict[str, Callable[[TraceRecorder, dict], None]] = {
     "timer_cancelled": _timer("cancel"),
     "execute": _copy_fields("exec", {"index": "blk", "txs": "txs", "until": "until"}, op="start"),
     "executed": _copy_fields("exec", {"index": "blk", "txs": "txs"}, op="end"),
-    "commit": _copy_fields("ledger", {"index": "blk", "hash": "hash", "sigs": "sigs",
-                                      "txs": "txs"}),
+    "commit": _ledger,
     "seal": _copy_fields("seal", {"index": "blk", "txs": "txs"}),
     "fetch": _copy_fields("fetch", {"index": "blk", "missing": "missing"}),
     "sync_request": lambda recorder, fields: _copy_fields(
