@@ -317,26 +317,28 @@ def check_out_folder(out: str) -> list[Path]:
     return missing
 
 
-def check_trace_file(trace: str, scenario: Path, out: str | None) -> list[Path]:
-    """Checks that ``--trace`` can be written; returns the folders it would create."""
+def check_trace_file(trace: str, scenario: Path, out: str | None,
+                     option: str = "--trace", example: str = "trace.jsonl") -> list[Path]:
+    """Checks that ``--trace`` (or ``option``, another file a run writes) can be written;
+    returns the folders it would create."""
     path = Path(trace)
-    fix = "give a file name such as trace.jsonl"
+    fix = f"give a file name such as {example}"
     try:
         if path.is_dir():
-            raise Failure(f"--trace: {trace} is a folder ({fix})")
+            raise Failure(f"{option}: {trace} is a folder ({fix})")
         if os.path.lexists(path) and not path.is_file():
-            raise Failure(f"--trace: {trace} is not a regular file ({fix})")
+            raise Failure(f"{option}: {trace} is not a regular file ({fix})")
         resolved = path.resolve()
         if resolved == scenario.resolve():
-            raise Failure(f"--trace: {trace} is the scenario file ({fix})")
+            raise Failure(f"{option}: {trace} is the scenario file ({fix})")
         if out is not None and resolved in {(Path(out) / name).resolve() for name in RESULT_FILES}:
-            raise Failure(f"--trace: {trace} is one of the files --out writes ({fix})")
+            raise Failure(f"{option}: {trace} is one of the files --out writes ({fix})")
         missing, existing = _missing_folders(path.parent)
         if not existing.is_dir():
-            raise Failure(f"--trace: {trace}: {existing} is not a folder ({fix})")
+            raise Failure(f"{option}: {trace}: {existing} is not a folder ({fix})")
         _probe(existing, bool(missing))
     except OSError as error:
-        raise Failure(f"--trace: cannot write {trace}: {error.strerror or error} "
+        raise Failure(f"{option}: cannot write {trace}: {error.strerror or error} "
                       f"(choose a writable path)") from None
     return missing
 
@@ -425,11 +427,12 @@ def _stat(path: Path) -> tuple[int, int] | None:
 
 
 @contextlib.contextmanager
-def _nothing_left(out: str | None, trace: str | None, created: list[Path]) -> Iterator[None]:
-    """On any failure inside, removes what the run wrote: a trace already renamed into place,
-    this process's temporaries and the folders it created (only if empty)."""
-    trace_path = Path(trace) if trace is not None else None
-    before = _stat(trace_path) if trace_path is not None else None
+def _nothing_left(out: str | None, trace: str | None, created: list[Path],
+                  html: str | None = None) -> Iterator[None]:
+    """On any failure inside, removes what the run wrote: a trace (or viewer) already renamed
+    into place, this process's temporaries and the folders it created (only if empty)."""
+    files = [Path(name) for name in (trace, html) if name is not None]
+    before = [_stat(path) for path in files]
     try:
         yield
     except BaseException:
@@ -437,10 +440,10 @@ def _nothing_left(out: str | None, trace: str | None, created: list[Path]) -> It
 
         # The writers remove their own files when stopped; this catches a stop that came
         # between a file's creation and its writer's try (and a trace closed just before it).
-        if trace_path is not None:
-            if _stat(trace_path) not in (None, before):
-                trace_path.unlink(missing_ok=True)
-            remove_stale_temporaries(trace_path.parent, own=True)
+        for path, stat in zip(files, before, strict=True):
+            if _stat(path) not in (None, stat):
+                path.unlink(missing_ok=True)
+            remove_stale_temporaries(path.parent, own=True)
         if out is not None:
             remove_stale_temporaries(out, own=True)
         for folder in sorted(created, key=lambda p: len(p.parts), reverse=True):
@@ -510,6 +513,9 @@ def _dry_run(simulation: Any, path: Path, quiet: bool, as_json: bool) -> None:
               help="Record the run's trace into FILE (fiscosim-trace/1, docs/trace.md: "
                    "consensus messages, quorums, timers, execution, ledger; FILE.gz is "
                    "compressed); read it with fiscosim trace narrate.")
+@click.option("--html", metavar="FILE", default=None,
+              help="Write the run's offline HTML viewer (docs/viewer.md) into FILE; a lesson "
+                   "scenario (teach/...) brings its lesson's notes and questions.")
 @click.option("--json", "as_json", is_flag=True, help="End with the summary as one JSON line.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no report table.")
 @click.option("--dry-run", is_flag=True,
@@ -522,7 +528,7 @@ def _dry_run(simulation: Any, path: Path, quiet: bool, as_json: bool) -> None:
               help="Run even when the estimated peak memory exceeds what this machine has "
                    "free (the estimate ignores swap).")
 def run(scenario: str | None, seed: int | None, out: str | None, overrides: tuple[str, ...],
-        trace: str | None, as_json: bool, quiet: bool, dry_run: bool,
+        trace: str | None, html: str | None, as_json: bool, quiet: bool, dry_run: bool,
         timeout: float | None, no_memory_check: bool) -> None:
     """Run a scenario and print a report.
 
@@ -548,26 +554,35 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
                    f"(run the sweep with: fiscosim sweep {given})", err=True)
     # Everything that can be checked is checked before the run, not found after it.
     created = check_out_folder(out) if out is not None else []
-    if trace is not None:
-        if simulation.scenario.network.votes == "aggregate":
-            from fiscosim.net.aggregate import TRACE_REFUSED
+    if (trace is not None or html is not None) \
+            and simulation.scenario.network.votes == "aggregate":
+        from fiscosim.net.aggregate import TRACE_REFUSED
 
-            raise Failure(f"{given}: {TRACE_REFUSED}")
+        raise Failure(f"{given}: {TRACE_REFUSED}")
+    if trace is not None:
         created += check_trace_file(trace, path, out)
+    lesson = None
+    if html is not None:
+        created += check_trace_file(html, path, out, "--html", "run.html")
+        if trace is not None and Path(html).resolve() == Path(trace).resolve():
+            raise Failure(f"--html: {html} is the --trace file (give another name)")
+        lesson = _lesson_of(path)
     if dry_run:
         _dry_run(simulation, path, quiet, as_json)
         return
     # Temporaries of killed runs (SIGKILL leaves them) in the folders this run writes.
     for folder in ([Path(out)] if out is not None else []) + (
-            [Path(trace).parent] if trace is not None else []):
+            [Path(trace).parent] if trace is not None else []) + (
+            [Path(html).parent] if html is not None else []):
         remove_stale_temporaries(folder)
+    record: str | bool | None = trace if trace is not None else (html is not None or None)
     total = simulation.scenario.duration_s + simulation.scenario.drain_s
     phase = "run"
     with RunGuard(timeout) as guard:
         try:
-            with _nothing_left(out, trace, created):
+            with _nothing_left(out, trace, created, html):
                 if quiet or total < 5:
-                    result = simulation.run(trace=trace)
+                    result = simulation.run(trace=record)
                 else:
                     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -576,11 +591,14 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
                                   TimeElapsedColumn(), console=console, transient=True) as bar:
                         task = bar.add_task("run", total=total)
                         result = simulation.run(
-                            trace=trace,
+                            trace=record,
                             progress=lambda done, _total: bar.update(task, completed=done))
                 phase = "write"
                 if out is not None:
                     result.write(out)
+                if html is not None:
+                    phase = "html"
+                    _write_viewer(result, html, lesson)
                 guard.disarm()
         except _Stop as stop:
             at = f"at simulated t = {simulation.sim_time_s:.1f} s"
@@ -597,6 +615,8 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
             culprit = Path(error.filename) if error.filename else None
             if phase == "write":
                 what = f"--out: cannot write into {out}"
+            elif phase == "html":
+                what = f"--html: cannot write {html}"
             elif trace is not None and (culprit is None or culprit.parent == Path(trace).parent):
                 what = f"--trace: cannot write {trace}"
             else:  # not one of ours: a profile, the corpus cache
@@ -612,11 +632,43 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
                 console.print(f"results: {out}/summary.json, blocks.csv, manifest.json")
             if trace is not None:
                 console.print(f"trace: {trace}")
+            if html is not None:
+                console.print(f"viewer: {html}"
+                              + (f" (lesson: {lesson})" if lesson is not None else ""))
         if as_json:
             sys.stdout.write(json.dumps(result.summary, sort_keys=False) + "\n")
     if result.summary["safety"]["ok"] is False:
         raise Failure("SAFETY VIOLATED: " + result.summary["safety"]["violations"][0],
                       EXIT_UNSAFE)
+
+
+def _lesson_of(scenario: Path) -> Path | None:
+    """The lesson script beside a scenario file (``normal4.yaml`` → ``normal4.lesson.yaml``)."""
+    for suffix in (".yaml", ".yml"):
+        candidate = scenario.with_name(scenario.stem + ".lesson" + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _write_viewer(result: Any, html: str, lesson: Path | None) -> None:
+    """``--html``: the run's viewer, with the lesson's notes placed in its trace."""
+    from fiscosim.trace.lesson import LessonError, load_lesson
+    from fiscosim.trace.viewer import MAX_EVENTS, write_html
+
+    trace = result.trace
+    notes = None
+    if lesson is not None:
+        try:
+            notes = load_lesson(lesson).place(trace)
+        except LessonError as error:
+            raise Failure(f"--html: {error}") from None
+    if len(trace.records) > MAX_EVENTS:
+        click.echo(f"warning: --html: the trace has {len(trace.records):,} records; the viewer "
+                   f"shows the first {MAX_EVENTS:,} (run fewer blocks, e.g. --set "
+                   "duration_s=..., or export a part with fiscosim trace export --blocks A:B)",
+                   err=True)
+    write_html(trace, html, notes)
 
 
 _ROLE_NOUNS = {"sealer": "sealer", "observer": "observer", "light": "light node"}

@@ -159,19 +159,33 @@ def test_a_quorum_names_the_votes_it_counted(normal4):
     quorums = [r for r in trace.records if r["ev"] == "quorum"]
     assert quorums
     for quorum in quorums:
-        assert len(quorum["from"]) == len(quorum["voters"]), quorum
+        assert len(quorum["from"]) + quorum["own"] == len(quorum["voters"]), quorum
         senders = set()
         for ident in quorum["from"]:
             send = records[ident]
             assert send["ev"] == "send" and send["id"] < quorum["id"]
             assert send["type"] == phase_type[quorum["phase"]] and send["blk"] == quorum["blk"]
-            # another node's vote reached this node before the quorum; its own was sent
-            if send["src"] != quorum["node"]:
-                assert any(r["ev"] == "recv" and r["of"] == ident and r["node"] == quorum["node"]
-                           and r["id"] < quorum["id"] for r in trace.records)
+            # another node's vote: it reached this node before the quorum
+            assert send["src"] != quorum["node"]
+            assert any(r["ev"] == "recv" and r["of"] == ident and r["node"] == quorum["node"]
+                       and r["id"] < quorum["id"] for r in trace.records)
             senders.add(send["src"])
-        assert senders == set(quorum["voters"])
+        assert senders | ({quorum["node"]} if quorum["own"] else set()) == set(quorum["voters"])
         assert quorum["weight"] >= quorum["need"] == 3
+
+
+def test_two_groups_sharing_nodes_count_their_own_votes(tmp_path):
+    path = record(tmp_path, "groups.trace.jsonl", "two-groups-shared-nodes", duration_s=2,
+                  warmup_s=0.5, drain_s=1)
+    trace = read_trace(path)
+    assert validate(path) == []
+    records = trace.by_id()
+    quorums = [r for r in trace.records if r["ev"] == "quorum"]
+    assert {q["g"] for q in quorums} == {g["id"] for g in trace.groups()}
+    for quorum in quorums:
+        sends = [records[i] for i in quorum["from"]]
+        assert len(sends) + quorum["own"] == len(quorum["voters"]), quorum
+        assert all(s["g"] == quorum["g"] and s["blk"] == quorum["blk"] for s in sends), quorum
 
 
 def test_state_records_only_on_change(crash7):

@@ -71,8 +71,9 @@ class Result:
 
     @property
     def trace(self) -> Any:
-        """The run's trace (:class:`fiscosim.trace.events.Trace`: header and records, with
-        ``to_html``), from ``run(trace=True)`` or read from ``run(trace=PATH)``'s file."""
+        """The run's trace (a :class:`fiscosim.trace.viewer.ViewableTrace`: header, records,
+        ``to_html(path)`` and a notebook view), from ``run(trace=True)`` or read from
+        ``run(trace=PATH)``'s file."""
         if self._trace is None:
             if self.trace_path is None:
                 raise ValueError("this run recorded no trace: run it with trace=True (kept in "
@@ -80,6 +81,10 @@ class Result:
             from fiscosim.trace.events import read_trace
 
             self._trace = read_trace(self.trace_path)
+        if not hasattr(self._trace, "to_html"):
+            from fiscosim.trace.viewer import viewable
+
+            self._trace = viewable(self._trace)
         return self._trace
 
     def deterministic_summary(self) -> dict[str, Any]:

@@ -9,7 +9,8 @@ shapes them into the schema's records (:mod:`fiscosim.trace.events`, docs/trace.
   destination, naming the send (``of``); a message to oneself is not on the wire and not
   written; every consensus message carries its block number (``blk``), view and hash;
 - a ``quorum`` record when a node reaches a Prepare, Commit or CheckPoint quorum, naming the
-  sends whose votes it counted (``from``);
+  sends whose votes reached it and were counted (``from``) and whether its own vote counted
+  (``own``: a node's vote counts when it casts it, and its send may leave later);
 - ``pbft`` records: the core's typed events (:mod:`fiscosim.consensus.events`), every field,
   from which :mod:`fiscosim.trace.narrate` writes its sentences; ``timer``, ``exec``,
   ``ledger``, ``seal``, ``sync``, ``fault``, ``node`` (crash, restart) records;
@@ -128,9 +129,9 @@ class TraceRecorder:
         self._packets: dict[int, tuple[int, tuple[str, int, str] | None]] = {}
         # votes a node received, (node, type, blk) -> {sender: send id}, and its own votes,
         # (node, type, blk) -> send id; forgotten up to the block a node writes to its ledger
-        self._votes: dict[tuple[str, str, int], dict[str, int]] = {}
-        self._own: dict[tuple[str, str, int], int] = {}
-        self._forgotten: dict[str, int] = {}
+        # (all keyed by group too: nodes serve several groups, whose block numbers coincide)
+        self._votes: dict[tuple[str, str, str, int], dict[str, int]] = {}
+        self._forgotten: dict[tuple[str, str], int] = {}
         self._states: dict[tuple[str, str], tuple] = {}
         self._timer_why: dict[str, tuple[str, dict[str, Any]]] = {}
         self._group_names: dict[str, list[str]] = {}
@@ -178,8 +179,7 @@ class TraceRecorder:
             ident = self._emit(send, self._last_send_at)
             vote = None
             if kind in ("Prepare", "Commit", "CheckPoint") and blk is not None:
-                self._own[(src, kind, blk)] = ident
-                vote = (kind, blk, src)
+                vote = (send.get("g", ""), kind, blk, src)
             for packet in packets:
                 self._packets[packet] = (ident, vote)
 
@@ -237,9 +237,9 @@ class TraceRecorder:
         if event == "deliver":
             self._emit({"ev": "recv", "of": send, "node": node})
             if vote is not None:
-                kind, blk, src = vote
-                if blk > self._forgotten.get(node, 0):
-                    self._votes.setdefault((node, kind, blk), {})[src] = send
+                group, kind, blk, src = vote
+                if blk > self._forgotten.get((group, node), 0):
+                    self._votes.setdefault((group, node, kind, blk), {})[src] = send
             return
         self._emit({"ev": "drop", "of": send, "node": node, "why": fields.get("reason", "")})
 
@@ -362,15 +362,14 @@ class TraceRecorder:
         names = self._group_names.get(group or "", [])
         index = values["index"]
         counted = []
+        own = False
+        received = self._votes.get((group or "", node, kind, index), {})
         for voter in values["voters"]:
             name = names[voter] if 0 <= voter < len(names) else None
-            ident = None
             if name == node:
-                ident = self._own.get((node, kind, index))
-            elif name is not None:
-                ident = self._votes.get((node, kind, index), {}).get(name)
-            if ident is not None:
-                counted.append(ident)
+                own = True  # counted when cast: its send may leave after this quorum
+            elif name is not None and name in received:
+                counted.append(received[name])
         record: dict[str, Any] = {"ev": "quorum", "node": node}
         if group is not None:
             record["g"] = group
@@ -378,7 +377,7 @@ class TraceRecorder:
                        "weight": values["weight"], "need": values["quorum"],
                        "voters": [names[v] if 0 <= v < len(names) else v
                                   for v in values["voters"]],
-                       "from": sorted(counted)})
+                       "from": sorted(counted), "own": own})
         for extra in ("hash", "executed_hash", "waiting"):
             if extra in values:
                 record[extra] = values[extra]
@@ -457,12 +456,12 @@ def _ledger(recorder: TraceRecorder, fields: dict) -> None:
         recorder, fields)
     node = fields.get("node_name") or recorder._name(fields.get("node", -1))
     height = int(fields.get("index", 0))
-    start = recorder._forgotten.get(node, 0)
+    group = fields.get("g", "")
+    start = recorder._forgotten.get((group, node), 0)
     for blk in range(start + 1, height + 1):
         for kind in _VOTE_TYPES:
-            recorder._votes.pop((node, kind, blk), None)
-            recorder._own.pop((node, kind, blk), None)
-    recorder._forgotten[node] = max(start, height)
+            recorder._votes.pop((group, node, kind, blk), None)
+    recorder._forgotten[(group, node)] = max(start, height)
 
 
 def _fault(recorder: TraceRecorder, fields: dict) -> None:
