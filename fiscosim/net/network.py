@@ -290,6 +290,9 @@ class Network:
         self.n = n
         self.header_bytes = int(header_bytes)
         self.tracer = tracer
+        self.untraced: frozenset[str] = frozenset()
+        """Message kinds the tracer is not called for (a trace that leaves them out: the
+        per-transaction gossip); set by whoever gave the tracer."""
         self.fifo_links = fifo_links
         self.compress = compress
         self.loss_rate = loss_rate
@@ -617,7 +620,7 @@ class Network:
                 and packet.fate is None):
             self._down_bytes[self._host[dst]] += wire
         self._enqueue(link, packet, arrival)
-        if self.tracer is not None:
+        if self.tracer is not None and sent[_KIND] not in self.untraced:
             self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND], "size": size,
                                  "bytes": wire, "id": ident, "depart": departure, "hops": 1,
                                  "message": sent[_MESSAGE], "deliver": sent[_ON_DELIVER]})
@@ -653,6 +656,8 @@ class Network:
             free = now
         loss = self._loss
         tracer = self.tracer
+        if tracer is not None and sent[_KIND] in self.untraced:
+            tracer = None
         fifo = self.fifo_links
         heap = self._heap
         direct = 0
@@ -795,7 +800,7 @@ class Network:
             assert path is not None
             departure = self._depart(packet, src, path[1], now)
             hops = len(path) - 1
-        if self.tracer is not None:
+        if self.tracer is not None and sent[_KIND] not in self.untraced:
             self.tracer("send", {"node": src, "dst": dst, "kind": sent[_KIND],
                                  "size": sent[_SIZE], "bytes": sent[_WIRE], "id": ident,
                                  "depart": departure, "hops": hops,
@@ -942,7 +947,7 @@ class Network:
         src, message, size, wire, kind, counters, on_deliver, _, sent_at = packet.sent
         counters[_DELIVERED] += 1
         counters[_BYTES_DELIVERED] += wire
-        if self.tracer is not None:
+        if self.tracer is not None and kind not in self.untraced:
             self.tracer("deliver", {"node": packet.dst, "src": src, "kind": kind, "size": size,
                                     "id": packet.ident, "sent": sent_at})
         on_deliver(src, packet.dst, message)
@@ -975,7 +980,7 @@ class Network:
         counters[_BYTES_DROPPED] += wire
         reasons = self.stats.drop_reasons
         reasons[reason] = reasons.get(reason, 0) + 1
-        if self.tracer is not None:
+        if self.tracer is not None and kind not in self.untraced:
             path = packet.path
             at = packet.dst if path is None else path[packet.hop + 1]
             self.tracer("drop", {"node": packet.dst, "src": src, "kind": kind, "size": size,

@@ -202,6 +202,10 @@ def build_world(
     id_rng = np.random.default_rng(ids_seq)
     node_ids = [id_rng.bytes(64) for _ in specs]
     network = _build_network(scenario, env, len(specs), names, net_seq, trace)
+    if trace is not None:
+        from fiscosim.trace.recorder import UNTRACED_KINDS
+
+        network.untraced = UNTRACED_KINDS  # not even handed to the recorder
     profiles = [load_profile(spec.profile if spec.profile is not None else scenario.nodes.profile)
                 for spec in specs]
     width = WIDTH_V2 if scenario.chain.is_v2() else WIDTH_V3
