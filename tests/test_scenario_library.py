@@ -264,9 +264,15 @@ def test_the_wheel_runs_a_scenario_by_name_outside_the_clone(tmp_path):
     wheel = _build_wheel(tmp_path)
     import zipfile
 
-    shipped = {Path(name).name for name in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {name.removeprefix("fiscosim/scenarios/") for name in names
                if name.startswith("fiscosim/scenarios/")}
-    assert shipped == {path.name for path in SCENARIO_FILES} | {"README.md"}
+    teach = sorted((REPO_ROOT / "scenarios" / "teach").glob("*.yaml"))
+    assert shipped == ({path.name for path in SCENARIO_FILES} | {"README.md"}
+                       | {f"teach/{path.name}" for path in teach})
+    # the trace's schema and the viewer's page are package data too
+    assert {"fiscosim/trace/trace-1.schema.json", "fiscosim/trace/viewer/viewer.html"} <= set(
+        names)
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
@@ -321,7 +327,19 @@ def test_the_wheel_runs_a_scenario_by_name_outside_the_clone(tmp_path):
     assert listed.returncode == 0, listed.stdout + listed.stderr
     rows = json.loads(listed.stdout)["scenarios"]
     assert [row["name"] for row in rows] == SCENARIO_NAMES
-    assert all(Path(row["path"]).parent == Path(folder) for row in rows)
+    assert all(Path(row["path"]).is_relative_to(Path(folder)) for row in rows)
+
+    # a lesson by name, its viewer and its trace, from the wheel alone
+    page, trace = tmp_path / "n4.html", tmp_path / "n4.trace.jsonl"
+    lesson = inside(str(venv / "bin" / "fiscosim"), "run", "teach/normal4", "--quiet",
+                    "--html", str(page), "--trace", str(trace))
+    assert lesson.returncode == 0, lesson.stdout + lesson.stderr
+    assert "a leader does not verify its own proposal" in page.read_text(encoding="utf-8")
+    told = inside(str(venv / "bin" / "fiscosim"), "trace", "narrate", str(trace), "--lesson",
+                  "teach/normal4")
+    assert told.returncode == 0 and "✎" in told.stdout, told.stdout + told.stderr
+    checked = inside(str(venv / "bin" / "fiscosim"), "trace", "check", str(trace))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
     # The README's Python example, as it stands, from the same folder.
     example = _readme_python_example()
