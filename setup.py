@@ -6,13 +6,18 @@ The repository's ``scenarios/`` stays their one source: nothing is copied into t
 and an editable install reads the checkout's folder itself. Everything else about the package
 is in pyproject.toml; MANIFEST.in puts ``scenarios/`` into the sdist, which this step reads
 when a wheel is built from it.
+
+It also builds :mod:`fiscosim.crypto._secp_batch`, the batch secp256k1 verifier in C, as an
+*optional* extension: where no C compiler works (``CC=false pip install .``) setuptools warns
+and goes on, and :mod:`fiscosim.crypto.secp_batch` falls back to per-signature recovery.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 SOURCE = Path("scenarios")  # setuptools runs this file from the project's folder
@@ -51,4 +56,15 @@ class BuildPyWithScenarios(build_py):
         return outputs + [str(target / source.relative_to(SOURCE)) for source in _scenario_files()]
 
 
-setup(cmdclass={"build_py": BuildPyWithScenarios})
+# No -march: a wheel built with -march=native dies with SIGILL on an older CPU, and it was
+# measured no faster than the portable build here (docs/performance.md). The stable ABI
+# (Py_LIMITED_API, set in the source) makes one .abi3.so serve every CPython >= 3.11.
+SECP_BATCH = Extension(
+    "fiscosim.crypto._secp_batch",
+    sources=["fiscosim/crypto/_secp_batch.c"],
+    optional=True,
+    py_limited_api=True,
+    extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"] if os.name == "posix" else [],
+)
+
+setup(cmdclass={"build_py": BuildPyWithScenarios}, ext_modules=[SECP_BATCH])

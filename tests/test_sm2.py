@@ -24,6 +24,7 @@ from fiscosim.crypto.sm2 import (
     SM2_N,
     SM2_P,
     crypto_mb_usable,
+    ipp_usable,
     make_sm2_suite,
 )
 from fiscosim.crypto.sm3 import sm3
@@ -31,7 +32,12 @@ from fiscosim.crypto.sm3 import sm3
 CRYPTO_MB_SKIP = pytest.mark.skipif(
     not crypto_mb_usable(), reason=cryptomb.why_unavailable() or "crypto_mb self-check failed"
 )
-BACKENDS = ["fallback", pytest.param("crypto_mb", marks=CRYPTO_MB_SKIP)]
+IPP_SKIP = pytest.mark.skipif(not ipp_usable(), reason="libippcp (the accel extra) is not usable")
+BACKENDS = [
+    "fallback",
+    pytest.param("crypto_mb", marks=CRYPTO_MB_SKIP),
+    pytest.param("ipp", marks=IPP_SKIP),
+]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -109,7 +115,9 @@ def reference_verify(msg: bytes, signature: bytes, signer_id: bytes = DEFAULT_ID
 def test_get_suite_and_backend_names():
     auto = get_suite("sm2")
     assert auto.name == "sm2" and auto.signature_size == 128
-    assert auto.backend_name == ("crypto_mb" if crypto_mb_usable() else "fallback")
+    assert auto.backend_name == (
+        "crypto_mb" if crypto_mb_usable() else "ipp" if ipp_usable() else "fallback"
+    )
     assert make_sm2_suite("fallback").backend == "tongsuopy (Tongsuo)"
     with pytest.raises(ValueError, match="crypto_mb, fallback"):
         make_sm2_suite("openssl")
@@ -127,7 +135,7 @@ def test_a_disabled_crypto_mb_is_not_chosen(monkeypatch):
     monkeypatch.setattr(cryptomb._state, "library", None)
     monkeypatch.setattr(cryptomb._state, "reason", "disabled by this test")
     assert not cryptomb.available() and not crypto_mb_usable()
-    assert make_sm2_suite().backend_name == "fallback"
+    assert make_sm2_suite().backend_name == ("ipp" if ipp_usable() else "fallback")
     with pytest.raises(RuntimeError, match="disabled by this test"):
         make_sm2_suite("crypto_mb")
     with pytest.raises(RuntimeError, match="disabled by this test"):

@@ -7,10 +7,15 @@ that key. Signing follows the standard: e = SM3(Z_A ‖ M) with the default sign
 ``"1234567812345678"`` and M the 32-byte transaction hash. The sender address is the last 20
 bytes of SM3(X‖Y).
 
-Two backends verify (signing always uses the fallback library: it is not on the hot path):
+Three backends verify (signing always uses the fallback library: it is not on the hot path),
+and :func:`make_sm2_suite` picks the first that runs here, in this order:
 
 - ``"crypto_mb"``: Intel's multi-buffer ``mbx_sm2_ecdsa_verify_mb8``, eight signatures per
   native call, on CPUs with AVX-512 IFMA (:mod:`fiscosim.crypto.cryptomb`);
+- ``"ipp"``: Intel IPP Crypto's ``ippsGFpECVerifySM2`` from ``libippcp.so``, which the same
+  ``accel`` extra installs, one signature per call on any x86-64 CPU (AVX2 code on a Zen 3
+  EPYC; :mod:`fiscosim.crypto.sm2_ipp`). It takes e = SM3(Z_A ‖ M) rather than the message,
+  so :func:`message_digests` computes Z_A once per distinct key and e once per row;
 - ``"fallback"``: tongsuopy (Tongsuo, the OpenSSL fork with SM2), one signature per call.
 
 Measured single-signature verification on the development machine (AMD EPYC Zen 3, one core,
@@ -35,7 +40,11 @@ On an Intel Xeon with AVX-512 IFMA (16 cores, Python 3.12; ``benchmarks/cryptomb
 addresses included; the bare native calls 46,000-48,000/s) against 1,400-2,900/s with
 tongsuopy, over three machines of that kind; 16 workers of ``verify_batch`` reached 340,000/s.
 
-So the fallback is tongsuopy, with key objects reused within a shard (senders repeat). GmSSL
+Without IFMA, the ``"ipp"`` backend (libippcp's AVX2 code, its default) verified 8,600-10,400/s
+on one core of the Zen 4 EPYC development machine against tongsuopy's 2,300-3,300/s, and
+14,200-21,300/s on its two cores (docs/performance.md, "Without AVX-512 IFMA").
+
+So the last fallback is tongsuopy, with key objects reused within a shard (senders repeat). GmSSL
 also prints an error trace to stderr for every signature that fails, which a workload with
 tampered transactions would flood. Both libraries compute Z with the default ID themselves and
 cross-check each other (``tests/test_sm2.py``); gmssl-pyx is only a test-time reference.
@@ -48,6 +57,7 @@ lane reaches native code, so one bad row cannot poison a call of eight.
 from __future__ import annotations
 
 import functools
+from types import ModuleType
 
 import numpy as np
 
@@ -65,9 +75,20 @@ SM2_GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
 
 DEFAULT_ID = cryptomb.DEFAULT_USER_ID
 SIGNATURE_SIZE = 128
-BACKENDS = ("crypto_mb", "fallback")
+BACKENDS = ("crypto_mb", "fallback", "ipp")
+"""Backend names :func:`make_sm2_suite` accepts; its automatic order is crypto_mb, ipp, fallback."""
 FALLBACK_WORDS = "tongsuopy (Tongsuo)"
 CRYPTO_MB_WORDS = "crypto_mb mbx_sm2_ecdsa_verify_mb8 (AVX-512 IFMA)"
+IPP_WORDS = "IPP Crypto ippsGFpECVerifySM2 (libippcp, no IFMA needed)"
+_WORDS = {"crypto_mb": CRYPTO_MB_WORDS, "ipp": IPP_WORDS, "fallback": FALLBACK_WORDS}
+
+# Z_A's fixed prefix (GB/T 32918.2 §5.5): ENTL, the ID's length in bits as 2 big-endian bytes,
+# then the ID, a, b, xG and yG; the signer's xA‖yA follows.
+_Z_PREFIX = (
+    (8 * len(cryptomb.DEFAULT_USER_ID)).to_bytes(2, "big")
+    + cryptomb.DEFAULT_USER_ID
+    + b"".join(v.to_bytes(32, "big") for v in (SM2_A, SM2_B, SM2_GX, SM2_GY))
+)
 
 
 def _words(value: int) -> np.ndarray:
@@ -91,22 +112,30 @@ _SELF_CHECK_SIGNATURE = bytes.fromhex(
 
 
 def make_sm2_suite(backend: str | None = None) -> Sm2Suite:
-    """The SM2 suite verifying with ``backend``: ``"crypto_mb"``, ``"fallback"`` or None (auto).
+    """The SM2 suite verifying with ``backend``: ``"crypto_mb"``, ``"ipp"``, ``"fallback"`` or
+    None (auto).
 
-    None picks crypto_mb where it runs and passes its self-check, else the fallback.
-    ``"crypto_mb"`` raises RuntimeError, saying why, where it cannot run.
+    None picks crypto_mb where it runs and passes its self-check, else ipp where libippcp
+    loads and passes its self-check, else the fallback. ``"crypto_mb"`` and ``"ipp"`` raise
+    RuntimeError, saying why, where they cannot run.
 
     >>> make_sm2_suite("fallback").signature_size
     128
     """
     if backend is None:
-        return Sm2Suite("crypto_mb" if crypto_mb_usable() else "fallback")
+        if crypto_mb_usable():
+            return Sm2Suite("crypto_mb")
+        return Sm2Suite("ipp" if ipp_usable() else "fallback")
     if backend == "crypto_mb":
         if not crypto_mb_usable():
             raise RuntimeError(
                 f"the crypto_mb SM2 backend cannot run: {cryptomb.why_unavailable()}"
             )
         return Sm2Suite("crypto_mb")
+    if backend == "ipp":
+        if not ipp_usable():
+            raise RuntimeError(f"the ipp SM2 backend cannot run: {_ipp().why_unavailable()}")
+        return Sm2Suite("ipp")
     if backend == "fallback":
         return Sm2Suite("fallback")
     raise ValueError(f"suite sm2 has no backend {backend!r}; use one of {', '.join(BACKENDS)}")
@@ -150,6 +179,84 @@ def _crypto_mb_self_check() -> bool:
     return True
 
 
+def ipp_usable() -> bool:
+    """Whether libippcp's GFpEC runs here and agrees with the fallback on a known signature.
+
+    The check runs once per process; on disagreement the ipp backend is disabled for the
+    process and ``sm2_ipp.why_unavailable()`` says what went wrong.
+    """
+    return _ipp_self_check() and _ipp().available()
+
+
+def reset_ipp() -> None:
+    """Loads libippcp again on next use and runs its self-check again (tests and benchmarks
+    that change ``FISCOSIM_IPPCP_CPU`` within one process)."""
+    _ipp().reset()
+    _ipp_self_check.cache_clear()
+
+
+def _ipp() -> ModuleType:
+    """:mod:`fiscosim.crypto.sm2_ipp`, imported on first use (it loads a native library)."""
+    from fiscosim.crypto import sm2_ipp
+
+    return sm2_ipp
+
+
+@functools.cache
+def _ipp_self_check() -> bool:
+    sm2_ipp = _ipp()
+    if not sm2_ipp.available():
+        return False
+    good = np.frombuffer(_SELF_CHECK_SIGNATURE, dtype=np.uint8)
+    hashes = np.tile(np.frombuffer(_SELF_CHECK_HASH, dtype=np.uint8), (4, 1))
+    signatures = np.tile(good, (4, 1))
+    hashes[1, 0] ^= 1  # tampered message
+    signatures[2, 63] ^= 1  # tampered s
+    same_key = np.zeros(4, dtype=np.intp)
+    keys = signatures[:1, 64:]
+    expected = [True, False, False, False]
+    try:
+        digests = message_digests(hashes, same_key, keys)
+        # Row 3: r = e mod n, s = n − r, so t = 0: ipp-crypto 2025.0.0 accepts it for any key.
+        r = int.from_bytes(digests[3].tobytes(), "big") % SM2_N
+        forged = r.to_bytes(32, "big") + (SM2_N - r).to_bytes(32, "big")
+        signatures[3, :64] = np.frombuffer(forged, dtype=np.uint8)
+        verdicts = sm2_ipp.verify_digests(digests, signatures, same_key, keys).tolist()
+    except (RuntimeError, OSError, ValueError) as error:
+        sm2_ipp.disable(f"self-check: libippcp's SM2 verification failed: {error}")
+        return False
+    if verdicts != expected:
+        sm2_ipp.disable(
+            f"self-check: libippcp's SM2 verdicts {verdicts} on a known-good signature, two "
+            f"tampered copies and a t = 0 forgery disagree with the fallback's {expected}"
+        )
+        return False
+    return True
+
+
+def z_digests(keys: np.ndarray) -> np.ndarray:
+    """Z_A = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA) of each k×64 uint8 public key, k×32.
+
+    The default ID ``"1234567812345678"`` (GM/T 0009), as FISCO BCOS, Tongsuo, GmSSL and
+    crypto_mb use it.
+    """
+    keys = np.ascontiguousarray(keys, dtype=np.uint8)
+    data = keys.tobytes()
+    digests = b"".join(sm3(_Z_PREFIX + data[64 * i : 64 * i + 64]) for i in range(len(keys)))
+    return np.frombuffer(digests, dtype=np.uint8).reshape(len(keys), 32).copy()
+
+
+def message_digests(hashes: np.ndarray, key_of_lane: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """e = SM3(Z_A ‖ M) of each row: ``hashes`` m×32 (M), the row's key ``keys[key_of_lane]``.
+
+    Z_A is computed once per distinct key. Returns m×32 uint8, big-endian.
+    """
+    rows = np.empty((len(hashes), 64), dtype=np.uint8)
+    rows[:, :32] = z_digests(keys)[key_of_lane]
+    rows[:, 32:] = hashes
+    return sm3_rows(rows)
+
+
 class Sm2Suite:
     """SM2 + SM3 with 128-byte r‖s‖public-key signatures, FISCO's guomi suite.
 
@@ -164,12 +271,12 @@ class Sm2Suite:
         if backend_name not in BACKENDS:
             raise ValueError(f"suite sm2 has no backend {backend_name!r}")
         self.backend_name = backend_name
-        """``"crypto_mb"`` or ``"fallback"``: what :func:`make_sm2_suite` was asked for."""
+        """``"crypto_mb"``, ``"ipp"`` or ``"fallback"``: what :func:`make_sm2_suite` chose."""
 
     @property
     def backend(self) -> str:
         """The verifying implementation, in words."""
-        return CRYPTO_MB_WORDS if self.backend_name == "crypto_mb" else FALLBACK_WORDS
+        return _WORDS[self.backend_name]
 
     def __reduce__(self) -> tuple:
         return (Sm2Suite, (self.backend_name,))
@@ -237,6 +344,11 @@ class Sm2Suite:
             if not crypto_mb_usable():  # e.g. unpickled in a process where it cannot run
                 raise RuntimeError(f"crypto_mb cannot run here: {cryptomb.why_unavailable()}")
             verdicts = cryptomb.sm2_verify_rows(hashes[lanes], signatures[lanes])
+        elif self.backend_name == "ipp":
+            if not ipp_usable():  # e.g. unpickled in a process where it cannot run
+                raise RuntimeError(f"libippcp cannot run here: {_ipp().why_unavailable()}")
+            digests = message_digests(hashes[lanes], key_of_lane, keys)
+            verdicts = _ipp().verify_digests(digests, signatures[lanes], key_of_lane, keys)
         else:
             verdicts = _fallback_verify(hashes[lanes], signatures[lanes], key_of_lane, keys)
         good = lanes[verdicts]
@@ -294,8 +406,6 @@ def _on_curve(public_key: bytes) -> bool:
     x = int.from_bytes(public_key[:32], "big")
     y = int.from_bytes(public_key[32:], "big")
     return (y * y - (x * x * x + SM2_A * x + SM2_B)) % SM2_P == 0
-
-
 
 
 # --- the fallback: tongsuopy, imported on first use -------------------------------------------
