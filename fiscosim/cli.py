@@ -575,7 +575,8 @@ def run(scenario: str | None, seed: int | None, out: str | None, overrides: tupl
             [Path(trace).parent] if trace is not None else []) + (
             [Path(html).parent] if html is not None else []):
         remove_stale_temporaries(folder)
-    record: str | bool | None = trace if trace is not None else (html is not None or None)
+    # the trace goes to --trace's file, or stays in memory for --html alone
+    record: str | bool | None = trace if trace is not None else (True if html else None)
     total = simulation.scenario.duration_s + simulation.scenario.drain_s
     phase = "run"
     with RunGuard(timeout) as guard:
@@ -915,6 +916,12 @@ def bench() -> None:
     show_default=True,
     help="Minimum measuring time of the core.",
 )
+@click.option(
+    "--paths",
+    is_flag=True,
+    help="secp256k1 only: also measure, side by side, per-signature recovery and the batch "
+    "verifier behind a sender cache (warm, cold, repeated senders, one bad signature).",
+)
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the results.")
 def bench_verify(
     suite: str,
@@ -923,15 +930,20 @@ def bench_verify(
     mode: str,
     backend: str | None,
     seconds: float,
+    paths: bool,
     as_json: bool,
 ) -> None:
     """Verified signatures per second of the batch core against the 50,000 TPS target."""
-    from fiscosim.crypto.throughput import measure_verify
+    from fiscosim.crypto.throughput import measure_paths, measure_verify
 
+    if paths and suite != "secp256k1":
+        raise click.UsageError("--paths measures the secp256k1 paths; use --suite secp256k1")
     try:
         with console.status(f"measuring {suite} verification on {workers or 'all'} cores..."):
             result = measure_verify(suite, workers, batch, mode, min_seconds=seconds,
                                     backend=backend)  # fmt: skip
+            side_by_side = (measure_paths(workers, batch, mode, min_seconds=seconds)
+                            if paths else None)  # fmt: skip
     except (ValueError, RuntimeError) as error:
         raise click.UsageError(str(error)) from None
     table = Table(title=f"fiscosim bench verify — {result.suite}", show_header=True)
@@ -950,8 +962,24 @@ def bench_verify(
     table.add_row("cores this rate needs for the target", str(result.cores_for_target))
     table.add_row("machine", f"{result.cpu_model}, {result.cpu_count} cores")
     console.print(table)
+    report = result.as_dict()
+    if side_by_side is not None:
+        paths_table = Table(title="secp256k1 verification paths, same signatures",
+                            show_header=True)
+        for column in ("path", "verified/s", "batch", "senders", "bad", "workers"):
+            paths_table.add_column(column, justify="left" if column == "path" else "right")
+        for figure in side_by_side.paths:
+            paths_table.add_row(figure.path, f"{figure.verified_per_s:,.0f}",
+                                f"{figure.batch:,}", f"{figure.senders:,}", str(figure.bad),
+                                str(figure.workers))
+        console.print(paths_table)
+        if not side_by_side.measured:
+            console.print(f"batch paths not measured: {side_by_side.batch_backend}")
+        else:
+            console.print(f"batch backend: {side_by_side.batch_backend}")
+        report |= side_by_side.as_dict()
     if as_json:
-        sys.stdout.write(json.dumps(result.as_dict(), sort_keys=False) + "\n")
+        sys.stdout.write(json.dumps(report, sort_keys=False) + "\n")
 
 
 @main.command()

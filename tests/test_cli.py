@@ -52,6 +52,42 @@ def test_bench_verify_json_is_the_last_line(suite, workers):
     assert report["parallel_efficiency"] == pytest.approx(expected, rel=1e-3)
 
 
+@pytest.mark.parametrize("built", [True, False])
+def test_bench_verify_paths_side_by_side(built, monkeypatch):
+    from fiscosim.crypto import secp_batch
+
+    if built and not secp_batch.available():
+        pytest.skip("the batch extension fiscosim.crypto._secp_batch is not built here")
+    if not built:  # what a user without a C compiler sees
+        monkeypatch.setattr(secp_batch, "_native", None)
+        monkeypatch.setattr(secp_batch, "available", lambda: False)
+    result = run("bench", "verify", "--paths", "--workers", "2", "--batch", "64",
+                 "--seconds", "0.1", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report.keys() >= JSON_KEYS and report["batch_measured"] is built
+    assert report["batch_backend"] == secp_batch.backend()
+    figures = {figure["path"]: figure for figure in report["paths"]}
+    expected = {"recovery, 1 worker": 1, "recovery, 2 workers": 2}
+    if built:
+        expected |= {"batch, warm cache": 1, "batch, cold cache": 1,
+                     "batch, 64 senders, warm": 1, "batch, 64 senders, cold": 1,
+                     "batch, warm cache, 1 bad": 1}
+        assert "batch paths not measured" not in result.output
+    else:
+        assert "batch paths not measured" in result.output
+        assert "not built" in result.output
+    assert {name: f["workers"] for name, f in figures.items()} == expected
+    for figure in figures.values():
+        assert figure["batch"] == 64 and figure["verified_per_s"] > 0
+    assert figures["recovery, 1 worker"]["senders"] == 64
+
+
+def test_bench_verify_paths_is_secp256k1_only():
+    result = CliRunner().invoke(main, ["bench", "verify", "--suite", "sm2", "--paths"])
+    assert result.exit_code == 2 and "--paths" in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [

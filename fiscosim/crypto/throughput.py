@@ -9,6 +9,9 @@ One measurement reports, over the same distinct signatures:
   backend on one worker;
 - the parallel efficiency, core rate / (workers × single-core rate), and the ratio to 50,000/s.
 
+:func:`measure_paths` (``bench verify --paths``) adds, side by side, per-signature recovery
+and the batch verifier behind a sender cache (warm, cold, repeated senders, bad rows).
+
 The figures are wall-clock measurements of this host; docs/performance.md records them with
 the command and the machine.
 """
@@ -57,9 +60,12 @@ class VerifyMeasurement:
 
 
 def make_corpus(
-    suite: CryptoSuite, count: int, seed: int = 2022, accounts: int = 256
+    suite: CryptoSuite, count: int, seed: int = 2022, accounts: int = 256, cycle: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` distinct signatures over random hashes by ``accounts`` seeded keys.
+
+    Each row's signer is drawn at random, or with ``cycle`` taken in turn (so every key signs
+    when ``count`` ≥ ``accounts``).
 
     Returns (hashes n×32, signatures n×S, senders n×20) as uint8 arrays.
     """
@@ -69,7 +75,7 @@ def make_corpus(
         b"".join(suite.address_of(public) for _, public in keys), dtype=np.uint8
     ).reshape(len(keys), 20)
     hashes = np.frombuffer(rng.bytes(32 * count), dtype=np.uint8).reshape(count, 32)
-    owners = rng.integers(0, len(keys), size=count)
+    owners = np.arange(count) % len(keys) if cycle else rng.integers(0, len(keys), size=count)
     signatures = b"".join(
         suite.sign(hashes[i].tobytes(), keys[owner][0]) for i, owner in enumerate(owners.tolist())
     )
@@ -209,3 +215,138 @@ def measure_verify(
         cpu_model=cpu_model(),
         cpu_count=os.cpu_count() or 1,
     )
+
+
+@dataclass(frozen=True)
+class PathFigure:
+    """One verification path of ``fiscosim bench verify --paths``."""
+
+    path: str
+    verified_per_s: float
+    batch: int
+    workers: int
+    senders: int
+    bad: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PathsMeasurement:
+    """Every secp256k1 verification path, side by side on the same signatures (issue 21, part 5).
+
+    ``measured`` is False, with ``paths`` holding only the per-signature figures, where the
+    batch extension is missing; ``batch_backend`` says why.
+    """
+
+    batch_backend: str
+    measured: bool
+    paths: list[PathFigure]
+    rounds: int
+
+    def as_dict(self) -> dict:
+        return {"batch_backend": self.batch_backend, "batch_measured": self.measured,
+                "paths": [p.as_dict() for p in self.paths], "path_rounds": self.rounds}
+
+
+def measure_paths(
+    workers: int | None = None,
+    batch: int = 4096,
+    mode: Mode = "processes",
+    min_seconds: float = 2.0,
+    min_rounds: int = 3,
+    repeated_senders: int = 256,
+    bad: int = 1,
+) -> PathsMeasurement:
+    """Verified/s of per-signature recovery and of the batch verifier behind a sender cache.
+
+    One corpus of ``batch`` distinct signatures by as many distinct senders, and one by
+    ``repeated_senders`` senders; the paths, timed in alternation (best round each):
+
+    - per-signature recovery (recover, hash the key, compare the address) on 1 and on
+      ``workers`` workers;
+    - :func:`~fiscosim.crypto.sender_cache.verify_with_cache` with every sender cached (warm),
+      with an empty cache every round (cold: each row recovered and cached), on the repeated
+      senders' corpus warm and cold, and warm with ``bad`` tampered rows.
+
+    The batch paths run in this process, one worker. Every round checks its verdicts.
+    """
+    from fiscosim.crypto import secp_batch
+    from fiscosim.crypto.sender_cache import SenderCache, verify_with_cache
+
+    if batch < 1:
+        raise ValueError(f"batch must be at least 1, got {batch}")
+    if not 0 <= bad <= batch:
+        raise ValueError(f"bad must be in [0, batch], got {bad}")
+    suite = get_suite("secp256k1")
+    workers = default_workers() if workers is None else workers
+    hashes, signatures, senders = make_corpus(suite, batch, seed=2105, accounts=batch, cycle=True)
+    r_hashes, r_signatures, r_senders = make_corpus(suite, batch, seed=2106,
+                                                    accounts=repeated_senders, cycle=True)
+    distinct = len({row.tobytes() for row in senders})
+    repeated = len({row.tobytes() for row in r_senders})
+
+    def expect(ok: np.ndarray, failures: int, what: str) -> None:
+        if int((~ok).sum()) != failures:
+            raise RuntimeError(f"{what}: {int((~ok).sum())} rows failed, expected {failures}")
+
+    def recovery(count: int) -> Callable[[], None]:
+        def run() -> None:
+            expect(verify_batch(hashes, signatures, senders, suite, count, mode=mode), 0,
+                   "per-signature recovery")
+        return run
+
+    contenders: dict[str, Callable[[], None]] = {"recovery, 1 worker": recovery(1)}
+    shape: dict[str, tuple[int, int, int]] = {"recovery, 1 worker": (1, distinct, 0)}
+    if workers > 1:
+        shared_pool(suite, workers, mode)
+        name = f"recovery, {workers} workers"
+        contenders[name] = recovery(workers)
+        shape[name] = (workers, distinct, 0)
+    measured = secp_batch.available()
+    if measured:
+        def warmed(senders_hashes: np.ndarray, sigs: np.ndarray,
+                   claimed: np.ndarray) -> SenderCache:
+            cache = SenderCache()
+            expect(verify_with_cache(cache, senders_hashes, sigs, claimed), 0, "filling")
+            return cache
+
+        warm_cache = warmed(hashes, signatures, senders)
+        warm_repeated = warmed(r_hashes, r_signatures, r_senders)
+        tampered = hashes.copy()
+        rows = np.random.default_rng(2107).choice(batch, size=bad, replace=False)
+        tampered[rows, 0] ^= 0x01
+
+        def path(cache_of: Callable[[], SenderCache], h: np.ndarray, s: np.ndarray,
+                 c: np.ndarray, failures: int, what: str) -> Callable[[], None]:
+            def run() -> None:
+                expect(verify_with_cache(cache_of(), h, s, c), failures, what)
+            return run
+
+        batch_paths = {
+            "batch, warm cache": (path(lambda: warm_cache, hashes, signatures, senders, 0,
+                                       "warm"), distinct, 0),
+            "batch, cold cache": (path(SenderCache, hashes, signatures, senders, 0, "cold"),
+                                  distinct, 0),
+            f"batch, {repeated} senders, warm": (
+                path(lambda: warm_repeated, r_hashes, r_signatures, r_senders, 0,
+                     "repeated warm"), repeated, 0),
+            f"batch, {repeated} senders, cold": (
+                path(SenderCache, r_hashes, r_signatures, r_senders, 0, "repeated cold"),
+                repeated, 0),
+            f"batch, warm cache, {bad} bad": (
+                path(lambda: warm_cache, tampered, signatures, senders, bad, "bad rows"),
+                distinct, bad),
+        }
+        for name, (run, senders_count, bad_rows) in batch_paths.items():
+            contenders[name] = run
+            shape[name] = (1, senders_count, bad_rows)
+    for run in contenders.values():
+        run()  # warm-up, and a check of every path's verdicts before timing
+    rates, rounds = interleaved_rates(contenders, batch, min_seconds, min_rounds)
+    figures = [PathFigure(path=name, verified_per_s=round(rates[name], 1), batch=batch,
+                          workers=shape[name][0], senders=shape[name][1], bad=shape[name][2])
+               for name in contenders]
+    return PathsMeasurement(batch_backend=secp_batch.backend(), measured=measured,
+                            paths=figures, rounds=rounds)
