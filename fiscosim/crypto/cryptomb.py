@@ -73,7 +73,10 @@ _SM3_KNOWN_ANSWERS = (
 )
 
 
-class _MbxVersion(ctypes.Structure):
+class LibraryVersion(ctypes.Structure):
+    """The version record Intel's crypto libraries return (crypto_mb's ``mbx_getversion``,
+    IPP Crypto's ``cryptoGetLibVersion``: the same layout)."""
+
     _fields_ = (
         ("major", ctypes.c_int),
         ("minor", ctypes.c_int),
@@ -168,7 +171,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.mbx_is_crypto_mb_applicable.argtypes = (ctypes.c_uint64,)
     lib.mbx_get_algo_info.restype = ctypes.c_uint64
     lib.mbx_get_algo_info.argtypes = (ctypes.c_int,)
-    lib.mbx_getversion.restype = ctypes.POINTER(_MbxVersion)
+    lib.mbx_getversion.restype = ctypes.POINTER(LibraryVersion)
     lib.mbx_getversion.argtypes = ()
     lib.mbx_sm2_ecdsa_verify_mb8.restype = ctypes.c_uint32
     lib.mbx_sm2_ecdsa_verify_mb8.argtypes = (ctypes.c_void_p,) * 10

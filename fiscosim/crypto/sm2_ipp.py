@@ -58,6 +58,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fiscosim.crypto.cryptomb import LibraryVersion
+
 ENV_DIR = "FISCOSIM_IPPCP_DIR"
 """Environment variable naming a directory to look for libippcp.so in before the others."""
 ENV_CPU = "FISCOSIM_IPPCP_CPU"
@@ -103,20 +105,6 @@ SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
 """Order of the SM2 group (GB/T 32918.5), the same as :data:`fiscosim.crypto.sm2.SM2_N`."""
 _N_LIMBS = np.array([(SM2_N >> (32 * i)) & 0xFFFFFFFF for i in range(8)], dtype=np.uint64)
 """n as 8 little-endian 32-bit limbs, for the vectorised r + s = n test."""
-
-
-class _CryptoVersion(ctypes.Structure):
-    """``CryptoLibraryVersion`` of ippcpdefs.h."""
-
-    _fields_ = (
-        ("major", ctypes.c_int),
-        ("minor", ctypes.c_int),
-        ("patch", ctypes.c_int),
-        ("targetCpu", ctypes.c_char * 4),
-        ("name", ctypes.c_char_p),
-        ("buildDate", ctypes.c_char_p),
-        ("strVersion", ctypes.c_char_p),
-    )
 
 
 class _State:
@@ -199,7 +187,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "ippcpGetEnabledCpuFeatures": (ctypes.c_uint64, ()),
         "ippcpGetCpuFeatures": (status, (p,)),
         "ippcpSetCpuFeatures": (status, (ctypes.c_uint64,)),
-        "cryptoGetLibVersion": (ctypes.POINTER(_CryptoVersion), ()),
+        "cryptoGetLibVersion": (ctypes.POINTER(LibraryVersion), ()),
         "ippsGFpMethod_p256sm2": (p, ()),
         "ippsGFpGetSize": (status, (i, p)),
         "ippsGFpInitFixed": (status, (i, p, p)),
