@@ -84,38 +84,47 @@ class Secp256k1Suite:
             return
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8)
         signatures = np.ascontiguousarray(signatures, dtype=np.uint8)
-        recids = signatures[:, 64]
-        candidates = np.flatnonzero(recids <= 3)
-
-        ctx = GLOBAL_CONTEXT.ctx
-        parse = lib.secp256k1_ecdsa_recoverable_signature_parse_compact
-        recover = lib.secp256k1_ecdsa_recover
-        serialize = lib.secp256k1_ec_pubkey_serialize
-        uncompressed = lib.SECP256K1_EC_UNCOMPRESSED
-        recoverable = ffi.new("secp256k1_ecdsa_recoverable_signature *")
-        pubkey = ffi.new("secp256k1_pubkey *")
-        pub65 = ffi.new("unsigned char[65]")
-        pub65_len = ffi.new("size_t *")
-        pub_view = ffi.buffer(pub65)
-        hash_ptr = ffi.from_buffer("unsigned char[]", hashes)
-        sig_ptr = ffi.from_buffer("unsigned char[]", signatures)
-        recid_list = recids.tolist()
-        public_keys = bytearray(64 * len(candidates))
-        recovered: list[int] = []
-        for i in candidates.tolist():
-            if not parse(ctx, recoverable, sig_ptr + 65 * i, recid_list[i]):
-                continue
-            if not recover(ctx, pubkey, recoverable, hash_ptr + 32 * i):
-                continue
-            pub65_len[0] = 65
-            serialize(ctx, pub65, pub65_len, pubkey, uncompressed)
-            slot = 64 * len(recovered)
-            public_keys[slot : slot + 64] = pub_view[1:65]
-            recovered.append(i)
+        index, public_keys = recover_public_keys(hashes, signatures,
+                                                 np.flatnonzero(signatures[:, 64] <= 3))
+        recovered = index.tolist()
         if recovered:
-            index = np.asarray(recovered, dtype=np.intp)
             ok_out[index] = True
             addr_out[index] = _addresses(public_keys, len(recovered))
+
+
+def recover_public_keys(hashes: np.ndarray, signatures: np.ndarray,
+                        rows: np.ndarray) -> tuple[np.ndarray, bytearray]:
+    """Recovers the public keys of ``rows`` (whose v must be 0–3: libsecp256k1 aborts the
+    process on another recovery id) one at a time through libsecp256k1 (coincurve's cffi):
+    the rows that recovered, and their keys packed 64 bytes each (x‖y), in that order. r or s
+    of zero or ≥ n make ``parse_compact`` or ``recover`` fail: such rows are left out."""
+    ctx = GLOBAL_CONTEXT.ctx
+    parse = lib.secp256k1_ecdsa_recoverable_signature_parse_compact
+    recover = lib.secp256k1_ecdsa_recover
+    serialize = lib.secp256k1_ec_pubkey_serialize
+    uncompressed = lib.SECP256K1_EC_UNCOMPRESSED
+    recoverable = ffi.new("secp256k1_ecdsa_recoverable_signature *")
+    pubkey = ffi.new("secp256k1_pubkey *")
+    pub65 = ffi.new("unsigned char[65]")
+    pub65_len = ffi.new("size_t *")
+    pub_view = ffi.buffer(pub65)
+    hash_ptr = ffi.from_buffer("unsigned char[]", hashes)
+    sig_ptr = ffi.from_buffer("unsigned char[]", signatures)
+    recid_list = signatures[:, 64].tolist()
+    public_keys = bytearray(64 * len(rows))
+    recovered: list[int] = []
+    for i in rows.tolist():
+        if not parse(ctx, recoverable, sig_ptr + 65 * i, recid_list[i]):
+            continue
+        if not recover(ctx, pubkey, recoverable, hash_ptr + 32 * i):
+            continue
+        pub65_len[0] = 65
+        serialize(ctx, pub65, pub65_len, pubkey, uncompressed)
+        slot = 64 * len(recovered)
+        public_keys[slot : slot + 64] = pub_view[1:65]
+        recovered.append(i)
+    del public_keys[64 * len(recovered):]
+    return np.asarray(recovered, dtype=np.intp), public_keys
 
 
 def _addresses(public_keys: bytearray, count: int) -> np.ndarray:

@@ -108,8 +108,7 @@ def recover_each(hashes: np.ndarray, signatures: np.ndarray, pubkeys: np.ndarray
     recovery id above 3, so v is screened first; r or s of zero or ≥ n make its parsing or
     recovery fail, and so come out False.
     """
-    from coincurve._libsecp256k1 import ffi, lib
-    from coincurve.context import GLOBAL_CONTEXT
+    from fiscosim.crypto.secp256k1 import recover_public_keys
 
     hashes, signatures, pubkeys = _check_inputs(hashes, signatures, pubkeys)
     count = len(hashes)
@@ -119,28 +118,10 @@ def recover_each(hashes: np.ndarray, signatures: np.ndarray, pubkeys: np.ndarray
     rows = rows[signatures[rows, 64] <= 3]
     if len(rows) == 0:
         return verdicts
-    ctx = GLOBAL_CONTEXT.ctx
-    parse = lib.secp256k1_ecdsa_recoverable_signature_parse_compact
-    recover = lib.secp256k1_ecdsa_recover
-    serialize = lib.secp256k1_ec_pubkey_serialize
-    uncompressed = lib.SECP256K1_EC_UNCOMPRESSED
-    recoverable = ffi.new("secp256k1_ecdsa_recoverable_signature *")
-    pubkey = ffi.new("secp256k1_pubkey *")
-    pub65 = ffi.new("unsigned char[65]")
-    pub65_len = ffi.new("size_t *")
-    pub_view = ffi.buffer(pub65)
-    hash_ptr = ffi.from_buffer("unsigned char[]", hashes)
-    sig_ptr = ffi.from_buffer("unsigned char[]", signatures)
-    recids = signatures[:, 64].tolist()
-    expected = pubkeys.tobytes()
-    for i in rows.tolist():
-        if not parse(ctx, recoverable, sig_ptr + 65 * i, recids[i]):
-            continue
-        if not recover(ctx, pubkey, recoverable, hash_ptr + 32 * i):
-            continue
-        pub65_len[0] = 65
-        serialize(ctx, pub65, pub65_len, pubkey, uncompressed)
-        verdicts[i] = pub_view[1:65] == expected[64 * i : 64 * i + 64]
+    index, keys = recover_public_keys(hashes, signatures, rows)
+    if len(index):
+        got = np.frombuffer(bytes(keys), dtype=np.uint8).reshape(len(index), 64)
+        verdicts[index] = (got == pubkeys[index]).all(axis=1)
     return verdicts
 
 
