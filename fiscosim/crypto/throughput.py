@@ -9,8 +9,10 @@ One measurement reports, over the same distinct signatures:
   backend on one worker;
 - the parallel efficiency, core rate / (workers × single-core rate), and the ratio to 50,000/s.
 
-:func:`measure_paths` (``bench verify --paths``) adds, side by side, per-signature recovery
-and the batch verifier behind a sender cache (warm, cold, repeated senders, bad rows).
+:func:`measure_paths` (``bench verify --paths``) adds, side by side with the worker count of
+each figure: per-signature recovery, the secp256k1 batch verifier behind a sender cache (warm,
+cold, repeated senders, bad rows; one worker and sharded over N), and SM2 verification with
+every backend that runs here.
 
 The figures are wall-clock measurements of this host; docs/performance.md records them with
 the command and the machine.
@@ -22,12 +24,13 @@ import math
 import os
 import platform
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from fiscosim.crypto.batch import Mode, default_workers, shared_pool, verify_batch
+from fiscosim.crypto import secp_batch
+from fiscosim.crypto.batch import Mode, VerifierPool, default_workers, shared_pool, verify_batch
 from fiscosim.crypto.suite import CryptoSuite, get_suite
 
 TARGET_PER_S = 50_000
@@ -217,9 +220,22 @@ def measure_verify(
     )
 
 
+BAD_ROWS = (1, 4, 16)
+"""Tampered rows of :func:`measure_paths`'s bad-signature paths (each a separate path)."""
+SM2_PATH_BATCH = 1024
+"""Most signatures in the SM2 paths' corpus. Signing always goes through tongsuopy, about 1 ms
+per distinct key and signature on the development machine, and its verifier does 2,000-3,000/s
+on one core, so a 4,096-row SM2 corpus would cost seconds to build and to time per round."""
+
+
 @dataclass(frozen=True)
 class PathFigure:
-    """One verification path of ``fiscosim bench verify --paths``."""
+    """One verification path of ``fiscosim bench verify --paths``; field names are JSON keys.
+
+    ``workers`` is the number of shards the batch was split into, each verified by its own
+    process (the calling process verifies the first); ``senders`` the distinct senders of the
+    corpus; ``bad`` the tampered rows per batch.
+    """
 
     path: str
     verified_per_s: float
@@ -227,6 +243,7 @@ class PathFigure:
     workers: int
     senders: int
     bad: int
+    suite: str = "secp256k1"
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -234,20 +251,56 @@ class PathFigure:
 
 @dataclass(frozen=True)
 class PathsMeasurement:
-    """Every secp256k1 verification path, side by side on the same signatures (issue 21, part 5).
+    """Every verification path, side by side (issue 21, part 5).
 
-    ``measured`` is False, with ``paths`` holding only the per-signature figures, where the
-    batch extension is missing; ``batch_backend`` says why.
+    ``measured`` is False where the secp256k1 batch extension is missing: ``paths`` then holds
+    no batch path and ``batch_backend`` says why. ``sm2_unavailable`` maps each SM2 backend
+    that cannot run here to the reason; the others have rows in ``paths``.
     """
 
     batch_backend: str
     measured: bool
     paths: list[PathFigure]
     rounds: int
+    sm2_unavailable: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"batch_backend": self.batch_backend, "batch_measured": self.measured,
-                "paths": [p.as_dict() for p in self.paths], "path_rounds": self.rounds}
+                "paths": [p.as_dict() for p in self.paths], "path_rounds": self.rounds,
+                "sm2_unavailable": dict(self.sm2_unavailable)}
+
+
+class KnownKeyShards:
+    """:func:`fiscosim.crypto.secp_batch.verify_batch` behind the suite interface that
+    :class:`~fiscosim.crypto.batch.VerifierPool` runs in its workers.
+
+    This lets the batch paths use the pool's persistent processes and shared-memory segment
+    rather than a pool of their own. The segment holds one hash row and one signature row per
+    signature, so a "signature" row here is r‖s‖v (65 bytes) followed by the sender's key X‖Y
+    (64 bytes): the key travels in the same row as its signature.
+    """
+
+    name = "secp256k1"
+    backend = "fiscosim.crypto._secp_batch against known keys"
+    signature_size = secp_batch.SIGNATURE_SIZE + secp_batch.PUBKEY_SIZE
+
+    def verify_shard(self, hashes: np.ndarray, signatures: np.ndarray, ok_out: np.ndarray,
+                     addr_out: np.ndarray) -> None:
+        """Writes one verdict per row into ``ok_out``. Recovers no address, so ``addr_out``
+        is left as it is and the caller must ignore it."""
+        ok_out[:] = secp_batch.verify_batch(hashes, signatures[:, :secp_batch.SIGNATURE_SIZE],
+                                            signatures[:, secp_batch.SIGNATURE_SIZE:])
+
+
+def _bad_counts(bad: int | Sequence[int] | None, batch: int) -> tuple[int, ...]:
+    """The bad-row counts to measure. None gives the :data:`BAD_ROWS` that fit in ``batch``."""
+    if bad is None:
+        return tuple(k for k in BAD_ROWS if k <= batch)
+    counts = (bad,) if isinstance(bad, int) else tuple(bad)
+    for k in counts:
+        if not 0 <= k <= batch:
+            raise ValueError(f"bad must be in [0, batch], got {k}")
+    return tuple(dict.fromkeys(counts))
 
 
 def measure_paths(
@@ -257,30 +310,52 @@ def measure_paths(
     min_seconds: float = 2.0,
     min_rounds: int = 3,
     repeated_senders: int = 256,
-    bad: int = 1,
+    bad: int | Sequence[int] | None = None,
+    sm2_batch: int = SM2_PATH_BATCH,
 ) -> PathsMeasurement:
-    """Verified/s of per-signature recovery and of the batch verifier behind a sender cache.
+    """Verified/s of every verification path, timed in alternation, best round each.
 
-    One corpus of ``batch`` distinct signatures by as many distinct senders, and one by
-    ``repeated_senders`` senders; the paths, timed in alternation (best round each):
+    Corpora: ``batch`` secp256k1 signatures by as many distinct senders, ``batch`` by
+    ``repeated_senders`` senders, and min(``batch``, ``sm2_batch``) SM2 signatures by as many
+    distinct senders. ``workers`` (N, default every core) is the worker count of the
+    multi-worker paths, which are left out when N is 1. The paths:
 
-    - per-signature recovery (recover, hash the key, compare the address) on 1 and on
-      ``workers`` workers;
-    - :func:`~fiscosim.crypto.sender_cache.verify_with_cache` with every sender cached (warm),
-      with an empty cache every round (cold: each row recovered and cached), on the repeated
-      senders' corpus warm and cold, and warm with ``bad`` tampered rows.
+    - ``recovery, 1 worker`` / ``recovery, N workers``: per-signature recovery (recover, hash
+      the key, compare the address), FISCO's rule;
+    - ``batch, warm cache`` / ``batch, cold cache`` / ``batch, R senders, warm`` /
+      ``batch, R senders, cold``: :func:`~fiscosim.crypto.sender_cache.verify_with_cache`
+      in this process with every sender cached, or with an empty cache every round (each new
+      sender recovered and cached), on the distinct and on the repeated senders' corpus;
+    - ``batch, warm cache, k bad``: the same, warm, with k tampered hashes at random rows, for
+      each k of ``bad`` (default :data:`BAD_ROWS`, those that fit in ``batch``);
+    - ``batch, warm cache, N workers`` / ``batch, R senders, warm, N workers``: every round
+      looks up each row's claimed sender in the warm cache here (as ``verify_with_cache``
+      does), then the batch is split into N shards, each checked by
+      :func:`~fiscosim.crypto.secp_batch.verify_batch` against those keys in one process of a
+      :class:`~fiscosim.crypto.batch.VerifierPool` (the calling process checks the first);
+    - ``sm2 B, 1 worker`` / ``sm2 B, N workers``: per-signature SM2 verification with
+      backend B, for every backend of :data:`fiscosim.crypto.sm2.BACKENDS` that runs here;
+      the others are in ``sm2_unavailable`` with the reason.
 
-    The batch paths run in this process, one worker. Every round checks its verdicts.
+    Every multi-worker path splits its batch into exactly min(N, rows) shards (pools with
+    ``min_shard`` 1, started before timing and closed at the end). Every round of every path
+    checks its verdicts. The paths share ``min_seconds`` in alternation, and each runs at
+    least ``min_rounds`` times: at the defaults on the 2-core development machine one round of
+    every path takes about 2.5 s, so ``min_rounds`` decides (7-8 s), and building the corpora
+    and the warm caches adds 4-5 s (SM2 signing costs about 1 ms per signature).
     """
-    from fiscosim.crypto import secp_batch
     from fiscosim.crypto.sender_cache import SenderCache, verify_with_cache
+    from fiscosim.crypto.sm2 import BACKENDS, make_sm2_suite
 
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
-    if not 0 <= bad <= batch:
-        raise ValueError(f"bad must be in [0, batch], got {bad}")
+    if sm2_batch < 1:
+        raise ValueError(f"sm2_batch must be at least 1, got {sm2_batch}")
+    bad_counts = _bad_counts(bad, batch)
     suite = get_suite("secp256k1")
     workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     hashes, signatures, senders = make_corpus(suite, batch, seed=2105, accounts=batch, cycle=True)
     r_hashes, r_signatures, r_senders = make_corpus(suite, batch, seed=2106,
                                                     accounts=repeated_senders, cycle=True)
@@ -291,62 +366,139 @@ def measure_paths(
         if int((~ok).sum()) != failures:
             raise RuntimeError(f"{what}: {int((~ok).sum())} rows failed, expected {failures}")
 
-    def recovery(count: int) -> Callable[[], None]:
+    # name → (one round, rows per round, workers, senders, bad rows, suite)
+    paths: dict[str, tuple[Callable[[], None], int, int, int, int, str]] = {}
+    pools: list[VerifierPool] = []
+
+    def pool_of(kind: CryptoSuite | KnownKeyShards) -> VerifierPool:
+        # min_shard 1: the batch is split into N shards whatever its size, so the workers
+        # column is true for tiny test batches as well (the shared pools keep ≥ 64 rows apart)
+        pool = VerifierPool(kind, workers, mode, min_shard=1)  # type: ignore[arg-type]
+        pools.append(pool)
+        return pool
+
+    def recovery(on: CryptoSuite, h: np.ndarray, s: np.ndarray, c: np.ndarray,
+                 pool: VerifierPool | None, what: str) -> Callable[[], None]:
         def run() -> None:
-            expect(verify_batch(hashes, signatures, senders, suite, count, mode=mode), 0,
-                   "per-signature recovery")
+            if pool is None:
+                ok = verify_batch(h, s, c, on, 1)
+            else:  # what verify_batch does with a pool: verify, then compare addresses
+                ok, recovered = pool.verify(h, s)
+                ok &= (recovered == c).all(axis=1)
+            expect(ok, 0, what)
         return run
 
-    contenders: dict[str, Callable[[], None]] = {"recovery, 1 worker": recovery(1)}
-    shape: dict[str, tuple[int, int, int]] = {"recovery, 1 worker": (1, distinct, 0)}
-    if workers > 1:
-        shared_pool(suite, workers, mode)
-        name = f"recovery, {workers} workers"
-        contenders[name] = recovery(workers)
-        shape[name] = (workers, distinct, 0)
-    measured = secp_batch.available()
-    if measured:
-        def warmed(senders_hashes: np.ndarray, sigs: np.ndarray,
-                   claimed: np.ndarray) -> SenderCache:
-            cache = SenderCache()
-            expect(verify_with_cache(cache, senders_hashes, sigs, claimed), 0, "filling")
-            return cache
+    try:
+        paths["recovery, 1 worker"] = (recovery(suite, hashes, signatures, senders, None,
+                                                "recovery"), batch, 1, distinct, 0, suite.name)
+        if workers > 1:
+            paths[f"recovery, {workers} workers"] = (
+                recovery(suite, hashes, signatures, senders, pool_of(suite), "recovery"),
+                batch, min(workers, batch), distinct, 0, suite.name)
+        measured = secp_batch.available()
+        if measured:
+            def warmed(h: np.ndarray, s: np.ndarray, c: np.ndarray) -> SenderCache:
+                cache = SenderCache()
+                expect(verify_with_cache(cache, h, s, c), 0, "filling the cache")
+                return cache
 
-        warm_cache = warmed(hashes, signatures, senders)
-        warm_repeated = warmed(r_hashes, r_signatures, r_senders)
-        tampered = hashes.copy()
-        rows = np.random.default_rng(2107).choice(batch, size=bad, replace=False)
-        tampered[rows, 0] ^= 0x01
+            warm_cache = warmed(hashes, signatures, senders)
+            warm_repeated = warmed(r_hashes, r_signatures, r_senders)
 
-        def path(cache_of: Callable[[], SenderCache], h: np.ndarray, s: np.ndarray,
-                 c: np.ndarray, failures: int, what: str) -> Callable[[], None]:
-            def run() -> None:
-                expect(verify_with_cache(cache_of(), h, s, c), failures, what)
-            return run
+            def cached(cache_of: Callable[[], SenderCache], h: np.ndarray, s: np.ndarray,
+                       c: np.ndarray, failures: int, what: str) -> Callable[[], None]:
+                def run() -> None:
+                    expect(verify_with_cache(cache_of(), h, s, c), failures, what)
+                return run
 
-        batch_paths = {
-            "batch, warm cache": (path(lambda: warm_cache, hashes, signatures, senders, 0,
-                                       "warm"), distinct, 0),
-            "batch, cold cache": (path(SenderCache, hashes, signatures, senders, 0, "cold"),
-                                  distinct, 0),
-            f"batch, {repeated} senders, warm": (
-                path(lambda: warm_repeated, r_hashes, r_signatures, r_senders, 0,
-                     "repeated warm"), repeated, 0),
-            f"batch, {repeated} senders, cold": (
-                path(SenderCache, r_hashes, r_signatures, r_senders, 0, "repeated cold"),
-                repeated, 0),
-            f"batch, warm cache, {bad} bad": (
-                path(lambda: warm_cache, tampered, signatures, senders, bad, "bad rows"),
-                distinct, bad),
-        }
-        for name, (run, senders_count, bad_rows) in batch_paths.items():
-            contenders[name] = run
-            shape[name] = (1, senders_count, bad_rows)
-    for run in contenders.values():
-        run()  # warm-up, and a check of every path's verdicts before timing
-    rates, rounds = interleaved_rates(contenders, batch, min_seconds, min_rounds)
-    figures = [PathFigure(path=name, verified_per_s=round(rates[name], 1), batch=batch,
-                          workers=shape[name][0], senders=shape[name][1], bad=shape[name][2])
-               for name in contenders]
+            def sharded(cache: SenderCache, h: np.ndarray, s: np.ndarray, c: np.ndarray,
+                        pool: VerifierPool, what: str) -> Callable[[], None]:
+                def run() -> None:
+                    keys = [cache.get(row.tobytes()) for row in c]
+                    if None in keys:
+                        raise RuntimeError(f"{what}: a claimed sender is not in the warm cache")
+                    key_rows = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(c), -1)
+                    ok, _ = pool.verify(h, np.concatenate((s, key_rows), axis=1))
+                    expect(ok, 0, what)
+                return run
+
+            secp = suite.name
+            paths["batch, warm cache"] = (cached(lambda: warm_cache, hashes, signatures,
+                                                 senders, 0, "warm"), batch, 1, distinct, 0, secp)
+            paths["batch, cold cache"] = (cached(SenderCache, hashes, signatures, senders, 0,
+                                                 "cold"), batch, 1, distinct, 0, secp)
+            paths[f"batch, {repeated} senders, warm"] = (
+                cached(lambda: warm_repeated, r_hashes, r_signatures, r_senders, 0,
+                       "repeated warm"), batch, 1, repeated, 0, secp)
+            paths[f"batch, {repeated} senders, cold"] = (
+                cached(SenderCache, r_hashes, r_signatures, r_senders, 0, "repeated cold"),
+                batch, 1, repeated, 0, secp)
+            rng = np.random.default_rng(2107)
+            for k in bad_counts:
+                tampered = hashes.copy()
+                tampered[rng.choice(batch, size=k, replace=False), 0] ^= 0x01
+                paths[f"batch, warm cache, {k} bad"] = (
+                    cached(lambda: warm_cache, tampered, signatures, senders, k,
+                           f"{k} bad rows"), batch, 1, distinct, k, secp)
+            if workers > 1:
+                known = pool_of(KnownKeyShards())
+                shards = min(workers, batch)
+                paths[f"batch, warm cache, {workers} workers"] = (
+                    sharded(warm_cache, hashes, signatures, senders, known, "warm, sharded"),
+                    batch, shards, distinct, 0, secp)
+                paths[f"batch, {repeated} senders, warm, {workers} workers"] = (
+                    sharded(warm_repeated, r_hashes, r_signatures, r_senders, known,
+                            "repeated warm, sharded"), batch, shards, repeated, 0, secp)
+        sm2_unavailable = _sm2_paths(paths, pool_of, recovery, workers,
+                                     min(batch, sm2_batch), BACKENDS, make_sm2_suite)
+        for run, *_ in paths.values():
+            run()  # warm-up: starts the pools' workers and checks every path before timing
+        # count 1: each rate is rounds per second, times the path's own rows below
+        per_call, rounds = interleaved_rates({name: entry[0] for name, entry in paths.items()},
+                                             1, min_seconds, min_rounds)
+    finally:
+        for pool in pools:
+            pool.close()
+    figures = [PathFigure(path=name, verified_per_s=round(per_call[name] * rows, 1), batch=rows,
+                          workers=shards, senders=senders_count, bad=bad_rows, suite=suite_name)
+               for name, (_, rows, shards, senders_count, bad_rows, suite_name) in paths.items()]
     return PathsMeasurement(batch_backend=secp_batch.backend(), measured=measured,
-                            paths=figures, rounds=rounds)
+                            paths=figures, rounds=rounds, sm2_unavailable=sm2_unavailable)
+
+
+def _sm2_paths(
+    paths: dict[str, tuple[Callable[[], None], int, int, int, int, str]],
+    pool_of: Callable[[CryptoSuite], VerifierPool],
+    recovery: Callable[..., Callable[[], None]],
+    workers: int,
+    count: int,
+    backends: Sequence[str],
+    make_suite: Callable[[str], CryptoSuite],
+) -> dict[str, str]:
+    """Adds :func:`measure_paths`'s SM2 paths to ``paths``; returns {backend: why} for the
+    backends that cannot run here."""
+    unavailable: dict[str, str] = {}
+    suites: dict[str, CryptoSuite] = {}
+    for name in backends:
+        try:
+            suites[name] = make_suite(name)
+        except (RuntimeError, ImportError, OSError) as error:
+            unavailable[name] = str(error) or type(error).__name__
+    if not suites:
+        return unavailable
+    try:
+        # one corpus for every backend: signing always goes through the fallback library
+        hashes, signatures, senders = make_corpus(next(iter(suites.values())), count,
+                                                  seed=2108, accounts=count, cycle=True)
+    except (RuntimeError, ImportError, OSError) as error:
+        why = f"cannot sign the SM2 corpus: {error}"
+        return unavailable | dict.fromkeys(suites, why)
+    distinct = len({row.tobytes() for row in senders})
+    for name, sm2 in suites.items():
+        paths[f"sm2 {name}, 1 worker"] = (recovery(sm2, hashes, signatures, senders, None,
+                                                   f"sm2 {name}"), count, 1, distinct, 0, "sm2")
+        if workers > 1:
+            paths[f"sm2 {name}, {workers} workers"] = (
+                recovery(sm2, hashes, signatures, senders, pool_of(sm2), f"sm2 {name}"),
+                count, min(workers, count), distinct, 0, "sm2")
+    return unavailable
