@@ -7,25 +7,40 @@ needs them from somewhere. :class:`SenderCache` keeps, for every sender verified
 :func:`verify_with_cache` checks a batch against the transactions' claimed senders:
 
 - a row whose claimed sender is cached joins one batch against the cached key;
-- the others are recovered one by one (libsecp256k1, FISCO's own rule); a row whose recovered
-  address equals its claimed sender fills the cache, so the sender's later rows of the same
-  call join the batch (one ordinary recovery per new sender, as long as its first row is good).
+- the others are recovered (libsecp256k1, FISCO's own rule) in rounds, each round one
+  vectorized recovery and one bulk address computation, as per-signature recovery does
+  (:func:`fiscosim.crypto.secp256k1.recover_public_keys`): a round recovers the first
+  undecided row of every sender still uncached; a row whose recovered address equals its
+  claimed sender fills the cache, and the sender's other rows of the same call join the batch
+  (one ordinary recovery per new sender, as long as its first row is good); a sender whose row
+  failed offers its next row to the next round. After :data:`FIRST_ROW_ROUNDS` such rounds,
+  the rows of senders still uncached are all recovered in one last round (a sender whose
+  signatures keep failing gets no more than per-signature recovery would spend).
 
 The verdicts are those of recover-then-compare-addresses, row by row. A key enters the cache
-only from a verified row, after checking that it hashes to the address it is stored under, so
-a forged row never poisons it: the worst a forger gets is its own rows checked one by one.
+only from a verified row, under the address just computed from that key, so a forged row never
+poisons it: the worst a forger gets is its own rows recovered one by one.
 Forming batches per source (one client connection, one proposal), so that a sender's bad
 signatures slow only its own batches, is the caller's choice of what to pass in one call.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
+
 import numpy as np
 
 from fiscosim.crypto import secp_batch
 from fiscosim.crypto.hashing import keccak256
+from fiscosim.crypto.secp256k1 import _addresses, recover_public_keys
 
 ADDRESS_SIZE = 20
+FIRST_ROW_ROUNDS = 2
+"""Rounds that recover only the first undecided row of each uncached sender; then the rows of
+senders still uncached are recovered all at once. Two rounds let a sender with one bad first
+row still batch its later rows, while a sender with many bad rows costs at most two rounds of
+bookkeeping more than recovering every row."""
 
 
 def address_of(public_key: bytes) -> bytes:
@@ -61,14 +76,51 @@ class SenderCache:
         """Caches ``public_key`` under its own address, which it returns."""
         public_key = bytes(public_key)
         address = address_of(public_key)
-        self._keys.pop(address, None)
-        self._keys[address] = public_key
-        if self.max_entries is not None and len(self._keys) > self.max_entries:
-            del self._keys[next(iter(self._keys))]
+        self._store([address], [public_key])
         return address
+
+    def put_many(self, public_keys: np.ndarray) -> list[bytes]:
+        """Caches n×64 uint8 keys, each under its own address (hashed here, in bulk); returns
+        the addresses in order. The same as :meth:`put` on each row in turn."""
+        keys = np.ascontiguousarray(public_keys)
+        if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != secp_batch.PUBKEY_SIZE:
+            raise ValueError(f"public keys must be a uint8 array of shape (n, 64), "
+                             f"got {keys.dtype} {keys.shape}")
+        addresses = _row_bytes(_addresses(bytearray(keys.tobytes()), len(keys)))
+        self._store(addresses, _row_bytes(keys))
+        return addresses
+
+    def _store(self, addresses: Sequence[bytes], public_keys: Sequence[bytes], *,
+               new: bool = False) -> None:
+        """Stores each key under its address, newest last, as :meth:`put` does one by one.
+
+        Trusts that ``addresses[i]`` is ``address_of(public_keys[i])``: only :meth:`put`,
+        :meth:`put_many` and :func:`verify_with_cache` call it, each with addresses just
+        computed from those very keys (the latter two by one bulk hash, hence no second hash
+        here). ``new``: the caller knows the addresses are distinct and none is cached."""
+        keys = self._keys
+        if new or (len(set(addresses)) == len(addresses) and keys.keys().isdisjoint(addresses)):
+            keys.update(zip(addresses, public_keys, strict=True))  # all new: one bulk insert
+        else:
+            for address, public_key in zip(addresses, public_keys, strict=True):
+                keys.pop(address, None)  # a re-put entry moves to the newest end, as in put
+                keys[address] = public_key
+        overflow = 0 if self.max_entries is None else len(keys) - self.max_entries
+        if overflow > 0:
+            # Collected first: deleting the oldest one at a time while iterating from the
+            # front would rescan the deleted slots every time.
+            for address in list(itertools.islice(keys, overflow)):
+                del keys[address]
 
     def clear(self) -> None:
         self._keys.clear()
+
+
+def _row_bytes(rows: np.ndarray) -> list[bytes]:
+    """Each row of a 2-D uint8 array as bytes (one opaque void item per row: numpy makes the
+    bytes objects in C, several times faster than slicing a bytes object in Python)."""
+    rows = np.ascontiguousarray(rows)
+    return rows.view(f"V{rows.shape[1]}").ravel().tolist()
 
 
 def _rows(name: str, value: object, width: int) -> np.ndarray:
@@ -79,40 +131,25 @@ def _rows(name: str, value: object, width: int) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-class _Recoverer:
-    """One-row libsecp256k1 recovery (coincurve's cffi) giving the 64-byte key or None."""
-
-    def __init__(self, hashes: np.ndarray, signatures: np.ndarray) -> None:
-        from coincurve._libsecp256k1 import ffi, lib
-        from coincurve.context import GLOBAL_CONTEXT
-
-        self._lib = lib
-        self._ctx = GLOBAL_CONTEXT.ctx
-        self._recoverable = ffi.new("secp256k1_ecdsa_recoverable_signature *")
-        self._pubkey = ffi.new("secp256k1_pubkey *")
-        self._pub65 = ffi.new("unsigned char[65]")
-        self._pub65_len = ffi.new("size_t *")
-        self._view = ffi.buffer(self._pub65)
-        self._hashes = hashes
-        self._signatures = signatures
-        self._hash_ptr = ffi.from_buffer("unsigned char[]", hashes)
-        self._sig_ptr = ffi.from_buffer("unsigned char[]", signatures)
-
-    def key(self, i: int) -> bytes | None:
-        recid = int(self._signatures[i, 64])
-        if recid > 3:  # libsecp256k1 aborts the process on a recovery id above 3
-            return None
-        lib = self._lib
-        if not lib.secp256k1_ecdsa_recoverable_signature_parse_compact(
-                self._ctx, self._recoverable, self._sig_ptr + 65 * i, recid):
-            return None
-        if not lib.secp256k1_ecdsa_recover(
-                self._ctx, self._pubkey, self._recoverable, self._hash_ptr + 32 * i):
-            return None
-        self._pub65_len[0] = 65
-        lib.secp256k1_ec_pubkey_serialize(self._ctx, self._pub65, self._pub65_len,
-                                          self._pubkey, lib.SECP256K1_EC_UNCOMPRESSED)
-        return bytes(self._view[1:65])
+def _recover_matching(hashes: np.ndarray, signatures: np.ndarray, claimed: np.ndarray,
+                      rows: np.ndarray) -> tuple[np.ndarray, list[bytes], list[bytes]]:
+    """Recover-then-compare on ``rows`` in one vectorized pass, as per-signature recovery
+    does it (one libsecp256k1 loop, one bulk keccak): the rows whose recovered address equals
+    their claimed sender, in the order given, with those addresses and keys."""
+    # libsecp256k1 aborts the process on a recovery id above 3: such rows never reach it.
+    index = rows[signatures[rows, 64] <= 3]
+    if len(index) == 0:
+        return index, [], []
+    recovered, packed = recover_public_keys(hashes, signatures, index)
+    count = len(recovered)
+    if count == 0:
+        return recovered, [], []
+    addresses = _addresses(packed, count)
+    match = (addresses == claimed[recovered]).all(axis=1)
+    keys = np.frombuffer(packed, dtype=np.uint8).reshape(count, 64)
+    if match.all():  # the usual case: no copies
+        return recovered, _row_bytes(addresses), _row_bytes(keys)
+    return recovered[match], _row_bytes(addresses[match]), _row_bytes(keys[match])
 
 
 def verify_with_cache(
@@ -125,8 +162,9 @@ def verify_with_cache(
     a key whose address is ``claimed_senders[i]``.
 
     ``hashes`` n×32, ``signatures`` n×65 (r‖s‖v, v the raw recovery id), ``claimed_senders``
-    n×20, all uint8. Cached senders' rows are checked in one :func:`secp_batch.verify_batch`;
-    the others are recovered one by one, filling ``cache`` from the rows that verify.
+    n×20, all uint8. Cached senders' rows, and the later rows of senders verified here, are
+    checked in one :func:`secp_batch.verify_batch`; the others are recovered in vectorized
+    rounds (see the module's docstring), filling ``cache`` from the rows that verify.
     Malformed rows are False; inputs of the wrong shape or dtype are a ValueError.
     """
     hashes = _rows("hashes", hashes, secp_batch.HASH_SIZE)
@@ -139,22 +177,60 @@ def verify_with_cache(
     verdicts = np.zeros(count, dtype=bool)
     if count == 0:
         return verdicts
-    addresses = [claimed[i].tobytes() for i in range(count)]
-    warm: list[int] = []
-    warm_keys: list[bytes] = []
-    recoverer: _Recoverer | None = None
-    for i, address in enumerate(addresses):
-        key = cache.get(address)
-        if key is not None:
-            warm.append(i)
-            warm_keys.append(key)
-            continue
-        if recoverer is None:
-            recoverer = _Recoverer(hashes, signatures)
-        recovered = recoverer.key(i)
-        if recovered is not None and address_of(recovered) == address:
-            verdicts[i] = True
-            cache.put(recovered)
+    addresses = _row_bytes(claimed)
+    # The per-row Python below is kept to C-level iteration (map, zip, dict): with a cold cache
+    # it is all this path adds to per-signature recovery.
+    known = cache._keys
+    if known:
+        found = list(map(known.get, addresses))
+        warm = [i for i, key in enumerate(found) if key is not None]
+        warm_keys = [found[i] for i in warm]
+        undecided = np.asarray([i for i, key in enumerate(found) if key is None], dtype=np.intp)
+    else:
+        undecided, warm, warm_keys = np.arange(count), [], []
+    for _ in range(FIRST_ROW_ROUNDS):
+        if not len(undecided):
+            break
+        rows = undecided.tolist()
+        senders = addresses if len(rows) == count else list(map(addresses.__getitem__, rows))
+        distinct = len(set(senders)) == len(rows)
+        if distinct:
+            heads = undecided
+        else:
+            # Each uncached sender's first undecided row (reversed: the earliest row wins).
+            first = dict(zip(reversed(senders), reversed(rows), strict=True))
+            heads = np.asarray(sorted(first.values()), dtype=np.intp)
+        index, verified, verified_keys = _recover_matching(hashes, signatures, claimed, heads)
+        verdicts[index] = True
+        # One row per sender, none of them cached: distinct new addresses.
+        cache._store(verified, verified_keys, new=True)
+        if distinct:  # no sender has a later row: nothing left (the usual cold batch)
+            undecided = undecided[:0]
+            break
+        # The other rows: a verified sender's join the batch, a failed one's next is tried.
+        learned = dict(zip(verified, verified_keys, strict=True))
+        taken = set(first.values())
+        remaining: list[int] = []
+        for i, sender in zip(rows, senders, strict=True):
+            if i in taken:
+                continue
+            key = learned.get(sender)
+            if key is None:
+                remaining.append(i)
+            else:
+                warm.append(i)
+                warm_keys.append(key)
+        undecided = np.asarray(remaining, dtype=np.intp)
+    if len(undecided):
+        # Senders whose every recovered row failed so far: the rest of their rows recovered
+        # at once, no more rounds; each sender's first verified row fills the cache.
+        index, verified, verified_keys = _recover_matching(hashes, signatures, claimed,
+                                                           undecided)
+        verdicts[index] = True
+        first_key: dict[bytes, bytes] = {}
+        for address, key in zip(verified, verified_keys, strict=True):
+            first_key.setdefault(address, key)
+        cache._store(list(first_key), list(first_key.values()))
     if warm:
         index = np.asarray(warm, dtype=np.intp)
         keys = np.frombuffer(b"".join(warm_keys), dtype=np.uint8).reshape(len(warm), 64)
