@@ -10,7 +10,13 @@ from click.testing import CliRunner
 
 from fiscosim.calibrate import calibrate_host
 from fiscosim.cli import main
-from fiscosim.node.costs import CALIBRATED_FIELDS, STORAGE_FIELDS, load_profile
+from fiscosim.crypto import secp_batch
+from fiscosim.node.costs import (
+    BATCH_VERIFY_FIELDS,
+    CALIBRATED_FIELDS,
+    STORAGE_FIELDS,
+    load_profile,
+)
 
 HAVE_PYREVM = importlib.util.find_spec("pyrevm") is not None
 HAVE_ROCKSDICT = importlib.util.find_spec("rocksdict") is not None
@@ -61,7 +67,8 @@ def test_a_small_calibration_writes_provenance_and_loads(tmp_path):
     profile = yaml.safe_load(out.read_text())
     measured = profile["measured"]
     assert profile["cores"] == 16 and measured["host_cores"] >= 1 and measured["repeats"] == 2
-    expected = set(CALIBRATED_FIELDS) | (set(STORAGE_FIELDS) if HAVE_ROCKSDICT else set())
+    expected = (set(CALIBRATED_FIELDS) | (set(STORAGE_FIELDS) if HAVE_ROCKSDICT else set())
+                | (set(BATCH_VERIFY_FIELDS) if secp_batch.available() else set()))
     assert set(measured["provenance"]) == expected == set(profile["costs_us"])
     for field, record in measured["provenance"].items():
         assert set(record) >= PROVENANCE_KEYS
@@ -95,12 +102,15 @@ def test_missing_packages_are_left_out_and_said(monkeypatch):
                         lambda: "pyrevm is not importable (test)")  # fmt: skip
     monkeypatch.setattr("fiscosim.calibrate.storage_costs.why_unavailable",
                         lambda: "rocksdict is not importable (test)")  # fmt: skip
+    monkeypatch.setattr("fiscosim.crypto.secp_batch.available", lambda: False)
+    monkeypatch.setattr("fiscosim.crypto.secp_batch.backend", lambda: "no C compiler (test)")
     profile = calibrate_host(name="bare", min_seconds=0.05, repeats=1)
     measured = profile["measured"]
     assert "evm" not in measured and "storage" not in measured
     assert measured["omitted"] == {
         "evm": "pyrevm is not importable (test)",
         "storage": "rocksdict is not importable (test)",
+        "batch_verify": "the batch verifier is not built here: no C compiler (test)",
     }
     assert "evm: not measured: pyrevm is not importable (test)" in measured["warnings"]
     assert set(profile["costs_us"]) == set(CALIBRATED_FIELDS)

@@ -8,6 +8,7 @@ import pytest
 
 from fiscosim.calibrate import write_profile
 from fiscosim.node.costs import (
+    BATCH_VERIFY_FIELDS,
     CALIBRATED_FIELDS,
     COST_FIELDS,
     LEDGER_KEYS_PER_TX,
@@ -130,7 +131,10 @@ def test_a_real_calibration_loads(tmp_path):
 
     measured = calibrate_host(name="this-host", min_seconds=0.05, repeats=2, evm=False,
                               storage=False)  # fmt: skip
-    assert set(measured["costs_us"]) == set(CALIBRATED_FIELDS)
+    from fiscosim.crypto import secp_batch
+
+    batch = set(BATCH_VERIFY_FIELDS) if secp_batch.available() else set()
+    assert set(measured["costs_us"]) == set(CALIBRATED_FIELDS) | batch
     profile = load_profile(write_profile(measured, tmp_path / "this-host.yaml"))
     assert profile.name == "this-host" and profile.cores == measured["cores"]
     for cost, value in measured["costs_us"].items():

@@ -11,6 +11,9 @@ fallback. The cost fields (``costs_us``):
 - ``verify_sm2``: the same for SM2 with the fastest backend on this host;
 - ``keccak256_per_kb``, ``sm3_per_kb``: hashing, per KiB of input (64 KiB messages);
 - ``msgpack_encode_per_kb``, ``msgpack_decode_per_kb``: a consensus-message-like payload;
+- ``verify_secp256k1_batch_row``, ``verify_secp256k1_batch_msm``: the batch verifier's cost
+  curve (:mod:`fiscosim.calibrate.batch_verify`), where its C extension was built (else filled
+  from the base profile, ``measured.omitted`` says why);
 - ``storage_read_per_key``, ``storage_write_per_key``, ``storage_commit_per_block``: state
   reads and a block's two-phase write in RocksDB (:mod:`fiscosim.calibrate.storage`, needs
   rocksdict), whose whole record is ``measured.storage``.
@@ -35,6 +38,7 @@ import msgpack
 import numpy as np
 import yaml
 
+from fiscosim.calibrate import batch_verify as batch_costs
 from fiscosim.calibrate import evm as evm_costs
 from fiscosim.calibrate import storage as storage_costs
 from fiscosim.calibrate.measure import NOISE_THRESHOLD, Measurement, per_unit_us
@@ -80,6 +84,26 @@ def _verify(
     if getattr(suite, "backend_name", None) == "fallback":
         fallback = cryptomb.why_unavailable() or "crypto_mb did not pass its self-check"
     return measured, suite.backend, fallback
+
+
+def _batch_costs(provenance: dict[str, dict[str, Any]], repeats: int, min_seconds: float,
+                 say: Report) -> dict[str, Any] | str:
+    """The batch verifier's two costs into ``provenance``; its fit's record, or why they were
+    not measured (no C extension: they are filled from the base profile)."""
+    from fiscosim.crypto import secp_batch
+
+    if not secp_batch.available():
+        return f"the batch verifier is not built here: {secp_batch.backend()}"
+    say("secp256k1 batch verification")
+    fitted = batch_costs.measure_batch_costs(repeats, min_seconds)
+    how = ("verify_batch over 64-4,096 signatures (distinct and 256 repeated senders), one "
+           "core; T(n, d) = n row + m/log2(m) msm fitted per repeat, m = n + d + 1; worst fit "
+           f"error {fitted['worst_fit_error']:.0%}")
+    provenance["verify_secp256k1_batch_row"] = fitted["row"].provenance(
+        how + "; µs per row", secp_batch.backend())
+    provenance["verify_secp256k1_batch_msm"] = fitted["msm"].provenance(
+        how + "; µs per m/log2(m)", secp_batch.backend())
+    return {"worst_fit_error": fitted["worst_fit_error"], "us_per_batch": fitted["batches"]}
 
 
 def _hash(suite_name: str, repeats: int, min_seconds: float) -> Measurement:
@@ -216,6 +240,7 @@ def calibrate_host(
     )
     if pack_fallback:
         warnings.append(f"msgpack_*: {pack_fallback}; measured the pure-Python fallback")
+    batch_record = _batch_costs(provenance, repeats, min_seconds, say)
     warnings += noise_warnings(provenance)
 
     host_cores = os.cpu_count() or 1
@@ -234,6 +259,10 @@ def calibrate_host(
         "provenance": provenance,
     }
     omitted: dict[str, str] = {}
+    if isinstance(batch_record, str):
+        omitted["batch_verify"] = batch_record
+    else:
+        measured["batch_verify"] = batch_record
 
     def optional(what: str, module: Any, engine: str, label: str,
                  run: Callable[[], Any]) -> Any:

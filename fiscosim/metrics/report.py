@@ -48,7 +48,8 @@ def _qualifier(lane: str, threads: float | None) -> str:
 
 
 _COSTS_OF_KIND = {
-    "verification": ("verify_secp256k1", "verify_sm2", "txpool_insert_per_tx",
+    "verification": ("verify_secp256k1", "verify_sm2", "verify_secp256k1_batch_row",
+                     "verify_secp256k1_batch_msm", "txpool_insert_per_tx",
                      "txpool_lookup_per_tx"),
     "execution": ("storage_read_per_key",),
     "storage": ("storage_write_per_key", "storage_commit_per_block"),
@@ -225,6 +226,12 @@ def print_report(summary: dict[str, Any], console: Console) -> None:
         f"{kind} {entry['count']:,} ({entry['bytes'] / 1e6:,.1f} MB)"
         for kind, entry in messages.items()))
     details.add_row("CPU", _cpu(summary["cpu_utilisation"]))
+    checks = summary.get("batch_verification")
+    if checks is not None:
+        details.add_row("signatures", escape(
+            f"batch verifier (chain.verify_mode: batch): {checks['rows_batched']:,} rows in "
+            f"{checks['batches']:,} sums, {checks['rows_recovered']:,} recovered one by one "
+            "(senders not cached yet, or batches too small to sum)"))
     details.add_row("bound by", escape(_bound(summary)))
     views = summary["view_changes"]
     if views["node_view_changes"]:

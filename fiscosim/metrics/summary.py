@@ -28,6 +28,7 @@ import numpy as np
 from fiscosim.contracts.release import v2_evm_scale
 from fiscosim.execution.block import PTE_SERIAL_SHARE
 from fiscosim.metrics.utilisation import bound_by, saturation, utilisation
+from fiscosim.node.costs import BATCH_VERIFY_FIELDS
 from fiscosim.node.txpool import (
     PENDING,
     REJECT_BY_CODE,
@@ -268,6 +269,7 @@ def summarise(world: Any, wall_time_s: float, digest: str,
         "warnings": scenario.warnings(),
         "signatures_verified": sum(node.stats.verified for node in world.nodes),
         "txs_fetched": sum(node.stats.fetched for node in world.nodes),
+        **_batch_checks(world),
         "safety": _safety(world.safety.status, world.safety.violations,
                           world.safety.honest_nodes),
         "byzantine": _byzantine(world),
@@ -280,6 +282,19 @@ def summarise(world: Any, wall_time_s: float, digest: str,
         # queue (fiscosim/net/network.py) rather than as one simpy event each
         "events": int(world.env.events_processed) + network_events,
     }
+
+
+def _batch_checks(world: Any) -> dict[str, Any]:
+    """``chain.verify_mode: batch``: how the nodes' signature checks split between batch sums
+    and one-by-one recoveries (nothing in the default mode, whose summaries stay as they were)."""
+    if getattr(world.scenario.chain, "verify_mode", "recover") != "batch":
+        return {}
+    stats = [node.stats for node in world.nodes]
+    return {"batch_verification": {
+        "rows_batched": sum(s.batch_checked for s in stats),
+        "rows_recovered": sum(s.batch_recovered for s in stats),
+        "batches": sum(s.batches for s in stats),
+    }}
 
 
 def _safety(status: str, violations: list[str], honest_nodes: int | None = None,
@@ -442,6 +457,8 @@ def cost_provenance(nodes: Sequence[Any], chain: Any = None) -> dict[str, Any]:
     under ``release``, what the release modelled (``chain.version``) assumes, if anything."""
     out: dict[str, Any] = {}
     version = getattr(chain, "version", None)
+    # The batch verifier's costs are charged only with verify_mode: batch; listed only then.
+    batch = getattr(chain, "verify_mode", "recover") == "batch"
     assumed = RELEASE_ASSUMPTIONS.get(version)
     if assumed:
         derived = {name: text.format(scale=v2_evm_scale(), share=PTE_SERIAL_SHARE)
@@ -458,7 +475,8 @@ def cost_provenance(nodes: Sequence[Any], chain: Any = None) -> dict[str, Any]:
                 "nodes": [],
                 "cores": profile.cores,
                 "assumed_us": {name: getattr(profile, name) for name in profile.assumed},
-                "provenance": {name: where.source for name, where in profile.provenance},
+                "provenance": {name: where.source for name, where in profile.provenance
+                               if batch or name not in BATCH_VERIFY_FIELDS},
             }
         entry["nodes"].append(node.name)
     calls = _contract_calls(nodes)

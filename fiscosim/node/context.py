@@ -23,6 +23,8 @@ import numpy as np
 from fiscosim.chain.block import Block
 from fiscosim.chain.receipt import ReceiptBatch
 from fiscosim.consensus.messages import tx_hash_bytes
+from fiscosim.crypto.secp_batch import MIN_BATCH
+from fiscosim.crypto.sender_cache import FIRST_ROW_ROUNDS
 from fiscosim.engine import schedule
 from fiscosim.execution import execute_block
 from fiscosim.node.cpu import Cpu
@@ -47,6 +49,9 @@ class ChainParams:
     """2.x's ``enable_dynamic_block_size``: the most transactions a leader seals halves on a
     view timeout with a block in flight and grows back on timely commits
     (:class:`fiscosim.node.sealer.BlockSizeControl`)."""
+    batch_verify: bool = False
+    """``chain.verify_mode: batch``: transactions' signatures are checked by the batch verifier
+    behind a per-node sender cache (:meth:`NodeContext.batch_verify_us`)."""
 
 
 @dataclass
@@ -55,6 +60,12 @@ class NodeStats:
 
     verified: int = 0
     fetched: int = 0
+    batch_checked: int = 0
+    """``chain.verify_mode: batch``: rows checked in a batch's sum (cached senders)."""
+    batch_recovered: int = 0
+    """``chain.verify_mode: batch``: rows recovered one by one (senders not cached yet)."""
+    batches: int = 0
+    """``chain.verify_mode: batch``: batch sums started (one per source's batch)."""
     executed_blocks: int = 0
     view_changes_wanted: int = 0
     empty_blocks: int = 0
@@ -299,6 +310,9 @@ class NodeContext:
         self.proposal_hashes: dict[int, bytes] = {}
         """Each block's proposal hash as this node knows it (the sealer's parent hash)."""
         self.byzantine: frozenset[str] = frozenset()
+        self.known_senders = np.zeros(0, dtype=bool)
+        """``chain.verify_mode: batch``: the senders (workload account ranks) whose public keys
+        this node has cached, from a recovery of one of their transactions."""
 
     def later(self, at_us: int, fn: Any, *args: Any) -> None:
         """Calls ``fn(*args)`` at ``at_us`` unless this node crashes before then.
@@ -337,6 +351,67 @@ class NodeContext:
         shared = self.shared
         self.later(done, shared.network.broadcast, self.net_id, dests, message, size,
                    shared.nodes_deliver)
+
+    def batch_verify_us(self, ids: np.ndarray, ok: np.ndarray | None) -> int:
+        """``chain.verify_mode: batch``: the CPU µs to check the signatures of ``ids``, one
+        source's batch (``ok``: each row's verdict, None when all pass), with the batch
+        verifier behind this node's sender cache, which it fills.
+
+        As :func:`fiscosim.crypto.sender_cache.verify_with_cache` does: the rows of senders
+        cached before the call join one batch; of an uncached sender, the rows up to its first
+        good one are recovered one by one, that one's key fills the cache, and its later rows
+        join the batch, when that good row is among its first ``FIRST_ROW_ROUNDS`` (else all
+        its rows are recovered); fewer than ``MIN_BATCH`` rows to sum are recovered. The batch
+        costs :meth:`CostModel.batch_verify` for its rows, distinct
+        senders and bad rows; each recovery ``verify_secp256k1``.
+        """
+        count = len(ids)
+        if count == 0:
+            return 0
+        senders = self.shared.table.sender[ids]
+        top = int(senders.max()) + 1
+        if top > len(self.known_senders):
+            grown = np.zeros(max(top, 2 * len(self.known_senders)), dtype=bool)
+            grown[: len(self.known_senders)] = self.known_senders
+            self.known_senders = grown
+        known = self.known_senders
+        good = np.ones(count, dtype=bool) if ok is None else ok
+        # A row without a sender (−1) is never cached: recovered each time.
+        batched = known[senders] & (senders >= 0)
+        cold = np.flatnonzero(~batched)
+        recovered = 0
+        if len(cold):
+            # Per uncached sender, in arrival order: the rows until its first good one are
+            # recovered and the ones after it join the batch, if that good row is among its
+            # first FIRST_ROW_ROUNDS; otherwise every row of it is recovered.
+            order = cold[np.lexsort((cold, senders[cold]))]
+            by_sender = senders[order]
+            passes = good[order]
+            starts = np.flatnonzero(np.r_[True, by_sender[1:] != by_sender[:-1]])
+            group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
+            position = np.arange(len(order)) - starts[group]
+            first_good = np.minimum.reduceat(np.where(passes, position, len(order)), starts)
+            cutoff = first_good[group]
+            joining = order[(cutoff < FIRST_ROW_ROUNDS) & (position > cutoff)
+                            & (by_sender >= 0)]
+            batched[joining] = True
+            recovered = len(cold) - len(joining)
+            learned = by_sender[passes == 1]
+            known[learned[learned >= 0]] = True
+        rows = int(np.count_nonzero(batched))
+        stats = self.stats
+        if rows < MIN_BATCH:  # too few to sum: the verifier recovers them one by one
+            recovered += rows
+            rows = 0
+        stats.batch_recovered += recovered
+        work = self.costs.verify(recovered)
+        if rows:
+            distinct = len(np.unique(senders[batched]))
+            bad = 0 if ok is None else int(np.count_nonzero(~good[batched]))
+            stats.batch_checked += rows
+            stats.batches += 1
+            work += self.costs.batch_verify(rows, distinct, bad)
+        return work
 
     def signature_verdicts(self, ids: np.ndarray, facts: Any = None) -> np.ndarray | None:
         """Verdicts per row; None when all are valid (modelled mode, a clean batch)."""

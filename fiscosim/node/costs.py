@@ -44,6 +44,8 @@ from fiscosim.refs import did_you_mean, looks_like_name, yaml_problem
 COST_FIELDS: tuple[str, ...] = (
     "verify_secp256k1",
     "verify_sm2",
+    "verify_secp256k1_batch_row",
+    "verify_secp256k1_batch_msm",
     "sign_secp256k1",
     "sign_sm2",
     "keccak256_per_kb",
@@ -57,6 +59,10 @@ COST_FIELDS: tuple[str, ...] = (
     "storage_commit_per_block",
 )
 """Every cost of a profile, in microseconds on one core (``*_per_kb``: per KiB of input)."""
+
+BATCH_VERIFY_FIELDS: tuple[str, ...] = ("verify_secp256k1_batch_row", "verify_secp256k1_batch_msm")
+"""The batch verifier's two coefficients (:meth:`CostModel.batch_verify`), charged only with
+``chain.verify_mode: batch``; a run's summary lists them only then."""
 
 STORAGE_FIELDS: tuple[str, ...] = (
     "storage_read_per_key",
@@ -74,7 +80,8 @@ CALIBRATED_FIELDS: tuple[str, ...] = (
     "msgpack_decode_per_kb",
 )
 """The costs ``fiscosim calibrate`` always measures (see :mod:`fiscosim.calibrate`); it also
-measures :data:`STORAGE_FIELDS` where rocksdict is installed."""
+measures :data:`STORAGE_FIELDS` where rocksdict is installed, and :data:`BATCH_VERIFY_FIELDS`
+where the batch verifier's C extension was built."""
 
 REFERENCE_PROFILE = "reference-2core"
 """The profile whose figures fill the costs a calibrated or inline profile leaves out."""
@@ -147,6 +154,8 @@ class HardwareProfile:
     cpu_model: str
     verify_secp256k1: float
     verify_sm2: float
+    verify_secp256k1_batch_row: float
+    verify_secp256k1_batch_msm: float
     sign_secp256k1: float
     sign_sm2: float
     keccak256_per_kb: float
@@ -236,6 +245,8 @@ class CostModel:
     """
 
     __slots__ = (
+        "_batch_msm",
+        "_batch_row",
         "_block",
         "_decode",
         "_encode",
@@ -243,6 +254,7 @@ class CostModel:
         "_insert",
         "_lookup",
         "_merkle",
+        "_min_batch",
         "_read",
         "_sign",
         "_verify",
@@ -262,6 +274,12 @@ class CostModel:
         self.suite = suite
         guomi = suite == "sm2"
         self._verify = profile.verify_sm2 if guomi else profile.verify_secp256k1
+        self._batch_row = profile.verify_secp256k1_batch_row
+        self._batch_msm = profile.verify_secp256k1_batch_msm
+        # Imported here: loading a scenario (which reads this module) stays free of numpy.
+        from fiscosim.crypto.secp_batch import MIN_BATCH
+
+        self._min_batch = MIN_BATCH
         self._sign = profile.sign_sm2 if guomi else profile.sign_secp256k1
         # Per byte, so that a call is one multiplication.
         self._hash = (profile.sm3_per_kb if guomi else profile.keccak256_per_kb) / KIB
@@ -284,6 +302,33 @@ class CostModel:
     def verify(self, n: int) -> int:
         """Verifying ``n`` transaction signatures: recover (or verify) and derive the sender."""
         return _up(n * self._verify) if n > 0 else 0
+
+    def batch_verify(self, rows: int, senders: int, bad: int = 0) -> int:
+        """Checking ``rows`` transaction signatures by ``senders`` distinct senders whose keys
+        the node has cached, ``bad`` of them failing, with the batch verifier
+        (``chain.verify_mode: batch``, :mod:`fiscosim.crypto.secp_batch`).
+
+        One sum costs ``rows`` × ``verify_secp256k1_batch_row`` plus m / log2 m ×
+        ``verify_secp256k1_batch_msm`` for its m = rows + senders + 1 points (Pippenger's
+        multi-scalar multiplication; :mod:`fiscosim.calibrate.batch_verify` fits both to the
+        real verifier). Fewer than ``MIN_BATCH`` rows are recovered one by one, as the verifier
+        does; bad rows add the bisection's sums and recoveries (:func:`bisection_work`).
+
+        >>> model = CostModel(load_profile("reference-2core"))
+        >>> model.batch_verify(4096, 4096) < model.verify(4096)
+        True
+        >>> model.batch_verify(4096, 256) < model.batch_verify(4096, 4096)
+        True
+        >>> model.batch_verify(8, 8) == model.verify(8)
+        True
+        """
+        if rows <= 0:
+            return 0
+        if rows < self._min_batch:
+            return self.verify(rows)
+        whole = rows * self._batch_row + msm_points_factor(rows + senders + 1) * self._batch_msm
+        summed, recovered = bisection_work(rows, bad)
+        return _up(whole * summed + recovered * self._verify)
 
     def sign(self, n: int = 1) -> int:
         """Making ``n`` signatures with the node's key (consensus messages, docs/fisco-reference.md
@@ -325,12 +370,14 @@ class CostModel:
         """Decoding a received PBFT message and checking its signatures."""
         return self.verify(SIGNATURES_CHECKED.get(kind, 1)) + self.decode(nbytes)
 
-    def admit(self, payload_bytes: int, fresh: int) -> int:
+    def admit(self, payload_bytes: int, fresh: int, verify_us: int | None = None) -> int:
         """A batch of transactions reaching the pool (docs/fisco-reference.md §2.2): decoding
         each and hashing it (its hash is how the pool knows a duplicate), then verifying the
         ``fresh`` ones and inserting them: those past the duplicate check and the pool limit
         (``TxPool.gate``). A duplicate, or one refused because the pool is full
-        (TxPoolIsFull), costs its decoding and hash only."""
+        (TxPoolIsFull), costs its decoding and hash only. ``verify_us``, when given, is the
+        verification's cost in place of ``fresh`` one-by-one recoveries (the batch verifier's,
+        ``chain.verify_mode: batch``)."""
         # The same terms as decode() + hash() + verify() + the inserts, each rounded up on its
         # own, without four calls: this runs for every batch every node receives.
         ceil, shave = math.ceil, _ROUND_DOWN
@@ -339,7 +386,8 @@ class CostModel:
             work = (ceil(payload_bytes * self._decode * shave)
                     + ceil(payload_bytes * self._hash * shave))
         if fresh > 0:
-            work += ceil(fresh * self._verify * shave) + ceil(fresh * self._insert * shave)
+            work += ceil(fresh * self._insert * shave) + (
+                ceil(fresh * self._verify * shave) if verify_us is None else verify_us)
         return work
 
     def seal(self, n_txs: int) -> int:
@@ -364,6 +412,78 @@ class CostModel:
         hashed = receipts + self._merkle * n + max(state_writes, 0) * STATE_ENTRY_BYTES
         return (_up(work) + self.encode(receipts) + self.hash(hashed)
                 + self.hash(HEADER_ENCODE_BYTES))
+
+
+def msm_points_factor(points: int) -> float:
+    """m / log2 m: how a multi-scalar multiplication over m points grows (Pippenger's bucket
+    method, about m / log2 m point additions per window); m below 2 counts as 2."""
+    points = max(points, 2)
+    return points / math.log2(points)
+
+
+PLACEMENTS = 16
+"""Random placements of the bad rows :func:`bisection_work` averages over."""
+
+
+@functools.lru_cache(maxsize=4096)
+def bisection_work(rows: int, bad: int) -> tuple[float, int]:
+    """What the batch verifier spends on ``rows`` rows of which ``bad`` fail: (rows summed, as
+    a multiple of ``rows``: each sum's cost is taken as that share of the whole batch's; rows
+    recovered one by one).
+
+    It replays :func:`fiscosim.crypto.secp_batch.verify_batch`'s bisection (the C code's
+    ``batch_verify``): the whole sum fails; a failing range's left half is summed (its right
+    half's sum is the range's minus it); this goes on while the failing ranges and the rows
+    proved bad number at most ``MAX_BAD``, then every failing range is recovered, as is a
+    failing range under ``MIN_RANGE`` rows. Where the bad rows sit matters, so this is the mean
+    over :data:`PLACEMENTS` placements drawn from a generator seeded by (rows, bad): the same
+    arguments give the same answer in every run. One bad row costs about twice the rows
+    summed; three or more end in recovering most rows (tests/test_verify_mode.py checks it
+    against the real verifier's ``verify_batch_stats``).
+
+    >>> bisection_work(1024, 0), bisection_work(1024, 1)[0] > 1.9
+    ((1.0, 0), True)
+    """
+    import numpy as np
+
+    if rows <= 0 or bad <= 0:
+        return 1.0, 0
+    bad = min(bad, rows)
+    rng = np.random.default_rng([rows, bad])
+    summed_total, recovered_total = 0, 0
+    for _ in range(PLACEMENTS):
+        positions = np.sort(rng.choice(rows, size=bad, replace=False))
+        summed, recovered = _replay_bisection(rows, positions)
+        summed_total += summed
+        recovered_total += recovered
+    return summed_total / (PLACEMENTS * rows), round(recovered_total / PLACEMENTS)
+
+
+def _replay_bisection(rows: int, positions: Any) -> tuple[int, int]:
+    """(rows summed, rows recovered) of the C verifier's bisection for bad rows at the sorted
+    ``positions`` (a numpy array)."""
+    from fiscosim.crypto.secp_batch import MAX_BAD, MIN_RANGE
+
+    summed, recovered, proved = rows, 0, 0
+    stack = [(0, rows)]
+    while stack:
+        if len(stack) + proved > MAX_BAD:
+            recovered += sum(hi - lo for lo, hi in stack)
+            break
+        lo, hi = stack.pop()
+        if hi - lo == 1:
+            proved += 1
+            continue
+        if hi - lo < MIN_RANGE:
+            recovered += hi - lo
+            continue
+        mid = lo + (hi - lo) // 2
+        summed += mid - lo
+        for start, stop in ((mid, hi), (lo, mid)):  # the C code pushes the right half first
+            first = positions.searchsorted(start)
+            if first < len(positions) and positions[first] < stop:
+                stack.append((start, stop))
+    return summed, recovered
 
 
 def _up(us: float) -> int:

@@ -89,7 +89,15 @@ class ProposalFill(Stage):
         proposal = self._fills.pop((response.index, response.proposal_hash), None)
         if proposal is None:
             return
-        work = self.costs.admit(response.payload_bytes, len(response.ids))
+        verify_us = None
+        if self.shared.params.batch_verify:  # a proposal's transactions: one source's batch
+            if response.forged:
+                assert self.shared.forged_verdicts is not None
+                ok = self.shared.forged_verdicts(response.ids)
+            else:
+                ok = self.ctx.signature_verdicts(response.ids)
+            verify_us = self.ctx.batch_verify_us(response.ids, ok)
+        work = self.costs.admit(response.payload_bytes, len(response.ids), verify_us)
         self.stats.verified += len(response.ids)
         self.stats.fetched += len(response.ids)
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="verifier")

@@ -63,14 +63,34 @@ class Intake(Stage):
         pool."""
         if push.forged:
             passed, full = self.ctx.pool.gate(push.ids, None)
-            self._charge(push.payload_bytes, passed, self._admit_forged, push.ids, full, passed)
+            verify_us = self._batch_verify_us(push.ids, passed, full, None, forged=True)
+            self._charge(push.payload_bytes, passed, verify_us, self._admit_forged, push.ids,
+                         full, passed)
             return
         self._verify_and_admit(push.ids, push.payload_bytes, False, push.facts)
 
-    def _charge(self, payload: int, passed: int, then: Callable[..., None], *args: object) -> None:
+    def _batch_verify_us(self, ids: np.ndarray, passed: int, full: np.ndarray | None,
+                         facts: BatchFacts | None, forged: bool = False) -> int | None:
+        """``chain.verify_mode: batch``: the µs to verify the rows the pool's gate passed, one
+        source's batch (:meth:`NodeContext.batch_verify_us`); None otherwise (one recovery
+        each)."""
+        if not self.shared.params.batch_verify or passed == 0:
+            return None
+        ctx = self.ctx
+        rows = ids if passed == len(ids) else ids[ctx.pool.gated_rows(ids, full)]
+        if forged:
+            assert self.shared.forged_verdicts is not None
+            ok = self.shared.forged_verdicts(rows)
+        else:
+            ok = ctx.signature_verdicts(rows, facts if passed == len(ids) else None)
+        return ctx.batch_verify_us(rows, ok)
+
+    def _charge(self, payload: int, passed: int, verify_us: int | None,
+                then: Callable[..., None], *args: object) -> None:
         """Decoding and hashing the batch, verifying and inserting the ``passed`` rows (those
-        past the duplicate check and the pool limit), over all cores; then ``then(*args)``."""
-        work = self.costs.admit(payload, passed)
+        past the duplicate check and the pool limit), over all cores; then ``then(*args)``.
+        ``verify_us``: the batch verifier's cost of the rows (None: one recovery each)."""
+        work = self.costs.admit(payload, passed, verify_us)
         self.stats.verified += passed
         done = self.cpu.run(self.env.now, work, parallelism=self.cpu.cores, lane="txpool")
         self.later(done, then, *args)
@@ -105,7 +125,8 @@ class Intake(Stage):
                          parallelism=self.cpu.cores, lane="txpool")
             self._admit(ids, from_rpc, facts, full, passed)
             return
-        self._charge(payload, passed, self._admit, ids, from_rpc, facts, full, passed)
+        verify_us = self._batch_verify_us(ids, passed, full, facts)
+        self._charge(payload, passed, verify_us, self._admit, ids, from_rpc, facts, full, passed)
 
     def _admit(self, ids: np.ndarray, from_rpc: bool, facts: BatchFacts | None,
                full: np.ndarray | None, reserved: int) -> None:

@@ -172,6 +172,16 @@ class TxPool:
         self.reserved += fresh
         return fresh, full
 
+    def gated_rows(self, ids: np.ndarray, full: np.ndarray | None) -> np.ndarray:
+        """The rows :meth:`gate` just passed (to be verified), as indices into ``ids``: the new
+        ones not refused as full (``full``: gate's mask). Called before :meth:`admit`, while the
+        pool's states are still those gate saw."""
+        state = self.states(ids)
+        new = (state == UNKNOWN) | (state == REJECTED)
+        if full is not None:
+            new &= ~full
+        return np.flatnonzero(new)
+
     def refuse_all(self, ids: np.ndarray) -> None:
         """Every row of a batch :meth:`gate` found the pool full for (:data:`ALL_FULL`): counted,
         nothing stored (FISCO keeps no trace of a refused transaction)."""

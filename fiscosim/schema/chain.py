@@ -148,6 +148,17 @@ class ChainConfig(BaseModel):
     crypto_mode: Literal["modelled", "real"] = "modelled"
     """``modelled``: costs only; ``real``: really signed transactions, really verified
     (docs/architecture.md rule 4)."""
+    verify_mode: Literal["recover", "batch"] = "recover"
+    """How a node checks transaction signatures. ``recover``, FISCO's way: one recovery per
+    signature, then the recovered sender compared (docs/fisco-reference.md §2.1), each costing
+    the profile's ``verify_secp256k1``. ``batch`` asks what this project's batch verifier would
+    change (docs/performance.md, "Batch verification"): each node caches the public key of
+    every sender it has verified; the transactions of one source (a client's RPC batch, a
+    peer's push, a proposal's fetched transactions) whose senders are cached are checked in one
+    sum (the profile's ``verify_secp256k1_batch_row`` and ``_msm``; bad signatures add the
+    bisection's work), the others recovered one by one, their keys filling the cache. The
+    verdicts are the same; only the CPU time changes. secp256k1 only: an SM2 signature cannot
+    be batch-verified (its check is on x alone and FISCO's r‖s‖pub carries no y parity)."""
     execution_us_per_tx: Float | None = Field(None, ge=0, le=MAX_COST_US)
     """One execution cost in µs for every contract call, in place of the contract models'
     per-method costs (a sweep knob; None: the models' costs, fiscosim/contracts/models). At
@@ -176,6 +187,12 @@ class ChainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_release(self) -> ChainConfig:
+        if self.verify_mode == "batch" and self.crypto_suite != "secp256k1":
+            raise Invalid("verify_mode",
+                          f"batch verification is for secp256k1; {self.crypto_suite} "
+                          "signatures cannot be batch-verified (SM2's check is on x alone and "
+                          "FISCO's signature carries no y parity)",
+                          "set chain.verify_mode: recover, or chain.crypto_suite: secp256k1")
         if self.txpool_limit is not None and self.pool_limit() is None:
             raise Invalid("txpool_limit",
                           f"{self.txpool_limit} would do nothing: FISCO {self.version} has no "

@@ -26,6 +26,8 @@ class ProfileCosts(BaseModel):
 
     verify_secp256k1: Float | None = Field(None, ge=0, le=MAX_COST_US)
     verify_sm2: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    verify_secp256k1_batch_row: Float | None = Field(None, ge=0, le=MAX_COST_US)
+    verify_secp256k1_batch_msm: Float | None = Field(None, ge=0, le=MAX_COST_US)
     sign_secp256k1: Float | None = Field(None, ge=0, le=MAX_COST_US)
     sign_sm2: Float | None = Field(None, ge=0, le=MAX_COST_US)
     keccak256_per_kb: Float | None = Field(None, ge=0, le=MAX_COST_US)

@@ -394,10 +394,19 @@ def _us(seconds: float) -> int:
     return int(seconds * 1_000_000)
 
 
+DIGEST_LEAVES_OUT_AT_DEFAULT: dict[tuple[str, str], Any] = {("chain", "verify_mode"): "recover"}
+"""Fields added after digests were first published, left out of the digest at their default:
+a scenario that does not use them keeps the digest it had (and a sweep its finished runs)."""
+
+
 def scenario_digest(s: Scenario) -> str:
     """SHA-256 (hex) of the scenario's canonical JSON: equal scenarios, equal digests."""
     # Version 1 is left out, so that digests of files from before the field stay the same.
     dumped = s.model_dump(mode="json", exclude={"version"} if s.version == 1 else None)
+    for (section, name), default in DIGEST_LEAVES_OUT_AT_DEFAULT.items():
+        part = dumped.get(section)
+        if isinstance(part, dict) and part.get(name) == default:
+            del part[name]
     canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

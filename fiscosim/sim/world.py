@@ -269,6 +269,7 @@ def _build_group(
         execute_first=chain.is_v2(),
         empty_block_us=round(chain.empty_block_ms() * 1000) if chain.is_v2() else 0,
         dynamic_block_size=chain.is_v2(),
+        batch_verify=chain.verify_mode == "batch",
     )
 
     watchers: dict[tuple[str, int], list[Callable[[], None]]] = {}
