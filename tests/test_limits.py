@@ -148,8 +148,9 @@ RANGES = [
     ("cores", "nodes.profile.cores", ["0", "257"]),
     ("cores", "nodes.list.0.profile.cores", ["257"]),
     *[(f"costs_us.{cost}", f"nodes.profile.costs_us.{cost}", ["-1", "1000001"])
-      for cost in ("verify_secp256k1", "verify_sm2", "sign_secp256k1", "sign_sm2",
-                   "keccak256_per_kb", "sm3_per_kb", "msgpack_encode_per_kb",
+      for cost in ("verify_secp256k1", "verify_sm2", "verify_secp256k1_batch_row",
+                   "verify_secp256k1_batch_msm", "sign_secp256k1", "sign_sm2", "keccak256_per_kb",
+                   "sm3_per_kb", "msgpack_encode_per_kb",
                    "msgpack_decode_per_kb", "txpool_insert_per_tx", "txpool_lookup_per_tx",
                    "storage_read_per_key", "storage_write_per_key",
                    "storage_commit_per_block")],

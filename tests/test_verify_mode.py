@@ -214,3 +214,35 @@ def test_sm2_is_refused_in_one_line():
                         overrides=["chain.crypto_suite=sm2", "chain.verify_mode=batch"])
     message = str(error.value)
     assert "verify_mode" in message and "secp256k1" in message and "\n" not in message.strip()
+
+
+# -- real-crypto mode ----------------------------------------------------------------------------
+
+
+def test_shared_verifier_in_batch_mode_gives_the_same_verdicts():
+    from fiscosim.sim.verdicts import SharedVerifier
+    from fiscosim.workload.corpus import build_corpus, tamper
+
+    corpus = build_corpus("secp256k1", 96, accounts=6, seed=5, workers=1)
+    ids = np.arange(96)
+    batch = corpus.batch(slice(0, 96), ids=ids, submit_times=np.zeros(96, np.int64))
+    tampered, _ = tamper(batch, 0.2, np.random.default_rng(1))
+    per_signature = SharedVerifier("secp256k1", corpus.accounts, workers=1)
+    batched = SharedVerifier("secp256k1", corpus.accounts, workers=1, batch=True)
+    for rows in (slice(0, 40), slice(40, 96)):  # the second call finds its senders cached
+        expected = per_signature.verdicts(tampered[rows])
+        assert batched.verdicts(tampered[rows]).tolist() == expected.tolist()
+    assert 0 < len(batched.sender_cache) <= 6
+    assert not per_signature.verdicts(tampered).all()
+    with pytest.raises(ValueError, match="secp256k1"):
+        SharedVerifier("sm2", corpus.accounts, batch=True)
+
+
+def test_real_crypto_run_rejects_the_same_transactions_in_batch_mode():
+    real = ["chain.crypto_mode=real", "workload.invalid_fraction=0.05", "duration_s=2",
+            "workload.rate_tps=1000"]
+    recover = summary(*real)
+    batch = summary(*real, "chain.verify_mode=batch")
+    assert batch["rejected_by_reason"] == recover["rejected_by_reason"]
+    assert batch["rejected_by_reason"].get("InvalidSignature", 0) > 0
+    assert batch["batch_verification"]["rows_batched"] > 0

@@ -92,7 +92,8 @@ def real_crypto(
         group_id=scenario.group.id,
         progress=progress,
     )
-    verifier = SharedVerifier(scenario.chain.crypto_suite, corpus.accounts)
+    verifier = SharedVerifier(scenario.chain.crypto_suite, corpus.accounts,
+                              batch=scenario.chain.verify_mode == "batch")
     return RealCrypto(corpus, verifier, tamper_seed=scenario.seed)
 
 
