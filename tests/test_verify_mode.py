@@ -138,6 +138,9 @@ def test_a_bad_first_row_does_not_fill_the_cache(sum_any):
 
 
 def test_rows_without_a_sender_are_always_recovered(sum_any):
+    lonely = fake_node([-1, -1])
+    check(lonely, [0, 1])  # no sender at all: nothing to cache, nothing to index
+    assert lonely.stats.batch_recovered == 2 and not lonely.known_senders.any()
     node = fake_node([-1, -1, 4])
     check(node, [0, 1, 2])
     check(node, [0, 1, 2])
@@ -246,3 +249,15 @@ def test_real_crypto_run_rejects_the_same_transactions_in_batch_mode():
     assert batch["rejected_by_reason"] == recover["rejected_by_reason"]
     assert batch["rejected_by_reason"].get("InvalidSignature", 0) > 0
     assert batch["batch_verification"]["rows_batched"] > 0
+
+
+def test_batch_costs_without_batch_mode_are_said_to_do_nothing():
+    inline = ["nodes.profile={base: reference-2core, costs_us: {verify_secp256k1_batch_row: 3}}"]
+    simulation = load_simulation("scenarios/quickstart.yaml", overrides=inline,
+                                 check_memory=False)
+    warned = simulation.scenario.warnings()
+    assert any("verify_secp256k1_batch_row" in line and "verify_mode: batch" in line
+               for line in warned)
+    batch = load_simulation("scenarios/quickstart.yaml",
+                            overrides=[*inline, "chain.verify_mode=batch"], check_memory=False)
+    assert not any("verify_secp256k1_batch" in line for line in batch.scenario.warnings())

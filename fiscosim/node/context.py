@@ -362,14 +362,14 @@ class NodeContext:
         good one are recovered one by one, that one's key fills the cache, and its later rows
         join the batch, when that good row is among its first ``FIRST_ROW_ROUNDS`` (else all
         its rows are recovered); fewer than ``MIN_BATCH`` rows to sum are recovered. The batch
-        costs :meth:`CostModel.batch_verify` for its rows, distinct
-        senders and bad rows; each recovery ``verify_secp256k1``.
+        costs :meth:`CostModel.batch_verify` for its rows, distinct senders and bad rows; each
+        recovery ``verify_secp256k1``.
         """
         count = len(ids)
         if count == 0:
             return 0
         senders = self.shared.table.sender[ids]
-        top = int(senders.max()) + 1
+        top = max(int(senders.max()) + 1, 1)  # at least one entry: −1 indexes the last
         if top > len(self.known_senders):
             grown = np.zeros(max(top, 2 * len(self.known_senders)), dtype=bool)
             grown[: len(self.known_senders)] = self.known_senders

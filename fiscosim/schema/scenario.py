@@ -316,6 +316,23 @@ class Scenario(BaseModel):
             found.append(f"network.latency.std_ms: {latency.std_ms:g} is ignored by "
                          "distribution constant (use normal or lognormal for jitter)")
         found.extend(workload_warnings(self))
+        if self.chain.verify_mode != "batch":
+            found.extend(self._unused_batch_costs())
+        return found
+
+    def _unused_batch_costs(self) -> list[str]:
+        """Inline profiles' batch-verifier costs, which only ``chain.verify_mode: batch``
+        charges."""
+        places = [("nodes.profile", self.nodes.profile)]
+        places += [(f"nodes.list.{i}.profile", spec.profile)
+                   for i, spec in enumerate(self.nodes.list or []) if spec.profile is not None]
+        found = []
+        for where, profile in places:
+            costs = getattr(profile, "costs_us", None)
+            for name in ("verify_secp256k1_batch_row", "verify_secp256k1_batch_msm"):
+                if costs is not None and getattr(costs, name) is not None:
+                    found.append(f"{where}.costs_us.{name}: charged only with chain.verify_mode: "
+                                 "batch; this run recovers every signature")
         return found
 
     def _check_topology(self, specs: list[NodeSpec], names: list[str]) -> None:
