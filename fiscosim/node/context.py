@@ -24,7 +24,6 @@ from fiscosim.chain.block import Block
 from fiscosim.chain.receipt import ReceiptBatch
 from fiscosim.consensus.messages import tx_hash_bytes
 from fiscosim.crypto.secp_batch import MIN_BATCH
-from fiscosim.crypto.sender_cache import FIRST_ROW_ROUNDS
 from fiscosim.engine import schedule
 from fiscosim.execution import execute_block
 from fiscosim.node.cpu import Cpu
@@ -365,6 +364,10 @@ class NodeContext:
         costs :meth:`CostModel.batch_verify` for its rows, distinct senders and bad rows; each
         recovery ``verify_secp256k1``.
         """
+        # Here, not at the top: sender_cache brings libsecp256k1's bindings, which a run in
+        # the default mode never needs (24 ms of imports).
+        from fiscosim.crypto.sender_cache import FIRST_ROW_ROUNDS
+
         count = len(ids)
         if count == 0:
             return 0
