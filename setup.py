@@ -7,9 +7,11 @@ and an editable install reads the checkout's folder itself. Everything else abou
 is in pyproject.toml; MANIFEST.in puts ``scenarios/`` into the sdist, which this step reads
 when a wheel is built from it.
 
-It also builds :mod:`fiscosim.crypto._secp_batch`, the batch secp256k1 verifier in C, as an
-*optional* extension: where no C compiler works (``CC=false pip install .``) setuptools warns
-and goes on, and :mod:`fiscosim.crypto.secp_batch` falls back to per-signature recovery.
+It also builds two *optional* extensions in C: :mod:`fiscosim.crypto._secp_batch`, the batch
+secp256k1 verifier, and :mod:`fiscosim.crypto._sm2_tables`, SM2 verification with per-sender
+precomputed tables. Where no C compiler works (``CC=false pip install .``) setuptools warns and
+goes on: :mod:`fiscosim.crypto.secp_batch` falls back to per-signature recovery, and
+:mod:`fiscosim.crypto.sm2_tables` says it is unavailable (the SM2 suite's backends serve).
 """
 
 from __future__ import annotations
@@ -67,4 +69,13 @@ SECP_BATCH = Extension(
     extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"] if os.name == "posix" else [],
 )
 
-setup(cmdclass={"build_py": BuildPyWithScenarios}, ext_modules=[SECP_BATCH])
+# SM2 verification with per-sender precomputed tables (issue 21, part 1): the same options.
+SM2_TABLES = Extension(
+    "fiscosim.crypto._sm2_tables",
+    sources=["fiscosim/crypto/_sm2_tables.c"],
+    optional=True,
+    py_limited_api=True,
+    extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"] if os.name == "posix" else [],
+)
+
+setup(cmdclass={"build_py": BuildPyWithScenarios}, ext_modules=[SECP_BATCH, SM2_TABLES])

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from fiscosim.cli import main
-from fiscosim.crypto import secp_batch
+from fiscosim.crypto import secp_batch, sm2_tables
 from fiscosim.crypto.batch import VerifierPool
 from fiscosim.crypto.secp256k1 import recover_public_keys
 from fiscosim.crypto.sm2 import BACKENDS, make_sm2_suite
@@ -62,6 +62,9 @@ def expected_paths(workers: int, batch_measured: bool) -> dict[str, tuple[int, i
         expected[f"sm2 {name}, 1 worker"] = (1, 0, "sm2")
         if workers > 1:
             expected[f"sm2 {name}, {workers} workers"] = (workers, 0, "sm2")
+    if sm2_backends()[0] and sm2_tables.available():
+        expected |= {f"sm2 tables, {BATCH} senders, warm": (1, 0, "sm2"),
+                     f"sm2 tables, {BATCH} senders, cold": (1, 0, "sm2")}
     return expected
 
 
@@ -75,6 +78,8 @@ def check(measurement: PathsMeasurement, workers: int) -> None:
         assert figure.batch == BATCH and figure.senders == BATCH, name
         assert figure.verified_per_s > 0, name
     usable, missing = sm2_backends()
+    if usable and not sm2_tables.available():
+        missing = [*missing, "tables"]
     assert sorted(measurement.sm2_unavailable) == sorted(missing)
     assert all(measurement.sm2_unavailable[name] for name in missing)
     assert not set(usable) & set(measurement.sm2_unavailable)
@@ -161,7 +166,10 @@ def test_cli_paths_json_carries_every_path_whatever_the_suite():
             assert (figure["workers"], figure["bad"], figure["suite"]) == (shards, bad,
                                                                          path_suite)
             assert figure["batch"] == BATCH and figure["verified_per_s"] > 0
-        assert sorted(report["sm2_unavailable"]) == sorted(sm2_backends()[1])
+        usable, missing = sm2_backends()
+        if usable and not sm2_tables.available():
+            missing = [*missing, "tables"]
+        assert sorted(report["sm2_unavailable"]) == sorted(missing)
         assert "verification paths" in result.output and "batch, warm cache" in result.output
 
 

@@ -1,6 +1,7 @@
-"""The batch verifier is an optional extension: without a C compiler (CC=false) the package
-builds and installs all the same, and verifies by per-signature recovery; with one, the wheel
-carries fiscosim/crypto/_secp_batch.*.so and uses it.
+"""The batch verifier and the SM2 tables are optional extensions: without a C compiler
+(CC=false) the package builds and installs all the same, verifies secp256k1 by per-signature
+recovery and says the SM2 tables are unavailable; with one, the wheel carries
+fiscosim/crypto/_secp_batch.*.so and _sm2_tables.*.so and uses them.
 
 Slow (two wheel builds, two fresh virtual environments): runs with ``FISCOSIM_SLOW=1``, as
 .ci/run does, like the wheel test in test_scenario_library.py.
@@ -38,6 +39,8 @@ assert verdicts.tolist() == [i != 7 for i in range(40)], verdicts
 print("available", secp_batch.available())
 print("backend", secp_batch.backend())
 print("module", secp_batch.__file__)
+from fiscosim.crypto import sm2_tables
+print("sm2_tables", sm2_tables.available())
 """
 
 
@@ -119,9 +122,10 @@ def _install_and_run(wheel: Path, tmp_path: Path) -> dict[str, str]:
 
 
 def _extension_files(wheel: Path) -> list[str]:
-    """The compiled module in the wheel (its C source may ride along as package data)."""
-    return [name for name in zipfile.ZipFile(wheel).namelist()
-            if name.startswith("fiscosim/crypto/_secp_batch") and name.endswith(".so")]
+    """The compiled modules in the wheel (their C sources may ride along as package data)."""
+    return sorted(name for name in zipfile.ZipFile(wheel).namelist()
+                  if name.startswith(("fiscosim/crypto/_secp_batch", "fiscosim/crypto/_sm2_tables"))
+                  and name.endswith(".so"))
 
 
 @pytest.mark.slow
@@ -132,13 +136,16 @@ def test_without_a_compiler_the_package_installs_and_recovers_one_by_one(tmp_pat
     import tarfile
 
     with tarfile.open(sdist) as archive:
-        assert any(name.endswith("fiscosim/crypto/_secp_batch.c") for name in archive.getnames())
+        names = archive.getnames()
+        assert any(name.endswith("fiscosim/crypto/_secp_batch.c") for name in names)
+        assert any(name.endswith("fiscosim/crypto/_sm2_tables.c") for name in names)
     env = dict(os.environ, CC="false")
     wheel = _wheel(sdist, tmp_path / "wheels", env)
     assert _extension_files(wheel) == []
     facts = _install_and_run(wheel, tmp_path)
     assert facts["available"] == "False"
     assert "not built" in facts["backend"]
+    assert facts["sm2_tables"] == "False"
 
 
 @pytest.mark.slow
@@ -148,7 +155,8 @@ def test_with_a_compiler_the_wheel_carries_the_extension(tmp_path):
     if shutil.which(os.environ.get("CC", "cc")) is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler here")
     wheel = _wheel(_sdist(tmp_path), tmp_path / "wheels", dict(os.environ))
-    (extension,) = _extension_files(wheel)
-    assert extension.endswith(".abi3.so")
+    extensions = _extension_files(wheel)
+    assert len(extensions) == 2 and all(name.endswith(".abi3.so") for name in extensions)
     facts = _install_and_run(wheel, tmp_path)
     assert facts["available"] == "True"
+    assert facts["sm2_tables"] == "True"

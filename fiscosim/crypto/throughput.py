@@ -226,6 +226,8 @@ SM2_PATH_BATCH = 1024
 """Most signatures in the SM2 paths' corpus. Signing always goes through tongsuopy, about 1 ms
 per distinct key and signature on the development machine, and its verifier does 2,000-3,000/s
 on one core, so a 4,096-row SM2 corpus would cost seconds to build and to time per round."""
+SM2_TABLE_SENDERS = 256
+"""Senders of the per-sender tables' SM2 paths (each signs batch / 256 rows)."""
 
 
 @dataclass(frozen=True)
@@ -501,4 +503,36 @@ def _sm2_paths(
             paths[f"sm2 {name}, {workers} workers"] = (
                 recovery(sm2, hashes, signatures, senders, pool_of(sm2), f"sm2 {name}"),
                 count, min(workers, count), distinct, 0, "sm2")
+    why = _sm2_table_paths(paths, next(iter(suites.values())), count)
+    if why:
+        unavailable["tables"] = why
     return unavailable
+
+
+def _sm2_table_paths(paths: dict[str, tuple[Callable[[], None], int, int, int, int, str]],
+                     suite: CryptoSuite, count: int) -> str:
+    """Adds the per-sender tables' SM2 paths (:mod:`fiscosim.crypto.sm2_tables`), warm and
+    cold, on ``count`` signatures by 256 repeated senders, one worker; returns why not ('' when
+    added)."""
+    from fiscosim.crypto import sm2_tables
+
+    if not sm2_tables.available():
+        return sm2_tables.why_unavailable()
+    senders_count = min(SM2_TABLE_SENDERS, count)
+    hashes, signatures, senders = make_corpus(suite, count, seed=2109, accounts=senders_count,
+                                              cycle=True)
+    warm = sm2_tables.TableCache()
+
+    def check(cache_of: Callable[[], sm2_tables.TableCache], what: str) -> Callable[[], None]:
+        def run() -> None:
+            ok = sm2_tables.verify_with_tables(cache_of(), hashes, signatures, senders)
+            if not ok.all():
+                raise RuntimeError(f"{what}: {int((~ok).sum())} rows failed, expected 0")
+        return run
+
+    repeated = len({row.tobytes() for row in senders})
+    paths[f"sm2 tables, {repeated} senders, warm"] = (
+        check(lambda: warm, "sm2 tables warm"), count, 1, repeated, 0, "sm2")
+    paths[f"sm2 tables, {repeated} senders, cold"] = (
+        check(sm2_tables.TableCache, "sm2 tables cold"), count, 1, repeated, 0, "sm2")
+    return ""

@@ -1,0 +1,258 @@
+"""SM2 verification with per-sender precomputed tables (issue 21, part 1).
+
+FISCO BCOS's guomi suite verifies r‖s against the public key that travels in the signature
+(:mod:`fiscosim.crypto.sm2`): (x1, y1) = [s]G + [t]P with t = (r + s) mod n, accepted iff
+(e + x1) mod n = r, e = SM3(Z_A ‖ M). Senders repeat within a block, so the multiples of each
+key P can be precomputed once and reused: :mod:`fiscosim.crypto._sm2_tables`, this project's
+own C (built at install as an optional extension, like ``_secp_batch``), keeps for a point P
+the table k·16ʲ·P (j = 0..63, k = 1..15, 61,440 bytes, affine), so that [t]P is at most 64
+mixed additions with no doubling; G's table is built once per process. [s]G + [t]P then costs
+at most 128 mixed additions, against roughly 256 doublings plus additions for a key without a
+table (libippcp, :mod:`fiscosim.crypto.sm2_ipp`, has a table for G only).
+
+Building a key's table costs about ten verifications: 0.41-0.47 ms on one core of the
+2-vCPU Zen 4 EPYC development machine, against 35-43 µs per verification with a warm table
+(rows in place, 23,500-25,900 verified/s through :func:`verify_with_tables` on batches of 4,096
+by 256 senders; libippcp's ``ipp`` backend 9,200-10,300/s, tongsuopy 2,700-3,100/s on the
+same batches). So tables pay when a sender signs more than about ten of the rows verified
+while its table stays cached (:class:`TableCache`): cold, 16 rows per sender, they still ran
+1.2-1.7x ipp; a batch of distinct one-off senders is 3x slower with a table each, which is
+what ``min_rows`` avoids (rare keys go to another backend). ``benchmarks/sm2_tables_speed.py``
+measures all of it.
+
+:func:`verify_with_tables` gives the same verdicts as :meth:`Sm2Suite.verify_shard
+<fiscosim.crypto.sm2.Sm2Suite.verify_shard>` with any backend: the same screening (r and s in
+[1, n−1], key coordinates below p and the key on the curve, :func:`fiscosim.crypto.sm2._screen`
+itself), t = 0 rejected, and with expected senders the address rule of
+:func:`fiscosim.crypto.verify_batch`, address = SM3(X‖Y)[−20:].
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+
+import numpy as np
+
+from fiscosim.crypto import sm2
+from fiscosim.crypto.sm3 import sm3_rows
+
+try:
+    from fiscosim.crypto import _sm2_tables as _native
+except ImportError:  # built without a C compiler
+    _native = None
+
+HASH_SIZE = 32
+SIGNATURE_SIZE = sm2.SIGNATURE_SIZE
+ADDRESS_SIZE = 20
+TABLE_SIZE = 64 * 15 * 64
+"""Bytes of one key's table: 64 windows × 15 multiples × an affine point of 64 bytes."""
+DEFAULT_MAX_KEYS = 4096
+"""Tables a :class:`TableCache` keeps by default: 4,096 × 60 KiB = 240 MiB at most."""
+
+
+def _reason() -> str:
+    if _native is None:
+        return ("the extension fiscosim.crypto._sm2_tables was not built (no C compiler at "
+                "install)")
+    try:
+        _native.selftest()
+    except RuntimeError as error:
+        return str(error)
+    if _native.TABLE_SIZE != TABLE_SIZE:
+        return f"the extension's tables are {_native.TABLE_SIZE} bytes, expected {TABLE_SIZE}"
+    verdicts = _known_answers()
+    if verdicts != [True, False, False, False]:
+        return (f"self-check: verdicts {verdicts} on a known-good signature, two tampered "
+                "copies and a t = 0 forgery disagree with the fallback's [True, False, False, "
+                "False]")
+    return ""
+
+
+def _known_answers() -> list[bool]:
+    """The extension's verdicts on sm2's self-check signature (made by tongsuopy, verified by
+    gmssl-pyx), a tampered message, a tampered s and the t = 0 forgery r = e mod n, s = n − r."""
+    good = np.frombuffer(sm2._SELF_CHECK_SIGNATURE, dtype=np.uint8)
+    hashes = np.tile(np.frombuffer(sm2._SELF_CHECK_HASH, dtype=np.uint8), (4, 1))
+    signatures = np.tile(good, (4, 1))
+    hashes[1, 0] ^= 1
+    signatures[2, 63] ^= 1
+    keys = signatures[:1, 64:].copy()
+    digests = sm2.message_digests(hashes, np.zeros(4, dtype=np.intp), keys)
+    r = int.from_bytes(digests[3].tobytes(), "big") % sm2.SM2_N
+    signatures[3, :64] = np.frombuffer(
+        r.to_bytes(32, "big") + (sm2.SM2_N - r).to_bytes(32, "big"), dtype=np.uint8
+    )
+    table = _native.precompute(keys.tobytes())
+    raw = _native.verify(digests.tobytes(), signatures.tobytes(),
+                         np.zeros(4, dtype=np.int32).tobytes(), (table,))  # fmt: skip
+    return [bool(v) for v in raw]
+
+
+@functools.cache
+def why_unavailable() -> str:
+    """Why :func:`available` is False, in words; empty when it is True."""
+    return _reason()
+
+
+def available() -> bool:
+    """Whether the extension was built and passes its self-test: its own arithmetic checks,
+    then a known signature accepted and its tampered copies (and the t = 0 forgery) rejected."""
+    return why_unavailable() == ""
+
+
+class TableCache:
+    """Public key (64 bytes X‖Y) → its table, at most ``max_keys`` of them; the least recently
+    used goes first when a new one needs the room.
+
+    ``built`` and ``hits`` count tables built and tables found, for reports and benchmarks.
+    A batch holds references to the tables it uses, so one batch with more distinct keys than
+    ``max_keys`` still works (the surplus is simply not kept).
+    """
+
+    def __init__(self, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+        if max_keys < 1:
+            raise ValueError(f"max_keys must be at least 1, got {max_keys}")
+        self.max_keys = int(max_keys)
+        self._tables: OrderedDict[bytes, bytes] = OrderedDict()
+        self.built = 0
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __contains__(self, public_key: object) -> bool:
+        return bytes(public_key) in self._tables  # type: ignore[arg-type]
+
+    def clear(self) -> None:
+        self._tables.clear()
+
+    def table(self, public_key: bytes) -> bytes:
+        """The key's table, built now if it is not cached (ValueError for a key off the curve
+        or of the wrong length)."""
+        key = bytes(public_key)
+        table = self._tables.get(key)
+        if table is not None:
+            self._tables.move_to_end(key)
+            self.hits += 1
+            return table
+        if not available():
+            raise RuntimeError(f"SM2 tables cannot be used here: {why_unavailable()}")
+        table = _native.precompute(key)
+        self.built += 1
+        self._tables[key] = table
+        while len(self._tables) > self.max_keys:
+            self._tables.popitem(last=False)
+        return table
+
+    def tables(self, keys: np.ndarray) -> tuple[bytes, ...]:
+        """Tables of each row of a k×64 uint8 array of keys, in order."""
+        keys = np.ascontiguousarray(keys, dtype=np.uint8)
+        data = keys.tobytes()
+        return tuple(self.table(data[64 * i : 64 * i + 64]) for i in range(len(keys)))
+
+
+def _as_rows(name: str, value: object, width: int) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype != np.uint8:
+        raise ValueError(f"{name} must be a uint8 array, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] != width:
+        raise ValueError(f"{name} must have shape (n, {width}), got {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def verify_with_tables(
+    cache: TableCache,
+    hashes: np.ndarray,
+    signatures: np.ndarray,
+    expected_senders: np.ndarray | None = None,
+    *,
+    return_senders: bool = False,
+    min_rows: int = 1,
+    others: sm2.Sm2Suite | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Verdicts of n FISCO SM2 signatures, keys' tables taken from (or added to) ``cache``.
+
+    ``hashes`` n×32 uint8 are the signed transaction hashes (M), ``signatures`` n×128 uint8
+    r‖s‖X‖Y. With ``expected_senders`` (n×20) a row is valid only when its key's address
+    SM3(X‖Y)[−20:] is that sender. Returns a bool array, and with ``return_senders`` also the
+    n×20 addresses (zeros where invalid), exactly as :func:`fiscosim.crypto.verify_batch` with
+    the SM2 suite would. Malformed rows are False, never an exception; inputs of the wrong
+    shape or dtype are a ValueError.
+
+    A key not in the cache gets a table only when it signs at least ``min_rows`` of the rows
+    (default 1: always); the rows of the other keys go to ``others.verify_shard`` (default:
+    :func:`make_sm2_suite() <fiscosim.crypto.sm2.make_sm2_suite>`'s choice), which gives the
+    same verdicts. A table costs about ten verifications, so a key seen once is cheaper
+    without one (``benchmarks/sm2_tables_speed.py``).
+    """
+    hashes = _as_rows("hashes", hashes, HASH_SIZE)
+    signatures = _as_rows("signatures", signatures, SIGNATURE_SIZE)
+    count = len(hashes)
+    if len(signatures) != count:
+        raise ValueError(f"hashes and signatures differ in length: {count} vs {len(signatures)}")
+    if expected_senders is not None:
+        expected_senders = _as_rows("expected_senders", expected_senders, ADDRESS_SIZE)
+        if len(expected_senders) != count:
+            raise ValueError(f"hashes and expected_senders differ in length: {count} vs "
+                             f"{len(expected_senders)}")  # fmt: skip
+    ok = np.zeros(count, dtype=bool)
+    recovered = np.zeros((count, ADDRESS_SIZE), dtype=np.uint8)
+    if count:
+        lanes, key_of_lane, keys = sm2._screen(signatures)
+        if len(lanes) and min_rows > 1:
+            lanes, key_of_lane, keys = _send_rare_keys_elsewhere(
+                cache, hashes, signatures, lanes, key_of_lane, keys, min_rows, others, ok,
+                recovered,
+            )
+        if len(lanes):
+            _verify_tabled(cache, hashes, signatures, lanes, key_of_lane, keys, ok, recovered)
+    if expected_senders is not None:
+        ok &= (recovered == expected_senders).all(axis=1)
+    return (ok, recovered) if return_senders else ok
+
+
+def _send_rare_keys_elsewhere(cache, hashes, signatures, lanes, key_of_lane, keys, min_rows,
+                              others, ok, recovered):  # fmt: skip
+    """Verifies, with ``others``, the rows of uncached keys that sign fewer than ``min_rows``
+    rows; returns (lanes, key_of_lane, keys) of the rest, keys renumbered."""
+    rows_per_key = np.bincount(key_of_lane, minlength=len(keys))
+    data = keys.tobytes()
+    tabled = np.array([rows_per_key[i] >= min_rows or data[64 * i : 64 * i + 64] in cache
+                       for i in range(len(keys))], dtype=bool)  # fmt: skip
+    elsewhere = lanes[~tabled[key_of_lane]]
+    if len(elsewhere):
+        suite = others if others is not None else sm2.make_sm2_suite()
+        sub_ok = np.zeros(len(elsewhere), dtype=bool)
+        sub_addresses = np.zeros((len(elsewhere), ADDRESS_SIZE), dtype=np.uint8)
+        suite.verify_shard(hashes[elsewhere], signatures[elsewhere], sub_ok, sub_addresses)
+        ok[elsewhere] = sub_ok
+        recovered[elsewhere] = sub_addresses
+    keep = tabled[key_of_lane]
+    renumber = np.cumsum(tabled) - 1
+    return lanes[keep], renumber[key_of_lane[keep]], keys[tabled]
+
+
+def _verify_tabled(cache, hashes, signatures, lanes, key_of_lane, keys, ok, recovered) -> None:
+    """Verifies screened rows through their keys' tables, into ``ok`` and ``recovered``."""
+    if not available():
+        raise RuntimeError(f"SM2 tables cannot be used here: {why_unavailable()}")
+    # Rows of one key together: its table stays in cache between them.
+    order = np.argsort(key_of_lane, kind="stable")
+    lanes, key_of_lane = lanes[order], key_of_lane[order]
+    digests = sm2.message_digests(hashes[lanes], key_of_lane, keys)
+    tables = cache.tables(keys)
+    raw = _native.verify(
+        digests,
+        np.ascontiguousarray(signatures[lanes]),
+        key_of_lane.astype(np.int32),
+        tables,
+    )
+    verdicts = np.frombuffer(raw, dtype=np.uint8).astype(bool)
+    good = lanes[verdicts]
+    if len(good):
+        ok[good] = True
+        used = np.unique(key_of_lane[verdicts])
+        addresses = np.zeros((len(keys), ADDRESS_SIZE), dtype=np.uint8)
+        addresses[used] = sm3_rows(keys[used])[:, 12:]
+        recovered[good] = addresses[key_of_lane[verdicts]]
