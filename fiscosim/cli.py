@@ -907,7 +907,7 @@ def bench() -> None:
 @click.option(
     "--backend",
     default=None,
-    help="Force a backend (sm2: crypto_mb, ipp or fallback) [default: fastest available].",
+    help="Force a backend (sm2: crypto_mb, ipp, fallback or tables) [default: fastest available].",
 )
 @click.option(
     "--seconds",

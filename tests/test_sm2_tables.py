@@ -511,3 +511,71 @@ def test_the_z_digest_is_the_corpus_signers(rows):
     key = np.ascontiguousarray(signatures[:1, 64:])
     e = message_digests(hashes[:1], np.zeros(1, np.intp), key)
     assert e[0].tobytes() == sm3(_sm2_za(key.tobytes()) + hashes[0].tobytes())
+
+
+# -- the suite's ``tables`` backend ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_tables_state():
+    from fiscosim.crypto import sm2
+
+    sm2._tables_state.cache_clear()
+    yield sm2
+    sm2._tables_state.cache_clear()
+
+
+def test_the_tables_backend_agrees_with_tongsuopy(rows, fallback_verdicts, fresh_tables_state):
+    hashes, signatures, _ = rows
+    suite = make_sm2_suite("tables")
+    for _ in range(2):  # first with keys being counted, then with their tables cached
+        ok, addresses = _shard(suite, hashes, signatures)
+        np.testing.assert_array_equal(ok, fallback_verdicts[0])
+        np.testing.assert_array_equal(addresses, fallback_verdicts[1])
+    assert len(fresh_tables_state._tables_state().cache) > 0
+
+
+def test_the_tables_backend_tables_only_keys_seen_often_enough(rows, fresh_tables_state,
+                                                               monkeypatch):
+    from fiscosim.crypto import sm2_tables
+
+    sm2 = fresh_tables_state
+    hashes, signatures, damaged = rows
+    clean = np.flatnonzero(~damaged)
+    keys = signatures[clean, 64:]
+    first_key = keys[0].tobytes()
+    own = clean[(keys == keys[0]).all(axis=1)]
+    assert len(own) > sm2.TABLE_AFTER_ROWS
+    tabled_rows: list[int] = []
+    real = sm2_tables.verify_screened
+
+    def spy(cache, h, s, lanes, key_of_lane, k):
+        tabled_rows.append(len(lanes))
+        return real(cache, h, s, lanes, key_of_lane, k)
+
+    monkeypatch.setattr(sm2_tables, "verify_screened", spy)
+    suite = make_sm2_suite("tables")
+    few = own[: sm2.TABLE_AFTER_ROWS - 1]
+    ok, _ = _shard(suite, hashes[few], signatures[few])
+    assert ok.all() and tabled_rows == []  # seen 7 times: through ipp or tongsuopy
+    assert first_key not in sm2._tables_state().cache
+    one_more = own[sm2.TABLE_AFTER_ROWS - 1 : sm2.TABLE_AFTER_ROWS]
+    ok, _ = _shard(suite, hashes[one_more], signatures[one_more])
+    assert ok.all() and tabled_rows == [1]  # the eighth row: its table is built
+    assert first_key in sm2._tables_state().cache
+
+
+def test_the_tables_backend_says_why_it_cannot_run(monkeypatch):
+    from fiscosim.crypto import sm2_tables
+
+    monkeypatch.setattr(sm2_tables, "available", lambda: False)
+    monkeypatch.setattr(sm2_tables, "why_unavailable", lambda: "not built (test)")
+    with pytest.raises(RuntimeError, match="tables SM2 backend cannot run: not built"):
+        make_sm2_suite("tables")
+
+
+def test_the_tables_backend_pickles_by_name():
+    import pickle
+
+    suite = pickle.loads(pickle.dumps(make_sm2_suite("tables")))
+    assert suite.backend_name == "tables" and "per-sender tables" in suite.backend

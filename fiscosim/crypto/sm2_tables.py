@@ -233,22 +233,34 @@ def _send_rare_keys_elsewhere(cache, hashes, signatures, lanes, key_of_lane, key
     return lanes[keep], renumber[key_of_lane[keep]], keys[tabled]
 
 
-def _verify_tabled(cache, hashes, signatures, lanes, key_of_lane, keys, ok, recovered) -> None:
-    """Verifies screened rows through their keys' tables, into ``ok`` and ``recovered``."""
+def verify_screened(cache: TableCache, hashes: np.ndarray, signatures: np.ndarray,
+                    lanes: np.ndarray, key_of_lane: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Verdicts of rows already screened by :func:`fiscosim.crypto.sm2._screen` (``lanes``:
+    their row indices, ``key_of_lane``: each one's key among ``keys``), in ``lanes``' order,
+    through the keys' tables (built into ``cache`` where missing). For a backend that has
+    screened the rows itself (:class:`fiscosim.crypto.sm2.Sm2Suite`'s ``tables``)."""
     if not available():
         raise RuntimeError(f"SM2 tables cannot be used here: {why_unavailable()}")
-    # Rows of one key together: its table stays in cache between them.
+    verdicts = np.zeros(len(lanes), dtype=bool)
+    if len(lanes) == 0:
+        return verdicts
+    # Rows of one key together: its table stays in the CPU's cache between them.
     order = np.argsort(key_of_lane, kind="stable")
-    lanes, key_of_lane = lanes[order], key_of_lane[order]
-    digests = sm2.message_digests(hashes[lanes], key_of_lane, keys)
-    tables = cache.tables(keys)
+    sorted_lanes, sorted_keys = lanes[order], key_of_lane[order]
+    digests = sm2.message_digests(hashes[sorted_lanes], sorted_keys, keys)
     raw = _native.verify(
         digests,
-        np.ascontiguousarray(signatures[lanes]),
-        key_of_lane.astype(np.int32),
-        tables,
+        np.ascontiguousarray(signatures[sorted_lanes]),
+        sorted_keys.astype(np.int32),
+        cache.tables(keys),
     )
-    verdicts = np.frombuffer(raw, dtype=np.uint8).astype(bool)
+    verdicts[order] = np.frombuffer(raw, dtype=np.uint8).astype(bool)
+    return verdicts
+
+
+def _verify_tabled(cache, hashes, signatures, lanes, key_of_lane, keys, ok, recovered) -> None:
+    """Verifies screened rows through their keys' tables, into ``ok`` and ``recovered``."""
+    verdicts = verify_screened(cache, hashes, signatures, lanes, key_of_lane, keys)
     good = lanes[verdicts]
     if len(good):
         ok[good] = True
