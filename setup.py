@@ -61,21 +61,17 @@ class BuildPyWithScenarios(build_py):
 # No -march: a wheel built with -march=native dies with SIGILL on an older CPU, and it was
 # measured no faster than the portable build here (docs/performance.md). The stable ABI
 # (Py_LIMITED_API, set in the source) makes one .abi3.so serve every CPython >= 3.11.
-SECP_BATCH = Extension(
-    "fiscosim.crypto._secp_batch",
-    sources=["fiscosim/crypto/_secp_batch.c"],
-    optional=True,
-    py_limited_api=True,
-    extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"] if os.name == "posix" else [],
-)
+def _optional_c(module: str) -> Extension:
+    """The C extension ``fiscosim.crypto.<module>`` from its one source file, optional."""
+    return Extension(
+        f"fiscosim.crypto.{module}",
+        sources=[f"fiscosim/crypto/{module}.c"],
+        optional=True,
+        py_limited_api=True,
+        extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"] if os.name == "posix" else [],
+    )
 
-# SM2 verification with per-sender precomputed tables (issue 21, part 1): the same options.
-SM2_TABLES = Extension(
-    "fiscosim.crypto._sm2_tables",
-    sources=["fiscosim/crypto/_sm2_tables.c"],
-    optional=True,
-    py_limited_api=True,
-    extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"] if os.name == "posix" else [],
-)
 
-setup(cmdclass={"build_py": BuildPyWithScenarios}, ext_modules=[SECP_BATCH, SM2_TABLES])
+# The batch secp256k1 verifier, and SM2 verification with per-sender tables (issue 21).
+setup(cmdclass={"build_py": BuildPyWithScenarios},
+      ext_modules=[_optional_c("_secp_batch"), _optional_c("_sm2_tables")])

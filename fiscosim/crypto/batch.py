@@ -33,6 +33,7 @@ from typing import Literal
 
 import numpy as np
 
+from fiscosim.crypto.single import uint8_rows
 from fiscosim.crypto.suite import CryptoSuite, get_suite
 
 HASH_SIZE = 32
@@ -355,15 +356,6 @@ def close_shared_pools() -> None:
         _POOLS.clear()
 
 
-def _as_rows(name: str, value: object, width: int) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype != np.uint8:
-        raise ValueError(f"{name} must be a uint8 array, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] != width:
-        raise ValueError(f"{name} must have shape (n, {width}), got {array.shape}")
-    return np.ascontiguousarray(array)
-
-
 def verify_batch(
     hashes: np.ndarray,
     signatures: np.ndarray,
@@ -410,14 +402,14 @@ def verify_batch(
     [True]
     """
     suite_obj = get_suite(suite) if isinstance(suite, str) else suite
-    hashes = _as_rows("hashes", hashes, HASH_SIZE)
-    signatures = _as_rows("signatures", signatures, suite_obj.signature_size)
+    hashes = uint8_rows("hashes", hashes, HASH_SIZE)
+    signatures = uint8_rows("signatures", signatures, suite_obj.signature_size)
     if len(signatures) != len(hashes):
         raise ValueError(
             f"hashes and signatures differ in length: {len(hashes)} vs {len(signatures)}"
         )
     if senders is not None:
-        senders = _as_rows("senders", senders, ADDRESS_SIZE)
+        senders = uint8_rows("senders", senders, ADDRESS_SIZE)
         if len(senders) != len(hashes):
             raise ValueError(
                 f"hashes and senders differ in length: {len(hashes)} vs {len(senders)}"

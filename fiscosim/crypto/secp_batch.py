@@ -33,6 +33,8 @@ import os
 
 import numpy as np
 
+from fiscosim.crypto.single import uint8_rows
+
 try:
     from fiscosim.crypto import _secp_batch as _native
 except ImportError:  # built without a C compiler: the per-signature path serves
@@ -86,20 +88,11 @@ def backend() -> str:
     return "batch (fiscosim.crypto._secp_batch) + libsecp256k1 recovery for single rows"
 
 
-def _as_rows(name: str, value: object, width: int) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype != np.uint8:
-        raise ValueError(f"{name} must be a uint8 array, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] != width:
-        raise ValueError(f"{name} must have shape (n, {width}), got {array.shape}")
-    return np.ascontiguousarray(array)
-
-
 def _check_inputs(hashes: object, signatures: object,
                   pubkeys: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    h = _as_rows("hashes", hashes, HASH_SIZE)
-    s = _as_rows("signatures", signatures, SIGNATURE_SIZE)
-    p = _as_rows("pubkeys", pubkeys, PUBKEY_SIZE)
+    h = uint8_rows("hashes", hashes, HASH_SIZE)
+    s = uint8_rows("signatures", signatures, SIGNATURE_SIZE)
+    p = uint8_rows("pubkeys", pubkeys, PUBKEY_SIZE)
     if not len(h) == len(s) == len(p):
         raise ValueError(f"hashes, signatures and pubkeys differ in length: "
                          f"{len(h)}, {len(s)}, {len(p)}")

@@ -44,3 +44,14 @@ def recover_one(suite: BatchKernel, msg_hash: bytes, signature: bytes) -> bytes 
         addr,
     )
     return addr[0].tobytes() if ok[0] else None
+
+
+def uint8_rows(name: str, value: object, width: int) -> np.ndarray:
+    """``value`` as a C-contiguous n×``width`` uint8 array, or a ValueError naming ``name``
+    (the input check of every batch entry point)."""
+    array = np.asarray(value)
+    if array.dtype != np.uint8:
+        raise ValueError(f"{name} must be a uint8 array, got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] != width:
+        raise ValueError(f"{name} must have shape (n, {width}), got {array.shape}")
+    return np.ascontiguousarray(array)

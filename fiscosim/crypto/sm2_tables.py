@@ -35,6 +35,7 @@ from collections import OrderedDict
 import numpy as np
 
 from fiscosim.crypto import sm2
+from fiscosim.crypto.single import uint8_rows
 from fiscosim.crypto.sm3 import sm3_rows
 
 try:
@@ -152,15 +153,6 @@ class TableCache:
         return tuple(self.table(data[64 * i : 64 * i + 64]) for i in range(len(keys)))
 
 
-def _as_rows(name: str, value: object, width: int) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype != np.uint8:
-        raise ValueError(f"{name} must be a uint8 array, got dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[1] != width:
-        raise ValueError(f"{name} must have shape (n, {width}), got {array.shape}")
-    return np.ascontiguousarray(array)
-
-
 def verify_with_tables(
     cache: TableCache,
     hashes: np.ndarray,
@@ -186,13 +178,13 @@ def verify_with_tables(
     same verdicts. A table costs about ten verifications, so a key seen once is cheaper
     without one (``benchmarks/sm2_tables_speed.py``).
     """
-    hashes = _as_rows("hashes", hashes, HASH_SIZE)
-    signatures = _as_rows("signatures", signatures, SIGNATURE_SIZE)
+    hashes = uint8_rows("hashes", hashes, HASH_SIZE)
+    signatures = uint8_rows("signatures", signatures, SIGNATURE_SIZE)
     count = len(hashes)
     if len(signatures) != count:
         raise ValueError(f"hashes and signatures differ in length: {count} vs {len(signatures)}")
     if expected_senders is not None:
-        expected_senders = _as_rows("expected_senders", expected_senders, ADDRESS_SIZE)
+        expected_senders = uint8_rows("expected_senders", expected_senders, ADDRESS_SIZE)
         if len(expected_senders) != count:
             raise ValueError(f"hashes and expected_senders differ in length: {count} vs "
                              f"{len(expected_senders)}")  # fmt: skip
