@@ -62,10 +62,12 @@ class BuildPyWithScenarios(build_py):
 # measured no faster than the portable build here (docs/performance.md). The stable ABI
 # (Py_LIMITED_API, set in the source) makes one .abi3.so serve every CPython >= 3.11.
 def _optional_c(module: str) -> Extension:
-    """The C extension ``fiscosim.crypto.<module>`` from its one source file, optional."""
+    """The C extension ``fiscosim.crypto.<module>`` from its one source file (and the header
+    both share), optional."""
     return Extension(
         f"fiscosim.crypto.{module}",
         sources=[f"fiscosim/crypto/{module}.c"],
+        depends=["fiscosim/crypto/_u256.h"],
         optional=True,
         py_limited_api=True,
         extra_compile_args=["-O3", "-std=c99", "-Wall", "-Wextra"] if os.name == "posix" else [],

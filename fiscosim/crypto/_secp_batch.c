@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_u256.h"
+
 /* unsigned __int128 is a GCC/Clang extension; __extension__ keeps -pedantic quiet. */
 __extension__ typedef unsigned __int128 u128;
 
@@ -135,46 +137,7 @@ static void sha256_final(sha256_ctx *ctx, uint8_t out[32]) {
  * 256-bit helpers shared by the field and the scalars
  * ---------------------------------------------------------------------------------------- */
 
-static uint64_t load_be64(const uint8_t *p) {
-    uint64_t v = 0;
-    int i;
-    for (i = 0; i < 8; i++) v = (v << 8) | p[i];
-    return v;
-}
-
-static void store_be64(uint8_t *p, uint64_t v) {
-    int i;
-    for (i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-/* 32 big-endian bytes into little-endian limbs */
-static void u256_from_b32(uint64_t d[4], const uint8_t *b) {
-    d[3] = load_be64(b);
-    d[2] = load_be64(b + 8);
-    d[1] = load_be64(b + 16);
-    d[0] = load_be64(b + 24);
-}
-
-static void u256_to_b32(uint8_t *b, const uint64_t d[4]) {
-    store_be64(b, d[3]);
-    store_be64(b + 8, d[2]);
-    store_be64(b + 16, d[1]);
-    store_be64(b + 24, d[0]);
-}
-
-/* -1, 0, 1 as a <, =, > b */
-static int u256_cmp(const uint64_t a[4], const uint64_t b[4]) {
-    int i;
-    for (i = 3; i >= 0; i--) {
-        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
-    }
-    return 0;
-}
-
-static int u256_is_zero(const uint64_t a[4]) { return (a[0] | a[1] | a[2] | a[3]) == 0; }
+/* load_be64, store_be64, u256_from_b32, u256_to_b32, u256_cmp, u256_is_zero: _u256.h */
 
 /* r = a - b mod 2^256, returns the borrow */
 static uint64_t u256_sub(uint64_t r[4], const uint64_t a[4], const uint64_t b[4]) {

@@ -36,6 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_u256.h"
+
 __extension__ typedef unsigned __int128 u128;
 
 #if defined(__GNUC__)
@@ -76,44 +78,7 @@ static const uint64_t CURVE_GX[4] = {0x715A4589334C74C7ULL, 0x8FE30BBFF2660BE1UL
 static const uint64_t CURVE_GY[4] = {0x02DF32E52139F0A0ULL, 0xD0A9877CC62A4740ULL,
                                      0x59BDCEE36B692153ULL, 0xBC3736A2F4F6779CULL};
 
-static uint64_t load_be64(const uint8_t *p) {
-    uint64_t v = 0;
-    int i;
-    for (i = 0; i < 8; i++) v = (v << 8) | p[i];
-    return v;
-}
-
-static void store_be64(uint8_t *p, uint64_t v) {
-    int i;
-    for (i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static void u256_from_b32(uint64_t d[4], const uint8_t *b) {
-    d[3] = load_be64(b);
-    d[2] = load_be64(b + 8);
-    d[1] = load_be64(b + 16);
-    d[0] = load_be64(b + 24);
-}
-
-static void u256_to_b32(uint8_t *b, const uint64_t d[4]) {
-    store_be64(b, d[3]);
-    store_be64(b + 8, d[2]);
-    store_be64(b + 16, d[1]);
-    store_be64(b + 24, d[0]);
-}
-
-INLINE int u256_cmp(const uint64_t a[4], const uint64_t b[4]) {
-    int i;
-    for (i = 3; i >= 0; i--) {
-        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
-    }
-    return 0;
-}
-
-INLINE int u256_is_zero(const uint64_t a[4]) { return (a[0] | a[1] | a[2] | a[3]) == 0; }
+/* load_be64, store_be64, u256_from_b32, u256_to_b32, u256_cmp, u256_is_zero: _u256.h */
 
 INLINE int u256_eq(const uint64_t a[4], const uint64_t b[4]) {
     return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3])) == 0;
