@@ -83,14 +83,14 @@ BACKENDS = ("crypto_mb", "fallback", "ipp", "tables")
 FALLBACK_WORDS = "tongsuopy (Tongsuo)"
 CRYPTO_MB_WORDS = "crypto_mb mbx_sm2_ecdsa_verify_mb8 (AVX-512 IFMA)"
 IPP_WORDS = "IPP Crypto ippsGFpECVerifySM2 (libippcp, no IFMA needed)"
-TABLES_WORDS = ("per-sender tables (fiscosim.crypto._sm2_tables) for keys seen in 8 rows or "
-                "more, the others through ipp or tongsuopy")
-_WORDS = {"crypto_mb": CRYPTO_MB_WORDS, "ipp": IPP_WORDS, "fallback": FALLBACK_WORDS,
-          "tables": TABLES_WORDS}
 TABLE_AFTER_ROWS = 8
 """The ``tables`` backend builds a key's table once this process has seen the key sign this many
 rows (this call's included): a table costs about eleven verifications through it, so a key
 that signs a few rows is cheaper through ipp (docs/performance.md, "Per-sender tables")."""
+TABLES_WORDS = (f"per-sender tables (fiscosim.crypto._sm2_tables) for keys seen in "
+                f"{TABLE_AFTER_ROWS} rows or more, the others through ipp or tongsuopy")
+_WORDS = {"crypto_mb": CRYPTO_MB_WORDS, "ipp": IPP_WORDS, "fallback": FALLBACK_WORDS,
+          "tables": TABLES_WORDS}
 MAX_COUNTED_KEYS = 1_000_000
 """Keys whose rows the ``tables`` backend counts at most; past it the counts start again."""
 
