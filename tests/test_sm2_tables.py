@@ -33,7 +33,7 @@ from fiscosim.crypto.sm2 import (
     make_sm2_suite,
     message_digests,
 )
-from fiscosim.crypto.sm2_tables import TableCache, verify_with_tables
+from fiscosim.crypto.sm2_tables import TableCache, make_tables_suite, verify_with_tables
 from fiscosim.crypto.sm3 import sm3
 from fiscosim.workload.corpus import _sm2_za, build_corpus
 
@@ -518,16 +518,16 @@ def test_the_z_digest_is_the_corpus_signers(rows):
 
 @pytest.fixture
 def fresh_tables_state():
-    from fiscosim.crypto import sm2
+    from fiscosim.crypto import sm2_tables
 
-    sm2._tables_state.cache_clear()
-    yield sm2
-    sm2._tables_state.cache_clear()
+    sm2_tables._tables_state.cache_clear()
+    yield sm2_tables
+    sm2_tables._tables_state.cache_clear()
 
 
 def test_the_tables_backend_agrees_with_tongsuopy(rows, fallback_verdicts, fresh_tables_state):
     hashes, signatures, _ = rows
-    suite = make_sm2_suite("tables")
+    suite = make_tables_suite()
     for _ in range(2):  # first with keys being counted, then with their tables cached
         ok, addresses = _shard(suite, hashes, signatures)
         np.testing.assert_array_equal(ok, fallback_verdicts[0])
@@ -539,7 +539,7 @@ def test_the_tables_backend_tables_only_keys_seen_often_enough(rows, fresh_table
                                                                monkeypatch):
     from fiscosim.crypto import sm2_tables
 
-    sm2 = fresh_tables_state
+    sm2 = fresh_tables_state  # the module: its state and its threshold
     hashes, signatures, damaged = rows
     clean = np.flatnonzero(~damaged)
     keys = signatures[clean, 64:]
@@ -554,7 +554,7 @@ def test_the_tables_backend_tables_only_keys_seen_often_enough(rows, fresh_table
         return real(cache, h, s, lanes, key_of_lane, k)
 
     monkeypatch.setattr(sm2_tables, "verify_screened", spy)
-    suite = make_sm2_suite("tables")
+    suite = make_tables_suite()
     few = own[: sm2.TABLE_AFTER_ROWS - 1]
     ok, _ = _shard(suite, hashes[few], signatures[few])
     assert ok.all() and tabled_rows == []  # seen 7 times: through ipp or tongsuopy
@@ -567,15 +567,16 @@ def test_the_tables_backend_tables_only_keys_seen_often_enough(rows, fresh_table
 
 def test_the_tables_backend_says_why_it_cannot_run(monkeypatch):
     from fiscosim.crypto import sm2_tables
+    from fiscosim.crypto.throughput import suite_with
 
     monkeypatch.setattr(sm2_tables, "available", lambda: False)
     monkeypatch.setattr(sm2_tables, "why_unavailable", lambda: "not built (test)")
     with pytest.raises(RuntimeError, match="tables SM2 backend cannot run: not built"):
-        make_sm2_suite("tables")
+        suite_with("sm2", "tables")
 
 
 def test_the_tables_backend_pickles_by_name():
     import pickle
 
-    suite = pickle.loads(pickle.dumps(make_sm2_suite("tables")))
+    suite = pickle.loads(pickle.dumps(make_tables_suite()))
     assert suite.backend_name == "tables" and "per-sender tables" in suite.backend

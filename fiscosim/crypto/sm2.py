@@ -57,8 +57,6 @@ lane reaches native code, so one bad row cannot poison a call of eight.
 from __future__ import annotations
 
 import functools
-import os
-import threading
 from types import ModuleType
 
 import numpy as np
@@ -77,22 +75,15 @@ SM2_GY = 0xBC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0
 
 DEFAULT_ID = cryptomb.DEFAULT_USER_ID
 SIGNATURE_SIZE = 128
-BACKENDS = ("crypto_mb", "fallback", "ipp", "tables")
-"""Backend names :func:`make_sm2_suite` accepts; its automatic order is crypto_mb, ipp, fallback
-(``tables`` is chosen by name only: it pays only where senders repeat)."""
+BACKENDS = ("crypto_mb", "fallback", "ipp")
+"""Backend names :func:`make_sm2_suite` accepts; its automatic order is crypto_mb, ipp, fallback.
+A fourth, ``tables`` (:func:`fiscosim.crypto.sm2_tables.make_tables_suite`, or
+``fiscosim bench verify --backend tables``), is had by name only: it pays only where senders
+repeat."""
 FALLBACK_WORDS = "tongsuopy (Tongsuo)"
 CRYPTO_MB_WORDS = "crypto_mb mbx_sm2_ecdsa_verify_mb8 (AVX-512 IFMA)"
 IPP_WORDS = "IPP Crypto ippsGFpECVerifySM2 (libippcp, no IFMA needed)"
-TABLE_AFTER_ROWS = 8
-"""The ``tables`` backend builds a key's table once this process has seen the key sign this many
-rows (this call's included): a table costs about eleven verifications through it, so a key
-that signs a few rows is cheaper through ipp (docs/performance.md, "Per-sender tables")."""
-TABLES_WORDS = (f"per-sender tables (fiscosim.crypto._sm2_tables) for keys seen in "
-                f"{TABLE_AFTER_ROWS} rows or more, the others through ipp or tongsuopy")
-_WORDS = {"crypto_mb": CRYPTO_MB_WORDS, "ipp": IPP_WORDS, "fallback": FALLBACK_WORDS,
-          "tables": TABLES_WORDS}
-MAX_COUNTED_KEYS = 1_000_000
-"""Keys whose rows the ``tables`` backend counts at most; past it the counts start again."""
+_WORDS = {"crypto_mb": CRYPTO_MB_WORDS, "ipp": IPP_WORDS, "fallback": FALLBACK_WORDS}
 
 # Z_A's fixed prefix (GB/T 32918.2 §5.5): ENTL, the ID's length in bits as 2 big-endian bytes,
 # then the ID, a, b, xG and yG; the signer's xA‖yA follows.
@@ -128,10 +119,8 @@ def make_sm2_suite(backend: str | None = None) -> Sm2Suite:
     None (auto).
 
     None picks crypto_mb where it runs and passes its self-check, else ipp where libippcp
-    loads and passes its self-check, else the fallback. ``"tables"``: per-sender precomputed
-    tables (:mod:`fiscosim.crypto.sm2_tables`) for keys seen in :data:`TABLE_AFTER_ROWS` rows
-    or more, the rest through ipp (or the fallback). ``"crypto_mb"``, ``"ipp"`` and
-    ``"tables"`` raise RuntimeError, saying why, where they cannot run.
+    loads and passes its self-check, else the fallback. ``"crypto_mb"`` and ``"ipp"`` raise
+    RuntimeError, saying why, where they cannot run.
 
     >>> make_sm2_suite("fallback").signature_size
     128
@@ -152,13 +141,6 @@ def make_sm2_suite(backend: str | None = None) -> Sm2Suite:
         return Sm2Suite("ipp")
     if backend == "fallback":
         return Sm2Suite("fallback")
-    if backend == "tables":
-        from fiscosim.crypto import sm2_tables
-
-        if not sm2_tables.available():
-            raise RuntimeError(f"the tables SM2 backend cannot run: "
-                               f"{sm2_tables.why_unavailable()}")
-        return Sm2Suite("tables")
     raise ValueError(f"suite sm2 has no backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
 
@@ -292,8 +274,7 @@ class Sm2Suite:
         if backend_name not in BACKENDS:
             raise ValueError(f"suite sm2 has no backend {backend_name!r}")
         self.backend_name = backend_name
-        """``"crypto_mb"``, ``"ipp"``, ``"fallback"`` or ``"tables"``: what
-        :func:`make_sm2_suite` chose."""
+        """``"crypto_mb"``, ``"ipp"`` or ``"fallback"``: what :func:`make_sm2_suite` chose."""
 
     @property
     def backend(self) -> str:
@@ -362,18 +343,7 @@ class Sm2Suite:
         lanes, key_of_lane, keys = _screen(signatures)
         if len(lanes) == 0:
             return
-        if self.backend_name == "crypto_mb":
-            if not crypto_mb_usable():  # e.g. unpickled in a process where it cannot run
-                raise RuntimeError(f"crypto_mb cannot run here: {cryptomb.why_unavailable()}")
-            verdicts = cryptomb.sm2_verify_rows(hashes[lanes], signatures[lanes])
-        elif self.backend_name == "ipp":
-            if not ipp_usable():  # e.g. unpickled in a process where it cannot run
-                raise RuntimeError(f"libippcp cannot run here: {_ipp().why_unavailable()}")
-            verdicts = _ipp_verify(hashes, signatures, lanes, key_of_lane, keys)
-        elif self.backend_name == "tables":
-            verdicts = _tables_verify(hashes, signatures, lanes, key_of_lane, keys)
-        else:
-            verdicts = _fallback_verify(hashes[lanes], signatures[lanes], key_of_lane, keys)
+        verdicts = self.verify_lanes(hashes, signatures, lanes, key_of_lane, keys)
         good = lanes[verdicts]
         if len(good) == 0:
             return
@@ -383,71 +353,28 @@ class Sm2Suite:
         addresses[used] = sm3_rows(keys[used])[:, 12:]
         addr_out[good] = addresses[key_of_lane[verdicts]]
 
+    def verify_lanes(self, hashes: np.ndarray, signatures: np.ndarray, lanes: np.ndarray,
+                     key_of_lane: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """The backend's verdicts of rows :func:`_screen` passed (``lanes``, each with its key
+        among ``keys``), in ``lanes``' order; a subclass's backend overrides it."""
+        if self.backend_name == "crypto_mb":
+            if not crypto_mb_usable():  # e.g. unpickled in a process where it cannot run
+                raise RuntimeError(f"crypto_mb cannot run here: {cryptomb.why_unavailable()}")
+            verdicts = cryptomb.sm2_verify_rows(hashes[lanes], signatures[lanes])
+        elif self.backend_name == "ipp":
+            if not ipp_usable():  # e.g. unpickled in a process where it cannot run
+                raise RuntimeError(f"libippcp cannot run here: {_ipp().why_unavailable()}")
+            verdicts = _ipp_verify(hashes, signatures, lanes, key_of_lane, keys)
+        else:
+            verdicts = _fallback_verify(hashes[lanes], signatures[lanes], key_of_lane, keys)
+        return verdicts
+
 
 def _ipp_verify(hashes: np.ndarray, signatures: np.ndarray, lanes: np.ndarray,
                 key_of_lane: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """libippcp's verdicts of screened rows (``lanes``), in their order."""
     digests = message_digests(hashes[lanes], key_of_lane, keys)
     return _ipp().verify_digests(digests, signatures[lanes], key_of_lane, keys)
-
-
-class _TablesState:
-    """The ``tables`` backend's per-process state: the tables, and how many rows each key was
-    seen to sign; one lock, as pool threads may share it."""
-
-    def __init__(self) -> None:
-        from fiscosim.crypto.sm2_tables import TableCache
-
-        self.cache = TableCache()
-        self.seen: dict[bytes, int] = {}
-        self.lock = threading.Lock()
-
-
-@functools.cache
-def _tables_state() -> _TablesState:
-    return _TablesState()
-
-
-os.register_at_fork(after_in_child=_tables_state.cache_clear)
-
-
-def _tables_verify(hashes: np.ndarray, signatures: np.ndarray, lanes: np.ndarray,
-                   key_of_lane: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Verdicts of screened rows (``lanes``, in their order) for the ``tables`` backend: keys
-    seen in :data:`TABLE_AFTER_ROWS` rows or more (or whose table is cached) through their
-    tables, the others through ipp where it runs, else the fallback."""
-    from fiscosim.crypto import sm2_tables
-
-    if not sm2_tables.available():  # e.g. unpickled in a process where it cannot run
-        raise RuntimeError(f"SM2 tables cannot run here: {sm2_tables.why_unavailable()}")
-    state = _tables_state()
-    counts = np.bincount(key_of_lane, minlength=len(keys))
-    data = keys.tobytes()
-    verdicts = np.zeros(len(lanes), dtype=bool)
-    with state.lock:
-        if len(state.seen) > MAX_COUNTED_KEYS:
-            state.seen.clear()
-        tabled = np.zeros(len(keys), dtype=bool)
-        for i in range(len(keys)):
-            key = data[64 * i : 64 * i + 64]
-            total = state.seen.get(key, 0) + int(counts[i])
-            state.seen[key] = total
-            tabled[i] = total >= TABLE_AFTER_ROWS or key in state.cache
-        use = tabled[key_of_lane]
-        if use.any():
-            renumber = np.cumsum(tabled) - 1
-            verdicts[use] = sm2_tables.verify_screened(
-                state.cache, hashes, signatures, lanes[use], renumber[key_of_lane[use]],
-                keys[tabled])
-    rest = ~use
-    if rest.any():
-        if ipp_usable():
-            verdicts[rest] = _ipp_verify(hashes, signatures, lanes[rest], key_of_lane[rest],
-                                         keys)
-        else:
-            verdicts[rest] = _fallback_verify(hashes[lanes[rest]], signatures[lanes[rest]],
-                                              key_of_lane[rest], keys)
-    return verdicts
 
 
 def _below(words: np.ndarray, limit: np.ndarray) -> np.ndarray:

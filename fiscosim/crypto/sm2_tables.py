@@ -30,12 +30,26 @@ itself), t = 0 rejected, and with expected senders the address rule of
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from collections import OrderedDict
 
 import numpy as np
 
-from fiscosim.crypto import sm2
 from fiscosim.crypto.single import uint8_rows
+from fiscosim.crypto.sm2 import (
+    _SELF_CHECK_HASH,
+    _SELF_CHECK_SIGNATURE,
+    SM2_N,
+    Sm2Suite,
+    _screen,
+    ipp_usable,
+    make_sm2_suite,
+    message_digests,
+)
+from fiscosim.crypto.sm2 import (
+    SIGNATURE_SIZE as SM2_SIGNATURE_SIZE,
+)
 from fiscosim.crypto.sm3 import sm3_rows
 
 try:
@@ -44,7 +58,7 @@ except ImportError:  # built without a C compiler
     _native = None
 
 HASH_SIZE = 32
-SIGNATURE_SIZE = sm2.SIGNATURE_SIZE
+SIGNATURE_SIZE = SM2_SIGNATURE_SIZE
 ADDRESS_SIZE = 20
 TABLE_SIZE = 64 * 15 * 64
 """Bytes of one key's table: 64 windows × 15 multiples × an affine point of 64 bytes."""
@@ -73,16 +87,16 @@ def _reason() -> str:
 def _known_answers() -> list[bool]:
     """The extension's verdicts on sm2's self-check signature (made by tongsuopy, verified by
     gmssl-pyx), a tampered message, a tampered s and the t = 0 forgery r = e mod n, s = n − r."""
-    good = np.frombuffer(sm2._SELF_CHECK_SIGNATURE, dtype=np.uint8)
-    hashes = np.tile(np.frombuffer(sm2._SELF_CHECK_HASH, dtype=np.uint8), (4, 1))
+    good = np.frombuffer(_SELF_CHECK_SIGNATURE, dtype=np.uint8)
+    hashes = np.tile(np.frombuffer(_SELF_CHECK_HASH, dtype=np.uint8), (4, 1))
     signatures = np.tile(good, (4, 1))
     hashes[1, 0] ^= 1
     signatures[2, 63] ^= 1
     keys = signatures[:1, 64:].copy()
-    digests = sm2.message_digests(hashes, np.zeros(4, dtype=np.intp), keys)
-    r = int.from_bytes(digests[3].tobytes(), "big") % sm2.SM2_N
+    digests = message_digests(hashes, np.zeros(4, dtype=np.intp), keys)
+    r = int.from_bytes(digests[3].tobytes(), "big") % SM2_N
     signatures[3, :64] = np.frombuffer(
-        r.to_bytes(32, "big") + (sm2.SM2_N - r).to_bytes(32, "big"), dtype=np.uint8
+        r.to_bytes(32, "big") + (SM2_N - r).to_bytes(32, "big"), dtype=np.uint8
     )
     table = _native.precompute(keys.tobytes())
     raw = _native.verify(digests.tobytes(), signatures.tobytes(),
@@ -161,7 +175,7 @@ def verify_with_tables(
     *,
     return_senders: bool = False,
     min_rows: int = 1,
-    others: sm2.Sm2Suite | None = None,
+    others: Sm2Suite | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Verdicts of n FISCO SM2 signatures, keys' tables taken from (or added to) ``cache``.
 
@@ -191,7 +205,7 @@ def verify_with_tables(
     ok = np.zeros(count, dtype=bool)
     recovered = np.zeros((count, ADDRESS_SIZE), dtype=np.uint8)
     if count:
-        lanes, key_of_lane, keys = sm2._screen(signatures)
+        lanes, key_of_lane, keys = _screen(signatures)
         if len(lanes) and min_rows > 1:
             lanes, key_of_lane, keys = _send_rare_keys_elsewhere(
                 cache, hashes, signatures, lanes, key_of_lane, keys, min_rows, others, ok,
@@ -214,7 +228,7 @@ def _send_rare_keys_elsewhere(cache, hashes, signatures, lanes, key_of_lane, key
                        for i in range(len(keys))], dtype=bool)  # fmt: skip
     elsewhere = lanes[~tabled[key_of_lane]]
     if len(elsewhere):
-        suite = others if others is not None else sm2.make_sm2_suite()
+        suite = others if others is not None else make_sm2_suite()
         sub_ok = np.zeros(len(elsewhere), dtype=bool)
         sub_addresses = np.zeros((len(elsewhere), ADDRESS_SIZE), dtype=np.uint8)
         suite.verify_shard(hashes[elsewhere], signatures[elsewhere], sub_ok, sub_addresses)
@@ -230,7 +244,7 @@ def verify_screened(cache: TableCache, hashes: np.ndarray, signatures: np.ndarra
     """Verdicts of rows already screened by :func:`fiscosim.crypto.sm2._screen` (``lanes``:
     their row indices, ``key_of_lane``: each one's key among ``keys``), in ``lanes``' order,
     through the keys' tables (built into ``cache`` where missing). For a backend that has
-    screened the rows itself (:class:`fiscosim.crypto.sm2.Sm2Suite`'s ``tables``)."""
+    screened the rows itself (:class:`TablesSuite`)."""
     if not available():
         raise RuntimeError(f"SM2 tables cannot be used here: {why_unavailable()}")
     verdicts = np.zeros(len(lanes), dtype=bool)
@@ -239,7 +253,7 @@ def verify_screened(cache: TableCache, hashes: np.ndarray, signatures: np.ndarra
     # Rows of one key together: its table stays in the CPU's cache between them.
     order = np.argsort(key_of_lane, kind="stable")
     sorted_lanes, sorted_keys = lanes[order], key_of_lane[order]
-    digests = sm2.message_digests(hashes[sorted_lanes], sorted_keys, keys)
+    digests = message_digests(hashes[sorted_lanes], sorted_keys, keys)
     raw = _native.verify(
         digests,
         np.ascontiguousarray(signatures[sorted_lanes]),
@@ -260,3 +274,92 @@ def _verify_tabled(cache, hashes, signatures, lanes, key_of_lane, keys, ok, reco
         addresses = np.zeros((len(keys), ADDRESS_SIZE), dtype=np.uint8)
         addresses[used] = sm3_rows(keys[used])[:, 12:]
         recovered[good] = addresses[key_of_lane[verdicts]]
+
+
+# -- the SM2 suite's ``tables`` backend -----------------------------------------------------------
+
+TABLE_AFTER_ROWS = 8
+"""The ``tables`` backend builds a key's table once this process has seen the key sign this many
+rows (this call's included): a table costs about eleven verifications through it, so a key
+that signs a few rows is cheaper through ipp (docs/performance.md, "Per-sender tables")."""
+MAX_COUNTED_KEYS = 1_000_000
+"""Keys whose rows the ``tables`` backend counts at most; past it the counts start again."""
+TABLES_WORDS = (f"per-sender tables (fiscosim.crypto._sm2_tables) for keys seen in "
+                f"{TABLE_AFTER_ROWS} rows or more, the others through ipp or tongsuopy")
+
+
+class TablesSuite(Sm2Suite):
+    """The SM2 suite verifying through per-sender tables: keys this process has seen sign
+    :data:`TABLE_AFTER_ROWS` rows or more (or whose table is cached) through their tables, the
+    others through ipp where it runs, else the fallback. Had by name only
+    (``get_suite("sm2", "tables")``); pickles by name, each process keeping its own tables."""
+
+    def __init__(self) -> None:
+        super().__init__("ipp" if ipp_usable() else "fallback")
+        self.others = self.backend_name
+        """The backend of the keys without a table."""
+        self.backend_name = "tables"
+
+    @property
+    def backend(self) -> str:
+        return TABLES_WORDS
+
+    def __reduce__(self) -> tuple:
+        return (make_tables_suite, ())
+
+    def __repr__(self) -> str:
+        return "TablesSuite()"
+
+    def verify_lanes(self, hashes: np.ndarray, signatures: np.ndarray, lanes: np.ndarray,
+                     key_of_lane: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        if not available():  # e.g. unpickled in a process where it cannot run
+            raise RuntimeError(f"SM2 tables cannot run here: {why_unavailable()}")
+        state = _tables_state()
+        counts = np.bincount(key_of_lane, minlength=len(keys))
+        data = keys.tobytes()
+        verdicts = np.zeros(len(lanes), dtype=bool)
+        with state.lock:
+            if len(state.seen) > MAX_COUNTED_KEYS:
+                state.seen.clear()
+            tabled = np.zeros(len(keys), dtype=bool)
+            for i in range(len(keys)):
+                key = data[64 * i : 64 * i + 64]
+                total = state.seen.get(key, 0) + int(counts[i])
+                state.seen[key] = total
+                tabled[i] = total >= TABLE_AFTER_ROWS or key in state.cache
+            use = tabled[key_of_lane]
+            if use.any():
+                renumber = np.cumsum(tabled) - 1
+                verdicts[use] = verify_screened(
+                    state.cache, hashes, signatures, lanes[use], renumber[key_of_lane[use]],
+                    keys[tabled])
+        rest = ~use
+        if rest.any():
+            verdicts[rest] = Sm2Suite(self.others).verify_lanes(
+                hashes, signatures, lanes[rest], key_of_lane[rest], keys)
+        return verdicts
+
+
+def make_tables_suite() -> TablesSuite:
+    """The ``tables`` SM2 suite; RuntimeError, saying why, where the extension cannot run."""
+    if not available():
+        raise RuntimeError(f"the tables SM2 backend cannot run: {why_unavailable()}")
+    return TablesSuite()
+
+
+class _TablesState:
+    """The ``tables`` backend's per-process state: the tables, and how many rows each key was
+    seen to sign; one lock, as pool threads may share it."""
+
+    def __init__(self) -> None:
+        self.cache = TableCache()
+        self.seen: dict[bytes, int] = {}
+        self.lock = threading.Lock()
+
+
+@functools.cache
+def _tables_state() -> _TablesState:
+    return _TablesState()
+
+
+os.register_at_fork(after_in_child=_tables_state.cache_clear)

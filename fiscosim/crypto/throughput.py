@@ -159,6 +159,21 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+SM2_TABLES_BACKEND = "tables"
+"""The SM2 backend of per-sender tables (:mod:`fiscosim.crypto.sm2_tables`), had by name only."""
+
+
+def suite_with(name: str, backend: str | None = None) -> CryptoSuite:
+    """:func:`get_suite`, plus SM2's ``tables`` backend
+    (:func:`fiscosim.crypto.sm2_tables.make_tables_suite`), which is had by name only: it pays
+    only where senders repeat, so the suites' automatic choice never takes it."""
+    if name == "sm2" and backend == SM2_TABLES_BACKEND:
+        from fiscosim.crypto.sm2_tables import make_tables_suite
+
+        return make_tables_suite()
+    return get_suite(name, backend)
+
+
 def measure_verify(
     suite_name: str = "secp256k1",
     workers: int | None = None,
@@ -171,7 +186,7 @@ def measure_verify(
     """Measures the core, the single-core reference, and their ratio to the target."""
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
-    suite = get_suite(suite_name, backend)
+    suite = suite_with(suite_name, backend)
     workers = default_workers() if workers is None else workers
     hashes, signatures, senders = make_corpus(suite, batch)
 
@@ -347,7 +362,7 @@ def measure_paths(
     and the warm caches adds 4-5 s (SM2 signing costs about 1 ms per signature).
     """
     from fiscosim.crypto.sender_cache import SenderCache, verify_with_cache
-    from fiscosim.crypto.sm2 import BACKENDS, make_sm2_suite
+    from fiscosim.crypto.sm2 import BACKENDS
 
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
@@ -452,7 +467,8 @@ def measure_paths(
                     sharded(warm_repeated, r_hashes, r_signatures, r_senders, known,
                             "repeated warm, sharded"), batch, shards, repeated, 0, secp)
         sm2_unavailable = _sm2_paths(paths, pool_of, recovery, workers,
-                                     min(batch, sm2_batch), BACKENDS, make_sm2_suite)
+                                     min(batch, sm2_batch), (*BACKENDS, SM2_TABLES_BACKEND),
+                                     lambda name: suite_with("sm2", name))
         for run, *_ in paths.values():
             run()  # warm-up: starts the pools' workers and checks every path before timing
         # count 1: each rate is rounds per second, times the path's own rows below
