@@ -34,6 +34,7 @@ import numpy as np
 from fiscosim.crypto import secp_batch
 from fiscosim.crypto.hashing import keccak256
 from fiscosim.crypto.secp256k1 import _addresses, recover_public_keys
+from fiscosim.crypto.single import uint8_rows
 
 ADDRESS_SIZE = 20
 FIRST_ROW_ROUNDS = 2
@@ -82,10 +83,7 @@ class SenderCache:
     def put_many(self, public_keys: np.ndarray) -> list[bytes]:
         """Caches n×64 uint8 keys, each under its own address (hashed here, in bulk); returns
         the addresses in order. The same as :meth:`put` on each row in turn."""
-        keys = np.ascontiguousarray(public_keys)
-        if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != secp_batch.PUBKEY_SIZE:
-            raise ValueError(f"public keys must be a uint8 array of shape (n, 64), "
-                             f"got {keys.dtype} {keys.shape}")
+        keys = uint8_rows("public keys", public_keys, secp_batch.PUBKEY_SIZE)
         addresses = _row_bytes(_addresses(bytearray(keys.tobytes()), len(keys)))
         self._store(addresses, _row_bytes(keys))
         return addresses
@@ -112,6 +110,13 @@ class SenderCache:
             for address in list(itertools.islice(keys, overflow)):
                 del keys[address]
 
+    def keys_of(self, addresses: Sequence[bytes] | np.ndarray) -> list[bytes | None]:
+        """The cached key of each address (bytes, or the rows of an n×20 uint8 array), None
+        where there is none; one dict lookup each, at C speed."""
+        if isinstance(addresses, np.ndarray):
+            addresses = _row_bytes(uint8_rows("addresses", addresses, ADDRESS_SIZE))
+        return list(map(self._keys.get, addresses))
+
     def clear(self) -> None:
         self._keys.clear()
 
@@ -121,14 +126,6 @@ def _row_bytes(rows: np.ndarray) -> list[bytes]:
     bytes objects in C, several times faster than slicing a bytes object in Python)."""
     rows = np.ascontiguousarray(rows)
     return rows.view(f"V{rows.shape[1]}").ravel().tolist()
-
-
-def _rows(name: str, value: object, width: int) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype != np.uint8 or array.ndim != 2 or array.shape[1] != width:
-        raise ValueError(f"{name} must be a uint8 array of shape (n, {width}), "
-                         f"got {array.dtype} {array.shape}")
-    return np.ascontiguousarray(array)
 
 
 def _recover_matching(hashes: np.ndarray, signatures: np.ndarray, claimed: np.ndarray,
@@ -167,9 +164,9 @@ def verify_with_cache(
     rounds (see the module's docstring), filling ``cache`` from the rows that verify.
     Malformed rows are False; inputs of the wrong shape or dtype are a ValueError.
     """
-    hashes = _rows("hashes", hashes, secp_batch.HASH_SIZE)
-    signatures = _rows("signatures", signatures, secp_batch.SIGNATURE_SIZE)
-    claimed = _rows("claimed_senders", claimed_senders, ADDRESS_SIZE)
+    hashes = uint8_rows("hashes", hashes, secp_batch.HASH_SIZE)
+    signatures = uint8_rows("signatures", signatures, secp_batch.SIGNATURE_SIZE)
+    claimed = uint8_rows("claimed_senders", claimed_senders, ADDRESS_SIZE)
     count = len(hashes)
     if not count == len(signatures) == len(claimed):
         raise ValueError(f"hashes, signatures and claimed_senders differ in length: "
@@ -180,9 +177,8 @@ def verify_with_cache(
     addresses = _row_bytes(claimed)
     # The per-row Python below is kept to C-level iteration (map, zip, dict): with a cold cache
     # it is all this path adds to per-signature recovery.
-    known = cache._keys
-    if known:
-        found = list(map(known.get, addresses))
+    if len(cache):
+        found = cache.keys_of(addresses)
         warm = [i for i, key in enumerate(found) if key is not None]
         warm_keys = [found[i] for i in warm]
         undecided = np.asarray([i for i, key in enumerate(found) if key is None], dtype=np.intp)

@@ -51,7 +51,8 @@ def uint8_rows(name: str, value: object, width: int) -> np.ndarray:
     (the input check of every batch entry point)."""
     array = np.asarray(value)
     if array.dtype != np.uint8:
-        raise ValueError(f"{name} must be a uint8 array, got dtype {array.dtype}")
+        raise ValueError(f"{name} must be a uint8 array of shape (n, {width}), "
+                         f"got dtype {array.dtype}")
     if array.ndim != 2 or array.shape[1] != width:
         raise ValueError(f"{name} must have shape (n, {width}), got {array.shape}")
     return np.ascontiguousarray(array)

@@ -29,6 +29,7 @@ itself), t = 0 rejected, and with expected senders the address rule of
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import threading
@@ -42,15 +43,12 @@ from fiscosim.crypto.sm2 import (
     _SELF_CHECK_SIGNATURE,
     SM2_N,
     Sm2Suite,
-    _screen,
-    ipp_usable,
     make_sm2_suite,
     message_digests,
 )
 from fiscosim.crypto.sm2 import (
     SIGNATURE_SIZE as SM2_SIGNATURE_SIZE,
 )
-from fiscosim.crypto.sm3 import sm3_rows
 
 try:
     from fiscosim.crypto import _sm2_tables as _native
@@ -187,7 +185,7 @@ def verify_with_tables(
     shape or dtype are a ValueError.
 
     A key not in the cache gets a table only when it signs at least ``min_rows`` of the rows
-    (default 1: always); the rows of the other keys go to ``others.verify_shard`` (default:
+    (default 1: always); the rows of the other keys go to ``others`` (default:
     :func:`make_sm2_suite() <fiscosim.crypto.sm2.make_sm2_suite>`'s choice), which gives the
     same verdicts. A table costs about ten verifications, so a key seen once is cheaper
     without one (``benchmarks/sm2_tables_speed.py``).
@@ -204,39 +202,10 @@ def verify_with_tables(
                              f"{len(expected_senders)}")  # fmt: skip
     ok = np.zeros(count, dtype=bool)
     recovered = np.zeros((count, ADDRESS_SIZE), dtype=np.uint8)
-    if count:
-        lanes, key_of_lane, keys = _screen(signatures)
-        if len(lanes) and min_rows > 1:
-            lanes, key_of_lane, keys = _send_rare_keys_elsewhere(
-                cache, hashes, signatures, lanes, key_of_lane, keys, min_rows, others, ok,
-                recovered,
-            )
-        if len(lanes):
-            _verify_tabled(cache, hashes, signatures, lanes, key_of_lane, keys, ok, recovered)
+    TablesSuite(cache, min_rows, others).verify_shard(hashes, signatures, ok, recovered)
     if expected_senders is not None:
         ok &= (recovered == expected_senders).all(axis=1)
     return (ok, recovered) if return_senders else ok
-
-
-def _send_rare_keys_elsewhere(cache, hashes, signatures, lanes, key_of_lane, keys, min_rows,
-                              others, ok, recovered):  # fmt: skip
-    """Verifies, with ``others``, the rows of uncached keys that sign fewer than ``min_rows``
-    rows; returns (lanes, key_of_lane, keys) of the rest, keys renumbered."""
-    rows_per_key = np.bincount(key_of_lane, minlength=len(keys))
-    data = keys.tobytes()
-    tabled = np.array([rows_per_key[i] >= min_rows or data[64 * i : 64 * i + 64] in cache
-                       for i in range(len(keys))], dtype=bool)  # fmt: skip
-    elsewhere = lanes[~tabled[key_of_lane]]
-    if len(elsewhere):
-        suite = others if others is not None else make_sm2_suite()
-        sub_ok = np.zeros(len(elsewhere), dtype=bool)
-        sub_addresses = np.zeros((len(elsewhere), ADDRESS_SIZE), dtype=np.uint8)
-        suite.verify_shard(hashes[elsewhere], signatures[elsewhere], sub_ok, sub_addresses)
-        ok[elsewhere] = sub_ok
-        recovered[elsewhere] = sub_addresses
-    keep = tabled[key_of_lane]
-    renumber = np.cumsum(tabled) - 1
-    return lanes[keep], renumber[key_of_lane[keep]], keys[tabled]
 
 
 def verify_screened(cache: TableCache, hashes: np.ndarray, signatures: np.ndarray,
@@ -264,18 +233,6 @@ def verify_screened(cache: TableCache, hashes: np.ndarray, signatures: np.ndarra
     return verdicts
 
 
-def _verify_tabled(cache, hashes, signatures, lanes, key_of_lane, keys, ok, recovered) -> None:
-    """Verifies screened rows through their keys' tables, into ``ok`` and ``recovered``."""
-    verdicts = verify_screened(cache, hashes, signatures, lanes, key_of_lane, keys)
-    good = lanes[verdicts]
-    if len(good):
-        ok[good] = True
-        used = np.unique(key_of_lane[verdicts])
-        addresses = np.zeros((len(keys), ADDRESS_SIZE), dtype=np.uint8)
-        addresses[used] = sm3_rows(keys[used])[:, 12:]
-        recovered[good] = addresses[key_of_lane[verdicts]]
-
-
 # -- the SM2 suite's ``tables`` backend -----------------------------------------------------------
 
 TABLE_AFTER_ROWS = 8
@@ -285,20 +242,30 @@ that signs a few rows is cheaper through ipp (docs/performance.md, "Per-sender t
 MAX_COUNTED_KEYS = 1_000_000
 """Keys whose rows the ``tables`` backend counts at most; past it the counts start again."""
 TABLES_WORDS = (f"per-sender tables (fiscosim.crypto._sm2_tables) for keys seen in "
-                f"{TABLE_AFTER_ROWS} rows or more, the others through ipp or tongsuopy")
+                f"{TABLE_AFTER_ROWS} rows or more, the others through the suite's automatic "
+                "backend")
 
 
 class TablesSuite(Sm2Suite):
-    """The SM2 suite verifying through per-sender tables: keys this process has seen sign
-    :data:`TABLE_AFTER_ROWS` rows or more (or whose table is cached) through their tables, the
-    others through ipp where it runs, else the fallback. Had by name only
-    (``get_suite("sm2", "tables")``); pickles by name, each process keeping its own tables."""
+    """The SM2 suite verifying through per-sender tables (:func:`verify_screened`) the rows of
+    keys whose table is in ``cache`` or that sign at least ``min_rows`` rows, and the others
+    through ``others`` (default: :func:`make_sm2_suite() <fiscosim.crypto.sm2.make_sm2_suite>`'s
+    automatic choice); screening and addresses are :class:`Sm2Suite`'s.
 
-    def __init__(self) -> None:
-        super().__init__("ipp" if ipp_usable() else "fallback")
-        self.others = self.backend_name
-        """The backend of the keys without a table."""
+    With no ``cache`` it is the suite's ``tables`` backend (:func:`make_tables_suite`): this
+    process's tables, and rows counted across calls, so a key gets its table once the process
+    has seen it sign :data:`TABLE_AFTER_ROWS` rows; it pickles as that backend, each process
+    keeping its own tables. With a ``cache`` (:func:`verify_with_tables`) only this call's rows
+    count.
+    """
+
+    def __init__(self, cache: TableCache | None = None, min_rows: int = TABLE_AFTER_ROWS,
+                 others: Sm2Suite | None = None) -> None:
+        super().__init__("fallback")
         self.backend_name = "tables"
+        self.cache = cache
+        self.min_rows = min_rows
+        self.others = others
 
     @property
     def backend(self) -> str:
@@ -314,29 +281,36 @@ class TablesSuite(Sm2Suite):
                      key_of_lane: np.ndarray, keys: np.ndarray) -> np.ndarray:
         if not available():  # e.g. unpickled in a process where it cannot run
             raise RuntimeError(f"SM2 tables cannot run here: {why_unavailable()}")
-        state = _tables_state()
+        if self.cache is None:
+            state = _tables_state()
+            cache, seen, lock = state.cache, state.seen, state.lock
+        else:
+            cache, seen, lock = self.cache, None, contextlib.nullcontext()
         counts = np.bincount(key_of_lane, minlength=len(keys))
         data = keys.tobytes()
         verdicts = np.zeros(len(lanes), dtype=bool)
-        with state.lock:
-            if len(state.seen) > MAX_COUNTED_KEYS:
-                state.seen.clear()
+        with lock:
+            if seen is not None and len(seen) > MAX_COUNTED_KEYS:
+                seen.clear()
             tabled = np.zeros(len(keys), dtype=bool)
-            for i in range(len(keys)):
+            for i in range(len(keys)):  # per distinct key, not per row
                 key = data[64 * i : 64 * i + 64]
-                total = state.seen.get(key, 0) + int(counts[i])
-                state.seen[key] = total
-                tabled[i] = total >= TABLE_AFTER_ROWS or key in state.cache
+                rows = int(counts[i])
+                if seen is not None:
+                    rows += seen.get(key, 0)
+                    seen[key] = rows
+                tabled[i] = rows >= self.min_rows or key in cache
             use = tabled[key_of_lane]
             if use.any():
                 renumber = np.cumsum(tabled) - 1
                 verdicts[use] = verify_screened(
-                    state.cache, hashes, signatures, lanes[use], renumber[key_of_lane[use]],
+                    cache, hashes, signatures, lanes[use], renumber[key_of_lane[use]],
                     keys[tabled])
         rest = ~use
         if rest.any():
-            verdicts[rest] = Sm2Suite(self.others).verify_lanes(
-                hashes, signatures, lanes[rest], key_of_lane[rest], keys)
+            others = self.others if self.others is not None else make_sm2_suite()
+            verdicts[rest] = others.verify_lanes(hashes, signatures, lanes[rest],
+                                                 key_of_lane[rest], keys)
         return verdicts
 
 

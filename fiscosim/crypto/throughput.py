@@ -352,7 +352,10 @@ def measure_paths(
       :class:`~fiscosim.crypto.batch.VerifierPool` (the calling process checks the first);
     - ``sm2 B, 1 worker`` / ``sm2 B, N workers``: per-signature SM2 verification with
       backend B, for every backend of :data:`fiscosim.crypto.sm2.BACKENDS` that runs here;
-      the others are in ``sm2_unavailable`` with the reason.
+      the others are in ``sm2_unavailable`` with the reason;
+    - ``sm2 tables, R senders, warm`` / ``cold``: :func:`fiscosim.crypto.sm2_tables.
+      verify_with_tables` on the SM2 corpus's size by up to 256 senders, every key's table
+      cached, or none (``tables`` in ``sm2_unavailable`` where the extension cannot run).
 
     Every multi-worker path splits its batch into exactly min(N, rows) shards (pools with
     ``min_shard`` 1, started before timing and closed at the end). Every round of every path
@@ -362,7 +365,7 @@ def measure_paths(
     and the warm caches adds 4-5 s (SM2 signing costs about 1 ms per signature).
     """
     from fiscosim.crypto.sender_cache import SenderCache, verify_with_cache
-    from fiscosim.crypto.sm2 import BACKENDS
+    from fiscosim.crypto.sm2 import BACKENDS, make_sm2_suite
 
     if batch < 1:
         raise ValueError(f"batch must be at least 1, got {batch}")
@@ -431,7 +434,7 @@ def measure_paths(
             def sharded(cache: SenderCache, h: np.ndarray, s: np.ndarray, c: np.ndarray,
                         pool: VerifierPool, what: str) -> Callable[[], None]:
                 def run() -> None:
-                    keys = [cache.get(row.tobytes()) for row in c]
+                    keys = cache.keys_of(c)
                     if None in keys:
                         raise RuntimeError(f"{what}: a claimed sender is not in the warm cache")
                     key_rows = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(c), -1)
@@ -467,8 +470,7 @@ def measure_paths(
                     sharded(warm_repeated, r_hashes, r_signatures, r_senders, known,
                             "repeated warm, sharded"), batch, shards, repeated, 0, secp)
         sm2_unavailable = _sm2_paths(paths, pool_of, recovery, workers,
-                                     min(batch, sm2_batch), (*BACKENDS, SM2_TABLES_BACKEND),
-                                     lambda name: suite_with("sm2", name))
+                                     min(batch, sm2_batch), BACKENDS, make_sm2_suite)
         for run, *_ in paths.values():
             run()  # warm-up: starts the pools' workers and checks every path before timing
         # count 1: each rate is rounds per second, times the path's own rows below
